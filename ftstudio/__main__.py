@@ -1,0 +1,5 @@
+"""`python -m ftstudio` is the same as the `ftstudio` console script."""
+
+from ftstudio.cli import main
+
+raise SystemExit(main())
