@@ -147,6 +147,20 @@ class TrainSettings:
             atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
 
+def setting_help() -> dict[str, str]:
+    """Each field's one-line help, read from the commented defaults above (one source of truth
+    for the CLI's --help and the window's tooltips)."""
+    import inspect
+
+    source = inspect.getsource(TrainSettings)
+    help_by_name: dict[str, str] = {}
+    for line in source.splitlines():
+        match = re.match(r"^\s{4}(\w+): [^=]+=.*?#\s*(.+)$", line)
+        if match:
+            help_by_name[match.group(1)] = match.group(2).strip()
+    return help_by_name
+
+
 def parse_freeze(value: str) -> tuple[str, int]:
     """Split a strategy string into (kind, N); 'bottom-4' -> ('bottom', 4). Raises SettingsError."""
     text = str(value).strip().lower()
