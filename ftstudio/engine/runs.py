@@ -1,0 +1,296 @@
+"""The run folder: the truth on disk about one fine-tuning run, and the list of past runs.
+
+```
+<runs dir>/<run id>/
+  settings.json   {"settings": {...}, "model": ..., "data": ..., "versions": {...}, "created": ...}
+  status.json     {"status": ..., "message": ..., "step": ..., "updated": ...}
+  metrics.jsonl   one event a line (info, status, step, eval, checkpoint, train_summary)
+  checkpoints/step-<n>/   complete transformers folders (+ trainer_state.json, training_state.pt)
+  best/  last/    complete checkpoint folders (hard-linked copies of a step folder)
+```
+Everything here is plain JSON so the window, the CLI and other tools can read a run without the
+engine; writes are atomic (see atomic.py) and readers tolerate a torn last metrics line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ftstudio.engine.atomic import append_json_line, atomic_write_json, recover_dir
+from ftstudio.engine.errors import CheckpointError, RunError
+
+SETTINGS_FILE = "settings.json"
+STATUS_FILE = "status.json"
+METRICS_FILE = "metrics.jsonl"
+CHECKPOINTS_DIR = "checkpoints"
+STEP_RE = re.compile(r"^step-(\d+)$")
+
+
+def default_runs_dir() -> Path:
+    """`$FTSTUDIO_RUNS_DIR`, else `runs/` in the platform's user data folder."""
+    env = os.environ.get("FTSTUDIO_RUNS_DIR")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("ftstudio", appauthor=False)) / "runs"
+
+
+def is_run_dir(path: str | Path) -> bool:
+    return (Path(path) / SETTINGS_FILE).is_file()
+
+
+def new_run_id(model: str, data: str) -> str:
+    """A sortable, readable id: 20261122-101500-<model>-<data>."""
+
+    def short(text: str) -> str:
+        name = Path(text.rstrip("/\\")).name or text
+        name = re.sub(r"\.(csv|tsv|json|jsonl|parquet|txt)$", "", name, flags=re.I)
+        return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-")[:32] or "x"
+
+    return f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{short(model)}-{short(data)}"
+
+
+def create_run_dir(runs_dir: str | Path, model: str, data: str) -> Path:
+    """Make a fresh run folder, refusing unwritable or full locations with one clear message."""
+    runs_dir = Path(runs_dir).expanduser()
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"Cannot create the runs folder {runs_dir}: {exc.strerror}. Choose another --output.") from None
+    check_writable(runs_dir)
+    base = new_run_id(model, data)
+    for attempt in range(100):
+        run_dir = runs_dir / (base if attempt == 0 else f"{base}-{attempt}")
+        try:
+            run_dir.mkdir()
+            return run_dir
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise RunError(f"Cannot create a run folder in {runs_dir}: {exc.strerror}.") from None
+    raise RunError(f"Cannot find a free run folder name in {runs_dir}.")
+
+
+def prepare_explicit_run_dir(run_dir: str | Path) -> Path:
+    """Use a folder the user named (--output): it must be new or empty, never overwritten."""
+    run_dir = Path(run_dir).expanduser()
+    if run_dir.exists():
+        if not run_dir.is_dir():
+            raise RunError(f"Output {run_dir} is a file, not a folder. Choose a new folder for --output.")
+        if any(run_dir.iterdir()):
+            raise RunError(
+                f"Output folder {run_dir} is not empty. Choose a new folder, or use --resume {run_dir} to continue it."
+            )
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"Cannot create output folder {run_dir}: {exc.strerror}. Choose a writable location.") from None
+    check_writable(run_dir)
+    return run_dir
+
+
+def check_writable(folder: Path, need_bytes: int = 0) -> None:
+    """Refuse before training when the folder cannot take a file or lacks the space needed."""
+    probe = folder / f".write-test-{os.getpid()}"
+    try:
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise RunError(f"Cannot write to {folder}: {exc.strerror}. Choose a writable folder for the runs.") from None
+    if need_bytes:
+        free = shutil.disk_usage(folder).free
+        if free < need_bytes:
+            raise RunError(
+                f"Not enough disk space in {folder}: {free / 1e9:.1f} GB free, about {need_bytes / 1e9:.1f} GB "
+                "needed for checkpoints. Free space, lower keep_checkpoints, or choose another folder."
+            )
+
+
+# ------------------------------------------------------------------ writing
+def write_settings(run_dir: Path, settings_dict: dict[str, Any], extra: dict[str, Any]) -> None:
+    atomic_write_json(run_dir / SETTINGS_FILE, {"settings": settings_dict, **extra})
+
+
+def write_status(run_dir: Path, status: str, message: str = "", step: int | None = None) -> None:
+    record = {"status": status, "message": message, "updated": time.time()}
+    if step is not None:
+        record["step"] = step
+    atomic_write_json(run_dir / STATUS_FILE, record)
+
+
+def append_metric(run_dir: Path, record: dict[str, Any]) -> None:
+    append_json_line(run_dir / METRICS_FILE, {"time": round(time.time(), 3), **record})
+
+
+def truncate_metrics_after(run_dir: Path, step: int) -> None:
+    """On resume, drop records logged after the checkpoint we continue from, so the log reads
+    exactly as an uninterrupted run's (rewritten atomically)."""
+    from ftstudio.engine.atomic import atomic_write_text
+
+    kept = [r for r in read_metrics(run_dir) if r.get("event") in ("info",) or r.get("step", 0) <= step]
+    atomic_write_text(run_dir / METRICS_FILE, "".join(json.dumps(r, default=str) + "\n" for r in kept))
+
+
+# ------------------------------------------------------------------ reading
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def read_settings(run_dir: str | Path) -> dict[str, Any]:
+    """The whole settings.json (`settings` plus provenance); CheckpointError if unreadable."""
+    data = _read_json(Path(run_dir) / SETTINGS_FILE)
+    if not isinstance(data, dict) or not isinstance(data.get("settings"), dict):
+        raise CheckpointError(f"{run_dir} is not an ftstudio run folder (no readable {SETTINGS_FILE}).")
+    return data
+
+
+def read_status(run_dir: str | Path) -> dict[str, Any]:
+    data = _read_json(Path(run_dir) / STATUS_FILE)
+    return data if isinstance(data, dict) else {"status": "unknown", "message": ""}
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    """Every complete line of metrics.jsonl; a torn last line (a crash mid-append) is skipped."""
+    path = Path(run_dir) / METRICS_FILE
+    records: list[dict[str, Any]] = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict):
+                    records.append(record)
+    except OSError:
+        pass
+    return records
+
+
+@dataclass
+class CheckpointInfo:
+    """One checkpoint folder of a run, with the evaluation it was saved after (if any)."""
+
+    step: int
+    path: Path
+    metrics: dict[str, float] = field(default_factory=dict)
+    is_best: bool = False
+
+
+def list_checkpoints(run_dir: str | Path) -> list[CheckpointInfo]:
+    """The run's `checkpoints/step-N` folders, oldest first, with their metrics."""
+    run_dir = Path(run_dir)
+    folder = run_dir / CHECKPOINTS_DIR
+    best_step = read_checkpoint_step(run_dir / "best")
+    found = []
+    if folder.is_dir():
+        for child in folder.iterdir():
+            match = STEP_RE.match(child.name)
+            if match and child.is_dir():
+                step = int(match.group(1))
+                state = _read_json(child / "trainer_state.json") or {}
+                found.append(CheckpointInfo(step, child, state.get("metrics") or {}, step == best_step))
+    return sorted(found, key=lambda c: c.step)
+
+
+def read_checkpoint_step(checkpoint_dir: Path) -> int | None:
+    state = _read_json(Path(checkpoint_dir) / "trainer_state.json")
+    return int(state["global_step"]) if isinstance(state, dict) and "global_step" in state else None
+
+
+@dataclass
+class RunSummary:
+    """What the runs list shows for one run."""
+
+    run_dir: Path
+    run_id: str
+    status: str
+    message: str
+    model: str
+    data: str
+    created: float
+    updated: float
+    step: int
+    total_steps: int
+    best_metric: str
+    best_value: float | None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def can_resume(self) -> bool:
+        return self.status in ("stopped", "failed", "running", "training", "paused", "unknown") and (
+            (self.run_dir / "last" / "trainer_state.json").is_file()
+        )
+
+
+def summarize_run(run_dir: str | Path) -> RunSummary:
+    run_dir = Path(run_dir)
+    for name in ("best", "last"):
+        recover_dir(run_dir / name)
+    info = read_settings(run_dir)
+    settings = info["settings"]
+    status = read_status(run_dir)
+    metric = settings.get("metric_for_best", "f1")
+    best_value = None
+    step = 0
+    total = 0
+    for record in read_metrics(run_dir):
+        step = max(step, int(record.get("step", 0) or 0))
+        if record.get("event") == "info":
+            total = int(record.get("total_steps", 0) or 0)
+        if record.get("event") == "eval" and record.get("split", "validation") == "validation":
+            value = record.get(metric)
+            if isinstance(value, (int, float)):
+                better = best_value is None or (value < best_value if metric == "loss" else value > best_value)
+                best_value = value if better else best_value
+    created = float(info.get("created") or (run_dir / SETTINGS_FILE).stat().st_mtime)
+    return RunSummary(
+        run_dir=run_dir,
+        run_id=run_dir.name,
+        status=str(status.get("status", "unknown")),
+        message=str(status.get("message", "")),
+        model=str(settings.get("model", "")),
+        data=str(settings.get("data", "")),
+        created=created,
+        updated=float(status.get("updated") or created),
+        step=step,
+        total_steps=total,
+        best_metric=metric,
+        best_value=best_value,
+        settings=settings,
+    )
+
+
+def list_runs(runs_dir: str | Path | None = None) -> list[RunSummary]:
+    """Every readable run under `runs_dir`, newest first; unreadable folders are skipped."""
+    runs_dir = Path(runs_dir) if runs_dir else default_runs_dir()
+    if not runs_dir.is_dir():
+        return []
+    runs = []
+    for child in runs_dir.iterdir():
+        if child.is_dir() and is_run_dir(child):
+            try:
+                runs.append(summarize_run(child))
+            except (CheckpointError, OSError):
+                continue
+    return sorted(runs, key=lambda r: r.created, reverse=True)
+
+
+def delete_run(run_dir: str | Path) -> None:
+    """Remove a run folder; refuses anything that is not a run folder."""
+    run_dir = Path(run_dir)
+    if not is_run_dir(run_dir):
+        raise RunError(f"{run_dir} is not an ftstudio run folder; nothing was deleted.")
+    shutil.rmtree(run_dir)

@@ -1,0 +1,277 @@
+"""`train()`: one fine-tuning run from settings to a finished run folder.
+
+Inputs are checked before anything is written (settings, data, model, output folder), so a bad
+input leaves no half-made run behind. From then on every outcome (finished, stopped, failed)
+is written to the run folder and returned; user-caused problems never escape as exceptions.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ftstudio.engine.errors import CheckpointError, FtStudioError, StopRequested
+from ftstudio.engine.events import (
+    FAILED,
+    FINISHED,
+    PREPARING,
+    STOPPED,
+    STOPPING,
+    Reporter,
+    TrainingControl,
+)
+from ftstudio.engine.run_recorder import RunRecorder
+from ftstudio.engine.settings import TrainSettings
+
+
+@dataclass
+class TrainResult:
+    """How a run ended. `input_error` is True when the user's input caused the failure."""
+
+    run_dir: Path | None
+    status: str
+    message: str = ""
+    best: dict[str, Any] | None = None
+    input_error: bool = False
+
+
+def train(
+    settings: TrainSettings | None = None,
+    run_dir: str | Path | None = None,
+    *,
+    runs_dir: str | Path | None = None,
+    reporter: Reporter | None = None,
+    control: TrainingControl | None = None,
+    resume: bool = False,
+) -> TrainResult:
+    """Run (or with `resume=True`, continue) a fine-tune; see the module docstring."""
+    recorder = RunRecorder(reporter or Reporter())
+    control = control or TrainingControl()
+    trainer = None
+    try:
+        recorder.on_status(PREPARING)
+        if resume:
+            if run_dir is None:
+                raise CheckpointError("Resume needs the run folder to continue.")
+            settings = _settings_of_run(Path(run_dir))
+        elif settings is None:
+            settings = TrainSettings()
+        settings.validate()
+        trainer = _prepare(settings, recorder, control, run_dir, runs_dir, resume)
+        message = trainer.fit()
+        _finish(trainer, recorder)
+        recorder.on_status(FINISHED, message)
+        return TrainResult(trainer.run_dir, FINISHED, message, _best(trainer))
+    except StopRequested:
+        return _stopped(trainer, recorder)
+    except FtStudioError as exc:
+        return _failed(trainer, recorder, str(exc), input_error=trainer is None or trainer.global_step == 0)
+    except Exception as exc:  # noqa: BLE001 - every failure must reach the user in words
+        return _failed(trainer, recorder, _describe_unexpected(exc, trainer), input_error=False, exc=exc)
+
+
+def _settings_of_run(run_dir: Path) -> TrainSettings:
+    from ftstudio.engine.runs import read_settings
+
+    return TrainSettings.from_dict(read_settings(run_dir)["settings"], source=str(run_dir / "settings.json"))
+
+
+def _prepare(settings, recorder, control, run_dir, runs_dir, resume):
+    """Check inputs, create the run folder, load everything and position the trainer."""
+    import torch
+
+    from ftstudio.engine import checkpoints, runs
+    from ftstudio.engine.data import prepare_data
+    from ftstudio.engine.devices import resolve_device, resolve_precision
+    from ftstudio.engine.freezing import parameter_counts, reinit_top_layers
+    from ftstudio.engine.models import load_model_and_tokenizer, resolve_model_source
+    from ftstudio.engine.trainer import Trainer
+
+    device = resolve_device(settings.device)
+    precision = resolve_precision(settings.precision, device)
+    checkpoint = checkpoints.find_resume_checkpoint(Path(run_dir)) if resume else None
+    _seed_everything(settings.seed)
+    prepared = prepare_data(settings, control=control, reporter=recorder)
+    control.check(recorder, resume_status=PREPARING)
+    source = resolve_model_source(settings.model, allow_pickle=settings.allow_pickle)
+    recorder.on_log(f"Loading model {source.display} ...")
+    loaded = load_model_and_tokenizer(
+        source, prepared.label_names, classifier_dropout=settings.classifier_dropout,
+        trust_remote_code=settings.trust_remote_code, allow_pickle=settings.allow_pickle,
+    )
+    model, tokenizer = loaded.model, loaded.tokenizer
+    for note in loaded.notes:
+        recorder.on_log(note)
+    if settings.reinit_top_layers and not resume:
+        reinit_top_layers(model, settings.reinit_top_layers)
+    control.check(recorder, resume_status=PREPARING)
+
+    if resume:
+        run_dir = Path(run_dir)
+    elif run_dir is not None:
+        run_dir = runs.prepare_explicit_run_dir(run_dir)
+    else:
+        run_dir = runs.create_run_dir(runs_dir or runs.default_runs_dir(), settings.model, settings.data)
+    trainer = Trainer(settings, recorder, control)
+    trainer.run_dir = run_dir
+    recorder.attach(run_dir)
+    if not resume:
+        runs.write_settings(run_dir, settings.to_dict(), _provenance(settings, source, prepared))
+    recorder.on_status(PREPARING)
+    trainer.setup(prepared, model, tokenizer, device, precision)
+    if resume:
+        trainer.restore(checkpoint)
+        runs.truncate_metrics_after(run_dir, trainer.global_step)
+        recorder.record({"event": "resume", "step": trainer.global_step, "checkpoint": str(checkpoint)})
+        recorder.on_log(f"Resuming from step {trainer.global_step} ({checkpoint.name}).")
+    trainable, total = parameter_counts(model)
+    info = {
+        "run_dir": str(run_dir),
+        "model": settings.model,
+        "data": settings.data,
+        "label_names": prepared.label_names,
+        "trainable_params": trainable,
+        "total_params": total,
+        "device": device.type,
+        "device_name": _device_name(device, torch),
+        "precision": precision,
+        "total_steps": trainer.total_steps,
+        "steps_per_epoch": trainer.steps_per_epoch,
+        "epochs": trainer.epochs,
+        "train_rows": len(trainer.train_split),
+        "validation_rows": len(trainer.splits["validation"]),
+        "test_rows": len(trainer.splits["test"]) if "test" in trainer.splits else 0,
+        "data_summary": _data_summary(prepared, trainer, settings.max_length),
+        "resumed_from_step": trainer.global_step if resume else None,
+    }
+    recorder.on_info(info)
+    recorder.on_log(
+        f"{trainable:,} of {total:,} parameters train ({100 * trainable / max(total, 1):.1f}%), "
+        f"on {info['device_name']} in {precision}; {trainer.total_steps} steps."
+    )
+    for note in getattr(prepared, "notes", []) or []:
+        recorder.on_log(note)
+    return trainer
+
+
+def _seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _device_name(device, torch) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def _data_summary(prepared, trainer, max_length: int) -> dict[str, Any]:
+    import numpy as np
+
+    lengths = trainer.train_split.lengths
+    counts = np.bincount(trainer.train_split.labels, minlength=len(prepared.label_names))
+    return {
+        "rows": {name: len(split) for name, split in trainer.splits.items()},
+        "class_counts": {name: int(c) for name, c in zip(prepared.label_names, counts)},
+        "token_length_p50": float(np.percentile(lengths, 50)) if len(lengths) else 0.0,
+        "token_length_p95": float(np.percentile(lengths, 95)) if len(lengths) else 0.0,
+        "truncated_share": float(np.mean(lengths >= max_length)) if len(lengths) else 0.0,
+        "majority_rate": float(counts.max() / max(counts.sum(), 1)),
+    }
+
+
+def _provenance(settings, source, prepared) -> dict[str, Any]:
+    import torch
+    import transformers
+
+    from ftstudio import __version__
+
+    return {
+        "model": {"spec": settings.model, "kind": source.kind, "ref": str(source.ref)},
+        "data": {"spec": settings.data, "kind": prepared.source.kind, "ref": str(prepared.source.ref),
+                 "text_column": prepared.text_column, "label_column": prepared.label_column},
+        "label_names": prepared.label_names,
+        "created": time.time(),
+        "versions": {"ftstudio": __version__, "python": platform.python_version(), "torch": torch.__version__,
+                     "transformers": transformers.__version__},
+    }
+
+
+def _finish(trainer, recorder) -> None:
+    """Summary record (named as Hugging Face's Trainer names it) and the test split on best."""
+    runtime = trainer.train_seconds
+    recorder.record({
+        "event": "train_summary",
+        "step": trainer.global_step,
+        "train_runtime": round(runtime, 4),
+        "train_samples_per_second": round(trainer.samples_seen / runtime, 3) if runtime > 0 else 0.0,
+        "train_steps_per_second": round(trainer.global_step / runtime, 3) if runtime > 0 else 0.0,
+        "train_samples": trainer.samples_seen,
+        "best_step": trainer.best_step,
+        "best_value": trainer.best_value,
+    })
+    if "test" in trainer.splits and (trainer.run_dir / "best" / "model.safetensors").is_file():
+        from safetensors.torch import load_file
+
+        trainer.model.load_state_dict(load_file(str(trainer.run_dir / "best" / "model.safetensors")), strict=False)
+        trainer.evaluate_split("test")
+
+
+def _best(trainer) -> dict[str, Any] | None:
+    if trainer is None or trainer.best_step is None:
+        return None
+    return {"step": trainer.best_step, "metric": trainer.s.metric_for_best, "value": trainer.best_value}
+
+
+def _stopped(trainer, recorder) -> TrainResult:
+    if trainer is None or trainer.run_dir is None:
+        recorder.on_status(STOPPED, "Stopped before training started; nothing was saved.")
+        return TrainResult(None, STOPPED, "Stopped before training started; nothing was saved.")
+    recorder.on_status(STOPPING)
+    message = f"Stopped at step {trainer.global_step}."
+    try:
+        if hasattr(trainer, "optimizer") and trainer.global_step > 0 and trainer.last_saved_step != trainer.global_step:
+            path = trainer.save()
+            message += f" Checkpoint saved in {path.name}; resume to continue."
+        elif trainer.global_step > 0:
+            message += " The checkpoint at this step is kept; resume to continue."
+    except Exception as exc:  # noqa: BLE001 - a failed save on stop must still end the run cleanly
+        message += f" Saving the final checkpoint failed ({exc}); the previous one is kept."
+    recorder.on_status(STOPPED, message)
+    return TrainResult(trainer.run_dir, STOPPED, message, _best(trainer))
+
+
+def _failed(trainer, recorder, message: str, input_error: bool, exc: BaseException | None = None) -> TrainResult:
+    run_dir = trainer.run_dir if trainer is not None else None
+    if exc is not None and run_dir is not None:
+        try:
+            (run_dir / "error.log").write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+        except OSError:
+            pass
+    recorder.on_status(FAILED, message)
+    return TrainResult(run_dir, FAILED, message, _best(trainer), input_error=input_error)
+
+
+def _describe_unexpected(exc: BaseException, trainer) -> str:
+    """Words for failures that are not ours to predict: out of memory above all."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "out of memory" in text.lower() or type(exc).__name__ == "OutOfMemoryError":
+        return (
+            "The GPU ran out of memory. Lower batch_size (and raise grad_accum to keep the effective batch), "
+            "lower max_length, or use bf16/fp16 precision. The last checkpoint is kept."
+        )
+    where = f" at step {trainer.global_step}" if trainer is not None else ""
+    log = " Details are in error.log in the run folder." if trainer is not None and trainer.run_dir else ""
+    return f"Training failed{where}: {type(exc).__name__}: {text}.{log}"[:1000]

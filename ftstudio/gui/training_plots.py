@@ -1,0 +1,405 @@
+"""Live training curves: loss (raw, smoothed, validation), validation accuracy/F1, learning rate.
+
+Points arrive as event dicts (live from the worker, or a past run's metrics.jsonl records) and are
+appended to numpy buffers that grow by doubling; a single-shot timer redraws at most ~20 times a
+second, only while something changed and the widget is visible, by calling setData on curves made
+once. Past runs can be overlaid as dashed curves to compare.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, Qt, QTimer, Slot
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
+
+REDRAW_MS = 50  # at most ~20 redraws per second, however fast events come
+STEP_COLUMNS = ("step", "epoch", "loss", "smooth", "learning_rate")
+EVAL_COLUMNS = ("step", "epoch", "loss", "accuracy", "f1")
+# (light background, dark background): the same hue, a shade that reads on each.
+COLORS = {
+    "raw": ("#9ab8d8", "#4f6f8f"),
+    "train": ("#1f5fa8", "#6fb0ff"),
+    "val": ("#c0392b", "#ff7b6b"),
+    "accuracy": ("#1e8449", "#5fd38d"),
+    "f1": ("#8e44ad", "#c792ea"),
+    "lr": ("#b9770e", "#f5b041"),
+}
+OVERLAY_COLORS = (("#555555", "#bbbbbb"), ("#16a085", "#48e0c0"), ("#d35400", "#ffa45c"), ("#7f8c8d", "#95a5a6"))
+
+
+class _Columns:
+    """Named float64 columns of equal length; capacity doubles when full (amortised O(1) append)."""
+
+    def __init__(self, names: tuple[str, ...], capacity: int = 256) -> None:
+        self._index = {name: i for i, name in enumerate(names)}
+        self._data = np.full((len(names), capacity), np.nan)
+        self.size = 0
+
+    def append(self, values: dict[str, float]) -> None:
+        if self.size == self._data.shape[1]:
+            grown = np.full((self._data.shape[0], self._data.shape[1] * 2), np.nan)
+            grown[:, : self.size] = self._data[:, : self.size]
+            self._data = grown
+        for name, i in self._index.items():
+            self._data[i, self.size] = values.get(name, np.nan)
+        self.size += 1
+
+    def column(self, name: str) -> np.ndarray:
+        return self._data[self._index[name], : self.size]
+
+    def clear(self) -> None:
+        self.size = 0
+
+
+def _num(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+class _RunCurves:
+    """One run's buffers (live or overlaid) with its EMA state for the smoothed training loss."""
+
+    def __init__(self) -> None:
+        self.steps = _Columns(STEP_COLUMNS)
+        self.evals = _Columns(EVAL_COLUMNS)
+        self._ema, self._ema_n = 0.0, 0
+
+    def add_step(self, event: dict, smoothing: float) -> None:
+        loss = _num(event.get("loss"))
+        self.steps.append({"step": _num(event.get("step")), "epoch": _num(event.get("epoch")), "loss": loss,
+                           "smooth": self._smooth(loss, smoothing), "learning_rate": _num(event.get("learning_rate"))})
+
+    def add_eval(self, event: dict) -> None:
+        if event.get("split", "validation") != "validation":
+            return  # a final test evaluation is not a point on the validation curve
+        self.evals.append({name: _num(event.get(name)) for name in EVAL_COLUMNS})
+
+    def _smooth(self, loss: float, smoothing: float) -> float:
+        """Debiased EMA (as TensorBoard): early points are not dragged towards zero."""
+        if not math.isfinite(loss):
+            return math.nan
+        self._ema = smoothing * self._ema + (1.0 - smoothing) * loss
+        self._ema_n += 1
+        return self._ema / (1.0 - smoothing**self._ema_n) if smoothing < 1.0 else loss
+
+    def resmooth(self, smoothing: float) -> None:
+        self._ema, self._ema_n = 0.0, 0
+        smooth = self.steps.column("smooth")
+        for i, loss in enumerate(self.steps.column("loss")):
+            smooth[i] = self._smooth(float(loss), smoothing)
+
+    def load(self, records: list[dict], smoothing: float) -> None:
+        for record in records:
+            kind = record.get("event")
+            if kind == "step":
+                self.add_step(record, smoothing)
+            elif kind == "eval":
+                self.add_eval(record)
+
+
+class TrainingPlots(QWidget):
+    """Three linked plots of a run's metrics, an x-axis toggle (steps/epochs), a smoothing slider
+    and a readout of the values under the cursor. Emits no signals."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._run = _RunCurves()
+        self._overlays: list[tuple[_RunCurves, list[pg.PlotDataItem]]] = []
+        self._dirty = False
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self._on_redraw_timer)
+        self._build()
+        self._apply_theme()
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        self._x_axis = QComboBox()
+        self._x_axis.addItems(["Steps", "Epochs"])
+        self._x_axis.setToolTip("Plot against optimizer steps or epochs")
+        self._x_axis.currentIndexChanged.connect(self._on_x_axis_changed)
+        self._smoothing = QSlider(Qt.Orientation.Horizontal)
+        self._smoothing.setRange(0, 99)
+        self._smoothing.setValue(60)
+        self._smoothing.setFixedWidth(120)
+        self._smoothing.setToolTip("Exponential moving average of the training loss (0: raw)")
+        self._smoothing.valueChanged.connect(self._on_smoothing_changed)
+        self._smoothing_label = QLabel("0.60")
+        self.readout = QLabel("Hover a plot to read values")
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A long readout must not widen the window; it is cut at the edge instead.
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("X axis:"))
+        controls.addWidget(self._x_axis)
+        controls.addSpacing(12)
+        controls.addWidget(QLabel("Smoothing:"))
+        controls.addWidget(self._smoothing)
+        controls.addWidget(self._smoothing_label)
+        controls.addSpacing(12)
+        controls.addWidget(self.readout, 1)
+
+        self._canvas = pg.GraphicsLayoutWidget()
+        self._canvas.setMinimumHeight(220)
+        self.loss_plot = self._canvas.addPlot(title="Loss")
+        self.metric_plot = self._canvas.addPlot(title="Validation accuracy and macro F1")
+        self.lr_plot = self._canvas.addPlot(title="Learning rate")
+        self._plots = (self.loss_plot, self.metric_plot, self.lr_plot)
+        self._cursors = []
+        for plot in self._plots:
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.addLegend(offset=(-8, 8))
+            plot.setXLink(self.loss_plot)  # zoom and pan all three together
+            cursor = pg.InfiniteLine(angle=90, movable=False)
+            cursor.setVisible(False)
+            plot.addItem(cursor, ignoreBounds=True)
+            self._cursors.append(cursor)
+        self._curves = {
+            "raw": self._curve(self.loss_plot, "train loss", "raw"),
+            "smooth": self._curve(self.loss_plot, "train loss (smoothed)", "train", width=2),
+            "val_loss": self._curve(self.loss_plot, "validation loss", "val", width=2, symbol="o"),
+            "accuracy": self._curve(self.metric_plot, "accuracy", "accuracy", width=2, symbol="o"),
+            "f1": self._curve(self.metric_plot, "macro F1", "f1", width=2, symbol="t"),
+            "lr": self._curve(self.lr_plot, "learning rate", "lr", width=2),
+        }
+        self._canvas.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self._canvas.installEventFilter(self)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(controls)
+        layout.addWidget(self._canvas, 1)
+
+    def _curve(self, plot, name: str, color: str, width: float = 1, symbol: str | None = None, style=None):
+        curve = plot.plot([], [], name=name, symbol=symbol, symbolSize=6)
+        curve._ft_style = (color, width, style, symbol)  # re-coloured by _apply_theme
+        curve._ft_plot = plot
+        curve.setClipToView(True)
+        curve.setDownsampling(auto=True, method="peak")
+        return curve
+
+    # ------------------------------------------------------------------ theme
+    def _dark(self) -> bool:
+        return self.palette().color(QPalette.ColorRole.Base).lightness() < 128
+
+    def _apply_theme(self) -> None:
+        """Background, axes and curve shades from the palette, so light and dark themes both read."""
+        background = self.palette().color(QPalette.ColorRole.Base)
+        foreground = self.palette().color(QPalette.ColorRole.Text)
+        pg.setConfigOptions(background=background, foreground=foreground)
+        self._canvas.setBackground(background)
+        shade = 1 if self._dark() else 0
+        for plot in self._plots:
+            plot.setTitle(plot.titleLabel.text, color=foreground)
+            for side in ("left", "bottom"):
+                plot.getAxis(side).setPen(foreground)
+                plot.getAxis(side).setTextPen(foreground)
+            plot.legend.setLabelTextColor(foreground)
+            for _sample, label in plot.legend.items:
+                label.setText(label.text)  # setLabelTextColor only stores the colour
+            plot.legend.setBrush(QColor(background.red(), background.green(), background.blue(), 200))
+        for cursor in self._cursors:
+            cursor.setPen(pg.mkPen(foreground, width=1, style=Qt.PenStyle.DotLine))
+        for curve in self._all_curves():
+            color, width, style, symbol = curve._ft_style
+            hex_color = COLORS[color][shade] if color in COLORS else color[shade]
+            pen = pg.mkPen(hex_color, width=width, style=style or Qt.PenStyle.SolidLine)
+            curve.setPen(pen)
+            if symbol:
+                curve.setSymbolPen(pen)
+                curve.setSymbolBrush(pg.mkBrush(hex_color))
+
+    def _all_curves(self):
+        yield from self._curves.values()
+        for _run, curves in self._overlays:
+            yield from curves
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_theme()
+        super().changeEvent(event)
+
+    # ------------------------------------------------------------------ data in
+    def clear(self) -> None:
+        """Forget the current run's points (overlays stay)."""
+        self._run = _RunCurves()
+        self.readout.setText("Hover a plot to read values")
+        self._mark_dirty()
+
+    @Slot(object)
+    def add_step(self, event: dict) -> None:
+        self._run.add_step(event, self.smoothing())
+        self._mark_dirty()
+
+    @Slot(object)
+    def add_eval(self, event: dict) -> None:
+        self._run.add_eval(event)
+        self._mark_dirty()
+
+    def load_records(self, records: list[dict]) -> None:
+        """Show a past run from its metrics.jsonl records (replacing the current points)."""
+        self._run = _RunCurves()
+        self._run.load(records, self.smoothing())
+        self._mark_dirty()
+
+    def add_overlay(self, records: list[dict], name: str) -> None:
+        """Draw another run's curves dashed, in their own colour, to compare with this one."""
+        run = _RunCurves()
+        run.load(records, self.smoothing())
+        color = OVERLAY_COLORS[len(self._overlays) % len(OVERLAY_COLORS)]
+        dash, dot = Qt.PenStyle.DashLine, Qt.PenStyle.DotLine
+        curves = [
+            self._curve(self.loss_plot, name, color, 2, None, dash),
+            self._curve(self.loss_plot, f"{name} (validation)", color, 1, None, dot),
+            self._curve(self.metric_plot, f"{name} accuracy", color, 2, None, dash),
+            self._curve(self.metric_plot, f"{name} F1", color, 1, None, dot),
+            self._curve(self.lr_plot, name, color, 1, None, dash),
+        ]
+        self._overlays.append((run, curves))
+        self._apply_theme()
+        self._mark_dirty()
+
+    def clear_overlays(self) -> None:
+        for _run, curves in self._overlays:
+            for curve in curves:
+                curve._ft_plot.removeItem(curve)
+                curve._ft_plot.legend.removeItem(curve)
+        self._overlays.clear()
+        self._mark_dirty()
+
+    def smoothing(self) -> float:
+        return self._smoothing.value() / 100.0
+
+    def x_is_epochs(self) -> bool:
+        return self._x_axis.currentIndex() == 1
+
+    def set_x_epochs(self, epochs: bool) -> None:
+        self._x_axis.setCurrentIndex(1 if epochs else 0)
+
+    def point_counts(self) -> dict[str, int]:
+        """How many training-loss and evaluation points the current run has (for tests, status)."""
+        return {"steps": self._run.steps.size, "evals": self._run.evals.size}
+
+    def curve_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """What a live curve displays now (raw, smooth, val_loss, accuracy, f1, lr)."""
+        x, y = self._curves[name].getData()
+        return (np.array([]) if x is None else x), (np.array([]) if y is None else y)
+
+    # ------------------------------------------------------------------ redraw
+    def _mark_dirty(self) -> None:
+        self._dirty = True
+        if self.isVisible() and not self._timer.isActive():
+            self._timer.start()
+
+    @Slot()
+    def _on_redraw_timer(self) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        """Redraw now if anything changed (the timer calls this; tests may too)."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        x_name = "epoch" if self.x_is_epochs() else "step"
+        run = self._run
+        sx, ex = run.steps.column(x_name), run.evals.column(x_name)
+        c = self._curves
+        c["raw"].setData(sx, run.steps.column("loss"))
+        c["smooth"].setData(sx, run.steps.column("smooth"))
+        c["lr"].setData(sx, run.steps.column("learning_rate"))
+        c["val_loss"].setData(ex, run.evals.column("loss"))
+        c["accuracy"].setData(ex, run.evals.column("accuracy"))
+        c["f1"].setData(ex, run.evals.column("f1"))
+        for other, curves in self._overlays:
+            osx, oex = other.steps.column(x_name), other.evals.column(x_name)
+            columns = ((osx, other.steps.column("smooth")), (oex, other.evals.column("loss")),
+                       (oex, other.evals.column("accuracy")), (oex, other.evals.column("f1")),
+                       (osx, other.steps.column("learning_rate")))
+            for curve, (x, y) in zip(curves, columns, strict=True):
+                curve.setData(x, y)
+        label = "Epoch" if self.x_is_epochs() else "Step"
+        for plot in self._plots:
+            plot.setLabel("bottom", label)
+
+    def shutdown(self) -> None:
+        """Stop the redraw timer (the owner calls this before it goes away)."""
+        self._timer.stop()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._dirty:
+            self._timer.start()
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._timer.stop()  # nothing to see: points keep buffering, one redraw on show
+        super().hideEvent(event)
+
+    # ------------------------------------------------------------------ controls
+    @Slot(int)
+    def _on_x_axis_changed(self, _index: int) -> None:
+        self._mark_dirty()
+        self.flush()
+        for plot in self._plots:
+            plot.enableAutoRange()
+
+    @Slot(int)
+    def _on_smoothing_changed(self, value: int) -> None:
+        self._smoothing_label.setText(f"{value / 100:.2f}")
+        self._run.resmooth(self.smoothing())
+        for other, _curves in self._overlays:
+            other.resmooth(self.smoothing())
+        self._mark_dirty()
+
+    # ------------------------------------------------------------------ hover readout
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
+        if obj is self._canvas and event.type() == QEvent.Type.Leave:
+            for cursor in self._cursors:
+                cursor.setVisible(False)
+        return super().eventFilter(obj, event)
+
+    @Slot(object)
+    def _on_mouse_moved(self, pos) -> None:
+        for plot in self._plots:
+            if plot.sceneBoundingRect().contains(pos):
+                self.show_readout_at(plot.vb.mapSceneToView(pos).x())
+                return
+
+    def show_readout_at(self, x: float) -> None:
+        """Put the cursor line at `x` and write the nearest training and validation values."""
+        for cursor in self._cursors:
+            cursor.setPos(x)
+            cursor.setVisible(True)
+        x_name = "epoch" if self.x_is_epochs() else "step"
+        parts = []
+        steps, evals = self._run.steps, self._run.evals
+        i = _nearest(steps.column(x_name), x)
+        if i is not None:
+            parts.append(
+                f"step {steps.column('step')[i]:.0f} · epoch {steps.column('epoch')[i]:.2f} · "
+                f"train loss {steps.column('loss')[i]:.4f} (smoothed {steps.column('smooth')[i]:.4f}) · "
+                f"lr {steps.column('learning_rate')[i]:.2e}"
+            )
+        j = _nearest(evals.column(x_name), x)
+        if j is not None:
+            parts.append(
+                f"validation @ step {evals.column('step')[j]:.0f}: loss {evals.column('loss')[j]:.4f} · "
+                f"accuracy {evals.column('accuracy')[j]:.3f} · F1 {evals.column('f1')[j]:.3f}"
+            )
+        self.readout.setText("   |   ".join(parts) if parts else "No points yet")
+
+
+def _nearest(xs: np.ndarray, x: float) -> int | None:
+    if xs.size == 0 or not math.isfinite(x):
+        return None
+    distance = np.abs(xs - x)
+    if np.all(np.isnan(distance)):
+        return None
+    return int(np.nanargmin(distance))

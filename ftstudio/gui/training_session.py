@@ -1,0 +1,134 @@
+"""One training run at a time on its own QThread, with a shutdown that never strands the thread.
+
+The session owns the thread and the worker (one owner per thread, DESIGN "Threading rules"),
+re-exposes the worker's signals on the main thread, and releases both only after the thread has
+ended, so Qt never prints "QThread: Destroyed while thread is still running".
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from ftstudio.gui.training_worker import TrainingWorker
+
+# Threads still running are kept here so garbage collection of a session (or of its window) can
+# never destroy a QThread mid-run; each leaves the set when it has finished.
+_LIVE_THREADS: set[QThread] = set()
+
+
+class TrainingSession(QObject):
+    """Starts, pauses, resumes and stops training runs; at most one runs at a time.
+
+    Signals (delivered on the main thread; payloads are plain dicts/str):
+      sig_status(str status, str message), sig_log(str), sig_progress(str phase, int done, int total),
+      sig_info(dict), sig_step(dict), sig_eval(dict), sig_checkpoint(dict): the worker's, re-emitted.
+      sig_finished(dict): {run_dir, status, message, best}; once per run, after its last event.
+      sig_started(): a run was started (the thread is running).
+    """
+
+    sig_status = Signal(str, str)
+    sig_log = Signal(str)
+    sig_progress = Signal(str, int, int)
+    sig_info = Signal(object)
+    sig_step = Signal(object)
+    sig_eval = Signal(object)
+    sig_checkpoint = Signal(object)
+    sig_finished = Signal(object)
+    sig_started = Signal()
+
+    _FORWARDED = ("sig_status", "sig_log", "sig_progress", "sig_info", "sig_step", "sig_eval",
+                  "sig_checkpoint", "sig_finished")
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread: QThread | None = None
+        self._worker: TrainingWorker | None = None
+        self._done = True  # the worker has reported sig_finished (its thread is about to end)
+        # Inside the app, HF libraries must not draw tqdm bars to a console nobody sees.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+    # ------------------------------------------------------------------ state
+    def is_running(self) -> bool:
+        """True from start() until the run has reported its end (sig_finished)."""
+        return self._thread is not None and not self._done
+
+    # ------------------------------------------------------------------ control
+    def start(self, settings, runs_dir: str | Path | None, resume_run_dir: str | Path | None = None) -> bool:
+        """Begin a run (or resume `resume_run_dir`); returns False, doing nothing, while one runs."""
+        if self.is_running():
+            return False
+        if self._thread is not None:
+            self._thread.wait()  # the last run has reported its end; its thread is only exiting
+        self._release()
+        thread = QThread()
+        thread.setObjectName("ftstudio-training")
+        worker = TrainingWorker(settings, runs_dir, resume_run_dir)
+        worker.moveToThread(thread)
+        # Connected before the forwards so is_running() is already False in sig_finished receivers.
+        worker.sig_finished.connect(self._on_worker_finished)
+        for name in self._FORWARDED:
+            getattr(worker, name).connect(getattr(self, name))
+        thread.started.connect(worker.run)
+        # Direct: quit() is thread-safe and must not wait for the main loop (shutdown() blocks it).
+        worker.sig_finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+        thread.finished.connect(self._on_thread_finished)
+        self._thread, self._worker, self._done = thread, worker, False
+        _LIVE_THREADS.add(thread)
+        thread.start()
+        self.sig_started.emit()
+        return True
+
+    def pause(self) -> None:
+        if self._worker is not None:
+            self._worker.request_pause()
+
+    def resume(self) -> None:
+        if self._worker is not None:
+            self._worker.request_resume()
+
+    def stop(self) -> None:
+        """Ask the run to stop at its next safe point; sig_status/sig_finished confirm it."""
+        if self._worker is not None:
+            self._worker.request_stop()
+
+    def shutdown(self, timeout_ms: int = 30000) -> bool:
+        """Stop the run and wait for its thread; True when no thread is left running.
+
+        Order (DESIGN): request stop, wait for the thread to end, then release. On timeout the
+        thread stays referenced (never destroyed while running) and False is returned.
+        """
+        thread = self._thread
+        if thread is None:
+            return True
+        self.stop()
+        if not thread.wait(max(0, int(timeout_ms))):
+            return False
+        self._release()
+        return True
+
+    # ------------------------------------------------------------------ cleanup
+    @Slot(object)
+    def _on_worker_finished(self, _result: object) -> None:
+        self._done = True
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        thread = self._thread
+        if thread is not None and thread.isFinished():
+            self._release()
+
+    def _release(self) -> None:
+        """Drop the finished thread and worker; both are deleted by Qt on the main thread."""
+        thread, worker = self._thread, self._worker
+        if thread is None or thread.isRunning():
+            return
+        thread.wait()  # returns at once: the run loop has ended; makes isFinished() certain
+        self._thread = self._worker = None
+        self._done = True
+        _LIVE_THREADS.discard(thread)
+        if worker is not None:
+            worker.deleteLater()
+        thread.deleteLater()

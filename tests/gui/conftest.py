@@ -1,0 +1,63 @@
+"""GUI test guards: a test fails if it leaves a QThread running or a QTimer active.
+
+Threads and timers created from Python during a test are tracked by wrapping their constructors
+(cheap: one WeakSet insert each); timers parented to live widgets are also scanned, which catches
+those made before the wrap. A thread that is merely finishing (its worker already reported the
+end) gets a short grace period to exit.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import pytest
+
+THREAD_GRACE_MS = 5000
+
+
+def _valid(obj) -> bool:
+    import shiboken6
+
+    return shiboken6.isValid(obj)
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_threads_or_timers(request):
+    from PySide6.QtCore import QThread, QTimer
+
+    threads: weakref.WeakSet = weakref.WeakSet()
+    timers: weakref.WeakSet = weakref.WeakSet()
+    thread_init, timer_init = QThread.__init__, QTimer.__init__
+
+    def tracking_thread_init(self, *args, **kwargs):
+        thread_init(self, *args, **kwargs)
+        threads.add(self)
+
+    def tracking_timer_init(self, *args, **kwargs):
+        timer_init(self, *args, **kwargs)
+        timers.add(self)
+
+    QThread.__init__, QTimer.__init__ = tracking_thread_init, tracking_timer_init
+    try:
+        yield
+    finally:
+        QThread.__init__, QTimer.__init__ = thread_init, timer_init
+
+    problems = []
+    for thread in list(threads):
+        if _valid(thread) and thread.isRunning() and not thread.wait(THREAD_GRACE_MS):
+            problems.append(f"QThread {thread.objectName() or thread!r} still running")
+    active = {id(t): t for t in timers if _valid(t) and t.isActive()}
+    from PySide6.QtWidgets import QApplication
+
+    if QApplication.instance() is not None:
+        for widget in QApplication.allWidgets():
+            for timer in widget.findChildren(QTimer):
+                if timer.isActive():
+                    active[id(timer)] = timer
+    for timer in active.values():
+        parent = timer.parent()
+        owner = type(parent).__name__ if parent is not None else "no parent"
+        problems.append(f"QTimer {timer.objectName() or ''} (parent {owner}, {timer.interval()} ms) still active")
+    if problems:
+        pytest.fail("Test left Qt work running:\n  " + "\n  ".join(problems), pytrace=False)
