@@ -106,7 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed in one line
+        return int(exc.code or 0)
     if args.runs_dir:
         os.environ["FTSTUDIO_RUNS_DIR"] = str(Path(args.runs_dir).expanduser())
     if args.command is None:
@@ -163,8 +166,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     control = TrainingControl()
     reporter = ConsoleReporter(quiet=args.quiet)
     if args.resume:
-        if args.config or args.output:
-            raise SettingsError("--resume continues a run with its own settings; drop --config/--output.")
+        given = [flag for flag, (name, _) in TRAIN_FLAGS.items() if getattr(args, name) is not None]
+        if args.config or args.output or args.overrides or given:
+            raise SettingsError("--resume continues a run with the settings saved in it; give only --resume RUN_DIR.")
         settings = None
     else:
         settings = settings_from_args(args)

@@ -10,6 +10,7 @@ encoding live in `data_columns.py`, file reading in `data_io.py`, row selection 
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
 # Extensions that make a missing name a missing *file* rather than a Hub id.
 _FILE_LIKE = set(FORMATS) | {".gz", ".bz2", ".xz", ".zip", ".xlsx", ".xls", ".ods", ".arrow", ".feather",
                              ".pkl", ".pickle", ".h5", ".db", ".sqlite", ".tar"}
+_log = logging.getLogger(__name__)
 _PHASES = 5  # progress steps reported as ("loading", done, _PHASES)
 
 
@@ -93,8 +95,13 @@ def _looks_like_hub_id(text: str) -> bool:
 
 
 def load_raw(source: DataSource, control: Any = None) -> dict[str, datasets.Dataset]:
-    """The data's own splits, named train / validation / test (see `prepare_data` for notes)."""
-    return _load_raw(source, control)[0]
+    """The data's own splits, named train / validation / test. Notes about how the data was read
+    (encoding fallback, ignored files) go to the `ftstudio.engine.data` logger here; `prepare_data`
+    returns them in `PreparedData.notes` instead."""
+    splits, notes = _load_raw(source, control)
+    for note in notes:
+        _log.info(note)
+    return splits
 
 
 def _load_raw(source: DataSource, control: Any) -> tuple[dict[str, datasets.Dataset], list[str]]:
@@ -204,7 +211,7 @@ def _clean(dataset: datasets.Dataset, text_column: str, label_column: str, split
     unlabelled = -1 if isinstance(dataset.features[label_column], datasets.ClassLabel) else None
     kept_texts, kept_labels = [], []
     no_text = no_label = 0
-    for text, label in zip(texts, labels):
+    for text, label in zip(texts, labels, strict=True):
         text = text.strip() if isinstance(text, str) else ""
         if not text:
             no_text += 1
@@ -233,7 +240,7 @@ def _add_missing_splits(texts: dict[str, list[str]], labels: dict[str, np.ndarra
         return texts, labels
     parts = hold_out(labels["train"], num_classes, [fraction for _, fraction in wanted], settings.seed)
     train_texts, train_labels = texts["train"], labels["train"]
-    for name, rows in zip(["train", *(n for n, _ in wanted)], parts):
+    for name, rows in zip(["train", *(n for n, _ in wanted)], parts, strict=True):
         texts[name] = [train_texts[i] for i in rows]
         labels[name] = train_labels[rows]
     for name, fraction in wanted:

@@ -68,7 +68,13 @@ def _holds_numbers(dataset: datasets.Dataset, column: str) -> bool:
 
 
 def _describe(dataset: datasets.Dataset) -> str:
-    return ", ".join(f"{c} ({column_kind(dataset.features[c])})" for c in dataset.column_names)
+    """'a (string), b (int)': kinds as the user would call them (numeric strings are numbers)."""
+
+    def kind(column: str) -> str:
+        found = column_kind(dataset.features[column])
+        return "numbers" if found == "string" and _holds_numbers(dataset, column) else found
+
+    return ", ".join(f"{c} ({kind(c)})" for c in dataset.column_names)
 
 
 def _by_name(columns: list[str], preferred: tuple[str, ...]) -> str | None:
@@ -112,13 +118,14 @@ def detect_columns(dataset: datasets.Dataset, text_column: str | None = None,
 
 def _what_it_holds(dataset: datasets.Dataset, column: str) -> str:
     kind = column_kind(dataset.features[column])
-    return "numbers" if kind in ("int", "float", "bool", "classlabel", "string") else f"{kind} values"
+    return "numbers" if kind in ("int", "float", "bool", "classlabel", "string") else "lists or records"
 
 
 def _detect_text(dataset: datasets.Dataset, exclude: str | None) -> str:
+    # A column named like a label (label, sentiment, ...) is never taken for the text.
     candidates = [c for c in dataset.column_names
-                  if c != exclude and column_kind(dataset.features[c]) == "string"
-                  and not _holds_numbers(dataset, c)]
+                  if c != exclude and c.lower() not in LABEL_NAMES
+                  and column_kind(dataset.features[c]) == "string" and not _holds_numbers(dataset, c)]
     if not candidates:
         raise DatasetError(
             f"No column holds text; columns are {_describe(dataset)}. Check the file, or choose the text column."
@@ -251,3 +258,20 @@ def _check_classes(train: datasets.Dataset, column: str, present: list[str], row
             f"The label column '{column}' has {len(present)} distinct values in {rows} rows: it looks like ids "
             f"or free text, not classes. Choose the label column{hint}"
         )
+
+
+def label_values_as_names(dataset: datasets.Dataset, column: str) -> list[str | None]:
+    """Each row's label as the name `prepare_data` would give it (None when missing), for code
+    that compares a file's labels with a trained model's `label_names` (e.g. evaluation)."""
+    import datasets
+
+    feature = dataset.features[column]
+    values = dataset[column][:]
+    if isinstance(feature, datasets.ClassLabel):
+        return [feature.names[v] if v is not None and 0 <= v < len(feature.names) else None for v in values]
+    out: list[str | None] = []
+    for value in values:
+        missing = value is None or (isinstance(value, float) and value != value) or \
+            (isinstance(value, str) and not value.strip())
+        out.append(None if missing else _keys([value.strip() if isinstance(value, str) else value], column)[0])
+    return out

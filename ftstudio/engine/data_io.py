@@ -106,7 +106,10 @@ def read_files(files: list[Path]) -> tuple[datasets.Dataset, list[str]]:
     fmt = formats.pop()
     kwargs, notes = _reader_options(files, fmt)
     try:
-        return _load(_BUILDERS[fmt], files, kwargs), notes
+        dataset = _load(_BUILDERS[fmt], files, kwargs)
+        return (_unwrap_json(dataset, files) if fmt == "json" else dataset), notes
+    except DatasetError:
+        raise
     except Exception as exc:  # anything from datasets/pandas/pyarrow: translate below
         if _BUILDERS[fmt] == "csv" and _is_type_clash(exc):
             # pandas inferred a column's type from the first chunk and a later chunk disagreed:
@@ -117,6 +120,17 @@ def read_files(files: list[Path]) -> tuple[datasets.Dataset, list[str]]:
             except Exception as again:
                 exc = again
         raise DatasetError(_translate(exc, files, fmt)) from None
+
+
+def _unwrap_json(dataset: datasets.Dataset, files: list[Path]) -> datasets.Dataset:
+    """A JSON file holding one object like {"data": [records]}: read the records in that field."""
+    if dataset.num_rows != 1 or len(dataset.column_names) != 1:
+        return dataset
+    field_name = dataset.column_names[0]
+    try:
+        return _load("json", files, {"field": field_name})
+    except Exception:  # not a list of records after all: keep what we had
+        return dataset
 
 
 def _reader_options(files: list[Path], fmt: str) -> tuple[dict[str, Any], list[str]]:
@@ -295,7 +309,7 @@ def _json_message(name: str, message: str) -> str:
                 f"each field must hold one kind of value.")
     match = re.search(r"in row (\d+)", message)
     where = f" at record {int(match.group(1)) + 1}" if match else ""
-    detail = _first_line(message).replace("JSON parse error: ", "")
+    detail = re.sub(r"\.? in row \d+", "", _first_line(message).replace("JSON parse error: ", ""))
     return f"{name} is not valid JSON{where} ({detail}); fix the file (one object per line for .jsonl)."
 
 

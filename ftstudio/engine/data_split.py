@@ -65,9 +65,9 @@ def hold_out(labels: np.ndarray, num_classes: int, fractions: list[float], seed:
     for fraction in fractions:
         target = max(1, round(len(labels) * fraction)) if fraction > 0 else 0
         take = allocate(counts, target, np.zeros_like(counts), available - used)
-        parts.append([rows[u:u + t] for rows, u, t in zip(per_class, used, take)])
+        parts.append([rows[u:u + t] for rows, u, t in zip(per_class, used, take, strict=True)])
         used += take
-    kept = [rows[u:] for rows, u in zip(per_class, used)]
+    kept = [rows[u:] for rows, u in zip(per_class, used, strict=True)]
     return [np.sort(np.concatenate(p)) if p else np.array([], dtype=np.int64) for p in [kept, *parts]]
 
 
@@ -86,5 +86,5 @@ def subsample(labels: np.ndarray, num_classes: int, size: int, seed: int) -> np.
     present = (counts > 0).astype(np.int64)
     low = present if size >= present.sum() else np.zeros_like(counts)
     take = allocate(counts, size, low, counts)
-    chosen = [rows[:t] for rows, t in zip(per_class, take)]
+    chosen = [rows[:t] for rows, t in zip(per_class, take, strict=True)]
     return np.sort(np.concatenate(chosen)) if chosen else np.array([], dtype=np.int64)

@@ -65,7 +65,7 @@ def _class_counts(prepared: PreparedData, split: str) -> dict[str, int]:
     labels = np.asarray(prepared.splits[split]["label"][:], dtype=np.int64)
     counts = np.bincount(labels, minlength=len(prepared.label_names)) if labels.size else \
         np.zeros(len(prepared.label_names), dtype=np.int64)
-    return {name: int(count) for name, count in zip(prepared.label_names, counts)}
+    return {name: int(count) for name, count in zip(prepared.label_names, counts, strict=True)}
 
 
 def length_stats(lengths: np.ndarray, max_length: int) -> dict[str, Any]:

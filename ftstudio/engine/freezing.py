@@ -109,7 +109,7 @@ def _embedding_modules(base: nn.Module, layer_list: nn.Module | None, pooler: nn
                 continue
             if any(id(m) in skip for m in child.modules()):
                 visit(child)  # a container of the layers (the encoder): look inside
-            else:
+            elif any(True for _ in child.parameters()):  # skip activations, dropout
                 found.append(child)
 
     visit(base)
@@ -159,7 +159,7 @@ def apply_freeze(model: nn.Module, kind: str, n: int = 0, epoch: int = 0) -> tup
     emb, layer_flags, head = trainable_flags(kind, n, epoch, len(groups.layers))
     for param in groups.embedding_params:
         param.requires_grad_(emb)
-    for flag, params in zip(layer_flags, groups.layer_params):
+    for flag, params in zip(layer_flags, groups.layer_params, strict=True):
         for param in params:
             param.requires_grad_(flag)
     for param in groups.head_params:
@@ -206,7 +206,7 @@ def layer_plan(info: ModelInfo, freeze: str, epoch: int = 0, num_labels: int = 2
 
 def _rows(sizes: list[int], flags: list[bool]) -> list[dict[str, Any]]:
     names = ["Embeddings"] + [f"Layer {i}" for i in range(1, len(sizes) - 1)] + ["Head"]
-    return [{"name": name, "params": int(size), "trainable": bool(flag)} for name, size, flag in zip(names, sizes, flags)]
+    return [{"name": name, "params": int(size), "trainable": bool(flag)} for name, size, flag in zip(names, sizes, flags, strict=True)]
 
 
 def _numel(params: list[nn.Parameter]) -> int:
@@ -243,7 +243,7 @@ def reinit_top_layers(model: nn.Module, k: int) -> None:
         try:
             layer.apply(init)
         finally:
-            for tensor, flag in zip(tensors, saved):
+            for tensor, flag in zip(tensors, saved, strict=True):
                 if flag is None:
                     del tensor._is_hf_initialized
                 else:

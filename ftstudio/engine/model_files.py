@@ -27,7 +27,7 @@ TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "spie
 # Integer/bool tensors in a checkpoint are buffers (position_ids, token_type_ids), not parameters.
 _BUFFER_DTYPES = {"I64", "I32", "I16", "BOOL", "int64", "int32", "int16", "bool"}
 # "<prefix>encoder.layer.3." and the like; the text before the match is the base model's prefix.
-_LAYER_RE = re.compile(r"(?:^|(?<=\.))(?:encoder\.layers?|transformer\.layers?|albert_layer_groups|layers?)\.(\d+)\.")
+_LAYER_RE = re.compile(r"(?:^|(?<=\.))(?:encoder\.|transformer\.)?(?:layers?|albert_layer_groups)\.(\d+)\.")
 # Top-level names of pretraining / task heads when a checkpoint's base model has no prefix.
 _HEAD_NAMES = {
     "cls", "lm_head", "classifier", "pre_classifier", "qa_outputs", "vocab_transform", "vocab_layer_norm",

@@ -27,8 +27,8 @@ from ftstudio.engine.model_files import (
     list_cached_models,
     model_info_from_files,
     model_info_from_tensors,
-    read_config,
 )
+from ftstudio.engine.model_hub import ProgressFn, first_line
 
 __all__ = [
     "CachedModel",
@@ -44,6 +44,7 @@ __all__ = [
     "load_for_classification",
     "load_model_and_tokenizer",
     "load_tokenizer",
+    "quiet_transformers",
     "resolve_model_source",
 ]
 
@@ -52,13 +53,6 @@ log = logging.getLogger(__name__)
 DEFAULT_DISPLAY = "all-MiniLM-L6-v2 (embedded default)"
 # owner/name or name, as the Hub spells repository ids.
 _HUB_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
-# What a classification fine-tune needs from a Hub repository; never pickles unless allowed.
-_HUB_PATTERNS = [
-    "config.json", "*.safetensors", "model.safetensors.index.json", "tokenizer.json",
-    "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.txt",
-    "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model", "*.tiktoken",
-]
-_PICKLE_PATTERNS = ["pytorch_model*.bin", "pytorch_model.bin.index.json"]
 # The attribute each model type reads its classifier dropout from (default: classifier_dropout).
 _DROPOUT_ATTR = {
     "distilbert": "seq_classif_dropout",
@@ -66,9 +60,6 @@ _DROPOUT_ATTR = {
     "deberta": "cls_dropout",
     "deberta-v2": "cls_dropout",
 }
-
-ProgressFn = Callable[[int, int], None]
-
 
 @dataclass(frozen=True)
 class ModelSource:
@@ -187,8 +178,10 @@ def ensure_local(
             f"Cannot download '{repo_id}' from the Hugging Face Hub: {offline_reason()}. "
             "Pick the embedded default, a model in your cache, or a local folder."
         )
-    patterns = _HUB_PATTERNS + (_PICKLE_PATTERNS if allow_pickle else [])
-    folder = _hub_call(repo_id, lambda: _snapshot_download(repo_id, patterns, progress))
+    from ftstudio.engine.model_hub import download_snapshot, hub_call, hub_patterns
+
+    patterns = hub_patterns(allow_pickle)
+    folder = hub_call(repo_id, lambda: download_snapshot(repo_id, patterns, progress))
     try:
         check_model_folder(folder, allow_pickle=allow_pickle)
     except ModelError as exc:
@@ -201,87 +194,6 @@ def ensure_local(
     return folder
 
 
-def _snapshot_download(repo_id: str, patterns: list[str], progress: ProgressFn | None) -> Path:
-    from huggingface_hub import snapshot_download
-
-    kwargs: dict[str, Any] = {}
-    if progress is not None:
-        kwargs["tqdm_class"] = _byte_progress_class(progress)
-    path = snapshot_download(repo_id, cache_dir=str(hub_cache_dir()), allow_patterns=patterns, **kwargs)
-    return Path(path)
-
-
-def _byte_progress_class(progress: ProgressFn) -> type:
-    """A silent tqdm subclass that forwards the byte counter of a download to `progress`.
-
-    huggingface_hub drives byte bars (unit "B") through the class it is given; the latest byte
-    bar created is the aggregate one, so only its updates are forwarded.
-    """
-    import io
-
-    from tqdm.auto import tqdm
-
-    state: dict[str, Any] = {"bar": None}
-
-    class _ByteProgress(tqdm):  # type: ignore[misc, valid-type]
-        monitor_interval = 0  # no tqdm monitor thread inside the app
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs.pop("name", None)
-            kwargs["file"] = io.StringIO()
-            kwargs["disable"] = False  # a disabled tqdm stops counting
-            super().__init__(*args, **kwargs)
-            if self.unit == "B":
-                state["bar"] = self
-
-        def update(self, n: float | None = 1) -> bool | None:
-            result = super().update(n)
-            if self is state["bar"]:
-                with contextlib.suppress(Exception):  # a GUI callback must not break a download
-                    progress(int(self.n), int(self.total or 0))
-            return result
-
-        def display(self, *args: Any, **kwargs: Any) -> None:
-            return None
-
-    return _ByteProgress
-
-
-def _hub_call(repo_id: str, call: Callable[[], Any]) -> Any:
-    """Run a huggingface_hub call, turning its errors into one-line ModelErrors."""
-    from huggingface_hub import errors as hub_errors
-
-    from ftstudio.engine.hub import offline_reason
-
-    try:
-        return call()
-    except hub_errors.GatedRepoError:  # a subclass of RepositoryNotFoundError: test it first
-        raise ModelError(
-            f"'{repo_id}' is gated: accept its terms on huggingface.co and log in (hf auth login), or pick another model."
-        ) from None
-    except hub_errors.RepositoryNotFoundError:
-        raise ModelError(
-            f"'{repo_id}' was not found on the Hugging Face Hub (or it is private). "
-            "Check the spelling, e.g. 'google-bert/bert-base-uncased'."
-        ) from None
-    except hub_errors.RevisionNotFoundError:
-        raise ModelError(f"'{repo_id}' has no main revision on the Hub. Pick another model.") from None
-    except hub_errors.HFValidationError:
-        raise ModelError(f"'{repo_id}' is not a valid Hugging Face model id. Use owner/name.") from None
-    except OSError as exc:
-        if getattr(exc, "errno", None) == 28:  # ENOSPC
-            raise ModelError(
-                f"Not enough disk space to download '{repo_id}' into {hub_cache_dir()}. "
-                "Free some space or point HF_HOME at a larger disk."
-            ) from None
-        # LocalEntryNotFoundError, HTTP and connection errors are all OSErrors here.
-        reason = offline_reason() if "offline" in str(exc).lower() else _first_line(exc)
-        raise ModelError(
-            f"Cannot download '{repo_id}' from the Hugging Face Hub: {reason}. "
-            "Check your connection, or pick the embedded default, a cached model or a local folder."
-        ) from None
-
-
 # ------------------------------------------------------------------ inspecting
 def inspect_model(spec_or_source: ModelSource | str | Path) -> ModelInfo:
     """Architecture, sizes and per-layer parameter counts from config.json and the safetensors
@@ -290,65 +202,56 @@ def inspect_model(spec_or_source: ModelSource | str | Path) -> ModelInfo:
     if source.is_local:
         return model_info_from_files(Path(source.ref), source)
     repo_id = source.repo_id or source.ref
-    config = _hub_call(repo_id, lambda: _hub_config(repo_id))
-    tensors = _hub_call(repo_id, lambda: _hub_tensor_shapes(repo_id))
+    from ftstudio.engine.model_hub import hub_call, hub_config, hub_tensor_shapes
+
+    config = hub_call(repo_id, lambda: hub_config(repo_id))
+    tensors = hub_call(repo_id, lambda: hub_tensor_shapes(repo_id))
     return model_info_from_tensors(config, tensors, source)
-
-
-def _hub_config(repo_id: str) -> dict[str, Any]:
-    from huggingface_hub import hf_hub_download
-
-    path = hf_hub_download(repo_id, "config.json", cache_dir=str(hub_cache_dir()))
-    return read_config(Path(path).parent)
-
-
-def _hub_tensor_shapes(repo_id: str) -> dict[str, tuple[str, list[int]]]:
-    """Tensor name -> (dtype, shape) read remotely from the safetensors headers ({} when none)."""
-    from huggingface_hub import HfApi
-    from huggingface_hub import errors as hub_errors
-
-    try:
-        meta = HfApi().get_safetensors_metadata(repo_id)
-    except (hub_errors.NotASafetensorsRepoError, hub_errors.SafetensorsParsingError):
-        return {}
-    shapes: dict[str, tuple[str, list[int]]] = {}
-    for file_meta in meta.files_metadata.values():
-        for name, info in file_meta.tensors.items():
-            shapes[name] = (str(info.dtype), list(info.shape))
-    return shapes
 
 
 # ------------------------------------------------------------------ loading
 @contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """Silence transformers' load report and warnings; we report what matters ourselves."""
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' load report, warnings and "Loading weights" bar; we report what
+    matters ourselves (and a console bar inside the app is noise)."""
     from transformers.utils import logging as hf_logging
 
     before = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     try:
         yield
     finally:
         hf_logging.set_verbosity(before)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+_quiet_transformers = quiet_transformers  # the older private name, still imported by predict.py
 
 
 def load_tokenizer(source: ModelSource | str | Path, trust_remote_code: bool = False) -> Any:
     """The model's (fast) tokenizer, with a pad token guaranteed (batches are padded)."""
-    source = _as_source(source)
+    source = _as_source(source, allow_pickle=True)  # a tokenizer never unpickles model weights
     folder = ensure_local(source)
     if trust_remote_code:
         _warn_remote_code(source)
+    return _tokenizer_from(folder, source, trust_remote_code)
+
+
+def _tokenizer_from(folder: Path, source: ModelSource, trust_remote_code: bool) -> Any:
     try:
         from transformers import AutoTokenizer
 
-        with _quiet_transformers():
+        with quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
     except FtStudioError:
         raise
     except Exception as exc:  # noqa: BLE001 - every loader failure becomes one readable line
         log.debug("tokenizer load failed", exc_info=True)
         raise ModelError(
-            f"Cannot load the tokenizer of {source.display}: {_first_line(exc)}. "
+            f"Cannot load the tokenizer of {source.display}: {first_line(exc)}. "
             "Check that the folder holds the tokenizer files saved with the model."
         ) from None
     _ensure_pad_token(tokenizer, source)
@@ -381,9 +284,7 @@ def load_for_classification(
     Notes about newly initialised weights go to the `ftstudio` logger and to `log_fn` (e.g. a
     Reporter's on_log); use load_model_and_tokenizer to receive them as a list instead.
     """
-    loaded = load_model_and_tokenizer(
-        source, label_names, classifier_dropout, trust_remote_code, allow_pickle
-    )
+    loaded = load_model_and_tokenizer(source, label_names, classifier_dropout, trust_remote_code, allow_pickle)
     for note in loaded.notes:
         log.info(note)
         if log_fn is not None:
@@ -412,7 +313,7 @@ def load_model_and_tokenizer(
     config = _classification_config(folder, source, labels, classifier_dropout, trust_remote_code, notes)
     model, info = _load_weights(folder, source, config, trust_remote_code, allow_pickle)
     notes.extend(_load_notes(info, len(labels)))
-    tokenizer = load_tokenizer(source, trust_remote_code=trust_remote_code)
+    tokenizer = _tokenizer_from(folder, source, trust_remote_code)  # the folder is local by now
     if getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return LoadedModel(model, tokenizer, notes)
@@ -431,7 +332,7 @@ def _classification_config(
     from transformers import AutoConfig
 
     try:
-        with _quiet_transformers():
+        with quiet_transformers():
             config = AutoConfig.from_pretrained(
                 str(folder),
                 num_labels=len(labels),
@@ -441,7 +342,7 @@ def _classification_config(
             )
     except Exception as exc:  # noqa: BLE001
         raise ModelError(
-            f"Cannot read the configuration of {source.display}: {_first_line(exc)}. "
+            f"Cannot read the configuration of {source.display}: {first_line(exc)}. "
             "Update transformers or pick another model."
         ) from None
     attr = _DROPOUT_ATTR.get(config.model_type, "classifier_dropout")
@@ -471,7 +372,7 @@ def _load_weights(folder: Path, source: ModelSource, config: Any, trust: bool, a
     from transformers import AutoModelForSequenceClassification
 
     try:
-        with _quiet_transformers():
+        with quiet_transformers():
             return AutoModelForSequenceClassification.from_pretrained(
                 str(folder),
                 config=config,
@@ -486,7 +387,7 @@ def _load_weights(folder: Path, source: ModelSource, config: Any, trust: bool, a
     except Exception as exc:  # noqa: BLE001
         log.debug("model load failed", exc_info=True)
         raise ModelError(
-            f"Cannot load the weights of {source.display}: {_first_line(exc)}. "
+            f"Cannot load the weights of {source.display}: {first_line(exc)}. "
             "The files may be incomplete or corrupt; copy or download them again."
         ) from None
 
@@ -505,8 +406,3 @@ def _load_notes(info: dict[str, Any], num_labels: int) -> list[str]:
         shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
         notes.append(f"Newly initialised (trained from scratch): {shown}.")
     return notes
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0].rstrip(".")[:300]

@@ -54,12 +54,12 @@ class Predictor:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        from ftstudio.engine.models import _quiet_transformers
+        from ftstudio.engine.models import quiet_transformers
 
         self.path = resolve_checkpoint(path)
         self.device = torch.device(device)
         try:
-            with _quiet_transformers():
+            with quiet_transformers():
                 self.model = AutoModelForSequenceClassification.from_pretrained(self.path, use_safetensors=True)
                 self.tokenizer = AutoTokenizer.from_pretrained(self.path)
         except (OSError, ValueError, KeyError) as exc:

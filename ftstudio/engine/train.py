@@ -91,6 +91,10 @@ def _prepare(settings, recorder, control, run_dir, runs_dir, resume):
     from ftstudio.engine.models import load_model_and_tokenizer, resolve_model_source
     from ftstudio.engine.trainer import Trainer
 
+    import transformers
+
+    # Progress goes through the reporter; tqdm bars from save/load would only be noise.
+    transformers.utils.logging.disable_progress_bar()
     device = resolve_device(settings.device)
     precision = resolve_precision(settings.precision, device)
     checkpoint = checkpoints.find_resume_checkpoint(Path(run_dir)) if resume else None
@@ -153,8 +157,6 @@ def _prepare(settings, recorder, control, run_dir, runs_dir, resume):
         f"{trainable:,} of {total:,} parameters train ({100 * trainable / max(total, 1):.1f}%), "
         f"on {info['device_name']} in {precision}; {trainer.total_steps} steps."
     )
-    for note in getattr(prepared, "notes", []) or []:
-        recorder.on_log(note)
     return trainer
 
 

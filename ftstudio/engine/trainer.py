@@ -16,6 +16,7 @@ from typing import Any
 
 from ftstudio.engine import checkpoints
 from ftstudio.engine.batching import collate, tokenize_texts, train_batches
+from ftstudio.engine.errors import TrainingError
 from ftstudio.engine.evaluation import evaluate
 from ftstudio.engine.events import (
     EVALUATING,
@@ -26,7 +27,6 @@ from ftstudio.engine.events import (
     StepEvent,
     TrainingControl,
 )
-from ftstudio.engine.errors import TrainingError
 from ftstudio.engine.run_recorder import RunRecorder
 from ftstudio.engine.settings import TrainSettings
 
@@ -206,12 +206,14 @@ class Trainer:
                 group = batches[self.micro : self.micro + s.grad_accum]
                 self._optimizer_step(group)
                 self.micro += len(group)
-                if self.micro >= len(batches):
+                end_of_epoch = self.micro >= len(batches)
+                if end_of_epoch:  # the next epoch gets its own order: leave this loop
                     self.epoch, self.micro = self.epoch + 1, 0
-                end_of_epoch = self.micro == 0
                 message = self._after_step(end_of_epoch)
                 if message:
                     return message
+                if end_of_epoch:
+                    break
         if self.last_eval_step != self.global_step:
             self._evaluate_and_maybe_save(force_save=True)
         elif self.last_saved_step != self.global_step:

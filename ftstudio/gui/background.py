@@ -22,8 +22,8 @@ from ftstudio.engine.errors import StopRequested
 from ftstudio.engine.events import TrainingControl
 
 log = logging.getLogger(__name__)
-# Pools whose work outlived shutdown(); kept referenced so they are never destroyed mid-task.
-_STRANDED_POOLS: list[QThreadPool] = []
+# Pools and tasks whose work outlived shutdown(); kept referenced so none is destroyed mid-task.
+_STRANDED: list[QObject] = []
 
 
 class BackgroundTask(QObject):
@@ -79,12 +79,20 @@ class _Runnable(QRunnable):
             if not task.is_cancelled():
                 if not _is_user_error(exc):
                     log.error("background task %s failed:\n%s", task.objectName(), traceback.format_exc())
-                task.sig_error.emit(exc)
+                _emit(task.sig_error, exc)
         else:
             if not task.is_cancelled():
-                task.sig_result.emit(result)
+                _emit(task.sig_result, result)
         finally:
-            task.sig_done.emit()
+            _emit(task.sig_done)
+
+
+def _emit(signal: Any, *args: Any) -> None:
+    """Emit unless the receiver side is gone (the app quit while this task was still running)."""
+    try:
+        signal.emit(*args)
+    except RuntimeError:
+        pass
 
 
 def _is_user_error(exc: BaseException) -> bool:
@@ -96,7 +104,7 @@ def _is_user_error(exc: BaseException) -> bool:
 class BackgroundRunner(QObject):
     """Submits functions to a private thread pool and keeps their tasks alive until delivered.
 
-    `submit(fn, *args, on_result=..., on_error=..., on_progress=..., pass_task=False, **kwargs)`
+    `submit(fn, *args, on_result=, on_error=, on_progress=, on_done=, pass_task=False, **kwargs)`
     returns a `BackgroundTask`; with `pass_task=True` the function is called as `fn(task, ...)`.
     Callers that start a newer task for the same purpose cancel the older one, so stale results
     never overwrite fresh ones.
@@ -116,6 +124,7 @@ class BackgroundRunner(QObject):
         on_result: Callable[[Any], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         on_progress: Callable[[Any], None] | None = None,
+        on_done: Callable[[], None] | None = None,
         pass_task: bool = False,
         name: str | None = None,
         **kwargs: Any,
@@ -127,6 +136,8 @@ class BackgroundRunner(QObject):
             task.sig_error.connect(on_error)
         if on_progress is not None:
             task.sig_progress.connect(on_progress)
+        if on_done is not None:  # connected before the start: a fast task must not finish unheard
+            task.sig_done.connect(on_done)
         task.sig_done.connect(self._on_task_done)
         if self._closed:
             task.cancel()
@@ -155,7 +166,10 @@ class BackgroundRunner(QObject):
             # A download that ignores cancel is still running: detach the pool so deleting this
             # runner does not block the UI in QThreadPool's destructor; the thread ends with it.
             self._pool.setParent(None)
-            _STRANDED_POOLS.append(self._pool)
+            _STRANDED.append(self._pool)
+            for task in self._tasks:  # their runnables still hold them; keep them alive too
+                task.setParent(None)
+                _STRANDED.append(task)
         return done
 
     @Slot()

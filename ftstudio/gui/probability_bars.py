@@ -90,14 +90,14 @@ class ProbabilityBars(QWidget):
         top = pal.color(QPalette.ColorRole.Highlight)
         metrics = painter.fontMetrics()
         width = self.width()
-        label_w = min(int(width * 0.38), max(metrics.horizontalAdvance(n) for n, _ in self._rows) + 8)
+        label_w = min(int(width * 0.38), max(metrics.horizontalAdvance(n) for n, _ in self._rows) + 20)
         pct_w = metrics.horizontalAdvance("100.0%") + 8
         bar_x, bar_w = label_w, max(10, width - label_w - pct_w)
         for i, (name, p) in enumerate(self._rows):
             y = i * ROW_HEIGHT
             painter.setPen(text)
-            shown = metrics.elidedText(name, Qt.TextElideMode.ElideRight, label_w - 8)
-            painter.drawText(QRectF(0, y, label_w - 8, ROW_HEIGHT),
+            shown = metrics.elidedText(name, Qt.TextElideMode.ElideRight, label_w - 10)
+            painter.drawText(QRectF(0, y, label_w - 10, ROW_HEIGHT),
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, shown)
             bar = QRectF(bar_x, y + 5, bar_w, ROW_HEIGHT - 10)
             painter.setPen(Qt.PenStyle.NoPen)
@@ -139,6 +139,8 @@ class PredictionColumn(QFrame):
         self.label.setAccessibleName("Predicted label")
         self.confidence = QLabel("")
         self.bars = ProbabilityBars()
+        for label in (self.title, self.state, self.label, self.confidence):
+            label.setTextFormat(Qt.TextFormat.PlainText)  # labels and messages are data, not markup
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.state)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Signal, Slot
+from PySide6.QtCore import QEvent, QLocale, QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.engine.settings import TrainSettings, parse_freeze, setting_help
-from ftstudio.gui.hardware_choice import HardwareChoice
-from ftstudio.gui.style import set_invalid
+from ftstudio.gui.background import BackgroundRunner, BackgroundTask
+from ftstudio.gui.style import set_invalid, set_role
 
 # (field, label, kind, options). Spin options: (minimum, maximum, step[, decimals]) matching the
 # validation ranges; a "special" text shows for the minimum where 0 means "off"/"automatic".
@@ -40,6 +40,7 @@ _GROUPS: list[tuple[str, list[tuple[str, str, str, dict[str, Any]]]]] = [
         ("max_steps", "Max steps", "int", {"range": (0, 10_000_000), "special": "use epochs"}),
         ("batch_size", "Batch size", "int", {"range": (1, 4096)}),
         ("grad_accum", "Gradient accumulation", "int", {"range": (1, 1024)}),
+        ("group_by_length", "Batch texts of similar length together", "bool", {}),
         ("max_samples", "Training rows cap", "int", {"range": (0, 100_000_000), "special": "all rows", "step": 1000}),
     ]),
     ("Data splits and length", [
@@ -92,6 +93,87 @@ FREEZE_CHOICES = [
 ]
 
 
+DEVICE_CHOICES = [("auto", "Automatic"), ("cuda", "CUDA GPU"), ("mps", "Apple GPU (MPS)"), ("cpu", "CPU")]
+PRECISION_CHOICES = [("auto", "Automatic"), ("fp32", "fp32 (full precision)"),
+                     ("bf16", "bf16 (mixed precision)"), ("fp16", "fp16 (mixed, with loss scaling)")]
+
+
+class HardwareChoice(QObject):
+    """The device and precision combos, labelled with what `describe_devices()` found.
+
+    Detection imports torch, so it runs on the background runner; until it answers the combos
+    show plain names. Signals: sig_changed(str name) when the user picks another value.
+    """
+
+    sig_changed = Signal(str)
+
+    def __init__(self, runner: BackgroundRunner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.device, self.precision = QComboBox(), QComboBox()
+        for combo, items, name in ((self.device, DEVICE_CHOICES, "device"),
+                                   (self.precision, PRECISION_CHOICES, "precision")):
+            for value, text in items:
+                combo.addItem(text, value)
+            combo.currentIndexChanged.connect(lambda _i, n=name: self.sig_changed.emit(n))
+        self.summary = QLabel("Detecting devices...")
+        self.summary.setWordWrap(True)
+        self.summary.setObjectName("hardwareSummary")
+        set_role(self.summary, "hint")
+        self._kinds: set[str] = set()
+        self._runner = runner
+        self._task: BackgroundTask | None = None
+        # Detection imports torch (seconds of CPU): start it once the window is up.
+        QTimer.singleShot(0, self._start)
+
+    def _start(self) -> None:
+        if self._task is None:
+            self._task = self._runner.submit(_detect_hardware, on_result=self._on_detected,
+                                             on_error=self._on_detect_failed, name="describe-devices")
+
+    def value(self, name: str) -> str:
+        return (self.device if name == "device" else self.precision).currentData()
+
+    def set_value(self, name: str, value: str) -> None:
+        _select(self.device if name == "device" else self.precision, value)
+
+    def problem(self) -> str:
+        """Why the chosen device cannot be used here ("" when it can, or before detection)."""
+        device = self.value("device")
+        if self._kinds and device != "auto" and device not in self._kinds:
+            return (f"device: {device} is not available on this machine "
+                    f"(found: {', '.join(sorted(self._kinds))}). Choose Automatic or one of those.")
+        return ""
+
+    def shutdown(self) -> None:
+        if self._task is None:
+            self._task = BackgroundTask("never-started")  # a queued start must not submit now
+        self._task.cancel()
+
+    @Slot(object)
+    def _on_detected(self, found: dict[str, Any]) -> None:
+        devices, auto_device, auto_precision = found["devices"], found["auto_device"], found["auto_precision"]
+        self._kinds = {d["kind"] for d in devices}
+        labels = {d["kind"]: d["label"] for d in reversed(devices)}  # the first GPU names its kind
+        best = labels.get(auto_device, auto_device)
+        self.device.setItemText(0, f"Automatic: {best}")
+        for index, (value, text) in enumerate(DEVICE_CHOICES[1:], start=1):
+            self.device.setItemText(index, f"{text}: {labels[value]}" if value in labels else f"{text} (not available)")
+        self.precision.setItemText(0, f"Automatic: {auto_precision} on {auto_device}")
+        self.summary.setText("Detected: " + "; ".join(d["label"] for d in devices))
+
+    @Slot(object)
+    def _on_detect_failed(self, exc: BaseException) -> None:
+        self.summary.setText(f"Could not detect devices ({exc}); Automatic will choose at start.")
+
+
+def _detect_hardware() -> dict[str, Any]:
+    from ftstudio.engine.devices import describe_devices, resolve_device, resolve_precision
+
+    device = resolve_device("auto")
+    return {"devices": describe_devices(), "auto_device": device.type,
+            "auto_precision": resolve_precision("auto", device)}
+
+
 class _WheelGuard(QObject):
     """Spin boxes and combos inside a scroll area must not change when the user scrolls past."""
 
@@ -113,8 +195,10 @@ class SettingsPanel(QWidget):
     sig_changed = Signal(str)
     sig_freeze_changed = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, runner: BackgroundRunner | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._runner = runner or BackgroundRunner(self)
+        self._owns_runner = runner is None
         self._help = setting_help()
         self._widgets: dict[str, QWidget] = {}
         self._guard = _WheelGuard(self)
@@ -186,6 +270,7 @@ class SettingsPanel(QWidget):
             widget = QLineEdit()
             validator = QDoubleValidator(0.0, 1.0, 12, widget)
             validator.setNotation(QDoubleValidator.Notation.ScientificNotation)
+            validator.setLocale(QLocale.c())  # "5e-5" and "0.0001" whatever the system locale
             widget.setValidator(validator)
             widget.setPlaceholderText("e.g. 5e-5")
             widget.editingFinished.connect(lambda n=name: self._emit(n))
@@ -209,7 +294,7 @@ class SettingsPanel(QWidget):
             self._bottom_n.valueChanged.connect(lambda _v: self._on_freeze_edited())
         elif kind in ("device", "precision"):
             if not hasattr(self, "_hardware"):
-                self._hardware = HardwareChoice(self)
+                self._hardware = HardwareChoice(self._runner, self)
                 self._hardware.sig_changed.connect(self._emit)
             widget = self._hardware.device if kind == "device" else self._hardware.precision
         else:  # pragma: no cover - a typo in _GROUPS
@@ -317,8 +402,18 @@ class SettingsPanel(QWidget):
         for widget in self._widgets.values():
             set_invalid(widget, False)
 
+    def hardware_problem(self) -> str:
+        """Why the chosen device is unusable here ("" when fine or not yet known)."""
+        return self._hardware.problem()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override; used alone (tests), not in the window
+        self.shutdown()
+        super().closeEvent(event)
+
     def shutdown(self) -> None:
         self._hardware.shutdown()
+        if self._owns_runner:
+            self._runner.shutdown()
 
     # ------------------------------------------------------------------ slots
     def _emit(self, name: str) -> None:

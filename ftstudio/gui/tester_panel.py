@@ -8,6 +8,7 @@ tests a whole labelled file (accuracy, macro F1, confusion matrix). All model wo
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -141,12 +143,18 @@ class TesterPanel(QWidget):
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(columns_host)
 
+        # A splitter: with many classes the user decides how much room the bars get.
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(scroll)
+        self.splitter.addWidget(self._build_file_box())
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(pick_row)
         layout.addLayout(text_row)
         layout.addLayout(chips)
-        layout.addWidget(scroll, 3)
-        layout.addWidget(self._build_file_box(), 2)
+        layout.addWidget(self.splitter, 1)
         self._update_titles()
 
     def _build_file_box(self) -> QGroupBox:
@@ -154,6 +162,7 @@ class TesterPanel(QWidget):
         self.file_button = QPushButton("Test a file…")
         self.file_button.setToolTip("A CSV/TSV/JSON/JSONL/Parquet file with a text column and a label column.")
         self.file_button.clicked.connect(self._on_file_clicked)
+        self.file_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.file_cancel = QPushButton("Cancel")
         self.file_cancel.clicked.connect(self._on_file_cancel)
         self.file_cancel.hide()
@@ -170,6 +179,7 @@ class TesterPanel(QWidget):
         row.addWidget(self.file_button)
         row.addWidget(self.file_progress, 1)
         row.addWidget(self.file_cancel)
+        row.addStretch(0)
         layout = QVBoxLayout(box)
         layout.addLayout(row)
         layout.addWidget(self.file_summary)
@@ -202,6 +212,7 @@ class TesterPanel(QWidget):
             self._show_file_error(self.picker.missing_reason())
             return
         self.file_summary.setStyleSheet("")
+        self.file_summary.setTextFormat(Qt.TextFormat.PlainText)
         self.file_summary.setText(f"Testing {Path(path).name} with {self.picker.currentText()}…")
         self.file_progress.setRange(0, 0)  # busy until the first progress report
         self.file_progress.show()
@@ -335,12 +346,13 @@ class TesterPanel(QWidget):
         parts = [
             f"<b>Accuracy {evaluation.get('accuracy', 0.0) * 100:.1f}%</b>",
             f"<b>macro F1 {evaluation.get('f1', 0.0):.3f}</b>",
-            f"{rows} texts from {Path(self._file_path).name}",
+            f"{rows} texts from {html.escape(Path(self._file_path).name)}",
         ]
-        if evaluation.get("text_column"):
-            parts.append(f"columns: text = {evaluation['text_column']}, label = {evaluation.get('label_column')}")
+        per_class = evaluation.get("per_class") or {}
+        by_class = " · ".join(f"{html.escape(name)} {s.get('f1', 0.0):.2f}" for name, s in per_class.items())
         self.file_summary.setStyleSheet("")
-        self.file_summary.setText(" · ".join(parts))
+        self.file_summary.setTextFormat(Qt.TextFormat.RichText)
+        self.file_summary.setText(" · ".join(parts) + (f"<br>F1 by class: {by_class}" if by_class else ""))
         self.confusion.set_matrix(evaluation.get("confusion") or [], labels)
         self.confusion.show()
         self.sig_file_tested.emit({**evaluation, "path": self._file_path})
@@ -349,6 +361,7 @@ class TesterPanel(QWidget):
         self._file_done()
         self.confusion.hide()
         self.file_summary.setStyleSheet(f"color: {error_color(self.palette())};")
+        self.file_summary.setTextFormat(Qt.TextFormat.PlainText)
         self.file_summary.setText(message)
         self.sig_failed.emit({"slot": "file", "kind": "evaluate", "message": message})
 

@@ -289,8 +289,9 @@ class TrainingPlots(QWidget):
         return {"steps": self._run.steps.size, "evals": self._run.evals.size}
 
     def curve_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """What a live curve displays now (raw, smooth, val_loss, accuracy, f1, lr)."""
-        x, y = self._curves[name].getData()
+        """The data a live curve was last given (raw, smooth, val_loss, accuracy, f1, lr); what is
+        painted may be clipped to the view and downsampled."""
+        x, y = self._curves[name].getOriginalDataset()
         return (np.array([]) if x is None else x), (np.array([]) if y is None else y)
 
     # ------------------------------------------------------------------ redraw

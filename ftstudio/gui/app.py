@@ -1,0 +1,52 @@
+"""Start the studio window: QApplication, identity for QSettings, theme, icon, `MainWindow`.
+
+Only PySide6 and our light modules load before the window shows; torch, transformers and
+datasets load later, off the UI thread, when a panel first needs them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+ORGANIZATION = "ftstudio"
+APPLICATION = "Fine-Tuning Studio"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Open the window and run until it closes; returns the exit status.
+
+    Options (for testing looks): `--dark` / `--light` force a theme (also FTSTUDIO_THEME).
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    theme = "dark" if "--dark" in args else "light" if "--light" in args else None
+    # Inside the app nobody reads tqdm bars on a console; the engine reports progress itself.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    QCoreApplication.setOrganizationName(ORGANIZATION)
+    QCoreApplication.setApplicationName(APPLICATION)
+    QGuiApplication.setApplicationDisplayName(APPLICATION)
+    QGuiApplication.setDesktopFileName("ftstudio")
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "ftstudio"])
+
+    from ftstudio import __version__
+    from ftstudio.gui.style import app_icon, apply_theme
+
+    app.setApplicationVersion(__version__)
+    app.setWindowIcon(app_icon())
+    apply_theme(app, theme)
+
+    from ftstudio.gui.main_window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    return int(app.exec())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

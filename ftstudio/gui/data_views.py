@@ -1,0 +1,194 @@
+"""The data panel's views: the raw-rows table model, the class-balance bars and the token-length
+histogram with its max_length line.
+
+pyqtgraph is imported when a chart first gets data, not when the window is built, so the window
+opens fast; the charts take their colours from the theme (style.colors()).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QLabel, QStackedLayout, QVBoxLayout, QWidget
+
+from ftstudio.gui.style import colors, set_role
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class RawPreviewModel(QAbstractTableModel):
+    """The first rows of the raw train split as strings; the text and label columns are marked."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._columns: list[str] = []
+        self._rows: list[list[str]] = []
+        self._marks: dict[str, str] = {}
+
+    def set_rows(self, columns: list[str], rows: list[list[str]], text: str | None, label: str | None) -> None:
+        self.beginResetModel()
+        self._columns, self._rows = list(columns), rows
+        self._marks = {name: role for name, role in ((text, "text"), (label, "label")) if name}
+        self.endResetModel()
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt API
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self._columns)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return self._rows[index.row()][index.column()]
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if orientation == Qt.Orientation.Vertical:
+            return str(section + 1) if role == Qt.ItemDataRole.DisplayRole else None
+        name = self._columns[section]
+        if role == Qt.ItemDataRole.DisplayRole:
+            mark = self._marks.get(name)
+            return f"{name}  [{mark}]" if mark else name
+        if role == Qt.ItemDataRole.FontRole and name in self._marks:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.ToolTipRole and name in self._marks:
+            return f"Used as the {self._marks[name]} column"
+        return None
+
+
+class _ChartBox(QWidget):
+    """A title line over a plot that is created on first use (pyqtgraph imports lazily)."""
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = QLabel(title)
+        self.title.setWordWrap(True)
+        self.title.setObjectName("chartTitle")
+        self._stack = QStackedLayout()
+        self._placeholder = QLabel("")
+        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._placeholder.setWordWrap(True)
+        set_role(self._placeholder, "hint")
+        self._stack.addWidget(self._placeholder)
+        self.plot: Any = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addLayout(self._stack, 1)
+        self.setMinimumHeight(150)
+
+    def ensure_plot(self) -> Any:
+        if self.plot is None:
+            import pyqtgraph as pg
+
+            palette = colors()
+            self.plot = pg.PlotWidget(background=palette["plot_bg"])
+            self.plot.setMenuEnabled(False)
+            self.plot.setMouseEnabled(x=False, y=False)
+            self.plot.hideButtons()
+            for axis in ("left", "bottom"):
+                self.plot.getAxis(axis).setTextPen(palette["plot_fg"])
+                self.plot.getAxis(axis).setPen(palette["plot_fg"])
+            self._stack.addWidget(self.plot)
+        self._stack.setCurrentWidget(self.plot)
+        return self.plot
+
+    def show_placeholder(self, text: str) -> None:
+        self._placeholder.setText(text)
+        self._stack.setCurrentWidget(self._placeholder)
+
+
+class ClassCountsChart(_ChartBox):
+    """Horizontal bars, one per class (names on the left axis), of the training split."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Classes (train)", parent)
+        self._bars: Any = None
+
+    def set_counts(self, counts: dict[str, int]) -> None:
+        if not counts:
+            self.clear()
+            return
+        import pyqtgraph as pg
+
+        plot = self.ensure_plot()
+        names, values = list(counts), list(counts.values())
+        total = sum(values) or 1
+        if self._bars is not None:
+            plot.removeItem(self._bars)
+        ys = list(range(len(names)))
+        self._bars = pg.BarGraphItem(x0=0, y=ys, height=0.7, width=values, brush=colors()["bar"], pen=None)
+        plot.addItem(self._bars)
+        # Many classes: label every k-th so the names stay readable.
+        step = max(1, len(names) // 12)
+        plot.getAxis("left").setTicks([[(i, _short(names[i])) for i in range(0, len(names), step)]])
+        plot.getAxis("left").setStyle(autoExpandTextSpace=True)
+        plot.setYRange(-0.6, len(names) - 0.4, padding=0)
+        plot.setXRange(0, max(values) * 1.05, padding=0)
+        smallest, largest = min(values), max(values)
+        self.title.setText(f"Classes (train): {len(names)}; largest {largest / total:.0%}, smallest {smallest / total:.0%}")
+        self.setToolTip("\n".join(f"{n}: {v:,} ({v / total:.1%})" for n, v in counts.items()))
+
+    def clear(self, text: str = "") -> None:
+        self.title.setText("Classes (train)")
+        self.setToolTip("")
+        self.show_placeholder(text)
+
+
+class TokenLengthChart(_ChartBox):
+    """Histogram of tokens per training text, the max_length line, and the truncated share."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Tokens per text (train)", parent)
+        self._bars: Any = None
+        self._line: Any = None
+
+    def set_stats(self, stats: dict[str, Any]) -> None:
+        """Draw `engine.data_summary.length_stats(...)`: histogram edges/counts and max_length."""
+        import pyqtgraph as pg
+
+        edges, counts = stats["histogram"]["edges"], stats["histogram"]["counts"]
+        max_length = stats["max_length"]
+        if not counts:
+            self.clear("No texts to measure.")
+            return
+        plot = self.ensure_plot()
+        palette = colors()
+        brushes = [palette["line"] if left >= max_length else palette["bar"] for left in edges[:-1]]
+        if self._bars is not None:
+            plot.removeItem(self._bars)
+        self._bars = pg.BarGraphItem(x0=edges[:-1], x1=edges[1:], y0=0, height=counts, brushes=brushes, pen=None)
+        plot.addItem(self._bars)
+        if self._line is None:
+            pen = pg.mkPen(palette["line"], width=2, style=Qt.PenStyle.DashLine)
+            self._line = pg.InfiniteLine(angle=90, movable=False, pen=pen,
+                                         label="max_length {value:.0f}", labelOpts={"color": palette["line"],
+                                                                                  "position": 0.9})
+            plot.addItem(self._line)
+        self._line.setValue(max_length)
+        plot.setXRange(0, max(edges[-1], max_length * 1.08), padding=0.02)
+        plot.setYRange(0, max(counts) * 1.1, padding=0)
+        share = stats["truncated_share"]
+        self.title.setText(
+            f"Tokens per text (train): median {stats['p50']:.0f}, p95 {stats['p95']:.0f}, max {stats['max']}"
+            f" — <b>{share:.1%} truncated</b> at max_length {max_length}")
+        self.setToolTip(f"{share:.2%} of {stats['count']:,} training texts are longer than {max_length} tokens "
+                        "and will be cut. Raise max_length (slower) if that loses meaning.")
+
+    def truncated_text(self) -> str:
+        return self.title.text()
+
+    def clear(self, text: str = "") -> None:
+        self.title.setText("Tokens per text (train)")
+        self.setToolTip("")
+        self.show_placeholder(text)
+
+
+def _short(name: str, limit: int = 18) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"

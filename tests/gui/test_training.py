@@ -1,0 +1,233 @@
+"""The Train tab end to end: real engine, tiny model, offscreen Qt; tests wait on signals only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from ftstudio.engine.settings import TrainSettings  # noqa: E402
+from ftstudio.gui.training_panel import TrainingPanel  # noqa: E402
+from ftstudio.gui.training_session import TrainingSession  # noqa: E402
+
+RUN_TIMEOUT_MS = 180_000
+
+
+def _settings(model: Path, data: Path, **changes) -> TrainSettings:
+    base = TrainSettings(model=str(model), data=str(data), epochs=2, batch_size=8, max_length=32, log_steps=2)
+    return base.replace(**changes)
+
+
+@pytest.fixture
+def make_panel(qtbot, runs_dir):
+    """A TrainingPanel on its own session, with dialogs and file managers off; shut down after."""
+    made = []
+
+    def make(settings):
+        session = TrainingSession()
+        panel = TrainingPanel(session, lambda: settings, runs_dir)
+        panel.show_dialogs = panel.open_folders = False
+        panel.checkpoints.open_folders = False
+        qtbot.addWidget(panel)
+        made.append((session, panel))
+        return session, panel
+
+    yield make
+    for session, panel in made:
+        assert session.shutdown(30_000)
+        panel.shutdown()
+
+
+def _status_is(wanted: str):
+    return lambda status, _message: status == wanted
+
+
+def test_run_finishes_with_curves_and_checkpoints(qtbot, make_panel, tiny_model_dir, small_csv):
+    session, panel = make_panel(_settings(tiny_model_dir, small_csv))
+    panel.show()
+    with qtbot.waitSignal(panel.sig_run_started, timeout=RUN_TIMEOUT_MS) as started:
+        assert panel.start()
+        assert panel.state() == "preparing"
+        assert not panel.start_button.isEnabled() and panel.stop_button.isEnabled()
+    run_dir = Path(started.args[0])
+    with qtbot.waitSignal(panel.sig_run_finished, timeout=RUN_TIMEOUT_MS) as finished:
+        pass
+    result = finished.args[0]
+    assert result["status"] == "finished", result
+    assert panel.state() == "finished" and panel.badge.text() == "Finished"
+    assert panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
+    assert panel.progress.value() == panel.progress.maximum() == 28  # 108 rows / 8 = 14 steps x 2 epochs
+
+    counts = panel.plots.point_counts()
+    assert counts["steps"] == 14 and counts["evals"] == 2
+    x, y = panel.plots.curve_data("smooth")
+    assert len(x) == 14 and x[-1] == 28
+    assert len(panel.plots.curve_data("f1")[0]) == 2
+    panel.plots.show_readout_at(14.0)
+    assert "step 14" in panel.plots.readout.text() and "F1" in panel.plots.readout.text()
+
+    assert (run_dir / "last" / "config.json").is_file()
+    assert any((run_dir / "checkpoints").glob("step-*"))
+    names = [row["name"] for row in panel.checkpoints.rows()]
+    assert "step-28" in names and "best/" in names and "last/" in names
+    assert panel.banner.isVisible() and "Finished" in panel.banner.text()
+    assert "Validation at step 28" in panel.log.text()
+    assert panel.open_run_button.isEnabled()
+
+
+def test_pause_then_resume_then_stop(qtbot, make_panel, tiny_model_dir, small_csv):
+    session, panel = make_panel(_settings(tiny_model_dir, small_csv, epochs=30, log_steps=1))
+    with qtbot.waitSignal(session.sig_step, timeout=RUN_TIMEOUT_MS):
+        panel.start()
+    with qtbot.waitSignal(session.sig_status, check_params_cb=_status_is("paused"), timeout=RUN_TIMEOUT_MS):
+        panel.pause()
+        assert panel.badge.text() == "Pausing..."
+        assert not panel.pause_button.isEnabled() and panel.resume_button.isEnabled()
+    assert panel.state() == "paused"
+    assert panel.resume_button.isEnabled() and panel.stop_button.isEnabled()
+    assert session.is_running()
+    steps_when_paused = panel.plots.point_counts()["steps"]
+
+    with qtbot.waitSignal(session.sig_step, timeout=RUN_TIMEOUT_MS):
+        panel.resume()
+    assert panel.plots.point_counts()["steps"] > steps_when_paused
+    assert panel.state() in ("training", "evaluating", "saving")
+
+    with qtbot.waitSignal(panel.sig_run_finished, timeout=RUN_TIMEOUT_MS) as finished:
+        panel.stop()
+    assert finished.args[0]["status"] == "stopped"
+
+
+def test_stop_keeps_a_checkpoint_and_resume_finishes(qtbot, make_panel, tiny_model_dir, small_csv):
+    session, panel = make_panel(_settings(tiny_model_dir, small_csv, epochs=4, log_steps=1))
+    with qtbot.waitSignal(session.sig_step, timeout=RUN_TIMEOUT_MS):
+        panel.start()
+    assert not session.start(_settings(tiny_model_dir, small_csv), None)  # one run at a time
+    with qtbot.waitSignal(panel.sig_run_finished, timeout=RUN_TIMEOUT_MS) as finished:
+        panel.stop()
+        assert panel.badge.text() == "Stopping..."
+        assert not panel.stop_button.isEnabled() and not panel.pause_button.isEnabled()
+    result = finished.args[0]
+    assert result["status"] == "stopped", result
+    assert panel.state() == "stopped" and "Stopped at step" in panel.banner.text()
+    run_dir = Path(result["run_dir"])
+    assert (run_dir / "last" / "trainer_state.json").is_file()
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "stopped"
+    assert panel.checkpoints.rows()
+    stopped_at = json.loads((run_dir / "last" / "trainer_state.json").read_text())["global_step"]
+    assert 0 < stopped_at < 56
+
+    with qtbot.waitSignal(panel.sig_run_finished, timeout=RUN_TIMEOUT_MS) as resumed:
+        assert panel.start_resume(run_dir)
+    assert resumed.args[0]["status"] == "finished", resumed.args[0]
+    panel.plots.flush()
+    x, _y = panel.plots.curve_data("raw")
+    assert x[-1] == 56 and list(x) == sorted(set(x))  # the resumed curve continues, no duplicates
+    assert panel.progress.value() == 56
+
+
+def test_failing_run_shows_its_message(qtbot, make_panel, tiny_model_dir, small_csv):
+    settings = _settings(tiny_model_dir, small_csv)
+    session, panel = make_panel(settings)
+    small_csv.unlink()  # valid when checked, gone when the engine reads it
+    with qtbot.waitSignal(panel.sig_run_finished, timeout=RUN_TIMEOUT_MS) as finished:
+        panel.start()
+    result = finished.args[0]
+    assert result["status"] == "failed" and result["message"]
+    assert panel.state() == "failed" and panel.badge.text() == "Failed"
+    assert not panel.banner.isHidden() and result["message"] in panel.banner.text()
+    assert result["message"] in panel.log.text()
+    assert panel.start_button.isEnabled()
+
+
+def test_invalid_settings_are_refused_before_starting(qtbot, make_panel, tiny_model_dir, small_csv):
+    session, panel = make_panel(_settings(tiny_model_dir, small_csv, epochs=0))
+    assert not panel.start()
+    assert not session.is_running() and panel.state() == "ready"
+    assert "epochs" in panel.banner.text()
+
+
+def test_worker_turns_any_exception_into_a_failure(qtbot, monkeypatch, runs_dir):
+    import ftstudio.engine.train as engine_train
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(engine_train, "train", broken)
+    session = TrainingSession()
+    statuses = []
+    session.sig_status.connect(lambda status, message: statuses.append((status, message)))
+    with qtbot.waitSignal(session.sig_finished, timeout=30_000) as finished:
+        session.start(TrainSettings(), runs_dir)
+    assert finished.args[0]["status"] == "failed" and "kaboom" in finished.args[0]["message"]
+    assert statuses and statuses[-1][0] == "failed"
+    assert session.shutdown(10_000) and not session.is_running()
+
+
+def test_shutdown_mid_run_ends_cleanly(qtbot, tiny_model_dir, small_csv, runs_dir):
+    session = TrainingSession()
+    with qtbot.waitSignal(session.sig_step, timeout=RUN_TIMEOUT_MS):
+        session.start(_settings(tiny_model_dir, small_csv, epochs=30, log_steps=1), runs_dir)
+    assert session.is_running()
+    assert session.shutdown(30_000)
+    assert not session.is_running()
+    assert session.shutdown(10)  # nothing left: immediate
+    (run_dir,) = [p for p in runs_dir.iterdir() if p.is_dir()]
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "stopped"
+
+
+# ---------------------------------------------------------------------- widgets alone (no engine)
+def _step(i: int, loss: float = 1.0) -> dict:
+    return {"event": "step", "step": i, "epoch": i / 10, "loss": loss, "learning_rate": 1e-4, "total_steps": 100}
+
+
+def _eval(i: int) -> dict:
+    return {"event": "eval", "step": i, "epoch": i / 10, "loss": 0.5, "accuracy": 0.8, "f1": 0.7}
+
+
+def test_plots_buffer_redraw_toggle_and_overlays(qtbot):
+    from ftstudio.gui.training_plots import TrainingPlots
+
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.show()
+    for i in range(1, 1001):  # several buffer doublings
+        plots.add_step(_step(i, loss=1.0 + (i % 2)))
+    plots.add_eval(_eval(500))
+    plots.add_eval({**_eval(1000), "split": "test"})  # a test evaluation is not a validation point
+    assert plots.point_counts() == {"steps": 1000, "evals": 1}
+    qtbot.waitUntil(lambda: len(plots.curve_data("raw")[0]) == 1000)  # the redraw timer fired
+    assert not plots._timer.isActive()  # idle once drawn
+    smooth = plots.curve_data("smooth")[1]
+    assert 1.3 < smooth[-1] < 1.7  # the EMA averages the alternating 1/2 losses
+
+    plots.set_x_epochs(True)
+    assert plots.curve_data("raw")[0][-1] == pytest.approx(100.0)
+    plots.show_readout_at(50.0)
+    assert "validation @ step 500" in plots.readout.text()
+
+    plots.add_overlay([_step(10), _eval(10)], "earlier run")
+    plots.flush()
+    assert len(plots._overlays) == 1
+    plots.clear_overlays()
+    plots.load_records([_step(1), _step(2), _eval(2), {"event": "checkpoint", "step": 2}])
+    assert plots.point_counts() == {"steps": 2, "evals": 1}
+    plots.hide()
+    plots.add_step(_step(3))
+    assert not plots._timer.isActive()  # hidden: buffered, not drawn
+
+
+def test_log_view_caps_and_stamps_lines(qtbot):
+    from ftstudio.gui.log_view import LogView
+
+    log = LogView(max_lines=50)
+    qtbot.addWidget(log)
+    for i in range(120):
+        log.append_line(f"line {i}")
+    log.append_line("two\nlines")
+    text = log.text().splitlines()
+    assert len(text) <= 51 and text[-2].endswith("two") and text[-1].strip() == "lines"
+    assert text[-2][2] == ":"  # HH:MM:SS stamp
