@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help=helps.get("trust_remote_code"))
     train.add_argument("--allow-pickle", dest="allow_pickle", action="store_true", default=None,
                        help=helps.get("allow_pickle"))
+    train.add_argument("--oom-retry", dest="oom_retry", action="store_true", default=None,
+                       help=helps.get("oom_retry"))
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                        help="any other setting, e.g. --set metric_for_best=accuracy")
     train.add_argument("--config", help="settings file (.json or .toml); flags override it")
@@ -150,7 +152,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         name, value = item.split("=", 1)
         values[name.strip()] = value.strip()
     for name, _ in list(TRAIN_FLAGS.values()) + [("group_by_length", bool), ("trust_remote_code", bool),
-                                                 ("allow_pickle", bool)]:
+                                                 ("allow_pickle", bool), ("oom_retry", bool)]:
         value = getattr(args, name, None)
         if value is not None:
             values[name] = value

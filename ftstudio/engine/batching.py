@@ -89,16 +89,22 @@ def eval_batches(split: TokenizedSplit, batch_size: int) -> list[np.ndarray]:
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def collate(split: TokenizedSplit, indices: np.ndarray, pad_token_id: int) -> dict[str, Any]:
-    """Pad the chosen texts to the longest among them; returns CPU tensors."""
+def collate(split: TokenizedSplit, indices: np.ndarray, pad_token_id: int, pin: bool = False) -> dict[str, Any]:
+    """Pad the chosen texts to the longest among them; returns CPU tensors (in pinned memory
+    with `pin`, so the copy to a GPU can overlap compute instead of blocking)."""
     import torch
 
     rows = [split.input_ids[i] for i in indices]
     width = max(len(r) for r in rows)
-    input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
-    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    # Filled in numpy and handed over without a copy: one tensor per batch, not one per row.
+    input_ids = np.full((len(rows), width), pad_token_id, dtype=np.int64)
+    attention = np.zeros((len(rows), width), dtype=np.int64)
     for i, row in enumerate(rows):
-        input_ids[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
+        input_ids[i, : len(row)] = row
         attention[i, : len(row)] = 1
-    labels = torch.as_tensor(split.labels[indices], dtype=torch.long)
-    return {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
+    batch = {
+        "input_ids": torch.from_numpy(input_ids),
+        "attention_mask": torch.from_numpy(attention),
+        "labels": torch.as_tensor(split.labels[indices], dtype=torch.long),
+    }
+    return {k: v.pin_memory() for k, v in batch.items()} if pin else batch

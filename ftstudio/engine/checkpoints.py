@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ftstudio.engine.atomic import atomic_write_json, fsync_dir, recover_dir, replace_dir
-from ftstudio.engine.errors import CheckpointError
-from ftstudio.engine.runs import CHECKPOINTS_DIR, STEP_RE
+from ftstudio.engine.errors import CheckpointError, TrainingError
+from ftstudio.engine.runs import CHECKPOINTS_DIR, STEP_RE, is_live
 
 TRAINER_STATE = "trainer_state.json"
 TRAINING_STATE = "training_state.pt"
@@ -54,9 +54,15 @@ def save_checkpoint(
     is_best: bool,
     keep: int,
 ) -> Path:
-    """Write checkpoints/step-<step> atomically, refresh last/ (and best/), prune old steps."""
+    """Write checkpoints/step-<step> atomically, refresh last/ (and best/), prune old steps.
+
+    Refuses (TrainingError, nothing written) when a weight is NaN or infinite: the loss is only
+    read at log steps, so weights can diverge between two reads, and a poisoned last/ would
+    replace the last good checkpoint.
+    """
     import torch
 
+    check_finite(model, step)
     folder = run_dir / CHECKPOINTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"step-{step}"
@@ -86,6 +92,20 @@ def save_checkpoint(
     return final
 
 
+def check_finite(model: Any, step: int) -> None:
+    """TrainingError naming the first non-finite parameter; one fused reduction per tensor."""
+    import torch
+
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if not bool(torch.isfinite(param).all()):
+                raise TrainingError(
+                    f"The model's weights became NaN or infinite at step {step} ({name}): training diverged. "
+                    "Lower the learning rate (or use bf16/fp32 instead of fp16); keep max_grad_norm on. "
+                    "The last good checkpoint is kept."
+                )
+
+
 def _publish(run_dir: Path, checkpoint: Path, name: str) -> None:
     staging = run_dir / f".{name}.new"
     if staging.exists():
@@ -109,22 +129,36 @@ def prune_checkpoints(run_dir: Path, keep: int) -> None:
         shutil.rmtree(child, ignore_errors=True)
 
 
-def recover_run(run_dir: Path) -> None:
-    """Repair what a kill between two renames can leave (best/ or last/ moved aside)."""
+def recover_run(run_dir: Path, owned: bool = False) -> None:
+    """Repair what a kill can leave: best/ or last/ moved aside between two renames, staging
+    copies, temporary files of atomic writes. Skipped while another live process owns the run
+    (`owned`: the caller holds the run's lock), since those leftovers are then work in progress.
+    """
+    run_dir = Path(run_dir)
+    if not owned and is_live(run_dir):
+        return
     for name in ("best", "last"):
         recover_dir(run_dir / name)
         staging = run_dir / f".{name}.new"
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+    if owned:
+        for leftover in run_dir.glob(".*.tmp"):  # atomic_write_* temporaries of a killed process
+            leftover.unlink(missing_ok=True)
+        folder = run_dir / CHECKPOINTS_DIR
+        if folder.is_dir():
+            for child in folder.glob(".tmp-step-*"):
+                shutil.rmtree(child, ignore_errors=True)
 
 
 def is_complete(checkpoint: Path) -> bool:
     return (checkpoint / TRAINER_STATE).is_file() and (checkpoint / "config.json").is_file()
 
 
-def find_resume_checkpoint(run_dir: Path) -> Path:
-    """The newest complete checkpoint: last/, else the highest checkpoints/step-N."""
-    recover_run(run_dir)
+def find_resume_checkpoint(run_dir: Path, owned: bool = True) -> Path:
+    """The newest complete checkpoint: last/, else the highest checkpoints/step-N. `owned`: the
+    caller holds the run's lock (resuming), so leftovers of a killed process are cleaned."""
+    recover_run(run_dir, owned=owned)
     candidates = []
     last = run_dir / "last"
     if is_complete(last):
@@ -169,3 +203,40 @@ def load_training_state(checkpoint: Path) -> dict[str, Any]:
 
 def write_run_trainer_state(path: Path, state: dict[str, Any]) -> None:
     atomic_write_json(path, state)
+
+
+def disk_bytes_needed(model: Any, optimizer: str, keep: int) -> int:
+    """Disk a run needs for its checkpoints: weights plus optimizer state per checkpoint, for the
+    kept step folders, the one being written and a best/ that outlived its step folder (best/
+    and last/ are otherwise hard links and cost nothing)."""
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    moments = 2 if optimizer == "adamw" else 1
+    per_checkpoint = weights * (1 + moments) + 4_000_000  # + tokenizer and config files
+    return int(per_checkpoint * (keep + 2))
+
+
+def check_fits(checkpoint: Path, model: Any, label_names: list[str]) -> None:
+    """Refuse, before anything is loaded, a checkpoint saved for other labels or another model
+    (a run folder copied over, or data edited since the run started)."""
+    from ftstudio.engine.errors import FtStudioError
+    from ftstudio.engine.model_files import read_safetensors_header
+
+    saved = read_trainer_state(checkpoint).get("label_names")
+    if saved is not None and list(saved) != list(label_names):
+        raise CheckpointError(
+            f"Checkpoint {checkpoint.name} was trained for labels {', '.join(map(str, saved))}, but the run's data "
+            f"now gives {', '.join(label_names)}. Resume needs the data the run started with; or start a new run."
+        )
+    try:
+        header = read_safetensors_header(checkpoint / "model.safetensors")
+    except FtStudioError as exc:
+        raise CheckpointError(f"Checkpoint {checkpoint} cannot be resumed: {exc}") from None
+    own = model.state_dict()
+    for name, meta in header.items():
+        shape = list(meta.get("shape", []))
+        if name not in own or list(own[name].shape) != shape:
+            theirs = list(own[name].shape) if name in own else "nothing"
+            raise CheckpointError(
+                f"Checkpoint {checkpoint} holds another model or task (its {name} is {shape}, the run's model "
+                f"has {theirs}). It cannot continue this run; start a new run."
+            )

@@ -9,6 +9,7 @@ from ftstudio.engine.metrics import classification_metrics
 
 if TYPE_CHECKING:
     from ftstudio.engine.events import Reporter, TrainingControl
+    from ftstudio.engine.frozen_features import FeatureCache
 
 
 def evaluate(
@@ -22,10 +23,14 @@ def evaluate(
     label_names: list[str],
     control: TrainingControl | None = None,
     reporter: Reporter | None = None,
+    features: FeatureCache | None = None,
+    split_name: str = "validation",
 ) -> dict[str, Any]:
     """Mean cross-entropy and metrics over the whole split.
 
     Predictions stay on the device until the end: one host sync per evaluation, not per batch.
+    With `features` (a frozen encoder's cached outputs for `split_name`) only the head runs; the
+    logits are the ones the full model gives in eval mode.
     """
     import torch
     import torch.nn.functional as F
@@ -40,11 +45,17 @@ def evaluate(
             for number, indices in enumerate(batches):
                 if control is not None:
                     control.check(reporter, resume_status="evaluating")
-                batch = collate(split, indices, pad_token_id)
-                labels = batch.pop("labels").to(device, non_blocking=True)
-                inputs = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                with autocast():
-                    logits = model(**inputs).logits
+                if features is not None:
+                    rows = torch.as_tensor(indices, device=device)
+                    labels = features.labels[split_name][rows]
+                    with autocast():
+                        logits = features.logits(split_name, rows)
+                else:
+                    batch = collate(split, indices, pad_token_id, pin=getattr(device, "type", "") == "cuda")
+                    labels = batch.pop("labels").to(device, non_blocking=True)
+                    inputs = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+                    with autocast():
+                        logits = model(**inputs).logits
                 loss_sum += F.cross_entropy(logits.float(), labels, reduction="sum")
                 predictions[torch.as_tensor(indices, device=device)] = logits.argmax(dim=-1)
                 if reporter is not None and (number % 10 == 0 or number == len(batches) - 1):

@@ -43,8 +43,27 @@ def resolve_checkpoint(path: str | Path) -> Path:
     if (path / "config.json").is_file():
         if not (path / "model.safetensors").is_file() and not (path / "model.safetensors.index.json").is_file():
             raise CheckpointError(f"{path} has no model.safetensors: not a complete checkpoint.")
+        _check_is_classifier(path)
         return path
     raise CheckpointError(f"{path} is neither a checkpoint folder (config.json) nor an ftstudio run folder.")
+
+
+def _check_is_classifier(path: Path) -> None:
+    """Refuse a checkpoint of another task: loading a masked-LM or QA checkpoint as a classifier
+    silently adds a random head, and its 'predictions' would be noise with LABEL_0/LABEL_1."""
+    import json
+
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"config.json in {path} is unreadable ({exc}).") from None
+    architectures = config.get("architectures") if isinstance(config, dict) else None
+    if not architectures or not any(str(a).endswith("ForSequenceClassification") for a in architectures):
+        kind = architectures[0] if architectures else "model without a task head"
+        raise CheckpointError(
+            f"{path} is a {kind} checkpoint, not a text classifier. Fine-tune it first "
+            "(ftstudio train --model ...), or give a run folder or one of its checkpoints."
+        )
 
 
 class Predictor:

@@ -28,10 +28,15 @@ from ftstudio.engine.atomic import append_json_line, atomic_write_json, recover_
 from ftstudio.engine.errors import CheckpointError, RunError
 
 SETTINGS_FILE = "settings.json"
+LOCK_FILE = ".lock"
 STATUS_FILE = "status.json"
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINTS_DIR = "checkpoints"
 STEP_RE = re.compile(r"^step-(\d+)$")
+# Statuses written while a process works on the run; seen on a run nobody holds, they mean the
+# process died without a word (killed, crashed, power cut).
+LIVE_STATUSES = ("preparing", "training", "evaluating", "saving", "paused", "stopping", "running")
+INTERRUPTED = "interrupted"
 
 
 def default_runs_dir() -> Path:
@@ -59,14 +64,15 @@ def new_run_id(model: str, data: str) -> str:
     return f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{short(model)}-{short(data)}"
 
 
-def create_run_dir(runs_dir: str | Path, model: str, data: str) -> Path:
-    """Make a fresh run folder, refusing unwritable or full locations with one clear message."""
+def create_run_dir(runs_dir: str | Path, model: str, data: str, need_bytes: int = 0) -> Path:
+    """Make a fresh run folder, refusing unwritable or full locations with one clear message
+    (before the folder is made, so a refusal leaves nothing behind)."""
     runs_dir = Path(runs_dir).expanduser()
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunError(f"Cannot create the runs folder {runs_dir}: {exc.strerror}. Choose another --output.") from None
-    check_writable(runs_dir)
+    check_writable(runs_dir, need_bytes)
     base = new_run_id(model, data)
     for attempt in range(100):
         run_dir = runs_dir / (base if attempt == 0 else f"{base}-{attempt}")
@@ -80,9 +86,12 @@ def create_run_dir(runs_dir: str | Path, model: str, data: str) -> Path:
     raise RunError(f"Cannot find a free run folder name in {runs_dir}.")
 
 
-def prepare_explicit_run_dir(run_dir: str | Path) -> Path:
+def prepare_explicit_run_dir(run_dir: str | Path, need_bytes: int = 0) -> Path:
     """Use a folder the user named (--output): it must be new or empty, never overwritten."""
     run_dir = Path(run_dir).expanduser()
+    existing = next((p for p in (run_dir, *run_dir.parents) if p.exists()), None)
+    if need_bytes and existing is not None and existing.is_dir():
+        check_space(existing, need_bytes)
     if run_dir.exists():
         if not run_dir.is_dir():
             raise RunError(f"Output {run_dir} is a file, not a folder. Choose a new folder for --output.")
@@ -107,12 +116,94 @@ def check_writable(folder: Path, need_bytes: int = 0) -> None:
     except OSError as exc:
         raise RunError(f"Cannot write to {folder}: {exc.strerror}. Choose a writable folder for the runs.") from None
     if need_bytes:
+        check_space(folder, need_bytes)
+
+
+def check_space(folder: Path, need_bytes: int) -> None:
+    """RunError when `folder`'s disk has less free space than the checkpoints will take."""
+    try:
         free = shutil.disk_usage(folder).free
-        if free < need_bytes:
-            raise RunError(
-                f"Not enough disk space in {folder}: {free / 1e9:.1f} GB free, about {need_bytes / 1e9:.1f} GB "
-                "needed for checkpoints. Free space, lower keep_checkpoints, or choose another folder."
-            )
+    except OSError:
+        return  # cannot tell: the first save will say so if space runs out
+    if free < need_bytes:
+        raise RunError(
+            f"Not enough disk space in {folder}: {free / 1e9:.2f} GB free, about {need_bytes / 1e9:.2f} GB "
+            "needed for checkpoints. Free space, lower keep_checkpoints, or choose another folder."
+        )
+
+
+# ------------------------------------------------------------------ the run lock
+class RunLock:
+    """An exclusive advisory lock on `<run>/.lock`, held by the process training the run.
+
+    The kernel drops it when the process ends, however it ends (SIGKILL included), so "locked"
+    means "a live process owns this run": readers then leave half-published folders alone
+    (repairing them would race the writer), a second trainer is refused, and a run whose status
+    still says training but whose lock is free was interrupted. Where `fcntl` is missing
+    (Windows) the lock is a no-op and runs are never reported live.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = Path(run_dir) / LOCK_FILE
+        self._handle: Any = None
+
+    def acquire(self, timeout: float = 2.0) -> None:
+        """Take the lock or raise RunError; retries briefly because `is_live` probes take it."""
+        try:
+            import fcntl
+        except ImportError:
+            return
+        handle = open(self.path, "a")  # noqa: SIM115 - held open for the whole run
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._handle = handle
+                return
+            except OSError:
+                if time.monotonic() >= deadline:
+                    handle.close()
+                    raise RunError(
+                        f"Run {self.path.parent.name} is being trained by another process (or window). "
+                        "Stop it there first, or wait for it to end."
+                    ) from None
+                time.sleep(0.05)
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()  # closing the descriptor releases the flock
+            self._handle = None
+
+
+def is_live(run_dir: str | Path) -> bool:
+    """True while some process (this one included) holds the run's lock."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    path = Path(run_dir) / LOCK_FILE
+    if not path.is_file():
+        return False
+    try:
+        with open(path, "a") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
+
+
+def recover_if_idle(run_dir: str | Path) -> None:
+    """Repair what a kill mid-publish leaves (best/ or last/ moved aside), but only when no live
+    process owns the run: a writer between its two renames must not see its folder moved back."""
+    run_dir = Path(run_dir)
+    if is_live(run_dir):
+        return
+    for name in ("best", "last"):
+        recover_dir(run_dir / name)
 
 
 # ------------------------------------------------------------------ writing
@@ -230,18 +321,21 @@ class RunSummary:
 
     @property
     def can_resume(self) -> bool:
-        return self.status in ("stopped", "failed", "running", "training", "paused", "unknown") and (
+        return self.status in ("stopped", "failed", INTERRUPTED, *LIVE_STATUSES, "unknown") and (
             (self.run_dir / "last" / "trainer_state.json").is_file()
         )
 
 
 def summarize_run(run_dir: str | Path) -> RunSummary:
     run_dir = Path(run_dir)
-    for name in ("best", "last"):
-        recover_dir(run_dir / name)
+    recover_if_idle(run_dir)
     info = read_settings(run_dir)
     settings = info["settings"]
     status = read_status(run_dir)
+    if status.get("status") in LIVE_STATUSES and not is_live(run_dir):
+        status = {**status, "status": INTERRUPTED, "message": (
+            f"The process training this run ended unexpectedly at step {status.get('step', 0)} "
+            "(killed or crashed). Resume continues from its last checkpoint.")}
     metric = settings.get("metric_for_best", "f1")
     best_value = None
     step = 0
@@ -293,4 +387,6 @@ def delete_run(run_dir: str | Path) -> None:
     run_dir = Path(run_dir)
     if not is_run_dir(run_dir):
         raise RunError(f"{run_dir} is not an ftstudio run folder; nothing was deleted.")
+    if is_live(run_dir):
+        raise RunError(f"Run {run_dir.name} is training now; stop it before deleting it.")
     shutil.rmtree(run_dir)

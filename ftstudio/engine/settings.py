@@ -65,6 +65,7 @@ class TrainSettings:
     # --- hardware ---
     precision: str = "auto"  # auto | fp32 | bf16 | fp16 (auto: bf16/fp16 on GPU, fp32 on CPU)
     device: str = "auto"  # auto | cuda | mps | cpu
+    oom_retry: bool = False  # on GPU out of memory, retry with half the batch size and twice grad_accum
 
     # --- evaluation and checkpoints ---
     eval_steps: int = 0  # evaluate every N optimizer steps (0: at the end of each epoch)

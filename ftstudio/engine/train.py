@@ -7,6 +7,7 @@ is written to the run folder and returned; user-caused problems never escape as 
 
 from __future__ import annotations
 
+import math
 import platform
 import time
 import traceback
@@ -52,17 +53,32 @@ def train(
     recorder = RunRecorder(reporter or Reporter())
     control = control or TrainingControl()
     trainer = None
+    held = _Held()
     try:
         recorder.on_status(PREPARING)
         if resume:
             if run_dir is None:
                 raise CheckpointError("Resume needs the run folder to continue.")
             settings = _settings_of_run(Path(run_dir))
+            held.lock_run(Path(run_dir))  # before any repair of the folder, and against a second trainer
         elif settings is None:
             settings = TrainSettings()
         settings.validate()
-        trainer = _prepare(settings, recorder, control, run_dir, runs_dir, resume)
-        message = trainer.fit()
+        rebatch = None
+        while True:
+            trainer = _prepare(settings, recorder, control, run_dir, runs_dir, resume, held, rebatch)
+            out_of_memory = False
+            try:
+                message = trainer.fit()
+            except Exception as exc:  # noqa: BLE001 - only out-of-memory is retried; the rest re-raised
+                if not (settings.oom_retry and settings.batch_size > 1 and _is_oom(exc)):
+                    raise
+                out_of_memory = True
+            if not out_of_memory:
+                break
+            # Outside the except block, so the traceback no longer pins the failed step's tensors.
+            settings, run_dir, resume, rebatch = _retry_smaller(trainer, settings, recorder)
+            trainer = None
         _finish(trainer, recorder)
         recorder.on_status(FINISHED, message)
         return TrainResult(trainer.run_dir, FINISHED, message, _best(trainer))
@@ -72,6 +88,28 @@ def train(
         return _failed(trainer, recorder, str(exc), input_error=trainer is None or trainer.global_step == 0)
     except Exception as exc:  # noqa: BLE001 - every failure must reach the user in words
         return _failed(trainer, recorder, _describe_unexpected(exc, trainer), input_error=False, exc=exc)
+    finally:
+        held.release()
+
+
+class _Held:
+    """The run lock this call holds (see runs.RunLock), released however train() ends."""
+
+    def __init__(self) -> None:
+        self.lock = None
+
+    def lock_run(self, run_dir: Path) -> None:
+        if self.lock is None:
+            from ftstudio.engine.runs import RunLock
+
+            lock = RunLock(run_dir)
+            lock.acquire()
+            self.lock = lock
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
 
 def _settings_of_run(run_dir: Path) -> TrainSettings:
@@ -80,9 +118,14 @@ def _settings_of_run(run_dir: Path) -> TrainSettings:
     return TrainSettings.from_dict(read_settings(run_dir)["settings"], source=str(run_dir / "settings.json"))
 
 
-def _prepare(settings, recorder, control, run_dir, runs_dir, resume):
-    """Check inputs, create the run folder, load everything and position the trainer."""
+def _prepare(settings, recorder, control, run_dir, runs_dir, resume, held, rebatch=None):
+    """Check inputs, create the run folder, load everything and position the trainer.
+
+    `rebatch` (old, new batch size) is set when an out-of-memory retry continues from a
+    checkpoint with smaller batches; `run_dir` existing without `resume` is such a retry's restart.
+    """
     import torch
+    import transformers
 
     from ftstudio.engine import checkpoints, runs
     from ftstudio.engine.data import prepare_data
@@ -91,13 +134,11 @@ def _prepare(settings, recorder, control, run_dir, runs_dir, resume):
     from ftstudio.engine.models import load_model_and_tokenizer, resolve_model_source
     from ftstudio.engine.trainer import Trainer
 
-    import transformers
-
     # Progress goes through the reporter; tqdm bars from save/load would only be noise.
     transformers.utils.logging.disable_progress_bar()
     device = resolve_device(settings.device)
     precision = resolve_precision(settings.precision, device)
-    checkpoint = checkpoints.find_resume_checkpoint(Path(run_dir)) if resume else None
+    checkpoint = checkpoints.find_resume_checkpoint(Path(run_dir), owned=True) if resume else None
     _seed_everything(settings.seed)
     prepared = prepare_data(settings, control=control, reporter=recorder)
     control.check(recorder, resume_status=PREPARING)
@@ -114,21 +155,31 @@ def _prepare(settings, recorder, control, run_dir, runs_dir, resume):
         reinit_top_layers(model, settings.reinit_top_layers)
     control.check(recorder, resume_status=PREPARING)
 
-    if resume:
+    need = checkpoints.disk_bytes_needed(model, settings.optimizer, settings.keep_checkpoints)
+    restart = held.lock is not None and not resume  # an out-of-memory retry starting over in place
+    if resume or restart:
         run_dir = Path(run_dir)
+        runs.check_writable(run_dir, need)
+        if resume:
+            checkpoints.check_fits(checkpoint, model, prepared.label_names)
     elif run_dir is not None:
-        run_dir = runs.prepare_explicit_run_dir(run_dir)
+        run_dir = runs.prepare_explicit_run_dir(run_dir, need)
     else:
-        run_dir = runs.create_run_dir(runs_dir or runs.default_runs_dir(), settings.model, settings.data)
+        run_dir = runs.create_run_dir(runs_dir or runs.default_runs_dir(), settings.model, settings.data, need)
+    held.lock_run(run_dir)
     trainer = Trainer(settings, recorder, control)
     trainer.run_dir = run_dir
     recorder.attach(run_dir)
     if not resume:
         runs.write_settings(run_dir, settings.to_dict(), _provenance(settings, source, prepared))
+        if restart:
+            runs.truncate_metrics_after(run_dir, 0)
     recorder.on_status(PREPARING)
     trainer.setup(prepared, model, tokenizer, device, precision)
     if resume:
         trainer.restore(checkpoint)
+        if rebatch:  # the same rows were consumed, counted in the new, smaller batches
+            trainer.micro = math.ceil(trainer.micro * rebatch[0] / rebatch[1])
         runs.truncate_metrics_after(run_dir, trainer.global_step)
         recorder.record({"event": "resume", "step": trainer.global_step, "checkpoint": str(checkpoint)})
         recorder.on_log(f"Resuming from step {trainer.global_step} ({checkpoint.name}).")
@@ -250,7 +301,8 @@ def _stopped(trainer, recorder) -> TrainResult:
         elif trainer.global_step > 0:
             message += " The checkpoint at this step is kept; resume to continue."
     except Exception as exc:  # noqa: BLE001 - a failed save on stop must still end the run cleanly
-        message += f" Saving the final checkpoint failed ({exc}); the previous one is kept."
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        message += f" Saving the final checkpoint failed ({reason}); the previous one is kept."
     recorder.on_status(STOPPED, message)
     return TrainResult(trainer.run_dir, STOPPED, message, _best(trainer))
 
@@ -266,14 +318,62 @@ def _failed(trainer, recorder, message: str, input_error: bool, exc: BaseExcepti
     return TrainResult(run_dir, FAILED, message, _best(trainer), input_error=input_error)
 
 
+def _is_oom(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in text
+
+
 def _describe_unexpected(exc: BaseException, trainer) -> str:
-    """Words for failures that are not ours to predict: out of memory above all."""
+    """Words for failures that are not ours to predict: out of memory and the disk above all."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    if "out of memory" in text.lower() or type(exc).__name__ == "OutOfMemoryError":
+    if _is_oom(exc):
         return (
             "The GPU ran out of memory. Lower batch_size (and raise grad_accum to keep the effective batch), "
-            "lower max_length, or use bf16/fp16 precision. The last checkpoint is kept."
+            "lower max_length, or use bf16/fp16 precision; or turn on oom_retry to retry with half the batch. "
+            "The last checkpoint is kept."
         )
+    if isinstance(exc, OSError) and trainer is not None and trainer.run_dir is not None:
+        from ftstudio.engine.run_recorder import disk_message
+
+        return disk_message(exc, trainer.run_dir)
     where = f" at step {trainer.global_step}" if trainer is not None else ""
     log = " Details are in error.log in the run folder." if trainer is not None and trainer.run_dir else ""
     return f"Training failed{where}: {type(exc).__name__}: {text}.{log}"[:1000]
+
+
+def _retry_smaller(trainer, settings: TrainSettings, recorder) -> tuple[TrainSettings, Path, bool, tuple]:
+    """After out of memory: half the batch, twice the accumulation (the same effective batch),
+    written to settings.json so a later resume uses them; continue from the newest checkpoint."""
+    import gc
+
+    from ftstudio.engine import checkpoints, runs
+    from ftstudio.engine.errors import CheckpointError as NoCheckpoint
+
+    smaller = settings.replace(batch_size=settings.batch_size // 2, grad_accum=min(settings.grad_accum * 2, 1024))
+    run_dir = trainer.run_dir
+    recorder.on_log(
+        f"Out of memory with batch_size {settings.batch_size}: retrying with batch_size {smaller.batch_size} and "
+        f"grad_accum {smaller.grad_accum} (same effective batch)."
+    )
+    recorder.record({"event": "oom_retry", "step": trainer.global_step, "batch_size": smaller.batch_size,
+                     "grad_accum": smaller.grad_accum})
+    info = runs.read_settings(run_dir)
+    runs.write_settings(run_dir, smaller.to_dict(), {k: v for k, v in info.items() if k != "settings"})
+    for name in ("model", "optimizer", "scheduler", "features", "splits", "train_split"):
+        if hasattr(trainer, name):
+            setattr(trainer, name, None)
+    gc.collect()
+    _empty_device_cache()
+    try:
+        checkpoints.find_resume_checkpoint(run_dir, owned=True)
+        has_checkpoint = True
+    except NoCheckpoint:
+        has_checkpoint = False
+    return smaller, run_dir, has_checkpoint, (settings.batch_size, smaller.batch_size)
+
+
+def _empty_device_cache() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

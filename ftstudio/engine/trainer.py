@@ -51,6 +51,7 @@ class Trainer:
         self.last_saved_step = -1
         self.last_eval_step = -1
         self.last_metrics: dict[str, float] = {}
+        self.features = None  # FeatureCache when the frozen encoder's outputs are cached (head-only)
 
     # ---------------------------------------------------------------- setup
     def setup(self, prepared: Any, model: Any, tokenizer: Any, device: Any, precision: str) -> None:
@@ -101,8 +102,12 @@ class Trainer:
         if s.optimizer == "sgd":
             return torch.optim.SGD(groups, lr=s.learning_rate, momentum=s.momentum)
         # The fused kernel updates all parameters in one launch on CUDA; elsewhere the default.
-        fused = {"fused": True} if self.device.type == "cuda" else {}
-        return torch.optim.AdamW(groups, lr=s.learning_rate, **fused)
+        # The fused kernel updates all parameters in one pass; on the CPU too it is ~3x faster than
+        # the default per-tensor loop (and it is what Hugging Face's Trainer uses by default).
+        try:
+            return torch.optim.AdamW(groups, lr=s.learning_rate, fused=self.device.type in ("cuda", "cpu"))
+        except (RuntimeError, ValueError):  # a device or dtype without the fused kernel
+            return torch.optim.AdamW(groups, lr=s.learning_rate)
 
     def _make_scheduler(self) -> Any:
         from transformers import get_scheduler
@@ -194,6 +199,7 @@ class Trainer:
         self._paused_at_start = self.control.paused_seconds
         self._seconds_before = self.train_seconds
         self._samples0, self._step0 = self.samples_seen, self.global_step
+        self._build_feature_cache()
         while self.global_step < self.total_steps:
             batches = train_batches(self.train_split, s.batch_size, s.seed, self.epoch, s.group_by_length)
             if s.freeze_kind == "gradual" and self.micro == 0:
@@ -218,7 +224,28 @@ class Trainer:
             self._evaluate_and_maybe_save(force_save=True)
         elif self.last_saved_step != self.global_step:
             self.save()
+        # Like Hugging Face's train_runtime: the whole loop, its evaluations and saves included.
+        self.train_seconds = self._elapsed()
         return ""
+
+    def _build_feature_cache(self) -> None:
+        """Head-only: run the frozen encoder once over train and validation (see frozen_features)."""
+        from ftstudio.engine.frozen_features import FeatureCache, cache_unavailable_reason
+
+        self.features = None
+        if self.s.freeze_kind != "head":
+            return
+        reason = cache_unavailable_reason(self.model, self.s, len(self.train_split) + len(self.splits["validation"]))
+        if reason is None:
+            self.features = FeatureCache.build(
+                self.model, self.splits, ["train", "validation"], device=self.device, autocast=self.autocast,
+                batch_size=self.s.batch_size, pad_token_id=self.pad_id, control=self.control, reporter=self.rep,
+            )
+            reason = None if self.features is not None else "the cached head did not reproduce the model"
+        if self.features is not None:
+            self.rep.on_log("Encoder frozen: its outputs were computed once and the head trains on them.")
+        else:
+            self.rep.on_log(f"Encoder outputs are not cached ({reason}); the encoder runs every step.")
 
     def _optimizer_step(self, group: list[Any]) -> None:
         import torch
@@ -226,9 +253,8 @@ class Trainer:
         rows = sum(len(b) for b in group)
         step_loss = torch.zeros((), device=self.device, dtype=torch.float32)
         for indices in group:
-            batch = {k: v.to(self.device, non_blocking=True) for k, v in collate(self.train_split, indices, self.pad_id).items()}
             with self.autocast():
-                loss = self.model(**batch).loss
+                loss = self._micro_batch_loss(indices)
             # Weight by rows so an uneven last batch counts as much per text as the others.
             scaled = loss.float() * (len(indices) / rows)
             if self.scaler is not None:
@@ -251,6 +277,14 @@ class Trainer:
         self.samples_seen += rows
         self.window_loss += step_loss
         self.window_steps += 1
+
+    def _micro_batch_loss(self, indices: Any) -> Any:
+        import torch
+
+        if self.features is not None:
+            return self.features.loss("train", torch.as_tensor(indices, device=self.device))
+        batch = collate(self.train_split, indices, self.pad_id, pin=self.device.type == "cuda")
+        return self.model(**{k: v.to(self.device, non_blocking=True) for k, v in batch.items()}).loss
 
     def _elapsed(self) -> float:
         paused = self.control.paused_seconds - self._paused_at_start
@@ -329,6 +363,8 @@ class Trainer:
             self.model, self.splits[name], device=self.device, autocast=self.autocast,
             batch_size=self.s.batch_size, pad_token_id=self.pad_id, label_names=self.label_names,
             control=self.control, reporter=self.rep,
+            features=self.features if self.features is not None and self.features.has(name) else None,
+            split_name=name,
         )
         self.rep.on_eval(EvalEvent(
             step=self.global_step,

@@ -41,11 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     app.setWindowIcon(app_icon())
     apply_theme(app, theme)
 
+    from ftstudio.gui.background import wait_for_stranded
     from ftstudio.gui.main_window import MainWindow
 
     window = MainWindow()
     window.show()
-    return int(app.exec())
+    status = int(app.exec())
+    wait_for_stranded()
+    return status
 
 
 if __name__ == "__main__":

@@ -41,10 +41,18 @@ class BackgroundTask(QObject):
     sig_error = Signal(object)
     sig_progress = Signal(object)
     sig_done = Signal()
+    # Emitted on the pool thread, received here on the main thread, where a cancel that came
+    # after the emission (but before delivery) is still honoured.
+    _sig_raw_result = Signal(object)
+    _sig_raw_error = Signal(object)
+    _sig_raw_progress = Signal(object)
 
     def __init__(self, name: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.setObjectName(name)
+        self._sig_raw_result.connect(self._deliver_result)
+        self._sig_raw_error.connect(self._deliver_error)
+        self._sig_raw_progress.connect(self._deliver_progress)
         # The engine's own cancel token: prepare_data and friends poll it between chunks.
         self.control = TrainingControl()
         self._cancelled = False
@@ -59,6 +67,21 @@ class BackgroundTask(QObject):
 
     def report_progress(self, payload: Any) -> None:
         """Thread-safe: callable from the function; ignored after cancel."""
+        if not self._cancelled:
+            _emit(self._sig_raw_progress, payload)
+
+    @Slot(object)
+    def _deliver_result(self, result: Any) -> None:
+        if not self._cancelled:
+            self.sig_result.emit(result)
+
+    @Slot(object)
+    def _deliver_error(self, exc: Any) -> None:
+        if not self._cancelled:
+            self.sig_error.emit(exc)
+
+    @Slot(object)
+    def _deliver_progress(self, payload: Any) -> None:
         if not self._cancelled:
             self.sig_progress.emit(payload)
 
@@ -79,10 +102,10 @@ class _Runnable(QRunnable):
             if not task.is_cancelled():
                 if not _is_user_error(exc):
                     log.error("background task %s failed:\n%s", task.objectName(), traceback.format_exc())
-                _emit(task.sig_error, exc)
+                _emit(task._sig_raw_error, exc)
         else:
             if not task.is_cancelled():
-                _emit(task.sig_result, result)
+                _emit(task._sig_raw_result, result)
         finally:
             _emit(task.sig_done)
 
@@ -99,6 +122,14 @@ def _is_user_error(exc: BaseException) -> bool:
     from ftstudio.engine.errors import FtStudioError
 
     return isinstance(exc, FtStudioError)
+
+
+def wait_for_stranded(timeout_ms: int = 30000) -> bool:
+    """Let work that outlived its window finish before the interpreter shuts down (called by
+    `main()` after the event loop): Python finalising under a running import spews errors or
+    crashes. The window is already gone, so this wait is invisible. True when all finished."""
+    pools = [obj for obj in _STRANDED if isinstance(obj, QThreadPool)]
+    return all(pool.waitForDone(timeout_ms) for pool in pools)
 
 
 class BackgroundRunner(QObject):

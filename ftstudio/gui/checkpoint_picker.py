@@ -19,7 +19,9 @@ BASE_TITLE = "base model (untrained head)"
 
 
 def _fmt_metrics(metrics: dict) -> str:
-    shown = [f"{k} {v:.3f}" for k, v in metrics.items() if k in ("accuracy", "f1") and isinstance(v, (int, float))]
+    shown = [
+        f"{k} {v:.3f}" for k, v in metrics.items() if k in ("accuracy", "f1") and isinstance(v, (int, float))
+    ]
     return f", {', '.join(shown)}" if shown else ""
 
 
@@ -44,16 +46,20 @@ class CheckpointPicker(QComboBox):
         self._reason = "Pick a model: train a run first, or choose “Browse folder…”."
         self._emitted = ""
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.setMinimumContentsLength(24)
+        self.setMinimumContentsLength(14)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.activated.connect(self._on_activated)
         self.currentIndexChanged.connect(self._on_index_changed)
         self._rebuild(prefer_default=True)
 
     # ------------------------------------------------------------------ public
-    def set_run(self, run_dir: Path | None) -> None:
+    def set_run(self, run_dir: Path | None, others: list | None = None) -> None:
+        """Offer `run_dir`'s checkpoints; `others` (from `list_runs`, read once by the caller when
+        several pickers share it) supplies the other runs' best checkpoints."""
+        from ftstudio.engine import runs
+
         self.run_dir = Path(run_dir) if run_dir else None
-        self._others = self._other_runs()
+        self._others = self._other_runs(runs.list_runs(self.runs_dir) if others is None else others)
         self._rebuild(prefer_default=True)
 
     def refresh(self) -> None:
@@ -101,11 +107,14 @@ class CheckpointPicker(QComboBox):
                     detail = f" (step {step}{_fmt_metrics(metrics)})" if step is not None else ""
                     entries.append((f"This run · {name}{detail}", {"path": str(folder)}, str(folder)))
             for c in reversed(checkpoints):
-                entries.append((f"This run · step {c.step}{_fmt_metrics(c.metrics)}", {"path": str(c.path)},
-                                str(c.path)))
+                entries.append(
+                    (f"This run · step {c.step}{_fmt_metrics(c.metrics)}", {"path": str(c.path)}, str(c.path))
+                )
             if not any(isinstance(d, dict) and "kind" not in d for _, d, _ in entries):
-                self._reason = ("This run has no checkpoint yet: one is saved at each evaluation "
-                                "(by default at the end of every epoch).")
+                self._reason = (
+                    "This run has no checkpoint yet: one is saved at each evaluation "
+                    "(by default at the end of every epoch)."
+                )
                 entries.append(("This run · no checkpoint yet", None, self._reason))
         for run_id, folder in self._others:
             entries.append((f"{run_id} · {Path(folder).name}", {"path": folder}, folder))
@@ -122,19 +131,22 @@ class CheckpointPicker(QComboBox):
             model = str(runs.read_settings(run)["settings"]["model"])
         except Exception:  # an unreadable run simply offers no base model
             return None
-        labels = next((r.get("label_names") for r in runs.read_metrics(run) if r.get("event") == "info"), None)
+        labels = next(
+            (r.get("label_names") for r in runs.read_metrics(run) if r.get("event") == "info"), None
+        )
         if not labels:
             return None
         name = Path(model).name if Path(model).is_dir() else model
-        return (f"{BASE_TITLE}: {name}", {"path": model, "options": {"label_names": list(labels)}, "kind": BASE_MODEL},
-                "The run's starting model with a fresh, untrained classification head: what the "
-                "predictions were before fine-tuning.")
+        return (
+            f"{BASE_TITLE}: {name}",
+            {"path": model, "options": {"label_names": list(labels)}, "kind": BASE_MODEL},
+            "The run's starting model with a fresh, untrained classification head: what the "
+            "predictions were before fine-tuning.",
+        )
 
-    def _other_runs(self) -> list[tuple[str, str]]:
-        from ftstudio.engine import runs
-
+    def _other_runs(self, summaries: list) -> list[tuple[str, str]]:
         found = []
-        for summary in runs.list_runs(self.runs_dir):
+        for summary in summaries:
             if self.run_dir is not None and summary.run_dir.resolve() == self.run_dir.resolve():
                 continue
             for name in ("best", "last"):

@@ -61,7 +61,9 @@ class ConfusionModel(QAbstractTableModel):
     def columnCount(self, parent: _Index = _ROOT) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self._matrix)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:  # noqa: N802
         if role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self._labels):
             return self._labels[section]
         if role == Qt.ItemDataRole.ToolTipRole and 0 <= section < len(self._labels):
@@ -83,7 +85,9 @@ class ConfusionModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.BackgroundRole:
             return self._cell_color(r == c, share)
         if role == Qt.ItemDataRole.ForegroundRole:
-            return QColor("#000000") if _luminance(self._cell_color(r == c, share)) > 0.5 else QColor("#ffffff")
+            return (
+                QColor("#000000") if _luminance(self._cell_color(r == c, share)) > 0.5 else QColor("#ffffff")
+            )
         if role == Qt.ItemDataRole.ToolTipRole:
             what = "correct" if r == c else f"predicted as {self._labels[c]}"
             return f"True {self._labels[r]}, {what}: {count} of {row_total} ({share * 100:.1f}%)"

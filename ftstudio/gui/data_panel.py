@@ -61,12 +61,12 @@ class DataPanel(QGroupBox):
         self._text_choice: str | None = None  # None: let the engine detect the column
         self._label_choice: str | None = None
         self._base = TrainSettings()
-        self._model_spec = "default"
+        self._model_spec: str | None = "default"
         self._prepared: Any = None
         self._error = ""
         self._load_task: BackgroundTask | None = None
         self._length_task: BackgroundTask | None = None
-        self._lengths_key: tuple[str, str] | None = None
+        self._lengths_key: tuple[str, int] | None = None
         self._lengths: Any = None
         self._last_index = 0
         # Spin-box edits of split settings arrive in bursts; reload once they settle.
@@ -148,7 +148,7 @@ class DataPanel(QGroupBox):
         charts = QSplitter(Qt.Orientation.Horizontal)
         charts.addWidget(self._classes)
         charts.addWidget(self._lengths_chart)
-        charts.setSizes([300, 500])
+        charts.setSizes([260, 340])
         body = QSplitter(Qt.Orientation.Vertical)
         body.addWidget(self._table)
         body.addWidget(charts)
@@ -233,8 +233,9 @@ class DataPanel(QGroupBox):
         if old.max_length != settings.max_length:
             self._show_lengths()
 
-    def set_model_spec(self, spec: str) -> None:
-        """Token lengths depend on the model's tokenizer: re-measure for a new model."""
+    def set_model_spec(self, spec: str | None) -> None:
+        """Token lengths depend on the model's tokenizer: re-measure for a new model. None: the
+        model is not on disk yet (a Hub id), and measuring must not download it."""
         self._model_spec = spec
         self._measure_lengths()
 
@@ -301,7 +302,7 @@ class DataPanel(QGroupBox):
         text = prepared.text_column if prepared else self._text_choice
         label = prepared.label_column if prepared else self._label_choice
         self._table_model.set_rows(columns, rows, text, label)
-        self._table.resizeColumnsToContents()
+        self._fit_columns()
         for combo, current in ((self._text_combo, text), (self._label_combo, label)):
             combo.clear()
             combo.addItems(columns)
@@ -336,9 +337,25 @@ class DataPanel(QGroupBox):
         self._notes.setText("")
         self._show_error(_message_of(exc))
 
+    def _fit_columns(self) -> None:
+        """Size columns to their contents, but no column (a long text) may hide the others."""
+        header = self._table.horizontalHeader()
+        header.setStretchLastSection(False)
+        self._table.resizeColumnsToContents()
+        limit = max(120, int(self._table.viewport().width() * 0.6))
+        for column in range(self._table_model.columnCount()):
+            header.resizeSection(column, min(header.sectionSize(column), limit))
+        header.setStretchLastSection(True)
+
     # ------------------------------------------------------------------ token lengths
     def _measure_lengths(self) -> None:
         if self._prepared is None:
+            return
+        if self._model_spec is None:
+            if self._length_task is not None:
+                self._length_task.cancel()
+            self._lengths, self._lengths_key, self._length_task = None, None, None
+            self._lengths_chart.clear("Token lengths appear once the model is downloaded.")
             return
         key = (self._model_spec, id(self._prepared))
         if key == self._lengths_key and self._lengths is not None:

@@ -52,7 +52,7 @@ class RawPreviewModel(QAbstractTableModel):
         name = self._columns[section]
         if role == Qt.ItemDataRole.DisplayRole:
             mark = self._marks.get(name)
-            return f"{name}  [{mark}]" if mark else name
+            return f"{name} (as {mark})" if mark and mark != name else name
         if role == Qt.ItemDataRole.FontRole and name in self._marks:
             font = QFont()
             font.setBold(True)
@@ -132,7 +132,7 @@ class ClassCountsChart(_ChartBox):
         plot.setYRange(-0.6, len(names) - 0.4, padding=0)
         plot.setXRange(0, max(values) * 1.05, padding=0)
         smallest, largest = min(values), max(values)
-        self.title.setText(f"Classes (train): {len(names)}; largest {largest / total:.0%}, smallest {smallest / total:.0%}")
+        self.title.setText(f"Classes: largest {largest / total:.0%}, smallest {smallest / total:.0%}")
         self.setToolTip("\n".join(f"{n}: {v:,} ({v / total:.1%})" for n, v in counts.items()))
 
     def clear(self, text: str = "") -> None:
@@ -176,8 +176,8 @@ class TokenLengthChart(_ChartBox):
         plot.setYRange(0, max(counts) * 1.1, padding=0)
         share = stats["truncated_share"]
         self.title.setText(
-            f"Tokens per text (train): median {stats['p50']:.0f}, p95 {stats['p95']:.0f}, max {stats['max']}"
-            f" — <b>{share:.1%} truncated</b> at max_length {max_length}")
+            f"Tokens per text: median {stats['p50']:.0f}, p95 {stats['p95']:.0f}, max {stats['max']}"
+            f" · <b>{share:.1%} truncated</b> at {max_length}")
         self.setToolTip(f"{share:.2%} of {stats['count']:,} training texts are longer than {max_length} tokens "
                         "and will be cut. Raise max_length (slower) if that loses meaning.")
 

@@ -56,16 +56,16 @@ class LayersView(QGroupBox):
         self._summary.setWordWrap(True)
         self._table = QTableWidget(0, 3)
         self._table.setObjectName("layersTable")
-        self._table.setHorizontalHeaderLabels(["Part", "Parameters", "During training"])
+        self._table.setHorizontalHeaderLabels(["Part", "Parameters", "Status"])
         self._table.verticalHeader().setVisible(False)
         self._table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self._table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self._table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self._table.verticalHeader().setDefaultSectionSize(22)
         header = self._table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
         self._epoch_label = QLabel()
         self._epoch = QSlider(Qt.Orientation.Horizontal)
         self._epoch.setObjectName("gradualEpoch")
@@ -163,7 +163,7 @@ class LayersView(QGroupBox):
             status = "trains" if trains else "frozen"
             number = _layer_number(row["name"])
             if number is not None and self._reinit and number >= reinit_from:
-                status += ", re-initialised"
+                status += ", re-init"
             state = QTableWidgetItem(status)
             color = QColor(palette["trainable"] if trains else palette["frozen"])
             for item in (name, params, state):

@@ -9,7 +9,6 @@ destroyed, so no thread is ever left running.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +20,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
-    QSplitter,
-    QStyle,
     QTabWidget,
     QToolBar,
     QVBoxLayout,
@@ -32,11 +29,8 @@ from PySide6.QtWidgets import (
 from ftstudio.engine.errors import SettingsError
 from ftstudio.engine.settings import TrainSettings
 from ftstudio.gui.background import BackgroundRunner
-from ftstudio.gui.data_panel import DataPanel
-from ftstudio.gui.layers_view import LayersView
-from ftstudio.gui.model_panel import ModelPanel
-from ftstudio.gui.settings_panel import SettingsPanel
-from ftstudio.gui.style import app_icon, set_role
+from ftstudio.gui.setup_page import SetupPage
+from ftstudio.gui.style import app_icon, control_icon
 from ftstudio.gui.training_session import TrainingSession
 
 if TYPE_CHECKING:
@@ -69,7 +63,7 @@ class MainWindow(QMainWindow):
         self._shut_down = False
         self.setWindowTitle("Fine-Tuning Studio")
         self.setWindowIcon(app_icon())
-        self.runner = BackgroundRunner(self, max_threads=3)
+        self.runner = BackgroundRunner(self, max_threads=4)
         self.session = TrainingSession(self)
         self._run_panels: tuple[TrainingPanel, TesterPanel, RunsPanel] | None = None
         self._build_panels()
@@ -92,57 +86,40 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ building
     def _build_panels(self) -> None:
-        self.model_panel = ModelPanel(self.runner)
-        self.data_panel = DataPanel(self.runner)
-        self.settings_panel = SettingsPanel(self.runner)
-        self.layers_view = LayersView()
-
-        self.setup_problem = QLabel()
-        self.setup_problem.setObjectName("setupProblem")
-        self.setup_problem.setWordWrap(True)
-        self.setup_problem.setVisible(False)
-        set_role(self.setup_problem, "error")
-        left = QSplitter(Qt.Orientation.Vertical)
-        left.addWidget(self.model_panel)
-        left.addWidget(self.data_panel)
-        left.setStretchFactor(1, 1)
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.settings_panel)
-        right.addWidget(self.layers_view)
-        right.setSizes([480, 300])
-        self.setup_splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.setup_splitter.addWidget(left)
-        self.setup_splitter.addWidget(right)
-        self.setup_splitter.setStretchFactor(0, 3)
-        self.setup_splitter.setStretchFactor(1, 2)
-        for splitter in (left, right, self.setup_splitter):
-            splitter.setChildrenCollapsible(False)
-        setup = QWidget()
-        column = QVBoxLayout(setup)
-        column.setContentsMargins(6, 6, 6, 6)
-        column.addWidget(self.setup_problem)
-        column.addWidget(self.setup_splitter, 1)
-
+        self.setup = SetupPage(self.runner)
+        # The Setup tab's panels, reachable from the window as well (tests, scripts).
+        self.model_panel, self.data_panel = self.setup.model_panel, self.setup.data_panel
+        self.settings_panel, self.layers_view = self.setup.settings_panel, self.setup.layers_view
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
         self.tabs.setDocumentMode(True)
-        self._tab_pages = [QWidget() for _ in range(3)]  # the run panels move in when built
-        for widget, title in ((setup, "Setup"), *zip(self._tab_pages, ("Train", "Test", "Runs"), strict=True)):
-            if widget is not setup:
-                QVBoxLayout(widget).setContentsMargins(0, 0, 0, 0)
-            self.tabs.addTab(widget, title)
+        self.tabs.addTab(self.setup, "Setup")
+        self._tab_pages = []  # Train, Test, Runs: the run panels move in when built
+        for title in ("Train", "Test", "Runs"):
+            page = QWidget()
+            QVBoxLayout(page).setContentsMargins(0, 0, 0, 0)
+            self._tab_pages.append(page)
+            self.tabs.addTab(page, title)
         self.setCentralWidget(self.tabs)
         self.badge = QLabel("Ready")
         self.badge.setObjectName("stateBadge")
         self.badge.setProperty("state", "ready")
         self.statusBar().addPermanentWidget(self.badge)
-        self.resize(1280, 800)
+        self._fit_to_screen()
+
+    def _fit_to_screen(self) -> None:
+        """A first size (before any remembered one): 1280x800, more on a large screen."""
+        screen = QApplication.primaryScreen()
+        area = screen.availableGeometry() if screen is not None else None
+        if area is None or area.width() < 1000:
+            self.resize(1280, 800)
+            return
+        self.resize(min(max(1280, int(area.width() * 0.85)), 1600, area.width()),
+                    min(max(800, int(area.height() * 0.85)), 1000, area.height()))
 
     def _build_actions(self) -> None:
-        style = self.style()
-
         def action(text: str, slot: Any, shortcut: Any = None, icon: Any = None, tip: str = "") -> QAction:
-            act = QAction(style.standardIcon(icon), text, self) if icon is not None else QAction(text, self)
+            act = QAction(control_icon(icon), text, self) if icon is not None else QAction(text, self)
             if shortcut is not None:
                 act.setShortcut(QKeySequence(shortcut))
             act.setToolTip(tip or text)
@@ -150,14 +127,13 @@ class MainWindow(QMainWindow):
             act.triggered.connect(slot)
             return act
 
-        sp = QStyle.StandardPixmap
-        self.start_action = action("Start", lambda: self.training_panel.start(), "Ctrl+R", sp.SP_MediaPlay,
-                                   "Train with the settings of the Setup tab")
-        self.pause_action = action("Pause", lambda: self.training_panel.pause(), None, sp.SP_MediaPause,
+        self.start_action = action("Start", lambda: self.training_panel.start(), "Ctrl+R", "start",
+                                   "Train with the settings of the Setup tab (Ctrl+R)")
+        self.pause_action = action("Pause", lambda: self.training_panel.pause(), None, "pause",
                                    "Pause at the next step")
-        self.resume_action = action("Resume", lambda: self.training_panel.resume(), None, sp.SP_MediaSeekForward,
+        self.resume_action = action("Resume", lambda: self.training_panel.resume(), None, "resume",
                                     "Continue the paused run")
-        self.stop_action = action("Stop", lambda: self.training_panel.stop(), None, sp.SP_MediaStop,
+        self.stop_action = action("Stop", lambda: self.training_panel.stop(), None, "stop",
                                   "Stop at the next step and save a checkpoint you can resume from")
         toolbar = QToolBar("Training")
         toolbar.setObjectName("trainingToolbar")
@@ -183,11 +159,8 @@ class MainWindow(QMainWindow):
             act.setEnabled(False)
 
     def _wire(self) -> None:
-        self.model_panel.sig_model_changed.connect(self._on_model_changed)
-        self.settings_panel.sig_changed.connect(self._on_settings_changed)
-        self.data_panel.sig_data_changed.connect(self._on_data_changed)
+        self.setup.sig_problem.connect(self._on_setup_problem)
         self.session.sig_started.connect(lambda: self.tabs.setCurrentIndex(1))
-        self._on_settings_changed("*")
 
     # ------------------------------------------------------------------ the run panels
     @property
@@ -224,53 +197,24 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ settings
     def current_settings(self) -> TrainSettings | None:
-        """Everything chosen on the Setup tab, validated; None after showing what is wrong."""
-        self.settings_panel.clear_invalid()
-        settings = self.gathered_settings()
-        problem, field = "", None
-        if self.model_panel.error():
-            problem, field = f"Model: {self.model_panel.error()}", "model"
-        elif self.data_panel.error():
-            problem, field = f"Data: {self.data_panel.error()}", "data"
-        elif self.layers_view.problem():
-            problem, field = self.layers_view.problem(), "freeze"
-        elif self.settings_panel.hardware_problem():
-            problem, field = self.settings_panel.hardware_problem(), "device"
-        else:
-            try:
-                settings.validate()
-            except SettingsError as exc:
-                problem, field = str(exc), exc.setting
-        if problem:
-            self.show_setup_problem(problem, field)
-            return None
-        self.show_setup_problem("")
-        self._remember()
+        """Everything chosen on the Setup tab, validated; None after showing what is wrong there
+        (the offending field outlined). Valid choices are remembered for the next start."""
+        settings = self.setup.current_settings()
+        if settings is not None:
+            self._remember()
         return settings
 
     def gathered_settings(self) -> TrainSettings:
         """The Setup tab's choices as TrainSettings, not validated."""
-        base = TrainSettings(model=self.model_panel.model_spec(), data=self.data_panel.data_spec(),
-                             text_column=self.data_panel.text_column(), label_column=self.data_panel.label_column())
-        return self.settings_panel.settings(base)
-
-    def apply_settings(self, settings: TrainSettings) -> None:
-        """Show `settings` on the Setup tab: model, data, columns and every training setting."""
-        self.settings_panel.set_settings(settings)
-        if settings.model != self.model_panel.model_spec():
-            self.model_panel.set_model_spec(settings.model)
-        if (settings.data, settings.text_column, settings.label_column) != (
-                self.data_panel.data_spec(), self.data_panel.text_column(), self.data_panel.label_column()):
-            self.data_panel.set_data(settings.data, settings.text_column, settings.label_column)
+        return self.setup.gathered_settings()
 
     def load_settings_file(self, path: str | Path) -> bool:
         try:
             settings = TrainSettings.load(path)
         except SettingsError as exc:
-            self.show_setup_problem(str(exc), None)
+            self.setup.show_problem(str(exc))
             return False
-        self.apply_settings(settings)
-        self.show_setup_problem("")
+        self.setup.apply_settings(settings)
         self.statusBar().showMessage(f"Loaded settings from {path}", 5000)
         return True
 
@@ -280,49 +224,22 @@ class MainWindow(QMainWindow):
             settings.validate()
             settings.save(path)
         except (SettingsError, OSError) as exc:
-            self.show_setup_problem(f"Cannot save settings: {exc}", getattr(exc, "setting", None))
+            self.setup.show_problem(f"Cannot save settings: {exc}", getattr(exc, "setting", None))
             return False
         self.statusBar().showMessage(f"Saved settings to {path}", 5000)
         return True
 
     @Slot()
     def reset_to_defaults(self) -> None:
-        self.apply_settings(TrainSettings())
-        self.show_setup_problem("")
-
-    def show_setup_problem(self, text: str, field: str | None = None) -> None:
-        """The Setup tab's red line; with a field, that editor is outlined and focused."""
-        self.setup_problem.setText(text)
-        self.setup_problem.setVisible(bool(text))
-        if not text:
-            return
-        self.tabs.setCurrentIndex(0)
-        self.statusBar().showMessage(text, 10000)
-        if field:
-            self.settings_panel.mark_invalid(field)
+        """Default model, the embedded sample, default settings."""
+        self.setup.apply_settings(TrainSettings())
 
     # ------------------------------------------------------------------ slots
-    @Slot(object)
-    def _on_model_changed(self, info: Any) -> None:
-        self.layers_view.set_model(info)
-        self.settings_panel.set_layer_count(info.num_layers if info is not None else 0)
-        if info is not None:
-            self.data_panel.set_model_spec(self.model_panel.model_spec())
-            if self.setup_problem.text().startswith("Model:"):
-                self.show_setup_problem("")
-
     @Slot(str)
-    def _on_settings_changed(self, _name: str) -> None:
-        settings = self.settings_panel.settings()
-        self.data_panel.set_settings(settings)
-        self.layers_view.set_strategy(settings.freeze, settings.reinit_top_layers, settings.epochs)
-
-    @Slot(object)
-    def _on_data_changed(self, prepared: Any) -> None:
-        if prepared is not None:
-            self.layers_view.set_num_labels(prepared.num_labels)
-            if self.setup_problem.text().startswith("Data:"):
-                self.show_setup_problem("")
+    def _on_setup_problem(self, text: str) -> None:
+        if text:
+            self.tabs.setCurrentIndex(0)
+            self.statusBar().showMessage(text, 10000)
 
     @Slot(str)
     def _on_state_changed(self, state: str) -> None:
@@ -391,38 +308,15 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ remembering
     def _remember(self) -> None:
         store = QSettings()
-        store.setValue("choices/model", self.model_panel.model_spec())
-        store.setValue("choices/data", self.data_panel.data_spec())
-        store.setValue("choices/text_column", self.data_panel.text_column() or "")
-        store.setValue("choices/label_column", self.data_panel.label_column() or "")
-        fields = self.settings_panel.settings().to_dict()
-        for name in ("model", "data", "text_column", "label_column", "extra"):
-            fields.pop(name, None)
-        store.setValue("choices/settings", json.dumps(fields))
+        self.setup.remember(store)
         store.setValue("window/geometry", self.saveGeometry())
-        store.setValue("window/setup_splitter", self.setup_splitter.saveState())
 
     def _restore(self) -> None:
         store = QSettings()
         geometry = store.value("window/geometry")
         if isinstance(geometry, QByteArray | bytes) and geometry:
             self.restoreGeometry(geometry)
-        splitter = store.value("window/setup_splitter")
-        if isinstance(splitter, QByteArray | bytes) and splitter:
-            self.setup_splitter.restoreState(splitter)
-        try:
-            saved = json.loads(str(store.value("choices/settings", "") or "{}"))
-            settings = TrainSettings.from_dict(saved, source="saved choices")
-        except (ValueError, SettingsError):
-            settings = TrainSettings()  # a newer or damaged entry: start from defaults
-        settings = settings.replace(
-            model=str(store.value("choices/model", "default") or "default"),
-            data=str(store.value("choices/data", "sample") or "sample"),
-            text_column=str(store.value("choices/text_column", "") or "") or None,
-            label_column=str(store.value("choices/label_column", "") or "") or None)
-        self.settings_panel.set_settings(settings)
-        self.model_panel.set_model_spec(settings.model)
-        self.data_panel.set_data(settings.data, settings.text_column, settings.label_column)
+        self.setup.restore(store)
 
     # ------------------------------------------------------------------ closing
     def _ask_close(self) -> bool:
@@ -454,14 +348,16 @@ class MainWindow(QMainWindow):
         finally:
             if QApplication.overrideCursor() is not None:
                 QApplication.restoreOverrideCursor()
-        for panel in (self.model_panel, self.data_panel, self.settings_panel):
-            panel.shutdown()
+        self.setup.shutdown()
         if self._run_panels is not None:
             training, tester, runs = self._run_panels
             training.shutdown()
             runs.shutdown()
             tester.shutdown(10000)
-        self.runner.shutdown(10000)
+        # Cancelled work stops at its next check; an import cannot be interrupted, so the closing
+        # window does not wait long for one (the runner keeps such a thread referenced).
+        self.runner.shutdown(2000)
+        self.statusBar().clearMessage()  # also ends the status bar's own timeout timer
 
 
 def _import_run_panels() -> None:

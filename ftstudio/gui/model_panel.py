@@ -338,13 +338,13 @@ def describe_model(info: Any) -> str:
     if info.num_layers:
         parts.append(f"{info.num_layers} layers")
     if info.hidden_size:
-        parts.append(f"hidden size {info.hidden_size}")
+        parts.append(f"hidden {info.hidden_size}")
     if info.num_heads:
         parts.append(f"{info.num_heads} heads")
     if info.num_parameters:
-        parts.append(f"{format_count(info.num_parameters)} parameters")
+        parts.append(f"{format_count(info.num_parameters)} params")
     if info.max_position_embeddings:
-        parts.append(f"up to {info.max_position_embeddings} tokens")
+        parts.append(f"max {info.max_position_embeddings} tokens")
     return " · ".join(parts)
 
 

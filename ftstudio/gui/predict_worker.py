@@ -19,7 +19,7 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 # Models are a few hundred MB each; a handful covers "this run vs base vs another checkpoint".
 _CACHE_SIZE = 4
@@ -244,8 +244,11 @@ class PredictService(QObject):
         self._worker.sig_progress.connect(self._on_progress)
         self._worker.sig_result.connect(self._on_result)
         self._worker.sig_failed.connect(self._on_failed)
-        self._thread.finished.connect(self._worker.deleteLater)
         self._thread.start()
+        # Safety net for owners that forget: never quit the app with the thread still running.
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
 
     # ------------------------------------------------------------------ requests
     def predict(self, slot: str, model: str, texts: list[str], **options: Any) -> int:
@@ -254,13 +257,15 @@ class PredictService(QObject):
         With `label_names=[...]`, `model` is a model spec loaded with a fresh, untrained head
         for those labels (the "base model" of a comparison).
         """
-        return self._submit({"kind": "predict", "slot": slot, "model": str(model), "texts": list(texts),
-                             "options": options})
+        return self._submit(
+            {"kind": "predict", "slot": slot, "model": str(model), "texts": list(texts), "options": options}
+        )
 
     def evaluate(self, slot: str, model: str, data: str, **options: Any) -> int:
         """Ask for `evaluate_file` of the data file `data` with `model`; returns the request id."""
-        return self._submit({"kind": "evaluate", "slot": slot, "model": str(model), "data": str(data),
-                             "options": options})
+        return self._submit(
+            {"kind": "evaluate", "slot": slot, "model": str(model), "data": str(data), "options": options}
+        )
 
     def cancel(self, slot: str) -> None:
         """Forget the slot's pending request (a running file evaluation stops at its next check)."""
@@ -320,9 +325,10 @@ class PredictService(QObject):
         thread, self._thread = self._thread, None
         thread.quit()
         finished = thread.wait(timeout_ms)
-        self._worker = None
         if finished:
-            thread.deleteLater()
+            # Both are owned by Python: dropping the references deletes them here, on the main
+            # thread, after their thread has ended (models are freed with the worker's cache).
+            self._worker = None
         else:
             self._unfinished = thread  # keep it referenced: destroying a running QThread aborts
         return bool(finished)

@@ -97,8 +97,11 @@ class ProbabilityBars(QWidget):
             y = i * ROW_HEIGHT
             painter.setPen(text)
             shown = metrics.elidedText(name, Qt.TextElideMode.ElideRight, label_w - 10)
-            painter.drawText(QRectF(0, y, label_w - 10, ROW_HEIGHT),
-                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, shown)
+            painter.drawText(
+                QRectF(0, y, label_w - 10, ROW_HEIGHT),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                shown,
+            )
             bar = QRectF(bar_x, y + 5, bar_w, ROW_HEIGHT - 10)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(track)
@@ -108,8 +111,11 @@ class ProbabilityBars(QWidget):
                 painter.setBrush(top if name == self._top else other)
                 painter.drawRoundedRect(filled, 3, 3)
             painter.setPen(text)
-            painter.drawText(QRectF(bar_x + bar_w, y, pct_w, ROW_HEIGHT),
-                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, f"{p * 100:.1f}%")
+            painter.drawText(
+                QRectF(bar_x + bar_w, y, pct_w, ROW_HEIGHT),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                f"{p * 100:.1f}%",
+            )
         painter.end()
 
 
@@ -161,7 +167,7 @@ class PredictionColumn(QFrame):
         self._set_state(hint, muted=True)
 
     def show_busy(self, stage: str) -> None:
-        """"loading" keeps the previous answer visible (greyed) since a load takes seconds."""
+        """While a model loads (seconds) the previous answer stays visible, greyed."""
         if stage == "loading":
             self._set_state("Loading model… (first use of a checkpoint takes a few seconds)", muted=True)
             self.label.setEnabled(False)

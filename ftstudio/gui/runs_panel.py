@@ -8,16 +8,11 @@ go away. Selecting a run shows it; Ctrl/Shift-selecting more overlays their curv
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QFileSystemWatcher,
-    QModelIndex,
-    QPersistentModelIndex,
-    QRectF,
     QSortFilterProxyModel,
     Qt,
     QTimer,
@@ -25,10 +20,9 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QColor, QDesktopServices, QPainter
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QApplication,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -36,135 +30,16 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSplitter,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from ftstudio.gui.probability_bars import error_color, muted_color
-from ftstudio.gui.run_details import RunDetails, describe_best, short_source
+from ftstudio.gui.run_details import COLUMNS, SORT_ROLE, RunDetails, RunsTableModel, StatusBadgeDelegate
 
-COLUMNS = ("Status", "Run", "Model", "Data", "Best", "Steps", "Started")
-SORT_ROLE = Qt.ItemDataRole.UserRole
-# The training panel's state-badge colours (resources/style.qss): white text reads on each.
-STATUS_COLORS = {
-    "preparing": "#3f7fd6", "training": "#2e9d4f", "evaluating": "#2a8f8f", "saving": "#2a8f8f",
-    "paused": "#c98a12", "stopping": "#c9651a", "stopped": "#7a7f87", "finished": "#2563c9",
-    "failed": "#c62f2f",
-}
 WATCH_LIMIT = 200  # run folders watched (newest first); inotify watches are a shared resource
 REFRESH_DELAY_MS = 400  # one refresh for a burst of file events (a checkpoint is many renames)
-_ROOT = QModelIndex()
-_Index = QModelIndex | QPersistentModelIndex
-
-
-class RunsTableModel(QAbstractTableModel):
-    """One row per `RunSummary`; display text, raw sort keys (SORT_ROLE) and tooltips."""
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self._runs: list[Any] = []
-
-    def set_runs(self, runs: list[Any]) -> None:
-        self.beginResetModel()
-        self._runs = list(runs)
-        self.endResetModel()
-
-    def summary(self, row: int) -> Any:
-        return self._runs[row]
-
-    def summaries(self) -> list[Any]:
-        return list(self._runs)
-
-    def rowCount(self, parent: _Index = _ROOT) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self._runs)
-
-    def columnCount(self, parent: _Index = _ROOT) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        run, column = self._runs[index.row()], COLUMNS[index.column()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(run, column)
-        if role == SORT_ROLE:
-            return self._key(run, column)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if column == "Status" and run.message:
-                return f"{run.status}: {run.message}"
-            return {"Model": run.model, "Data": run.data, "Run": str(run.run_dir)}.get(column, self._text(run, column))
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in ("Best", "Steps"):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-    @staticmethod
-    def _text(run: Any, column: str) -> str:
-        if column == "Status":
-            return run.status
-        if column == "Run":
-            return run.run_id
-        if column == "Model":
-            return short_source(run.model)
-        if column == "Data":
-            return short_source(run.data)
-        if column == "Best":
-            return describe_best(run)
-        if column == "Steps":
-            return f"{run.step} / {run.total_steps}" if run.total_steps else str(run.step)
-        return datetime.fromtimestamp(run.created).strftime("%Y-%m-%d %H:%M")
-
-    @staticmethod
-    def _key(run: Any, column: str) -> Any:
-        if column == "Best":
-            # Loss is better when lower: sort on "goodness" so descending means best first.
-            if run.best_value is None:
-                return float("-inf")
-            return -run.best_value if run.best_metric == "loss" else run.best_value
-        if column == "Steps":
-            return run.step
-        if column == "Started":
-            return run.created
-        return RunsTableModel._text(run, column).lower()
-
-
-class StatusBadgeDelegate(QStyledItemDelegate):
-    """Paints the status as a coloured badge, matching the training panel's state badge."""
-
-    def paint(self, painter: QPainter, option, index) -> None:
-        status = str(index.data() or "")
-        # The cell as usual (selection and alternate-row background) minus its text...
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
-        style = opt.widget.style() if opt.widget is not None else QApplication.style()
-        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
-        # ...then the badge on top.
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        metrics = option.fontMetrics
-        width = metrics.horizontalAdvance(status) + 16
-        height = metrics.height() + 4
-        rect = QRectF(option.rect.x() + 4, option.rect.center().y() - height / 2 + 1, width, height)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(STATUS_COLORS.get(status, "#7a7f87")))
-        painter.drawRoundedRect(rect, height / 2, height / 2)
-        painter.setPen(QColor("#ffffff"))
-        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, status)
-        painter.restore()
-
-    def sizeHint(self, option, index):  # noqa: N802
-        size = super().sizeHint(option, index)
-        size.setWidth(option.fontMetrics.horizontalAdvance(str(index.data() or "")) + 28)
-        return size
 
 
 class RunsPanel(QWidget):
@@ -189,7 +64,9 @@ class RunsPanel(QWidget):
 
         self.runs_dir = Path(runs_dir) if runs_dir else default_runs_dir()
         self.confirm: Callable[[str, str], bool] = self._ask
-        self.open_folder: Callable[[Path], None] = lambda p: QDesktopServices.openUrl(QUrl.fromLocalFile(str(p)))
+        self.open_folder: Callable[[Path], None] = lambda p: QDesktopServices.openUrl(
+            QUrl.fromLocalFile(str(p))
+        )
         self.active_run: Path | None = None
         self._picked: list[Path] = []  # selected run folders, in the order they were selected
         self._shown: tuple = ()
@@ -320,19 +197,21 @@ class RunsPanel(QWidget):
         from PySide6.QtCore import QItemSelectionModel
 
         for row, summary in enumerate(self.model.summaries()):
-            if summary.run_dir == run_dir:
+            if _same(summary.run_dir, run_dir):
                 index = self.proxy.mapFromSource(self.model.index(row, 0))
                 if not index.isValid():
                     return False  # filtered out
                 flags = QItemSelectionModel.SelectionFlag.Rows | (
-                    QItemSelectionModel.SelectionFlag.Select if add else QItemSelectionModel.SelectionFlag.ClearAndSelect
+                    QItemSelectionModel.SelectionFlag.Select
+                    if add
+                    else QItemSelectionModel.SelectionFlag.ClearAndSelect
                 )
                 blocked = self.table.selectionModel().blockSignals(True)
                 self.table.selectionModel().select(index, flags)
                 self.table.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.NoUpdate)
                 self.table.selectionModel().blockSignals(blocked)
-                if run_dir not in self._picked:
-                    self._picked.append(run_dir)
+                if summary.run_dir not in self._picked:
+                    self._picked.append(summary.run_dir)
                 return True
         return False
 
@@ -370,7 +249,7 @@ class RunsPanel(QWidget):
 
     def _update_actions(self) -> None:
         run = self._primary()
-        active = run is not None and self.active_run is not None and run.run_dir == self.active_run
+        active = run is not None and _same(run.run_dir, self.active_run)
         resumable = run is not None and run.can_resume and not active
         self.resume_button.setEnabled(resumable)
         if run is None:
@@ -384,13 +263,19 @@ class RunsPanel(QWidget):
         self.resume_button.setToolTip(why)
         for button in (self.tester_button, self.folder_button):
             button.setEnabled(run is not None)
-        self.delete_button.setEnabled(bool(self._picked) and not any(p == self.active_run for p in self._picked))
+        self.delete_button.setEnabled(
+            bool(self._picked) and not any(_same(p, self.active_run) for p in self._picked)
+        )
         if len(self._picked) > 1:
-            self._set_hint(f"Showing {run.run_id}; dashed curves: {', '.join(p.name for p in self._picked[1:])}.")
+            self._set_hint(
+                f"Showing {run.run_id}; dashed curves: {', '.join(p.name for p in self._picked[1:])}."
+            )
         elif not self.model.rowCount():
             self._set_hint(f"No runs yet in {self.runs_dir}. Train one on the Train tab.")
         else:
-            self._set_hint("Ctrl+click (or Shift+click) more runs to overlay their curves on the selected one.")
+            self._set_hint(
+                "Ctrl+click (or Shift+click) more runs to overlay their curves on the selected one."
+            )
 
     def _set_hint(self, text: str, error: bool = False) -> None:
         color = error_color(self.palette()) if error else muted_color(self.palette())
@@ -420,12 +305,14 @@ class RunsPanel(QWidget):
         from ftstudio.engine.errors import FtStudioError
         from ftstudio.engine.runs import delete_run
 
-        targets = [p for p in self._picked if p != self.active_run]
+        targets = [p for p in self._picked if not _same(p, self.active_run)]
         if not targets:
             return
         names = "\n".join(f"  {p.name}" for p in targets)
         what = "this run" if len(targets) == 1 else f"these {len(targets)} runs"
-        if not self.confirm("Delete runs", f"Delete {what} and all their checkpoints?\n\n{names}\n\nThis cannot be undone."):
+        if not self.confirm(
+            "Delete runs", f"Delete {what} and all their checkpoints?\n\n{names}\n\nThis cannot be undone."
+        ):
             return
         for run_dir in targets:
             try:
@@ -438,8 +325,13 @@ class RunsPanel(QWidget):
         self.refresh()
 
     def _ask(self, title: str, text: str) -> bool:
-        answer = QMessageBox.question(self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                      QMessageBox.StandardButton.No)
+        answer = QMessageBox.question(
+            self,
+            title,
+            text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
         return answer == QMessageBox.StandardButton.Yes
 
     # ------------------------------------------------------------------ watching
@@ -461,3 +353,10 @@ class RunsPanel(QWidget):
     @Slot(str)
     def _on_folder_changed(self, _path: str) -> None:
         self._debounce.start()
+
+
+def _same(a: Path | None, b: Path | None) -> bool:
+    """One run folder, however its path was spelled (relative, symlinked, trailing slash)."""
+    if a is None or b is None:
+        return False
+    return a == b or Path(a).resolve() == Path(b).resolve()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QEvent, QLocale, QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QLocale, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -29,8 +29,9 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.engine.settings import TrainSettings, parse_freeze, setting_help
-from ftstudio.gui.background import BackgroundRunner, BackgroundTask
-from ftstudio.gui.style import set_invalid, set_role
+from ftstudio.gui.background import BackgroundRunner
+from ftstudio.gui.hardware_choice import HardwareChoice
+from ftstudio.gui.style import set_invalid
 
 # (field, label, kind, options). Spin options: (minimum, maximum, step[, decimals]) matching the
 # validation ranges; a "special" text shows for the minimum where 0 means "off"/"automatic".
@@ -39,12 +40,12 @@ _GROUPS: list[tuple[str, list[tuple[str, str, str, dict[str, Any]]]]] = [
         ("epochs", "Epochs", "int", {"range": (1, 1000)}),
         ("max_steps", "Max steps", "int", {"range": (0, 10_000_000), "special": "use epochs"}),
         ("batch_size", "Batch size", "int", {"range": (1, 4096)}),
-        ("grad_accum", "Gradient accumulation", "int", {"range": (1, 1024)}),
-        ("group_by_length", "Batch texts of similar length together", "bool", {}),
-        ("max_samples", "Training rows cap", "int", {"range": (0, 100_000_000), "special": "all rows", "step": 1000}),
+        ("grad_accum", "Accumulation steps", "int", {"range": (1, 1024)}),
+        ("group_by_length", "Group texts of similar length", "bool", {}),
+        ("max_samples", "Rows used", "int", {"range": (0, 100_000_000), "special": "all rows", "step": 1000}),
     ]),
     ("Data splits and length", [
-        ("max_length", "Max tokens per text", "int", {"range": (8, 8192), "step": 16}),
+        ("max_length", "Max tokens", "int", {"range": (8, 8192), "step": 16}),
         ("validation_split", "Validation share", "float", {"range": (0.01, 0.49), "step": 0.05, "decimals": 3}),
         ("test_split", "Test share", "float", {"range": (0.0, 0.49), "step": 0.05, "decimals": 3, "special": "none"}),
     ]),
@@ -61,117 +62,37 @@ _GROUPS: list[tuple[str, list[tuple[str, str, str, dict[str, Any]]]]] = [
         ("seed", "Random seed", "int", {"range": (0, 2_147_483_647)}),
     ]),
     ("Fine-tuning strategy", [
-        ("freeze", "What trains", "freeze", {}),
-        ("reinit_top_layers", "Re-initialise top layers", "int", {"range": (0, 128), "special": "none"}),
-        ("layerwise_lr_decay", "Layer-wise lr decay", "float", {"range": (0.01, 1.0), "step": 0.05, "decimals": 3}),
+        ("freeze", "Strategy", "freeze", {}),
+        ("reinit_top_layers", "Re-init top layers", "int", {"range": (0, 128), "special": "none"}),
+        ("layerwise_lr_decay", "Layer lr decay", "float", {"range": (0.01, 1.0), "step": 0.05, "decimals": 3}),
     ]),
     ("Hardware", [
         ("device", "Device", "device", {}),
         ("precision", "Precision", "precision", {}),
+        ("oom_retry", "Halve the batch on out-of-memory", "bool", {}),
     ]),
     ("Evaluation and checkpoints", [
         ("eval_steps", "Evaluate every", "int", {"range": (0, 10_000_000), "special": "each epoch", "suffix": " steps"}),
         ("save_steps", "Checkpoint every", "int", {"range": (0, 10_000_000), "special": "each evaluation", "suffix": " steps"}),
-        ("keep_checkpoints", "Step checkpoints kept", "int", {"range": (1, 1000)}),
-        ("early_stopping_patience", "Early stopping patience", "int", {"range": (0, 10_000), "special": "off", "suffix": " evals"}),
+        ("keep_checkpoints", "Checkpoints kept", "int", {"range": (1, 1000)}),
+        ("early_stopping_patience", "Early stopping", "int", {"range": (0, 10_000), "special": "off", "suffix": " evals"}),
         ("metric_for_best", "Best checkpoint by", "choice", {"items": [("f1", "Macro F1"), ("accuracy", "Accuracy"),
                                                                      ("loss", "Validation loss")]}),
         ("log_steps", "Log loss every", "int", {"range": (1, 100_000), "suffix": " steps"}),
     ]),
     ("Safety", [
         ("trust_remote_code", "Run code shipped with Hub models", "bool", {}),
-        ("allow_pickle", "Load pickle weights (pytorch_model.bin)", "bool", {}),
+        ("allow_pickle", "Allow pickle weights (.bin)", "bool", {}),
     ]),
 ]
 
 FREEZE_CHOICES = [
-    ("full", "Full fine-tuning (everything trains)"),
-    ("head", "Head only (encoder frozen)"),
-    ("embeddings", "Embeddings frozen"),
-    ("bottom", "Bottom N layers frozen"),
-    ("gradual", "Gradual unfreezing (top down, one layer per epoch)"),
+    ("full", "Full fine-tuning", "Every parameter trains: usually the most accurate, the most memory."),
+    ("head", "Head only", "Only the new classification head trains; the encoder is frozen. Fast, least accurate."),
+    ("embeddings", "Embeddings frozen", "The word embeddings stay as pretrained; all layers and the head train."),
+    ("bottom", "Bottom N layers frozen", "The embeddings and the lowest N layers stay frozen; the rest trains."),
+    ("gradual", "Gradual unfreezing", "Epoch 1 trains the head, then one more layer joins from the top each epoch."),
 ]
-
-
-DEVICE_CHOICES = [("auto", "Automatic"), ("cuda", "CUDA GPU"), ("mps", "Apple GPU (MPS)"), ("cpu", "CPU")]
-PRECISION_CHOICES = [("auto", "Automatic"), ("fp32", "fp32 (full precision)"),
-                     ("bf16", "bf16 (mixed precision)"), ("fp16", "fp16 (mixed, with loss scaling)")]
-
-
-class HardwareChoice(QObject):
-    """The device and precision combos, labelled with what `describe_devices()` found.
-
-    Detection imports torch, so it runs on the background runner; until it answers the combos
-    show plain names. Signals: sig_changed(str name) when the user picks another value.
-    """
-
-    sig_changed = Signal(str)
-
-    def __init__(self, runner: BackgroundRunner, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.device, self.precision = QComboBox(), QComboBox()
-        for combo, items, name in ((self.device, DEVICE_CHOICES, "device"),
-                                   (self.precision, PRECISION_CHOICES, "precision")):
-            for value, text in items:
-                combo.addItem(text, value)
-            combo.currentIndexChanged.connect(lambda _i, n=name: self.sig_changed.emit(n))
-        self.summary = QLabel("Detecting devices...")
-        self.summary.setWordWrap(True)
-        self.summary.setObjectName("hardwareSummary")
-        set_role(self.summary, "hint")
-        self._kinds: set[str] = set()
-        self._runner = runner
-        self._task: BackgroundTask | None = None
-        # Detection imports torch (seconds of CPU): start it once the window is up.
-        QTimer.singleShot(0, self._start)
-
-    def _start(self) -> None:
-        if self._task is None:
-            self._task = self._runner.submit(_detect_hardware, on_result=self._on_detected,
-                                             on_error=self._on_detect_failed, name="describe-devices")
-
-    def value(self, name: str) -> str:
-        return (self.device if name == "device" else self.precision).currentData()
-
-    def set_value(self, name: str, value: str) -> None:
-        _select(self.device if name == "device" else self.precision, value)
-
-    def problem(self) -> str:
-        """Why the chosen device cannot be used here ("" when it can, or before detection)."""
-        device = self.value("device")
-        if self._kinds and device != "auto" and device not in self._kinds:
-            return (f"device: {device} is not available on this machine "
-                    f"(found: {', '.join(sorted(self._kinds))}). Choose Automatic or one of those.")
-        return ""
-
-    def shutdown(self) -> None:
-        if self._task is None:
-            self._task = BackgroundTask("never-started")  # a queued start must not submit now
-        self._task.cancel()
-
-    @Slot(object)
-    def _on_detected(self, found: dict[str, Any]) -> None:
-        devices, auto_device, auto_precision = found["devices"], found["auto_device"], found["auto_precision"]
-        self._kinds = {d["kind"] for d in devices}
-        labels = {d["kind"]: d["label"] for d in reversed(devices)}  # the first GPU names its kind
-        best = labels.get(auto_device, auto_device)
-        self.device.setItemText(0, f"Automatic: {best}")
-        for index, (value, text) in enumerate(DEVICE_CHOICES[1:], start=1):
-            self.device.setItemText(index, f"{text}: {labels[value]}" if value in labels else f"{text} (not available)")
-        self.precision.setItemText(0, f"Automatic: {auto_precision} on {auto_device}")
-        self.summary.setText("Detected: " + "; ".join(d["label"] for d in devices))
-
-    @Slot(object)
-    def _on_detect_failed(self, exc: BaseException) -> None:
-        self.summary.setText(f"Could not detect devices ({exc}); Automatic will choose at start.")
-
-
-def _detect_hardware() -> dict[str, Any]:
-    from ftstudio.engine.devices import describe_devices, resolve_device, resolve_precision
-
-    device = resolve_device("auto")
-    return {"devices": describe_devices(), "auto_device": device.type,
-            "auto_precision": resolve_precision("auto", device)}
 
 
 class _WheelGuard(QObject):
@@ -186,6 +107,9 @@ class _WheelGuard(QObject):
 
 class SettingsPanel(QWidget):
     """The settings form (scrollable), with Reset to defaults.
+
+    `strategy_box` (the Fine-tuning strategy group) may be moved elsewhere by the window, e.g.
+    beside the layers view it drives; it remains this panel's editor wherever it is shown.
 
     Signals:
       sig_changed(str name): a setting was edited by the user or set programmatically.
@@ -215,6 +139,7 @@ class SettingsPanel(QWidget):
             box = QGroupBox(title)
             form = QFormLayout(box)
             form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+            form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             for name, label, kind, opts in rows:
                 widget = self._make(name, kind, opts)
                 self._widgets[name] = widget
@@ -222,21 +147,26 @@ class SettingsPanel(QWidget):
                     form.addRow(widget)
                 elif kind == "freeze":
                     form.addRow(label, widget)
-                    form.addRow("Frozen layers (N)", self._bottom_n)
+                    form.addRow("Frozen layers", self._bottom_n)
                 else:
                     form.addRow(label, widget)
             if title == "Training length":
                 self._effective = QLabel()
+                self._effective.setWordWrap(True)
                 self._effective.setProperty("role", "hint")
                 form.addRow("", self._effective)
             if title == "Hardware":
                 form.addRow("", self._hardware.summary)
+            if title == "Fine-tuning strategy":
+                self.strategy_box = box
             column.addWidget(box)
         column.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidget(body)
         scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setFrameShape(QScrollArea.Shape.StyledPanel)
+        # Fields shrink to the column instead of hiding behind a horizontal scroll bar.
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         reset = QPushButton("Reset to defaults")
         reset.setToolTip("Every setting on this page back to its default (model and data stay).")
         reset.clicked.connect(self._on_reset)
@@ -284,8 +214,9 @@ class SettingsPanel(QWidget):
             widget.toggled.connect(lambda _b, n=name: self._emit(n))
         elif kind == "freeze":
             widget = QComboBox()
-            for value, text in FREEZE_CHOICES:
+            for value, text, tip in FREEZE_CHOICES:
                 widget.addItem(text, value)
+                widget.setItemData(widget.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
             self._bottom_n = QSpinBox()
             self._bottom_n.setRange(1, 128)
             self._bottom_n.setToolTip("How many encoder layers, counted from the bottom, stay frozen.")
@@ -308,6 +239,9 @@ class SettingsPanel(QWidget):
             widget.setKeyboardTracking(False)  # typing "128" is one change, not three
         if isinstance(widget, (QAbstractSpinBox, QComboBox)):
             widget.installEventFilter(self._guard)
+        if isinstance(widget, QComboBox):  # long detected-device names must not widen the column
+            widget.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            widget.setMinimumContentsLength(8)
         widget.setToolTip(tip)
         widget.setObjectName(name)
         return widget
@@ -443,7 +377,7 @@ class SettingsPanel(QWidget):
         w["epochs"].setEnabled(w["max_steps"].value() == 0)
         self._bottom_n.setEnabled(w["freeze"].currentData() == "bottom")
         batch, accum = w["batch_size"].value(), w["grad_accum"].value()
-        self._effective.setText(f"Effective batch: {batch * accum} texts per optimizer step")
+        self._effective.setText(f"Effective batch: {batch * accum} texts per step")
 
 
 def _select(combo: QComboBox, value: Any) -> None:

@@ -16,7 +16,20 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget
 
-RESOURCES = Path(__file__).with_name("resources")
+def _resources_dir() -> Path:
+    """The repo's top-level `resources/`, installed as the package `ftstudio.resources`."""
+    try:
+        from importlib.resources import files
+
+        found = Path(str(files("ftstudio.resources")))
+        if (found / "style.qss").is_file():
+            return found
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return Path(__file__).resolve().parents[2] / "resources"  # a source checkout
+
+
+RESOURCES = _resources_dir()
 
 _LIGHT = {
     "error": "#c62828", "ok": "#2e7d32", "hint": "#5f6368", "busy": "#1f5fbf",
@@ -111,6 +124,37 @@ def is_dark() -> bool:
 def colors() -> dict[str, str]:
     """Semantic colours for the current theme (error, ok, hint, trainable, frozen, plot_*...)."""
     return dict(_DARK if is_dark() else _LIGHT)
+
+
+def control_icon(kind: str) -> QIcon:
+    """Start / pause / resume / stop drawn in colour, legible on light and dark toolbars alike
+    (the style's standard media icons are black and vanish on a dark background)."""
+    from PySide6.QtCore import QPointF, QRectF
+    from PySide6.QtGui import QPainter, QPixmap, QPolygonF
+
+    fill = {"start": "#2e9d4f", "pause": "#c98a12", "resume": "#2e9d4f", "stop": "#d93b3b"}[kind]
+    icon = QIcon()
+    for size in (16, 24, 32):
+        pixmap = QPixmap(size, size)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(fill))
+        u = size / 16.0
+        if kind in ("start", "resume"):
+            left = 3 if kind == "start" else 6
+            painter.drawPolygon(QPolygonF([QPointF(left * u, 2 * u), QPointF(14 * u, 8 * u), QPointF(left * u, 14 * u)]))
+            if kind == "resume":
+                painter.drawRect(QRectF(2 * u, 2 * u, 2.5 * u, 12 * u))
+        elif kind == "pause":
+            painter.drawRoundedRect(QRectF(3 * u, 2 * u, 3.5 * u, 12 * u), u, u)
+            painter.drawRoundedRect(QRectF(9.5 * u, 2 * u, 3.5 * u, 12 * u), u, u)
+        else:
+            painter.drawRoundedRect(QRectF(2.5 * u, 2.5 * u, 11 * u, 11 * u), 1.5 * u, 1.5 * u)
+        painter.end()
+        icon.addPixmap(pixmap)
+    return icon
 
 
 def app_icon() -> QIcon:

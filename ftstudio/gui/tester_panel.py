@@ -38,9 +38,9 @@ from ftstudio.gui.probability_bars import PredictionColumn, error_color, muted_c
 # Short, varied sentences matching the embedded airline-tweet sample, so a first-time user sees
 # each class light up without having to invent text.
 EXAMPLES = (
-    "The crew was wonderful, thanks for a great flight!",
-    "Two hours delayed and my bag is lost. Awful.",
-    "Which gate does the 9am flight to Boston leave from?",
+    "Great crew, thanks for a lovely flight!",
+    "Delayed again and my bag is lost.",
+    "Which gate is the 9am flight?",
 )
 DATA_FILTER = "Data files (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)"
 TYPING_PAUSE_MS = 350  # predict while typing once the user pauses this long
@@ -113,22 +113,16 @@ class TesterPanel(QWidget):
         text_row.addWidget(self.predict_button)
         text_row.addWidget(self.order)
 
-        chips = QHBoxLayout()
-        tries = QLabel("Try:")
-        tries.setStyleSheet(f"color: {muted_color(self.palette())};")
-        chips.addWidget(tries)
-        self.example_buttons = []
-        for sentence in EXAMPLES:
-            chip = QPushButton(sentence)
-            chip.setCursor(Qt.CursorShape.PointingHandCursor)
-            chip.setStyleSheet(
-                "QPushButton { border: 1px solid palette(mid); border-radius: 11px; padding: 3px 10px; }"
-                "QPushButton:hover { border-color: palette(highlight); }"
-            )
-            chip.clicked.connect(lambda _=False, s=sentence: self.try_text(s))
-            chips.addWidget(chip)
-            self.example_buttons.append(chip)
-        chips.addStretch(1)
+        # Examples as links in one word-wrapped label: they wrap on a narrow window, where a
+        # row of buttons would force the whole window wider.
+        links = " &nbsp;·&nbsp; ".join(f'<a href="{i}">{html.escape(t)}</a>' for i, t in enumerate(EXAMPLES))
+        self.examples = QLabel(
+            f'<span style="color: {muted_color(self.palette())}">Try:</span> &nbsp;{links}'
+        )
+        self.examples.setWordWrap(True)
+        self.examples.setTextFormat(Qt.TextFormat.RichText)
+        self.examples.setToolTip("Click an example to predict it")
+        self.examples.linkActivated.connect(self._on_example)
 
         self.column_a = PredictionColumn()
         self.column_b = PredictionColumn()
@@ -148,19 +142,21 @@ class TesterPanel(QWidget):
         self.splitter.addWidget(scroll)
         self.splitter.addWidget(self._build_file_box())
         self.splitter.setChildrenCollapsible(False)
-        self.splitter.setStretchFactor(0, 1)
-        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
         layout = QVBoxLayout(self)
         layout.addLayout(pick_row)
         layout.addLayout(text_row)
-        layout.addLayout(chips)
+        layout.addWidget(self.examples)
         layout.addWidget(self.splitter, 1)
         self._update_titles()
 
     def _build_file_box(self) -> QGroupBox:
         box = QGroupBox("Test a labelled file")
         self.file_button = QPushButton("Test a file…")
-        self.file_button.setToolTip("A CSV/TSV/JSON/JSONL/Parquet file with a text column and a label column.")
+        self.file_button.setToolTip(
+            "A CSV/TSV/JSON/JSONL/Parquet file with a text column and a label column."
+        )
         self.file_button.clicked.connect(self._on_file_clicked)
         self.file_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.file_cancel = QPushButton("Cancel")
@@ -189,9 +185,12 @@ class TesterPanel(QWidget):
     # ------------------------------------------------------------------ public API
     def set_run(self, run_dir: str | Path | None) -> None:
         """Test this run (the one training now, or one picked in the runs list)."""
+        from ftstudio.engine.runs import list_runs
+
         self.run_dir = Path(run_dir) if run_dir else None
+        others = list_runs(self.runs_dir)  # read once for both pickers
         for picker in (self.picker, self.compare_picker):
-            picker.set_run(self.run_dir)
+            picker.set_run(self.run_dir, others)
         self._update_titles()
 
     def refresh_checkpoints(self) -> None:
@@ -201,7 +200,7 @@ class TesterPanel(QWidget):
         self._update_titles()
 
     def try_text(self, text: str) -> None:
-        """Put `text` in the box and predict it (the example chips use this)."""
+        """Put `text` in the box and predict it (the example links use this)."""
         self.text.setText(text)
         self.predict_now()
 
@@ -259,6 +258,10 @@ class TesterPanel(QWidget):
         self.column_b.set_title(self.compare_picker.currentText())
 
     # ------------------------------------------------------------------ slots
+    @Slot(str)
+    def _on_example(self, link: str) -> None:
+        self.try_text(EXAMPLES[int(link)])
+
     @Slot(str)
     def _on_text_edited(self, text: str) -> None:
         if text.strip():

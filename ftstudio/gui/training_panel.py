@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QApplication,
@@ -33,6 +33,7 @@ from ftstudio.gui.log_view import LogView
 from ftstudio.gui.training_plots import TrainingPlots
 
 IDLE, PAUSING = "ready", "pausing"
+PROGRESS_MS = 200  # the progress row shows the newest step at most 5 times a second
 RUNNING_STATES = ("preparing", "training", "evaluating", "saving")
 # Used only when the application style sheet (style.qss) does not style the badge already.
 BADGE_COLORS = {"preparing": "#3f7fd6", "training": "#2e9d4f", "evaluating": "#2a8f8f", "saving": "#2a8f8f",
@@ -71,6 +72,11 @@ class TrainingPanel(QWidget):
         self._engine_state = IDLE  # the last status the engine reported (badge may say more)
         self._stop_requested = self._pause_requested = False
         self._epochs = 0
+        self._latest_step: dict | None = None
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(PROGRESS_MS)
+        self._progress_timer.timeout.connect(self._apply_latest_step)
         self._build()
         for name, slot in (("sig_status", self._on_status), ("sig_log", self._on_log),
                            ("sig_progress", self._on_progress), ("sig_info", self._on_info),
@@ -214,7 +220,13 @@ class TrainingPanel(QWidget):
 
     def shutdown(self) -> None:
         """Stop the panel's timers (the main window calls this, after the session's shutdown)."""
+        self._progress_timer.stop()
         self.plots.shutdown()
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._progress_timer.stop()
+        self._apply_latest_step()  # hidden widgets do not repaint: cheap to apply now
+        super().hideEvent(event)
 
     # ------------------------------------------------------------------ run lifecycle
     def _begin(self, settings, resume_dir: Path | None, first_line: str) -> bool:
@@ -223,6 +235,8 @@ class TrainingPanel(QWidget):
         self.checkpoints.clear()
         self.banner.setVisible(False)
         self._reset_progress()
+        self._progress_timer.stop()
+        self._latest_step = None
         self.run_dir = None
         self.run_label.setText("Preparing a run ...")
         self._stop_requested = self._pause_requested = False
@@ -337,6 +351,19 @@ class TrainingPanel(QWidget):
     @Slot(object)
     def _on_step(self, event: dict) -> None:
         self.plots.add_step(event)
+        # QProgressBar.setValue repaints synchronously (milliseconds, on the GUI thread, holding the
+        # GIL the training thread needs): show the latest step at most every PROGRESS_MS instead.
+        self._latest_step = event
+        if not self.isVisible():
+            self._apply_latest_step()
+        elif not self._progress_timer.isActive():
+            self._progress_timer.start()
+
+    @Slot()
+    def _apply_latest_step(self) -> None:
+        event, self._latest_step = self._latest_step, None
+        if event is None:
+            return
         total = int(event.get("total_steps") or 0)
         if total and self.progress.maximum() != total:
             self.progress.setRange(0, total)
@@ -368,6 +395,8 @@ class TrainingPanel(QWidget):
         status, message = result.get("status", FAILED), result.get("message", "")
         self._stop_requested = self._pause_requested = False
         self._engine_state = status
+        self._progress_timer.stop()
+        self._apply_latest_step()
         if result.get("run_dir"):
             self._set_run_dir(str(result["run_dir"]))
             self.checkpoints.set_run(result["run_dir"])

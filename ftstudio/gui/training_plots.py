@@ -8,16 +8,20 @@ once. Past runs can be overlaid as dashed curves to compare.
 
 from __future__ import annotations
 
+import html
 import math
+import time
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, QTimer, Slot
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
 REDRAW_MS = 50  # at most ~20 redraws per second, however fast events come
+DRAW_BUDGET = 0.2  # and at most this share of the GUI thread: slow redraws space themselves out
+MAX_REDRAW_MS = 2000
 STEP_COLUMNS = ("step", "epoch", "loss", "smooth", "learning_rate")
 EVAL_COLUMNS = ("step", "epoch", "loss", "accuracy", "f1")
 # (light background, dark background): the same hue, a shade that reads on each.
@@ -113,6 +117,7 @@ class TrainingPlots(QWidget):
         self._run = _RunCurves()
         self._overlays: list[tuple[_RunCurves, list[pg.PlotDataItem]]] = []
         self._dirty = False
+        self.last_redraw_ms = 0.0  # the last timed redraw (flush and paint), for diagnostics
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REDRAW_MS)
@@ -149,26 +154,34 @@ class TrainingPlots(QWidget):
 
         self._canvas = pg.GraphicsLayoutWidget()
         self._canvas.setMinimumHeight(220)
-        self.loss_plot = self._canvas.addPlot(title="Loss")
-        self.metric_plot = self._canvas.addPlot(title="Validation accuracy and macro F1")
-        self.lr_plot = self._canvas.addPlot(title="Learning rate")
+        self.loss_plot = self._canvas.addPlot()
+        self.metric_plot = self._canvas.addPlot()
+        self.lr_plot = self._canvas.addPlot()
+        self._headings = {id(self.loss_plot): "Loss", id(self.metric_plot): "Validation",
+                          id(self.lr_plot): "Learning rate"}
         self._plots = (self.loss_plot, self.metric_plot, self.lr_plot)
         self._cursors = []
         for plot in self._plots:
             plot.showGrid(x=True, y=True, alpha=0.2)
-            plot.addLegend(offset=(-8, 8))
-            plot.setXLink(self.loss_plot)  # zoom and pan all three together
+            for side in ("left", "bottom"):
+                # Grid lines at labelled ticks only: the minor levels tripled the paint time.
+                plot.getAxis(side).setStyle(maxTickLevel=0)
+            plot.getViewBox().setDefaultPadding(0.06)  # points at the extremes stay whole
+            if plot is not self.loss_plot:
+                plot.setXLink(self.loss_plot)  # zoom and pan all three together
             cursor = pg.InfiniteLine(angle=90, movable=False)
             cursor.setVisible(False)
             plot.addItem(cursor, ignoreBounds=True)
             self._cursors.append(cursor)
+        # The key of each plot is in its title (coloured names): an in-plot legend always ends up
+        # covering some run's points.
         self._curves = {
-            "raw": self._curve(self.loss_plot, "train loss", "raw"),
-            "smooth": self._curve(self.loss_plot, "train loss (smoothed)", "train", width=2),
-            "val_loss": self._curve(self.loss_plot, "validation loss", "val", width=2, symbol="o"),
-            "accuracy": self._curve(self.metric_plot, "accuracy", "accuracy", width=2, symbol="o"),
-            "f1": self._curve(self.metric_plot, "macro F1", "f1", width=2, symbol="t"),
-            "lr": self._curve(self.lr_plot, "learning rate", "lr", width=2),
+            "raw": self._curve(self.loss_plot, "─ train", "raw"),
+            "smooth": self._curve(self.loss_plot, "━ smoothed", "train", width=2),
+            "val_loss": self._curve(self.loss_plot, "● validation", "val", width=2, symbol="o"),
+            "accuracy": self._curve(self.metric_plot, "● accuracy", "accuracy", width=2, symbol="o"),
+            "f1": self._curve(self.metric_plot, "▼ macro F1", "f1", width=2, symbol="t"),
+            "lr": self._curve(self.lr_plot, None, "lr", width=2),
         }
         self._canvas.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self._canvas.installEventFilter(self)
@@ -178,11 +191,14 @@ class TrainingPlots(QWidget):
         layout.addLayout(controls)
         layout.addWidget(self._canvas, 1)
 
-    def _curve(self, plot, name: str, color: str, width: float = 1, symbol: str | None = None, style=None):
-        curve = plot.plot([], [], name=name, symbol=symbol, symbolSize=6)
+    def _curve(self, plot, key: str | None, color, width: float = 1, symbol: str | None = None, style=None):
+        """A curve made once and fed by setData; `key` is its entry in the plot's title."""
+        curve = plot.plot([], [], symbol=symbol, symbolSize=6)
         curve._ft_style = (color, width, style, symbol)  # re-coloured by _apply_theme
+        curve._ft_key = key
         curve._ft_plot = plot
-        curve.setClipToView(True)
+        # Downsample long runs to the pixels available; no clipToView: it hides points outside the
+        # current range, so auto-range never grows to show new ones.
         curve.setDownsampling(auto=True, method="peak")
         return curve
 
@@ -197,15 +213,11 @@ class TrainingPlots(QWidget):
         pg.setConfigOptions(background=background, foreground=foreground)
         self._canvas.setBackground(background)
         shade = 1 if self._dark() else 0
+        keys: dict[int, list[str]] = {id(plot): [] for plot in self._plots}
         for plot in self._plots:
-            plot.setTitle(plot.titleLabel.text, color=foreground)
             for side in ("left", "bottom"):
                 plot.getAxis(side).setPen(foreground)
                 plot.getAxis(side).setTextPen(foreground)
-            plot.legend.setLabelTextColor(foreground)
-            for _sample, label in plot.legend.items:
-                label.setText(label.text)  # setLabelTextColor only stores the colour
-            plot.legend.setBrush(QColor(background.red(), background.green(), background.blue(), 200))
         for cursor in self._cursors:
             cursor.setPen(pg.mkPen(foreground, width=1, style=Qt.PenStyle.DotLine))
         for curve in self._all_curves():
@@ -216,6 +228,11 @@ class TrainingPlots(QWidget):
             if symbol:
                 curve.setSymbolPen(pen)
                 curve.setSymbolBrush(pg.mkBrush(hex_color))
+            if curve._ft_key:
+                keys[id(curve._ft_plot)].append(f'<span style="color:{hex_color}">{html.escape(curve._ft_key)}</span>')
+        for plot in self._plots:
+            heading = f'<span style="color:{foreground.name()}"><b>{self._headings[id(plot)]}</b></span>'
+            plot.setTitle("&nbsp;&nbsp;".join([heading, *keys[id(plot)]]), size="10pt")
 
     def _all_curves(self):
         yield from self._curves.values()
@@ -256,12 +273,13 @@ class TrainingPlots(QWidget):
         run.load(records, self.smoothing())
         color = OVERLAY_COLORS[len(self._overlays) % len(OVERLAY_COLORS)]
         dash, dot = Qt.PenStyle.DashLine, Qt.PenStyle.DotLine
+        # Dashed: training loss and accuracy; dotted: validation loss and F1.
         curves = [
-            self._curve(self.loss_plot, name, color, 2, None, dash),
-            self._curve(self.loss_plot, f"{name} (validation)", color, 1, None, dot),
-            self._curve(self.metric_plot, f"{name} accuracy", color, 2, None, dash),
-            self._curve(self.metric_plot, f"{name} F1", color, 1, None, dot),
-            self._curve(self.lr_plot, name, color, 1, None, dash),
+            self._curve(self.loss_plot, f"╌ {name}", color, 2, None, dash),
+            self._curve(self.loss_plot, None, color, 1, None, dot),
+            self._curve(self.metric_plot, f"╌ {name}", color, 2, None, dash),
+            self._curve(self.metric_plot, None, color, 1, None, dot),
+            self._curve(self.lr_plot, f"╌ {name}", color, 1, None, dash),
         ]
         self._overlays.append((run, curves))
         self._apply_theme()
@@ -271,8 +289,8 @@ class TrainingPlots(QWidget):
         for _run, curves in self._overlays:
             for curve in curves:
                 curve._ft_plot.removeItem(curve)
-                curve._ft_plot.legend.removeItem(curve)
         self._overlays.clear()
+        self._apply_theme()  # drop their title keys
         self._mark_dirty()
 
     def smoothing(self) -> float:
@@ -290,7 +308,7 @@ class TrainingPlots(QWidget):
 
     def curve_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """The data a live curve was last given (raw, smooth, val_loss, accuracy, f1, lr); what is
-        painted may be clipped to the view and downsampled."""
+        painted may be downsampled."""
         x, y = self._curves[name].getOriginalDataset()
         return (np.array([]) if x is None else x), (np.array([]) if y is None else y)
 
@@ -302,7 +320,14 @@ class TrainingPlots(QWidget):
 
     @Slot()
     def _on_redraw_timer(self) -> None:
+        """Redraw and paint now, timing it, so the next redraw waits long enough to keep the
+        plots within DRAW_BUDGET of the GUI thread (and of the GIL the training thread needs)."""
+        started = time.perf_counter()
         self.flush()
+        self._canvas.viewport().repaint()
+        cost_ms = (time.perf_counter() - started) * 1000.0
+        self.last_redraw_ms = cost_ms
+        self._timer.setInterval(int(min(MAX_REDRAW_MS, max(REDRAW_MS, cost_ms / DRAW_BUDGET))))
 
     def flush(self) -> None:
         """Redraw now if anything changed (the timer calls this; tests may too)."""
@@ -346,6 +371,8 @@ class TrainingPlots(QWidget):
     # ------------------------------------------------------------------ controls
     @Slot(int)
     def _on_x_axis_changed(self, _index: int) -> None:
+        for cursor in self._cursors:
+            cursor.setVisible(False)  # its position was in the other unit
         self._mark_dirty()
         self.flush()
         for plot in self._plots:

@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
 
-from ftstudio.engine.events import FAILED, Reporter, TrainingControl
+from ftstudio.engine.events import FAILED, PREPARING, Reporter, TrainingControl
 
 
 class _SignalReporter(Reporter):
@@ -97,6 +97,9 @@ class TrainingWorker(QObject):
         result: dict[str, Any]
         reporter = _SignalReporter(self)
         try:
+            # The first run imports torch and transformers here: say so, it can take seconds.
+            self.sig_status.emit(PREPARING, "")
+            self.sig_log.emit("Loading the training libraries ...")
             quiet_progress_bars()
             from ftstudio.engine.train import train  # lazy: torch/transformers load here, off the GUI thread
 

@@ -13,6 +13,7 @@ import weakref
 import pytest
 
 THREAD_GRACE_MS = 5000
+_REPORTED: weakref.WeakSet = weakref.WeakSet()  # each leaked timer fails one test, not every later one
 
 
 def _valid(obj) -> bool:
@@ -56,6 +57,9 @@ def no_leftover_threads_or_timers(request):
                 if timer.isActive():
                     active[id(timer)] = timer
     for timer in active.values():
+        if timer in _REPORTED:
+            continue
+        _REPORTED.add(timer)
         parent = timer.parent()
         owner = type(parent).__name__ if parent is not None else "no parent"
         problems.append(f"QTimer {timer.objectName() or ''} (parent {owner}, {timer.interval()} ms) still active")

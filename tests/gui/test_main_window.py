@@ -81,8 +81,8 @@ def test_bad_dataset_refuses_start(qtbot, window, tiny_model_dir, tmp_path):
     window.data_panel.choose_file(str(bad))
     qtbot.waitUntil(lambda: window.data_panel.error() != "", timeout=WAIT_MS)
     assert window.current_settings() is None
-    assert window.setup_problem.isVisible() or not window.isVisible()
-    assert window.setup_problem.text().startswith("Data:")
+    assert window.setup.problem.isVisible() or not window.isVisible()
+    assert window.setup.problem.text().startswith("Data:")
     assert window.training_panel.start() is False
     assert not window.session.is_running()
 
@@ -90,7 +90,7 @@ def test_bad_dataset_refuses_start(qtbot, window, tiny_model_dir, tmp_path):
 def test_invalid_setting_is_named_and_highlighted(qtbot, window):
     window.settings_panel.widget_for("learning_rate").setText("lots")
     assert window.current_settings() is None
-    assert "learning_rate" in window.setup_problem.text()
+    assert "learning_rate" in window.setup.problem.text()
     assert window.settings_panel.widget_for("learning_rate").property("invalid") is True
 
 
@@ -113,7 +113,7 @@ def test_save_load_reset_round_trip(qtbot, window, tiny_model_dir, small_csv, tm
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     assert not window.load_settings_file(broken)
-    assert "not valid JSON" in window.setup_problem.text()
+    assert "not valid JSON" in window.setup.problem.text()
 
 
 def test_last_choices_are_remembered(qtbot, runs_dir, tiny_model_dir, small_csv):
@@ -123,7 +123,7 @@ def test_last_choices_are_remembered(qtbot, runs_dir, tiny_model_dir, small_csv)
     qtbot.addWidget(first)
     _choose(qtbot, first, tiny_model_dir, small_csv)
     first.settings_panel.set_settings(first.settings_panel.settings().replace(epochs=5, freeze="head"))
-    first.resize(1300, 820)
+    first.resize(760, 640)  # within the offscreen screen (800x800), so restoring does not clip it
     first.close()
 
     second = MainWindow(runs_dir=runs_dir)
@@ -132,7 +132,7 @@ def test_last_choices_are_remembered(qtbot, runs_dir, tiny_model_dir, small_csv)
     assert second.data_panel.data_spec() == str(small_csv)
     assert second.settings_panel.settings().epochs == 5
     assert second.settings_panel.freeze() == "head"
-    assert second.size().width() == 1300
+    assert (second.size().width(), second.size().height()) == (760, 640)
 
 
 def test_close_while_training_asks_then_stops_cleanly(qtbot, window, tiny_model_dir, small_csv):

@@ -34,8 +34,9 @@ def trained_runs(tmp_path_factory, tiny_model_dir) -> dict[str, Path]:
             self.control.request_stop()
 
     control = TrainingControl()
-    stopped = train(base.replace(epochs=3), runs_dir=runs_dir, reporter=StopAfterFirstCheckpoint(control),
-                    control=control)
+    stopped = train(
+        base.replace(epochs=3), runs_dir=runs_dir, reporter=StopAfterFirstCheckpoint(control), control=control
+    )
     assert (first.status, second.status, stopped.status) == ("finished", "finished", "stopped")
     return {"dir": runs_dir, "first": first.run_dir, "second": second.run_dir, "stopped": stopped.run_dir}
 
@@ -74,7 +75,10 @@ def test_sorting_by_best_uses_values(panel):
     from ftstudio.gui.runs_panel import COLUMNS
 
     panel.table.sortByColumn(COLUMNS.index("Best"), Qt.SortOrder.DescendingOrder)
-    values = [panel.proxy.index(r, COLUMNS.index("Best")).data(panel.proxy.sortRole()) for r in range(panel.proxy.rowCount())]
+    values = [
+        panel.proxy.index(r, COLUMNS.index("Best")).data(panel.proxy.sortRole())
+        for r in range(panel.proxy.rowCount())
+    ]
     assert values == sorted(values, reverse=True)
 
 

@@ -163,10 +163,10 @@ def test_data_panel_loads_a_csv(qtbot, small_csv, tiny_model_dir):
 
     chart = panel._lengths_chart
     qtbot.waitUntil(lambda: "truncated" in chart.truncated_text(), timeout=WAIT_MS)
-    assert "max_length 128" in chart.truncated_text() and "0.0% truncated" in chart.truncated_text()
+    assert "at 128" in chart.truncated_text() and "0.0% truncated" in chart.truncated_text()
     panel.set_settings(TrainSettings(max_length=8))  # redraws from the stored lengths
     assert panel._length_task is None
-    assert "max_length 8" in chart.truncated_text() and "0.0% truncated" not in chart.truncated_text()
+    assert "at 8" in chart.truncated_text() and "0.0% truncated" not in chart.truncated_text()
 
 
 @pytest.mark.parametrize("content", [b"", b"\x00\x01\x02\xff\xfe binary \x00" * 50], ids=["empty", "binary"])
@@ -184,9 +184,8 @@ def test_data_panel_explains_a_bad_file(qtbot, tmp_path, content):
 
 
 def test_choosing_another_label_column_reprepares(qtbot, tmp_path):
-    from tests.conftest import make_texts, write_csv
-
     from ftstudio.gui.data_panel import DataPanel
+    from tests.conftest import make_texts, write_csv
 
     rows = [(text, label, "yes" if i % 2 else "no") for i, (text, label) in enumerate(make_texts(90))]
     path = write_csv(tmp_path / "two_labels.csv", rows, header=("text", "label", "flag"))

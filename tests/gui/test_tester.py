@@ -72,10 +72,28 @@ def test_typing_enter_shows_label_and_one_bar_per_class(qtbot, tester, trained_r
     assert [name for name, _ in tester.column_a.bars.rows()] == labels
 
 
-def test_example_chip_predicts(qtbot, tester):
+def test_first_prediction_shows_loading_state(qtbot, tester):
+    states = []
+    # Connected after the panel's own slot, so it sees what the slot showed.
+    tester.service.sig_busy.connect(lambda info: states.append(tester.column_a.state.text()))
     with qtbot.waitSignal(tester.sig_predicted, timeout=WAIT_MS):
-        tester.example_buttons[0].click()
-    assert tester.text.text() == tester.example_buttons[0].text()
+        tester.try_text("good")
+    assert states and states[0].startswith("Loading model")
+    assert tester.column_a.state.text() == ""
+
+
+def test_shutdown_during_model_load_is_clean(tester):
+    tester.try_text("good")
+    assert tester.shutdown(timeout_ms=60_000)
+    assert not tester.service.is_running()
+
+
+def test_example_link_predicts(qtbot, tester):
+    from ftstudio.gui.tester_panel import EXAMPLES
+
+    with qtbot.waitSignal(tester.sig_predicted, timeout=WAIT_MS):
+        tester.examples.linkActivated.emit("1")
+    assert tester.text.text() == EXAMPLES[1]
     assert tester.column_a.predicted_label()
 
 
@@ -84,7 +102,9 @@ def test_compare_with_base_model_shows_two_results(qtbot, tester, trained_run):
     tester.compare_box.setChecked(True)
     assert "base model (untrained head)" in tester.compare_picker.currentText()
     assert tester.column_b.isVisibleTo(tester)
-    with qtbot.waitSignal(tester.sig_predicted, timeout=WAIT_MS, check_params_cb=lambda r: r["slot"] == "b") as b:
+    with qtbot.waitSignal(
+        tester.sig_predicted, timeout=WAIT_MS, check_params_cb=lambda r: r["slot"] == "b"
+    ) as b:
         tester.predict_now()
     assert "base model (untrained head)" in tester.column_b.title.text()
     assert b.args[0]["label"] in _labels(trained_run)
@@ -141,7 +161,9 @@ def test_folder_that_is_not_a_checkpoint_shows_inline_error(qtbot, tester, tmp_p
     assert tester.column_a.predicted_label() == ""
 
 
-def test_run_without_checkpoint_explains(qtbot, tmp_path):
+def test_run_without_checkpoint_explains_then_picks_up_the_first_one(qtbot, tmp_path, trained_run):
+    import shutil
+
     from ftstudio.engine.runs import write_settings
     from ftstudio.gui.tester_panel import TesterPanel
 
@@ -156,6 +178,11 @@ def test_run_without_checkpoint_explains(qtbot, tmp_path):
         with qtbot.waitSignal(panel.sig_failed, timeout=5000) as blocker:
             panel.try_text("hello")
         assert "no checkpoint yet" in blocker.args[0]["message"]
+        # Training saves a checkpoint; the main window calls refresh_checkpoints().
+        shutil.copytree(trained_run / "best", run / "best")
+        with qtbot.waitSignal(panel.picker.sig_model_changed, timeout=1000):
+            panel.refresh_checkpoints()
+        assert panel.picker.current_path() == str(run / "best")
     finally:
         assert panel.shutdown()
 

@@ -1,0 +1,52 @@
+"""Process-level CPU settings that make training faster, and what this machine can do.
+
+`configure_cpu_runtime()` must run before torch is first imported (the entry points call it):
+PyTorch's CPU kernels run on an OpenMP thread pool, and GNU OpenMP's default makes idle pool
+threads spin for a while before sleeping. On a machine with as many pool threads as cores, any
+other busy thread (the window's UI thread drawing plots, a browser, another job) then competes
+with spinning threads, and every parallel region waits for a descheduled one: on the 2-core
+benchmark machine with other work running, a training step took 2-3x longer. With the passive
+wait policy idle pool threads sleep at once; measured on the same machine, steps under load ran
+as fast as with one thread, and an idle machine loses no measurable speed (benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+OPENMP_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def configure_cpu_runtime() -> bool:
+    """Set the OpenMP wait policy unless the user chose one; True when it could still take effect
+    (torch not imported yet). Environment variables only: nothing heavy is imported here."""
+    applied = "torch" not in sys.modules
+    for key, value in OPENMP_ENV.items():
+        os.environ.setdefault(key, value)
+    return applied
+
+
+def matmul_peak_flops(size: int = 2048, seconds: float = 1.0, dtype: str = "float32") -> float:
+    """Measured FLOP/s of a large square matmul on the CPU (or the current GPU when `size` is
+    placed there by the caller's default device): the practical peak training is compared with."""
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch_dtype = getattr(torch, dtype)
+    a = torch.randn(size, size, device=device, dtype=torch_dtype)
+    b = torch.randn(size, size, device=device, dtype=torch_dtype)
+    a @ b  # warm up: kernel selection, page faults
+    best = 0.0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(4):
+            a @ b
+        if device == "cuda":
+            torch.cuda.synchronize()
+        best = max(best, 4 * 2 * size**3 / (time.perf_counter() - start))
+    return best
