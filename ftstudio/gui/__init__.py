@@ -14,8 +14,16 @@ import sys
 
 
 def _make_singletons_immortal() -> None:
+    # pyproject excludes 6.12.0; this guards installs that forced it anyway, and nothing else.
     if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
         return
+    try:
+        from importlib.metadata import version
+
+        if not version("PySide6").startswith("6.12.0"):
+            return
+    except Exception:  # noqa: BLE001 - metadata missing (frozen app): stay on the safe side
+        pass
     import ctypes
 
     for singleton in (None, True, False):

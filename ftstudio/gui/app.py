@@ -43,10 +43,19 @@ def main(argv: list[str] | None = None) -> int:
 
     from ftstudio.gui.background import wait_for_stranded
     from ftstudio.gui.main_window import MainWindow
+    from ftstudio.gui.training_session import GuiThreadCollector
 
+    # Background threads (training, prediction, data loading) allocate constantly; an automatic
+    # garbage collection running there could destroy Qt objects off the GUI thread (a crash).
+    # For the app's whole life, collections happen on the GUI thread from a timer instead.
+    collector = GuiThreadCollector(app)
+    collector.activate()
     window = MainWindow()
     window.show()
-    status = int(app.exec())
+    try:
+        status = int(app.exec())
+    finally:
+        collector.deactivate()
     wait_for_stranded()
     return status
 

@@ -39,8 +39,9 @@ class CheckpointPicker(QComboBox):
         self.runs_dir = Path(runs_dir)
         self.include_base = include_base
         self.run_dir: Path | None = None
-        # Injectable: tests answer the folder dialog without showing it.
-        self.browse_folder: Callable[[], str] = self._ask_folder
+        # Injectable: tests answer the folder dialog without showing it (None: the real dialog;
+        # not a bound method of self, which would make a reference cycle).
+        self.browse_folder: Callable[[], str] | None = None
         self._folders: list[str] = []
         self._others: list[tuple[str, str]] = []  # (run id, best-or-last folder) of other runs
         self._reason = "Pick a model: train a run first, or choose “Browse folder…”."
@@ -195,7 +196,7 @@ class CheckpointPicker(QComboBox):
     def _on_activated(self, index: int) -> None:
         if self.itemData(index) != BROWSE:
             return
-        folder = self.browse_folder()
+        folder = (self.browse_folder or self._ask_folder)()
         if folder and folder not in self._folders:
             self._folders.append(folder)
         # Cancelled: go back to what was picked before "Browse folder…".

@@ -273,7 +273,23 @@ class RunDetails(QWidget):
         return [(table.item(r, 0).text(), table.item(r, 1).text()) for r in range(table.rowCount())]
 
     def shutdown(self) -> None:
+        """Stop the plots' timer and free pyqtgraph's context menus now, on this (main) thread.
+
+        pyqtgraph's menus are parentless Python-owned QMenus inside reference cycles: left to
+        the cycle collector they can be freed while a worker thread runs the collection, which
+        shiboken then defers to the main thread, and that deferred delete has deadlocked the
+        GUI tests against pooled threads. Deleting them here makes their end deterministic.
+        """
+        import shiboken6
+
         self.plots.shutdown()
+        for plot in (self.plots.loss_plot, self.plots.metric_plot, self.plots.lr_plot):
+            menus = (plot.vb.menu, plot.ctrlMenu)
+            plot.setMenuEnabled(False)  # pyqtgraph forgets the view box menu; right-click is a no-op
+            plot.ctrlMenu = None  # PlotItem.close() treats None as "already shut down"
+            for menu in menus:
+                if menu is not None and shiboken6.isValid(menu):
+                    shiboken6.delete(menu)
 
     # ------------------------------------------------------------------ internals
     def _show_message(self, summary: Any) -> None:

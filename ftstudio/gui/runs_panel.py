@@ -51,7 +51,7 @@ class RunsPanel(QWidget):
       sig_run_deleted(str run_dir): a run folder was deleted (views showing it should let go).
 
     `confirm(title, text) -> bool` and `open_folder(path)` are attributes so tests (and embedders)
-    can answer the delete question and skip the file manager.
+    can answer the delete question and skip the file manager (`confirm = None`: ask in a dialog).
     """
 
     sig_resume_requested = Signal(str)
@@ -63,13 +63,17 @@ class RunsPanel(QWidget):
         from ftstudio.engine.runs import default_runs_dir
 
         self.runs_dir = Path(runs_dir) if runs_dir else default_runs_dir()
-        self.confirm: Callable[[str, str], bool] = self._ask
+        # Injectable; None means the real dialog. (Not `= self._ask`: a bound method stored on
+        # self is a reference cycle, and Qt objects freed by the cycle collector may be freed on
+        # a worker thread.)
+        self.confirm: Callable[[str, str], bool] | None = None
         self.open_folder: Callable[[Path], None] = lambda p: QDesktopServices.openUrl(
             QUrl.fromLocalFile(str(p))
         )
         self.active_run: Path | None = None
         self._picked: list[Path] = []  # selected run folders, in the order they were selected
         self._shown: tuple = ()
+        self._sized = False
         self._watcher = QFileSystemWatcher(self)
         self._watcher.directoryChanged.connect(self._on_folder_changed)
         self._debounce = QTimer(self)
@@ -135,7 +139,7 @@ class RunsPanel(QWidget):
         top_layout.addLayout(bar)
         top_layout.addWidget(self.table, 1)
         top_layout.addWidget(self.hint)
-        splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter = splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
         splitter.addWidget(self.details)
         splitter.setStretchFactor(0, 2)
@@ -191,6 +195,16 @@ class RunsPanel(QWidget):
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         self.shutdown()
         super().closeEvent(event)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        if not self._sized:
+            # Stretch factors only share space beyond the size hints, and the plots' hint is
+            # large; give the table a usable share (about 6 rows) the first time we are shown.
+            self._sized = True
+            total = sum(self.splitter.sizes())
+            if total > 0:
+                self.splitter.setSizes([int(total * 0.38), total - int(total * 0.38)])
 
     # ------------------------------------------------------------------ selection
     def _select(self, run_dir: Path, add: bool) -> bool:
@@ -310,7 +324,7 @@ class RunsPanel(QWidget):
             return
         names = "\n".join(f"  {p.name}" for p in targets)
         what = "this run" if len(targets) == 1 else f"these {len(targets)} runs"
-        if not self.confirm(
+        if not (self.confirm or self._ask)(
             "Delete runs", f"Delete {what} and all their checkpoints?\n\n{names}\n\nThis cannot be undone."
         ):
             return

@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget
 
+
 def _resources_dir() -> Path:
     """The repo's top-level `resources/`, installed as the package `ftstudio.resources`."""
     try:

@@ -66,8 +66,9 @@ class TesterPanel(QWidget):
 
         self.runs_dir = Path(runs_dir) if runs_dir else default_runs_dir()
         self.run_dir: Path | None = None
-        # Injectable so tests (and the main window) can answer without a modal dialog.
-        self.choose_file: Callable[[], str] = self._ask_file
+        # Injectable so tests (and the main window) can answer without a modal dialog; None
+        # means the real dialog (a bound method stored on self would be a reference cycle).
+        self.choose_file: Callable[[], str] | None = None
         self.service = PredictService(self)
         self.service.sig_busy.connect(self._on_busy)
         self.service.sig_progress.connect(self._on_progress)
@@ -170,7 +171,6 @@ class TesterPanel(QWidget):
         self.file_summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.confusion = ConfusionView()
         self.confusion.hide()
-        self.confusion.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         row = QHBoxLayout()
         row.addWidget(self.file_button)
         row.addWidget(self.file_progress, 1)
@@ -179,7 +179,8 @@ class TesterPanel(QWidget):
         layout = QVBoxLayout(box)
         layout.addLayout(row)
         layout.addWidget(self.file_summary)
-        layout.addWidget(self.confusion, 1)
+        layout.addWidget(self.confusion)
+        layout.addStretch(1)  # results sit under the button, not centred in the box
         return box
 
     # ------------------------------------------------------------------ public API
@@ -331,7 +332,7 @@ class TesterPanel(QWidget):
 
     @Slot()
     def _on_file_clicked(self) -> None:
-        path = self.choose_file()
+        path = (self.choose_file or self._ask_file)()
         if path:
             self.test_file(path)
 

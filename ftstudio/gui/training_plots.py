@@ -167,6 +167,7 @@ class TrainingPlots(QWidget):
                 # Grid lines at labelled ticks only: the minor levels tripled the paint time.
                 plot.getAxis(side).setStyle(maxTickLevel=0)
             plot.getViewBox().setDefaultPadding(0.06)  # points at the extremes stay whole
+            plot.getAxis("left").setWidth(64)  # equal plot areas, whatever the tick labels' widths
             if plot is not self.loss_plot:
                 plot.setXLink(self.loss_plot)  # zoom and pan all three together
             cursor = pg.InfiniteLine(angle=90, movable=False)

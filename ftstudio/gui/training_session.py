@@ -7,16 +7,57 @@ ended, so Qt never prints "QThread: Destroyed while thread is still running".
 
 from __future__ import annotations
 
-import os
+import gc
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
-from ftstudio.gui.training_worker import TrainingWorker
+from ftstudio.gui.training_worker import TrainingWorker, quiet_progress_bars_early
 
 # Threads still running are kept here so garbage collection of a session (or of its window) can
 # never destroy a QThread mid-run; each leaves the set when it has finished.
 _LIVE_THREADS: set[QThread] = set()
+GC_INTERVAL_MS = 500
+
+
+class GuiThreadCollector(QObject):
+    """Keeps Python's cyclic garbage collection on the GUI thread while a run trains.
+
+    The training thread allocates constantly, so an automatic collection would usually run there,
+    and if the garbage holds Qt widgets (a closed dialog, removed plot items) they would be
+    destroyed off the GUI thread: a segfault (seen in the test suite). While active, automatic
+    collection is off and a GUI-thread timer collects by the usual thresholds instead, as
+    pyqtgraph's GarbageCollector does. Does nothing if someone else has already disabled gc.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._timer = QTimer(self)
+        self._timer.setInterval(GC_INTERVAL_MS)
+        self._timer.timeout.connect(self._on_timer)
+        self._owns_gc = False
+
+    def activate(self) -> None:
+        if self._owns_gc or not gc.isenabled():
+            return
+        gc.collect()  # leave nothing collectable for the worker thread to find
+        gc.disable()
+        self._owns_gc = True
+        self._timer.start()
+
+    def deactivate(self) -> None:
+        self._timer.stop()
+        if self._owns_gc:
+            self._owns_gc = False
+            gc.enable()
+
+    @Slot()
+    def _on_timer(self) -> None:
+        threshold0, threshold1, threshold2 = gc.get_threshold()
+        count0, count1, count2 = gc.get_count()
+        if count0 > threshold0:
+            generation = 2 if count2 > threshold2 else 1 if count1 > threshold1 else 0
+            gc.collect(generation)
 
 
 class TrainingSession(QObject):
@@ -47,8 +88,8 @@ class TrainingSession(QObject):
         self._thread: QThread | None = None
         self._worker: TrainingWorker | None = None
         self._done = True  # the worker has reported sig_finished (its thread is about to end)
-        # Inside the app, HF libraries must not draw tqdm bars to a console nobody sees.
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        self._collector = GuiThreadCollector(self)
+        quiet_progress_bars_early()
 
     # ------------------------------------------------------------------ state
     def is_running(self) -> bool:
@@ -77,6 +118,7 @@ class TrainingSession(QObject):
         thread.finished.connect(self._on_thread_finished)
         self._thread, self._worker, self._done = thread, worker, False
         _LIVE_THREADS.add(thread)
+        self._collector.activate()
         thread.start()
         self.sig_started.emit()
         return True
@@ -113,6 +155,7 @@ class TrainingSession(QObject):
     @Slot(object)
     def _on_worker_finished(self, _result: object) -> None:
         self._done = True
+        self._collector.deactivate()
 
     @Slot()
     def _on_thread_finished(self) -> None:
@@ -126,6 +169,7 @@ class TrainingSession(QObject):
         if thread is None or thread.isRunning():
             return
         thread.wait()  # returns at once: the run loop has ended; makes isFinished() certain
+        self._collector.deactivate()
         self._thread = self._worker = None
         self._done = True
         _LIVE_THREADS.discard(thread)

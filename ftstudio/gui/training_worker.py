@@ -148,26 +148,31 @@ def _readable(exc: BaseException) -> str:
     return f"Unexpected error ({type(exc).__name__}): {text or 'no details'}. See the log for the traceback."
 
 
+def quiet_progress_bars_early() -> None:
+    """The cheap part, for the main thread at startup (before any data or model work): env
+    switches read by HF libraries on import, and no tqdm monitor thread (tqdm imports fast)."""
+    import os
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    try:
+        import tqdm
+
+        tqdm.tqdm.monitor_interval = 0
+    except ImportError:
+        pass
+
+
 def quiet_progress_bars() -> None:
     """Silence tqdm bars and tqdm's monitor thread in HF libraries: the reporter is our progress.
 
     Called on the worker thread just before training, where the heavy imports happen anyway.
     """
-    import os
-
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    try:
-        import tqdm
-
-        tqdm.tqdm.monitor_interval = 0  # no TMonitor thread outliving the run
-    except ImportError:
-        pass
+    quiet_progress_bars_early()
     try:
         import datasets
 
         datasets.disable_progress_bars()
-        datasets.logging.set_verbosity_error()
     except ImportError:
         pass
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -53,8 +54,10 @@ def test_run_finishes_with_curves_and_checkpoints(qtbot, make_panel, tiny_model_
         assert panel.state() == "preparing"
         assert not panel.start_button.isEnabled() and panel.stop_button.isEnabled()
     run_dir = Path(started.args[0])
+    assert not gc.isenabled()  # while training, garbage is collected on the GUI thread only
     with qtbot.waitSignal(panel.sig_run_finished, timeout=RUN_TIMEOUT_MS) as finished:
         pass
+    assert gc.isenabled()
     result = finished.args[0]
     assert result["status"] == "finished", result
     assert panel.state() == "finished" and panel.badge.text() == "Finished"
