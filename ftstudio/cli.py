@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         return {"train": cmd_train, "predict": cmd_predict, "runs": cmd_runs, "models": cmd_models,
                 "data": cmd_data}[args.command](args)
     except FtStudioError as exc:
-        print(f"ftstudio: error: {exc}", file=sys.stderr)
+        print(f"ftstudio: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("ftstudio: interrupted.", file=sys.stderr)
@@ -192,8 +192,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         if result.run_dir:
             print(f"Resume with: ftstudio train --resume {result.run_dir}")
         return EXIT_STOPPED
-    print(f"ftstudio: error: {result.message}", file=sys.stderr)
+    print(f"ftstudio: error: {one_line(result.message)}", file=sys.stderr)
     return EXIT_USAGE if result.input_error else EXIT_FAILED
+
+
+def one_line(message: str) -> str:
+    """Errors are one line even when they quote user data holding line breaks (a column name)."""
+    return " ".join(part.strip() for part in message.splitlines() if part.strip())
 
 
 def _install_interrupt(control: Any) -> Any:
@@ -272,9 +277,7 @@ def cmd_data(args: argparse.Namespace) -> int:
     tokenizer = load_tokenizer(resolve_model_source(args.model))
     print(f"Text column: {prepared.text_column}   label column: {prepared.label_column}")
     print(f"Labels: {', '.join(prepared.label_names)}")
-    print(format_summary(summarize(prepared, tokenizer, args.max_length)))
-    for note in prepared.notes:
-        print(f"Note: {note}")
+    print(format_summary(summarize(prepared, tokenizer, args.max_length)))  # notes included
     return EXIT_OK
 
 

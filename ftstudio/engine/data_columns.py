@@ -67,6 +67,12 @@ def _holds_numbers(dataset: datasets.Dataset, column: str) -> bool:
     return bool(values) and all(_NUMBER.match(v) for v in values)
 
 
+def _show(name: Any) -> str:
+    """A column name or label as one line: a file's header may hold newlines or tabs, and every
+    message must stay one line (the CLI prints it as such)."""
+    return str(name).replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+
+
 def _describe(dataset: datasets.Dataset) -> str:
     """'a (string), b (int)': kinds as the user would call them (numeric strings are numbers)."""
 
@@ -74,7 +80,7 @@ def _describe(dataset: datasets.Dataset) -> str:
         found = column_kind(dataset.features[column])
         return "numbers" if found == "string" and _holds_numbers(dataset, column) else found
 
-    return ", ".join(f"{c} ({kind(c)})" for c in dataset.column_names)
+    return ", ".join(f"{_show(c)} ({kind(c)})" for c in dataset.column_names)
 
 
 def _by_name(columns: list[str], preferred: tuple[str, ...]) -> str | None:
@@ -88,7 +94,8 @@ def _by_name(columns: list[str], preferred: tuple[str, ...]) -> str | None:
 def _check_exists(dataset: datasets.Dataset, column: str | None, what: str) -> None:
     if column is not None and column not in dataset.column_names:
         raise DatasetError(
-            f"The {what} column '{column}' is not in the data; its columns are {', '.join(dataset.column_names)}."
+            f"The {what} column '{_show(column)}' is not in the data; its columns are "
+            f"{', '.join(map(_show, dataset.column_names))}."
         )
 
 
@@ -239,23 +246,23 @@ def _name_order(keys: list[str]):
 
 
 def _short(names: list[str], limit: int = 8) -> str:
-    shown = ", ".join(f"'{n}'" for n in names[:limit])
+    shown = ", ".join(f"'{_show(n)}'" for n in names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _check_classes(train: datasets.Dataset, column: str, present: list[str], rows: int) -> None:
     """At least two classes, and not so many that the column is clearly ids or free text."""
     if len(present) < 2:
-        only = f"only '{present[0]}'" if present else "no labels"
+        only = f"only '{_show(present[0])}'" if present else "no labels"
         raise DatasetError(
-            f"Classification needs at least 2 classes; column '{column}' has {only}. "
+            f"Classification needs at least 2 classes; column '{_show(column)}' has {only}. "
             "Choose another label column or add rows of other classes."
         )
     if len(present) > label_limit(rows):
         others = [c for _, c in label_candidates(train, exclude=None) if c != column]
         hint = f"; did you mean {', '.join(repr(c) for c in others[:3])}?" if others else "."
         raise DatasetError(
-            f"The label column '{column}' has {len(present)} distinct values in {rows} rows: it looks like ids "
+            f"The label column '{_show(column)}' has {len(present)} distinct values in {rows} rows: it looks like ids "
             f"or free text, not classes. Choose the label column{hint}"
         )
 

@@ -244,6 +244,9 @@ def _quiet_datasets() -> Iterator[None]:
 def _load(builder: str, files: list[Path], kwargs: dict[str, Any]) -> datasets.Dataset:
     import datasets
 
+    # Loading a local file must not touch the network: datasets otherwise sends a "download
+    # count" request to S3 for the csv/json/parquet builder (caught by tests/engine/test_safety.py).
+    datasets.config.HF_UPDATE_DOWNLOAD_COUNTS = False
     with _quiet_datasets():
         return datasets.load_dataset(builder, data_files={"train": [str(f) for f in files]},
                                      split="train", **kwargs)

@@ -341,6 +341,11 @@ def _classification_config(
                 trust_remote_code=trust,
             )
     except Exception as exc:  # noqa: BLE001
+        if not trust and "custom code" in str(exc):
+            raise ModelError(
+                f"{source.display} ships its own Python code ({source.repo_id or source.ref}). It runs only if you "
+                "turn on trust_remote_code (--trust-remote-code), and only do that for a repository you trust."
+            ) from None
         raise ModelError(
             f"Cannot read the configuration of {source.display}: {first_line(exc)}. "
             "Update transformers or pick another model."
@@ -386,6 +391,11 @@ def _load_weights(folder: Path, source: ModelSource, config: Any, trust: bool, a
         raise
     except Exception as exc:  # noqa: BLE001
         log.debug("model load failed", exc_info=True)
+        if "weights only load failed" in str(exc).lower():
+            raise ModelError(
+                f"The pickle weights of {source.display} hold more than tensors (loading them could run code), "
+                "so they were refused. Use a safetensors copy of the model."
+            ) from None
         raise ModelError(
             f"Cannot load the weights of {source.display}: {first_line(exc)}. "
             "The files may be incomplete or corrupt; copy or download them again."

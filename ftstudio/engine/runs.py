@@ -24,11 +24,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ftstudio.engine.atomic import append_json_line, atomic_write_json, recover_dir
+from ftstudio.engine.atomic import (
+    HeldLock,
+    RunLock,
+    append_json_line,
+    atomic_write_json,
+    is_live,
+    locks_supported,
+    recover_dir,
+)
 from ftstudio.engine.errors import CheckpointError, RunError
 
 SETTINGS_FILE = "settings.json"
-LOCK_FILE = ".lock"
 STATUS_FILE = "status.json"
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINTS_DIR = "checkpoints"
@@ -132,68 +139,7 @@ def check_space(folder: Path, need_bytes: int) -> None:
         )
 
 
-# ------------------------------------------------------------------ the run lock
-class RunLock:
-    """An exclusive advisory lock on `<run>/.lock`, held by the process training the run.
-
-    The kernel drops it when the process ends, however it ends (SIGKILL included), so "locked"
-    means "a live process owns this run": readers then leave half-published folders alone
-    (repairing them would race the writer), a second trainer is refused, and a run whose status
-    still says training but whose lock is free was interrupted. Where `fcntl` is missing
-    (Windows) the lock is a no-op and runs are never reported live.
-    """
-
-    def __init__(self, run_dir: Path) -> None:
-        self.path = Path(run_dir) / LOCK_FILE
-        self._handle: Any = None
-
-    def acquire(self, timeout: float = 2.0) -> None:
-        """Take the lock or raise RunError; retries briefly because `is_live` probes take it."""
-        try:
-            import fcntl
-        except ImportError:
-            return
-        handle = open(self.path, "a")  # noqa: SIM115 - held open for the whole run
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self._handle = handle
-                return
-            except OSError:
-                if time.monotonic() >= deadline:
-                    handle.close()
-                    raise RunError(
-                        f"Run {self.path.parent.name} is being trained by another process (or window). "
-                        "Stop it there first, or wait for it to end."
-                    ) from None
-                time.sleep(0.05)
-
-    def release(self) -> None:
-        if self._handle is not None:
-            self._handle.close()  # closing the descriptor releases the flock
-            self._handle = None
-
-
-def is_live(run_dir: str | Path) -> bool:
-    """True while some process (this one included) holds the run's lock."""
-    try:
-        import fcntl
-    except ImportError:
-        return False
-    path = Path(run_dir) / LOCK_FILE
-    if not path.is_file():
-        return False
-    try:
-        with open(path, "a") as handle:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                return True
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-    except OSError:
-        return False
-    return False
+__all__ = ["HeldLock", "RunLock", "is_live"]  # the run lock lives in atomic.py; re-exported here
 
 
 def recover_if_idle(run_dir: str | Path) -> None:
@@ -332,7 +278,7 @@ def summarize_run(run_dir: str | Path) -> RunSummary:
     info = read_settings(run_dir)
     settings = info["settings"]
     status = read_status(run_dir)
-    if status.get("status") in LIVE_STATUSES and not is_live(run_dir):
+    if status.get("status") in LIVE_STATUSES and locks_supported() and not is_live(run_dir):
         status = {**status, "status": INTERRUPTED, "message": (
             f"The process training this run ended unexpectedly at step {status.get('step', 0)} "
             "(killed or crashed). Resume continues from its last checkpoint.")}

@@ -43,7 +43,7 @@ class TrainSettings:
     epochs: int = 3  # passes over the training split
     max_steps: int = 0  # optimizer steps; when > 0 it overrides epochs
     batch_size: int = 32  # texts per forward pass
-    group_by_length: bool = False  # batch texts of similar length together (less padding, faster)
+    group_by_length: bool = True  # batch texts of similar length together (less padding, faster)
     grad_accum: int = 1  # forward passes per optimizer step (effective batch = batch_size * grad_accum)
 
     # --- optimisation ---

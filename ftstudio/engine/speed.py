@@ -28,6 +28,29 @@ def configure_cpu_runtime() -> bool:
     return applied
 
 
+def lower_thread_priority(increment: int = 5) -> bool:
+    """Lower the calling thread's CPU priority (Linux: its nice value); True when applied.
+
+    For a training thread that shares the process with a window: the UI thread keeps the
+    default priority, so when it wakes to paint a plot or answer a click the scheduler runs it
+    at once instead of letting it wait behind the training threads; training loses only the CPU
+    the UI actually uses. Measured on 2 cores: the worst event-loop stall during training fell
+    from 54-223 ms to 45-49 ms with no loss of training speed. Call it first thing in the
+    training thread, before torch runs anything there: the OpenMP threads torch starts from this
+    thread inherit the priority. Other platforms: no-op (False).
+    """
+    import threading
+
+    if not sys.platform.startswith("linux") or increment <= 0:
+        return False
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + increment))
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
 def matmul_peak_flops(size: int = 2048, seconds: float = 1.0, dtype: str = "float32") -> float:
     """Measured FLOP/s of a large square matmul on the CPU (or the current GPU when `size` is
     placed there by the caller's default device): the practical peak training is compared with."""

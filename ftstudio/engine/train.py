@@ -26,6 +26,7 @@ from ftstudio.engine.events import (
     TrainingControl,
 )
 from ftstudio.engine.run_recorder import RunRecorder
+from ftstudio.engine.runs import HeldLock
 from ftstudio.engine.settings import TrainSettings
 
 
@@ -53,7 +54,7 @@ def train(
     recorder = RunRecorder(reporter or Reporter())
     control = control or TrainingControl()
     trainer = None
-    held = _Held()
+    held = HeldLock()
     try:
         recorder.on_status(PREPARING)
         if resume:
@@ -67,9 +68,12 @@ def train(
         rebatch = None
         while True:
             trainer = _prepare(settings, recorder, control, run_dir, runs_dir, resume, held, rebatch)
+            if rebatch:
+                recorder.record({"event": "oom_retry", "step": trainer.global_step, "batch_size": settings.batch_size,
+                                 "grad_accum": settings.grad_accum})
             out_of_memory = False
             try:
-                message = trainer.fit()
+                message = (_evaluation_cut_by_stop(trainer) if resume else "") or trainer.fit()
             except Exception as exc:  # noqa: BLE001 - only out-of-memory is retried; the rest re-raised
                 if not (settings.oom_retry and settings.batch_size > 1 and _is_oom(exc)):
                     raise
@@ -92,26 +96,6 @@ def train(
         held.release()
 
 
-class _Held:
-    """The run lock this call holds (see runs.RunLock), released however train() ends."""
-
-    def __init__(self) -> None:
-        self.lock = None
-
-    def lock_run(self, run_dir: Path) -> None:
-        if self.lock is None:
-            from ftstudio.engine.runs import RunLock
-
-            lock = RunLock(run_dir)
-            lock.acquire()
-            self.lock = lock
-
-    def release(self) -> None:
-        if self.lock is not None:
-            self.lock.release()
-            self.lock = None
-
-
 def _settings_of_run(run_dir: Path) -> TrainSettings:
     from ftstudio.engine.runs import read_settings
 
@@ -130,7 +114,7 @@ def _prepare(settings, recorder, control, run_dir, runs_dir, resume, held, rebat
     from ftstudio.engine import checkpoints, runs
     from ftstudio.engine.data import prepare_data
     from ftstudio.engine.devices import resolve_device, resolve_precision
-    from ftstudio.engine.freezing import parameter_counts, reinit_top_layers
+    from ftstudio.engine.freezing import layer_groups, parameter_counts, reinit_top_layers, trainable_flags
     from ftstudio.engine.models import load_model_and_tokenizer, resolve_model_source
     from ftstudio.engine.trainer import Trainer
 
@@ -141,6 +125,7 @@ def _prepare(settings, recorder, control, run_dir, runs_dir, resume, held, rebat
     checkpoint = checkpoints.find_resume_checkpoint(Path(run_dir), owned=True) if resume else None
     _seed_everything(settings.seed)
     prepared = prepare_data(settings, control=control, reporter=recorder)
+    _warn_sparse_classes(prepared, recorder)
     control.check(recorder, resume_status=PREPARING)
     source = resolve_model_source(settings.model, allow_pickle=settings.allow_pickle)
     recorder.on_log(f"Loading model {source.display} ...")
@@ -153,6 +138,8 @@ def _prepare(settings, recorder, control, run_dir, runs_dir, resume, held, rebat
         recorder.on_log(note)
     if settings.reinit_top_layers and not resume:
         reinit_top_layers(model, settings.reinit_top_layers)
+    # The strategy against the model's depth (bottom-N), now: a refusal must leave no run folder.
+    trainable_flags(settings.freeze_kind, settings.frozen_layers, 0, len(layer_groups(model).layers))
     control.check(recorder, resume_status=PREPARING)
 
     need = checkpoints.disk_bytes_needed(model, settings.optimizer, settings.keep_checkpoints)
@@ -209,6 +196,34 @@ def _prepare(settings, recorder, control, run_dir, runs_dir, resume, held, rebat
         f"on {info['device_name']} in {precision}; {trainer.total_steps} steps."
     )
     return trainer
+
+
+def _evaluation_cut_by_stop(trainer) -> str:
+    """Redo the evaluation a stop cut short: the checkpoint written on stop is at a step whose
+    evaluation (and best/early-stopping bookkeeping) never completed, and the loop would go on
+    past it. Returns the early-stopping message, if that evaluation ends the run.
+
+    (Belongs in Trainer.fit; kept here while trainer.py is being reworked for speed.)
+    """
+    s, step = trainer.s, trainer.global_step
+    if step == 0 or step >= trainer.total_steps or trainer.last_eval_step == step:
+        return ""  # nothing cut short, or fit() evaluates the final step anyway
+    epoch_end = trainer.micro == 0 and trainer.epoch > 0
+    if not ((s.eval_steps > 0 and step % s.eval_steps == 0) or (s.eval_steps == 0 and epoch_end)):
+        return ""
+    save_due = s.save_steps == 0 or step % s.save_steps == 0
+    return trainer._evaluate_and_maybe_save(force_save=save_due and trainer.last_saved_step != step)
+
+
+def _warn_sparse_classes(prepared, recorder) -> None:
+    """Hundreds of classes with a handful of rows each train, but learn little: say so up front."""
+    import numpy as np
+
+    counts = np.bincount(np.asarray(prepared.splits["train"]["label"][:]), minlength=len(prepared.label_names))
+    sparse = int((counts < 5).sum())
+    if sparse:
+        recorder.on_log(f"Warning: {sparse} of {len(counts)} classes have fewer than 5 training rows; the model "
+                        "will hardly learn them. Add rows or merge rare classes.")
 
 
 def _seed_everything(seed: int) -> None:
@@ -308,7 +323,8 @@ def _stopped(trainer, recorder) -> TrainResult:
 
 
 def _failed(trainer, recorder, message: str, input_error: bool, exc: BaseException | None = None) -> TrainResult:
-    run_dir = trainer.run_dir if trainer is not None else None
+    message = " ".join(part.strip() for part in message.splitlines() if part.strip())  # one line, always
+    run_dir = trainer.run_dir if trainer is not None else recorder.run_dir  # (an out-of-memory retry's)
     if exc is not None and run_dir is not None:
         try:
             (run_dir / "error.log").write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
@@ -347,16 +363,15 @@ def _retry_smaller(trainer, settings: TrainSettings, recorder) -> tuple[TrainSet
     import gc
 
     from ftstudio.engine import checkpoints, runs
-    from ftstudio.engine.errors import CheckpointError as NoCheckpoint
 
     smaller = settings.replace(batch_size=settings.batch_size // 2, grad_accum=min(settings.grad_accum * 2, 1024))
     run_dir = trainer.run_dir
+    before, after = settings.effective_batch_size(), smaller.effective_batch_size()
     recorder.on_log(
         f"Out of memory with batch_size {settings.batch_size}: retrying with batch_size {smaller.batch_size} and "
-        f"grad_accum {smaller.grad_accum} (same effective batch)."
+        f"grad_accum {smaller.grad_accum} " + ("(same effective batch)." if before == after else
+                                               f"(effective batch {before} -> {after}).")
     )
-    recorder.record({"event": "oom_retry", "step": trainer.global_step, "batch_size": smaller.batch_size,
-                     "grad_accum": smaller.grad_accum})
     info = runs.read_settings(run_dir)
     runs.write_settings(run_dir, smaller.to_dict(), {k: v for k, v in info.items() if k != "settings"})
     for name in ("model", "optimizer", "scheduler", "features", "splits", "train_split"):
@@ -367,7 +382,7 @@ def _retry_smaller(trainer, settings: TrainSettings, recorder) -> tuple[TrainSet
     try:
         checkpoints.find_resume_checkpoint(run_dir, owned=True)
         has_checkpoint = True
-    except NoCheckpoint:
+    except CheckpointError:
         has_checkpoint = False
     return smaller, run_dir, has_checkpoint, (settings.batch_size, smaller.batch_size)
 

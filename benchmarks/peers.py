@@ -1,0 +1,255 @@
+"""The recipes being compared, one per child process: `python benchmarks/peers.py PEER CONFIG OUT`.
+
+Each peer is written the way its users write it, with only the shared settings set (model,
+data, max length, batch size, epochs, learning rate, weight decay 0.01, 10% linear warmup,
+gradient clipping at 1.0, seed, evaluation every epoch):
+
+- `hf_trainer`: the stock Hugging Face recipe: `datasets` map with truncation,
+  `DataCollatorWithPadding`, `Trainer` with default `TrainingArguments` apart from those.
+- `torch_loop`: a plain PyTorch loop over the whole set tokenized once, padded to its longest
+  text, `DataLoader(shuffle=True)`, AdamW with its defaults, `loss.item()` every step.
+- `ftstudio`: `ftstudio.engine.train.train` with the same settings (what `ftstudio train` runs).
+
+Head-only ("head") freezes the base model except its pooler in every peer: ftstudio's head
+group is the pooler plus the classifier, so all peers train the same parameters.
+
+Timing starts after the imports every peer shares (torch, transformers, datasets), so wall
+time counts what the recipe itself does: read and tokenize the data, load the model, train.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Clock, accuracy_and_macro_f1, load_config, quiet_libraries, read_split, write_result  # noqa: E402
+
+
+def _freeze_encoder_but_pooler(model: Any) -> None:
+    base = model.base_model
+    for name, param in base.named_parameters():
+        param.requires_grad = name.startswith("pooler.")
+
+
+# ------------------------------------------------------------------ Hugging Face Trainer
+def run_hf_trainer(cfg: dict[str, Any]) -> dict[str, Any]:
+    import numpy as np
+    from datasets import load_dataset
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+    )
+
+    clock = Clock()
+    names = cfg["label_names"]
+    label2id = {name: i for i, name in enumerate(names)}
+    data = load_dataset("csv", data_files={s: str(Path(cfg["data_dir"]) / f"{s}.csv") for s in ("train", "validation")})
+    tokenizer = AutoTokenizer.from_pretrained(cfg["model_dir"])
+
+    def preprocess(batch):
+        encoded = tokenizer(batch["text"], truncation=True, max_length=cfg["max_length"])
+        # "labels", not "label": datasets keeps a reused column's string type.
+        encoded["labels"] = [label2id[x] for x in batch["label"]]
+        return encoded
+
+    data = data.map(preprocess, batched=True, remove_columns=["text", "label"])
+    model = AutoModelForSequenceClassification.from_pretrained(
+        cfg["model_dir"], num_labels=len(names), id2label=dict(enumerate(names)), label2id=label2id)
+    if cfg["workload"] == "head":
+        _freeze_encoder_but_pooler(model)
+
+    def compute_metrics(eval_pred):
+        logits, labels = eval_pred
+        accuracy, f1 = accuracy_and_macro_f1(labels, np.argmax(logits, axis=-1), len(names))
+        return {"accuracy": accuracy, "f1": f1}
+
+    args = TrainingArguments(
+        output_dir=str(Path(cfg["scratch"]) / "hf"),
+        learning_rate=cfg["learning_rate"],
+        per_device_train_batch_size=cfg["batch_size"],
+        per_device_eval_batch_size=cfg["batch_size"],
+        num_train_epochs=cfg["epochs"],
+        weight_decay=0.01,
+        warmup_steps=0.1,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        seed=cfg["seed"],
+        report_to="none",
+    )
+    trainer = Trainer(model=model, args=args, train_dataset=data["train"], eval_dataset=data["validation"],
+                      processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
+                      compute_metrics=compute_metrics)
+    output = trainer.train()
+    wall = clock()
+    last_eval = [h for h in trainer.state.log_history if "eval_accuracy" in h][-1]
+    return {
+        "train_runtime": output.metrics["train_runtime"],
+        "train_samples_per_second": output.metrics["train_samples_per_second"],
+        "wall_to_end": wall,
+        "accuracy": last_eval["eval_accuracy"],
+        "f1": last_eval["eval_f1"],
+        "train_samples": len(data["train"]) * cfg["epochs"],
+    }
+
+
+# ------------------------------------------------------------------ plain PyTorch loop
+def run_torch_loop(cfg: dict[str, Any]) -> dict[str, Any]:
+    import time
+
+    import numpy as np
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
+
+    clock = Clock()
+    torch.manual_seed(cfg["seed"])
+    names = cfg["label_names"]
+    label2id = {name: i for i, name in enumerate(names)}
+    tokenizer = AutoTokenizer.from_pretrained(cfg["model_dir"])
+
+    def encode(split):
+        texts, labels = read_split(cfg["data_dir"], split)
+        # Padded to the longest text of the whole set, as many tutorials do.
+        enc = tokenizer(texts, padding=True, truncation=True, max_length=cfg["max_length"], return_tensors="pt")
+        return TensorDataset(enc["input_ids"], enc["attention_mask"], torch.tensor([label2id[x] for x in labels]))
+
+    train_set, valid_set = encode("train"), encode("validation")
+    model = AutoModelForSequenceClassification.from_pretrained(cfg["model_dir"], num_labels=len(names))
+    if cfg["workload"] == "head":
+        _freeze_encoder_but_pooler(model)
+    loader = DataLoader(train_set, batch_size=cfg["batch_size"], shuffle=True)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg["learning_rate"])
+    total = len(loader) * cfg["epochs"]
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(0.1 * total), total)
+    started = time.perf_counter()
+    for _epoch in range(cfg["epochs"]):
+        model.train()
+        running = 0.0
+        for input_ids, attention_mask, labels in loader:
+            loss = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            running += loss.item()
+        model.eval()
+        predictions, truth = [], []
+        with torch.no_grad():
+            for input_ids, attention_mask, labels in DataLoader(valid_set, batch_size=cfg["batch_size"]):
+                predictions.append(model(input_ids=input_ids, attention_mask=attention_mask).logits.argmax(-1))
+                truth.append(labels)
+        accuracy, f1 = accuracy_and_macro_f1(torch.cat(truth).numpy(), torch.cat(predictions).numpy(), len(names))
+    runtime = time.perf_counter() - started
+    samples = len(train_set) * cfg["epochs"]
+    return {
+        "train_runtime": runtime,
+        "train_samples_per_second": samples / runtime,
+        "wall_to_end": clock(),
+        "accuracy": accuracy,
+        "f1": f1,
+        "train_samples": samples,
+        "padded_width": int(train_set.tensors[0].shape[1]),
+        "mean_loss_last_epoch": running / max(len(loader), 1),
+        "rows_per_batch": float(np.mean([cfg["batch_size"]])),
+    }
+
+
+# ------------------------------------------------------------------ ftstudio
+def ftstudio_settings(cfg: dict[str, Any]) -> Any:
+    from ftstudio.engine.settings import TrainSettings
+
+    return TrainSettings(
+        model=cfg["model_dir"], data=cfg["data_dir"], max_length=cfg["max_length"], epochs=cfg["epochs"],
+        batch_size=cfg["batch_size"], learning_rate=cfg["learning_rate"], weight_decay=0.01, warmup_ratio=0.1,
+        max_grad_norm=1.0, seed=cfg["seed"], freeze="full" if cfg["workload"] == "full" else "head",
+        **cfg.get("ftstudio_overrides", {}),
+    )
+
+
+def ftstudio_result(run_dir: Path, wall: float) -> dict[str, Any]:
+    """The figures every ftstudio run leaves in its metrics log."""
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
+    summary = [r for r in records if r["event"] == "train_summary"][-1]
+    last_eval = [r for r in records if r["event"] == "eval" and r.get("split") == "validation"][-1]
+    logs = [r for r in records if r["event"] == "status"]
+    return {
+        "train_runtime": summary["train_runtime"],
+        "train_samples_per_second": summary["train_samples_per_second"],
+        "wall_to_end": wall,
+        "accuracy": last_eval["accuracy"],
+        "f1": last_eval["f1"],
+        "train_samples": summary["train_samples"],
+        "run_dir": str(run_dir),
+        "final_status": logs[-1]["status"] if logs else "",
+    }
+
+
+def run_ftstudio(cfg: dict[str, Any]) -> dict[str, Any]:
+    from ftstudio.engine.events import Reporter
+    from ftstudio.engine.train import train
+
+    class Logs(Reporter):
+        def __init__(self) -> None:
+            self.lines: list[str] = []
+
+        def on_log(self, message: str) -> None:
+            self.lines.append(message)
+
+    clock = Clock()
+    run_dir = Path(cfg["scratch"]) / "ftstudio-run"
+    logs = Logs()
+    result = train(ftstudio_settings(cfg), run_dir, reporter=logs)
+    wall = clock()
+    if result.status != "finished":
+        raise RuntimeError(f"ftstudio run ended {result.status}: {result.message}")
+    out = ftstudio_result(run_dir, wall)
+    out["feature_cache"] = any("outputs were computed once" in line for line in logs.lines)
+    return out
+
+
+PEERS = {"hf_trainer": run_hf_trainer, "torch_loop": run_torch_loop, "ftstudio": run_ftstudio}
+# ftstudio with one lever turned off, to measure what each lever gives end to end:
+# name -> (settings overrides, environment, configure the CPU runtime).
+VARIANTS = {
+    "ftstudio_no_grouping": ({"group_by_length": False}, {}, True),
+    "ftstudio_no_cache": ({}, {"FTSTUDIO_FEATURE_CACHE": "0"}, True),
+    "ftstudio_default_openmp": ({}, {}, False),
+}
+
+
+def main(argv: list[str]) -> int:
+    peer, config_path, out_path = argv
+    cfg = load_config(config_path)
+    quiet_libraries()
+    if peer in VARIANTS:
+        overrides, env, configure = VARIANTS[peer]
+        cfg["ftstudio_overrides"] = dict(cfg.get("ftstudio_overrides", {}), **overrides)
+        os.environ.update(env)
+        PEERS[peer] = run_ftstudio
+    if peer.startswith("ftstudio") and (peer not in VARIANTS or VARIANTS[peer][2]):
+        # What ftstudio's entry points do before torch loads (see ftstudio/engine/speed.py).
+        from ftstudio.engine.speed import configure_cpu_runtime
+
+        configure_cpu_runtime()
+    import datasets  # noqa: F401 - the shared heavy imports, outside every peer's clock
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
+
+    transformers.utils.logging.set_verbosity_error()
+    result = PEERS[peer](cfg)
+    result["peer"] = peer
+    result["torch_threads"] = torch.get_num_threads()
+    write_result(out_path, result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,179 @@
+"""Turning a benchmark run into ratios, a table, and the README's last-run section."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import statistics
+import subprocess
+from pathlib import Path
+from typing import Any
+
+README_START, README_END = "<!-- last-run:start -->", "<!-- last-run:end -->"
+TARGETS = {
+    "full_speedup_vs_hf": 1.5,  # ftstudio samples/s over the stock Trainer's, full fine-tuning
+    "head3_wall_speedup_vs_hf": 2.5,  # stock wall time to the end of training over ftstudio's, head-only 3 epochs
+    "gui_vs_engine": 0.95,  # window's worker path samples/s over the headless engine's
+    "ui_block_ms": 50.0,  # worst event-loop lateness while training
+    "accuracy_points": 1.0,  # |ftstudio - stock| validation accuracy, in points
+    "launch_seconds": 2.0,
+    "tester_ms": 50.0,
+}
+
+
+def machine_description() -> str:
+    model = ""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        model = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    gpu = _gpu_name()
+    return f"{model or platform.processor() or platform.machine()}, {cores} cores" + (f", {gpu}" if gpu else ", no GPU")
+
+
+def _gpu_name() -> str:
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=10)
+        return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else ""
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return ""
+
+
+def _median_rows(results: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """One row per (case, peer): the median of each figure over repeats."""
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in results:
+        if "error" not in r:
+            grouped.setdefault((r["case"], r["peer"]), []).append(r)
+    rows = {}
+    for key, runs in grouped.items():
+        row = dict(runs[0])
+        for field in ("train_samples_per_second", "train_runtime", "wall_to_end", "accuracy", "f1", "peak_rss_mb",
+                      "flops_share"):
+            values = [r[field] for r in runs if r.get(field) is not None]
+            row[field] = statistics.median(values) if values else None
+        lateness = [r["ui_lateness_training"]["max_ms"] for r in runs if "ui_lateness_training" in r]
+        if lateness:
+            row["ui_max_ms"] = max(lateness)
+            row["ui_p99_ms"] = max(r["ui_lateness_training"]["p99_ms"] for r in runs)
+        row["repeats"] = len(runs)
+        rows[key] = row
+    return rows
+
+
+def ratios(report: dict[str, Any]) -> dict[str, Any]:
+    """Per case: ftstudio against the stock recipe and the plain loop; the window against the engine."""
+    rows = _median_rows(report["results"])
+    out: dict[str, Any] = {"cases": {}}
+    for case in sorted({c for c, _ in rows}):
+        ft, hf, loop, gui = (rows.get((case, p)) for p in ("ftstudio", "hf_trainer", "torch_loop", "ftstudio_gui"))
+        entry: dict[str, Any] = {}
+        if ft and hf:
+            entry["samples_per_second_vs_hf"] = round(ft["train_samples_per_second"] / hf["train_samples_per_second"], 3)
+            entry["wall_speedup_vs_hf"] = round(hf["wall_to_end"] / ft["wall_to_end"], 3)
+            entry["accuracy_points_vs_hf"] = round(100 * (ft["accuracy"] - hf["accuracy"]), 2)
+            entry["f1_points_vs_hf"] = round(100 * (ft["f1"] - hf["f1"]), 2)
+        if ft and loop:
+            entry["samples_per_second_vs_torch_loop"] = round(
+                ft["train_samples_per_second"] / loop["train_samples_per_second"], 3)
+            entry["wall_speedup_vs_torch_loop"] = round(loop["wall_to_end"] / ft["wall_to_end"], 3)
+        if ft and gui:
+            entry["gui_vs_engine_samples_per_second"] = round(
+                gui["train_samples_per_second"] / ft["train_samples_per_second"], 3)
+            entry["ui_max_ms"], entry["ui_p99_ms"] = gui.get("ui_max_ms"), gui.get("ui_p99_ms")
+        out["cases"][case] = entry
+    app = report.get("app") or {}
+    launch, tester = app.get("launch") or {}, app.get("tester") or {}
+    out["launch_seconds_median"] = launch.get("launch_median")
+    out["tester_ms_median"] = tester.get("predict_ms_median")
+    out["targets"] = _targets(out)
+    return out
+
+
+def _targets(out: dict[str, Any]) -> list[dict[str, Any]]:
+    checks = []
+    for case, e in out["cases"].items():
+        if "samples_per_second_vs_hf" in e:
+            if case.startswith("full"):
+                checks.append(_check(f"{case}: samples/s vs stock >= 1.5x", e["samples_per_second_vs_hf"],
+                                     e["samples_per_second_vs_hf"] >= TARGETS["full_speedup_vs_hf"]))
+            if case.startswith("head-3"):
+                checks.append(_check(f"{case}: wall time vs stock >= 2.5x", e["wall_speedup_vs_hf"],
+                                     e["wall_speedup_vs_hf"] >= TARGETS["head3_wall_speedup_vs_hf"]))
+            checks.append(_check(f"{case}: accuracy >= stock - 1 point", e["accuracy_points_vs_hf"],
+                                 abs(e["accuracy_points_vs_hf"]) <= TARGETS["accuracy_points"]
+                                 or e["accuracy_points_vs_hf"] > 0))
+        if "gui_vs_engine_samples_per_second" in e:
+            checks.append(_check(f"{case}: window path vs engine >= 0.95x", e["gui_vs_engine_samples_per_second"],
+                                 e["gui_vs_engine_samples_per_second"] >= TARGETS["gui_vs_engine"]))
+            if e.get("ui_max_ms") is not None:
+                checks.append(_check(f"{case}: UI blocked <= 50 ms (max lateness)", e["ui_max_ms"],
+                                     e["ui_max_ms"] <= TARGETS["ui_block_ms"]))
+    if out.get("launch_seconds_median") is not None:
+        checks.append(_check("window shown <= 2 s after launch", out["launch_seconds_median"],
+                             out["launch_seconds_median"] <= TARGETS["launch_seconds"]))
+    if out.get("tester_ms_median") is not None:
+        checks.append(_check("tester answers < 50 ms", out["tester_ms_median"],
+                             out["tester_ms_median"] < TARGETS["tester_ms"]))
+    return checks
+
+
+def _check(name: str, value: Any, ok: bool) -> dict[str, Any]:
+    return {"target": name, "value": value, "met": bool(ok)}
+
+
+def _fmt(value: Any, digits: int = 1, scale: float = 1.0) -> str:
+    return "-" if value is None else f"{value * scale:.{digits}f}"
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """Markdown tables: every (case, peer), then the ratios and targets."""
+    lines = [
+        f"Run {report['date']} on {report['machine']}; torch {report['versions'].get('torch', '?')}, "
+        f"transformers {report['versions'].get('transformers', '?')}; rows {report['data_rows']}; "
+        f"matmul peak {report['matmul_peak_flops'] / 1e9:.0f} GFLOP/s; {report['duration_seconds'] / 60:.0f} min.",
+        "",
+        "| case | peer | samples/s | train s | wall s | val acc | macro F1 | peak RSS MB | FLOP/s share | notes |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    rows = _median_rows(report["results"])
+    for (case, peer), r in sorted(rows.items()):
+        notes = []
+        if r.get("feature_cache"):
+            notes.append("encoder outputs cached")
+        if "ui_max_ms" in r:
+            notes.append(f"UI lateness max {r['ui_max_ms']:.0f} ms, p99 {r['ui_p99_ms']:.0f} ms")
+        if "padded_width" in r:
+            notes.append(f"padded to {r['padded_width']}")
+        lines.append(
+            f"| {case} | {peer} | {_fmt(r['train_samples_per_second'])} | {_fmt(r['train_runtime'])} | "
+            f"{_fmt(r['wall_to_end'])} | {_fmt(r['accuracy'], 2, 100)} | {_fmt(r['f1'], 2, 100)} | "
+            f"{_fmt(r['peak_rss_mb'], 0)} | {_fmt(r.get('flops_share'), 1, 100)}% | {'; '.join(notes)} |")
+    for r in report["results"]:
+        if "error" in r:
+            lines.append(f"| {r['case']} | {r['peer']} | failed: {r['error']} | | | | | | | |")
+    lines += ["", "| target | measured | met |", "|---|---:|---|"]
+    for check in report["ratios"]["targets"]:
+        lines.append(f"| {check['target']} | {check['value']} | {'yes' if check['met'] else 'NO'} |")
+    app = report.get("app") or {}
+    if app.get("launch") and "launch_seconds" in app["launch"]:
+        lines.append(f"\nWindow shown after launch: {app['launch']['launch_seconds']} s (median "
+                     f"{app['launch']['launch_median']} s).")
+    if app.get("tester") and "predict_ms_median" in app["tester"]:
+        t = app["tester"]
+        lines.append(f"Tester, one sentence after loading ({t['load_seconds']} s): median {t['predict_ms_median']} ms, "
+                     f"p95 {t['predict_ms_p95']} ms, max {t['predict_ms_max']} ms.")
+    return "\n".join(lines)
+
+
+def update_readme(path: Path, report: dict[str, Any], table: str) -> None:
+    """Replace the text between the last-run markers with this run's table."""
+    text = path.read_text(encoding="utf-8") if path.is_file() else f"{README_START}\n{README_END}\n"
+    body = f"{README_START}\nCommand: `{report['command']}`\n\n{table}\n{README_END}"
+    pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
+    text = pattern.sub(lambda _m: body, text) if pattern.search(text) else text + "\n" + body + "\n"
+    path.write_text(text, encoding="utf-8")

@@ -1,0 +1,184 @@
+"""ftstudio against the recipes practitioners run otherwise, in one benchmark run.
+
+    .venv/bin/python benchmarks/run.py              # the default subset (~20-40 min on 2 CPU cores)
+    .venv/bin/python benchmarks/run.py --full       # the whole matrix on all training rows (hours)
+
+Every (peer, case) trains in a fresh child process on the same data, model, settings and seed,
+peers interleaved case by case (their order rotating between repeats), so load from elsewhere on
+the machine falls on all of them alike and each gets its own peak-memory figure. Prints a table,
+writes JSON (benchmarks/results/last_run.json), and with --readme rewrites the last-run table in
+benchmarks/README.md. See benchmarks/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import itertools
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+# The environment the user's shell gave us, before any ftstudio module can add to it: stock peers
+# run with exactly this, ftstudio's children set what ftstudio sets itself.
+CLEAN_ENV = dict(os.environ)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import HERE, REPO, recipe_flops, token_lengths, write_benchmark_data  # noqa: E402
+from report import format_table, machine_description, ratios, update_readme  # noqa: E402
+
+DEFAULT_CASES = ["full-1-128-32", "head-3-128-32"]
+DEFAULT_PEERS = ["hf_trainer", "torch_loop", "ftstudio", "ftstudio_gui"]
+SHARED = {"learning_rate": 5e-5, "seed": 42}
+
+
+def parse_case(text: str) -> dict[str, Any]:
+    """'full-1-128-32' -> workload full, 1 epoch, max length 128, batch 32."""
+    workload, epochs, length, batch = text.split("-")
+    if workload not in ("full", "head"):
+        raise SystemExit(f"case {text}: workload must be full or head")
+    return {"case": text, "workload": workload, "epochs": int(epochs), "max_length": int(length),
+            "batch_size": int(batch)}
+
+
+def full_matrix() -> list[str]:
+    return [f"{w}-{e}-{n}-{b}" for w, e, n, b in itertools.product(("full", "head"), (1, 3), (64, 128), (16, 32))]
+
+
+def run_child(script: str, mode: str, cfg: dict[str, Any], scratch: Path, timeout: int) -> dict[str, Any]:
+    """One peer on one case in a fresh process; its JSON result (or the error it ended with)."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    cfg = dict(cfg, scratch=str(scratch))
+    cfg_path, out_path = scratch / "config.json", scratch / "result.json"
+    cfg_path.write_text(json.dumps(cfg), encoding="utf-8")
+    started = time.perf_counter()
+    with open(scratch / "child.log", "w", encoding="utf-8") as log:
+        try:
+            code = subprocess.run([sys.executable, str(HERE / script), mode, str(cfg_path), str(out_path)],
+                                  cwd=REPO, env=CLEAN_ENV, stdout=log, stderr=subprocess.STDOUT,
+                                  timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            code = "timeout"
+    if code != 0 or not out_path.is_file():
+        tail = (scratch / "child.log").read_text(encoding="utf-8", errors="replace")[-1500:]
+        return {"peer": mode, "error": f"exit {code}", "log_tail": tail}
+    result = json.loads(out_path.read_text(encoding="utf-8"))
+    result["process_seconds"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def measure_peak(scratch: Path) -> float:
+    """The machine's fp32 matmul peak, measured in a child like the peers (same thread count)."""
+    code = ("import json,sys;sys.path.insert(0,'.');from ftstudio.engine.speed import matmul_peak_flops;"
+            "print(json.dumps(matmul_peak_flops(2048, 2.0)))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=CLEAN_ENV, capture_output=True, text=True,
+                         timeout=300)
+    return float(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--full", action="store_true", help="the whole matrix (16 cases) on all training rows")
+    parser.add_argument("--cases", help=f"comma-separated WORKLOAD-EPOCHS-MAXLEN-BATCH (default {','.join(DEFAULT_CASES)})")
+    parser.add_argument("--peers", default=",".join(DEFAULT_PEERS), help="comma-separated peers")
+    parser.add_argument("--max-samples", type=int, default=None,
+                        help="training rows (stratified subsample; 0: all 12,956). Default 2000, --full: 0")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each peer per case (median reported)")
+    parser.add_argument("--model", default=None, help="model folder (default: the embedded all-MiniLM-L6-v2)")
+    parser.add_argument("--timeout", type=int, default=7200, help="seconds allowed to one child run")
+    parser.add_argument("--out", default=str(HERE / "results" / "last_run.json"), help="where the JSON goes")
+    parser.add_argument("--readme", action="store_true", help="rewrite the last-run table in benchmarks/README.md")
+    parser.add_argument("--no-app", action="store_true", help="skip the window-launch and tester timings")
+    args = parser.parse_args(argv)
+
+    from ftstudio.engine.models import default_model_path
+
+    model_dir = args.model or str(default_model_path())
+    cases = [parse_case(c) for c in (args.cases.split(",") if args.cases else full_matrix() if args.full else DEFAULT_CASES)]
+    peers = [p for p in args.peers.split(",") if p]
+    max_samples = args.max_samples if args.max_samples is not None else (0 if args.full else 2000)
+    scratch = Path(tempfile.mkdtemp(prefix="ftstudio-bench-"))
+    data = write_benchmark_data(scratch / "data", max_samples)
+    config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    print(f"Benchmark data: {data['rows']} rows in {data['dir']}; scratch {scratch}", flush=True)
+
+    started = time.time()
+    peaks = [measure_peak(scratch)]
+    results: list[dict[str, Any]] = []
+    lengths_cache: dict[int, dict[str, list[int]]] = {}
+    for case in cases:
+        lengths = lengths_cache.setdefault(case["max_length"], token_lengths(model_dir, data["dir"], case["max_length"]))
+        cfg = dict(SHARED, **case, model_dir=model_dir, data_dir=data["dir"], label_names=data["label_names"])
+        for repeat in range(args.repeats):
+            order = peers[repeat % len(peers):] + peers[: repeat % len(peers)]
+            for peer in order:
+                script, mode = ("gui_path.py", "train") if peer == "ftstudio_gui" else ("peers.py", peer)
+                print(f"[{time.time() - started:7.0f}s] {case['case']} #{repeat + 1}: {peer} ...", flush=True)
+                result = run_child(script, mode, cfg, scratch / f"{case['case']}-{peer}-{repeat}", args.timeout)
+                result.update(case=case["case"], workload=case["workload"], epochs=case["epochs"],
+                              max_length=case["max_length"], batch_size=case["batch_size"], repeat=repeat, peer=peer)
+                if "error" not in result:
+                    cached = bool(result.get("feature_cache")) and case["workload"] == "head"
+                    result["flops"] = recipe_flops(config, lengths, case["workload"], case["epochs"],
+                                                   encoder_passes=1 if cached else None)
+                    print(f"          {result['train_samples_per_second']:.1f} samples/s, "
+                          f"wall {result['wall_to_end']:.1f}s, acc {result['accuracy']:.4f}", flush=True)
+                else:
+                    print(f"          FAILED: {result['error']}\n{result['log_tail']}", flush=True)
+                results.append(result)
+    peaks.append(measure_peak(scratch))
+    peak = max(peaks)
+    for result in results:
+        if "flops" in result and result["train_runtime"] > 0 and peak > 0:
+            result["flops_share"] = result["flops"] / result["train_runtime"] / peak
+
+    app = {} if args.no_app else measure_app(results, scratch, args.timeout)
+    report = {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "machine": machine_description(),
+        "python": platform.python_version(),
+        "versions": _versions(),
+        "command": " ".join([Path(sys.executable).name, "benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])]),
+        "data_rows": data["rows"],
+        "matmul_peak_flops": peak,
+        "matmul_peaks_measured": peaks,
+        "duration_seconds": round(time.time() - started),
+        "results": results,
+        "app": app,
+    }
+    report["ratios"] = ratios(report)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    table = format_table(report)
+    print(table)
+    print(f"JSON: {out}")
+    if args.readme:
+        update_readme(HERE / "README.md", report, table)
+    return 0
+
+
+def measure_app(results: list[dict[str, Any]], scratch: Path, timeout: int) -> dict[str, Any]:
+    """Window launch time, and the tester's latency on a checkpoint this run trained."""
+    app = {"launch": run_child("gui_path.py", "launch", {}, scratch / "launch", timeout)}
+    trained = next((r for r in results if r.get("peer") == "ftstudio" and "run_dir" in r), None)
+    if trained is not None:
+        app["tester"] = run_child("gui_path.py", "tester", {"checkpoint": str(Path(trained["run_dir"]) / "best")},
+                                  scratch / "tester", timeout)
+    return app
+
+
+def _versions() -> dict[str, str]:
+    code = "import json,torch,transformers,datasets;print(json.dumps({m.__name__: m.__version__ for m in (torch, transformers, datasets)}))"
+    out = subprocess.run([sys.executable, "-c", code], env=CLEAN_ENV, capture_output=True, text=True, timeout=120)
+    return json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else {}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
