@@ -210,11 +210,20 @@ class MainWindow(QMainWindow):
 
     def load_settings_file(self, path: str | Path) -> bool:
         try:
-            settings = TrainSettings.load(path)
+            settings = TrainSettings.load(path).validate()
         except SettingsError as exc:
-            self.setup.show_problem(str(exc))
+            self.setup.show_problem(str(exc).replace("--config", "File > Load settings"), exc.setting)
             return False
         self.setup.apply_settings(settings)
+        # A widget that cannot show a value (bottom-N beyond this model's layers, say) would
+        # silently clamp it; say so instead of training with something the file did not ask for.
+        shown = self.gathered_settings().to_dict()
+        for name, value in settings.to_dict().items():
+            if name not in ("extra", "model", "data") and shown.get(name) != value:
+                self.setup.show_problem(
+                    f"{name}: {value!r} from {Path(path).name} cannot be used with this model or data "
+                    f"(the window shows {shown.get(name)!r}); check it before starting.", name)
+                return False
         self.statusBar().showMessage(f"Loaded settings from {path}", 5000)
         return True
 

@@ -112,7 +112,7 @@ def test_ctrl_c_stops_saves_and_resume_finishes(tiny_model_dir, small_csv, tmp_p
     """A real process gets SIGINT mid-run, saves, exits 130; --resume completes the run."""
     out_dir = tmp_path / "run"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "ftstudio", "train", *tiny_args(tiny_model_dir, small_csv), "--epochs", "6",
+    cmd = [sys.executable, "-m", "ftstudio", "train", *tiny_args(tiny_model_dir, small_csv), "--epochs", "3",
            "--output", str(out_dir), "--set", "log_steps=1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     for line in proc.stdout:

@@ -158,9 +158,6 @@ def test_bad_input_in_the_window_gets_one_clear_message(qtbot, window, tmp_path,
     assert window.current_settings() is None and "learning_rate" in window.setup.problem.text()
 
 
-@pytest.mark.xfail(strict=True, reason="GUI bug: MainWindow.load_settings_file applies a settings file without "
-                   "validate(); spin boxes clamp out-of-range values silently and an unknown freeze string raises "
-                   "SettingsError out of SettingsPanel.set_settings")
 def test_out_of_range_settings_files_are_refused_by_the_window(qtbot, window, tmp_path, tiny_model_dir, small_csv,
                                                                runs_dir, capfd):
     cases = [c for c in _window_cases(tmp_path, tiny_model_dir, small_csv) if c.name in WINDOW_CLAMPS]
