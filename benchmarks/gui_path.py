@@ -63,7 +63,9 @@ class LatenessProbe:
         self._last = now
 
     def summary(self, start: str | None = None, end: str | None = None) -> dict[str, float]:
-        part = self.samples[self.marks.get(start, 0) if start else 0: self.marks.get(end) if end else None]
+        # The first tick after `start` measures an interval that began before it: left out.
+        first = self.marks[start] + 1 if start in self.marks else 0
+        part = self.samples[first: self.marks.get(end) if end else None]
         if not part:
             return {"ticks": 0, "max_ms": 0.0, "p99_ms": 0.0}
         ordered = sorted(part)
@@ -101,6 +103,8 @@ def run_train(cfg: dict[str, Any]) -> dict[str, Any]:
         outcome.update(result, wall=clock())
         QTimer.singleShot(0, loop.quit)
 
+    logs: list[str] = []
+    window.session.sig_log.connect(logs.append)
     window.session.sig_status.connect(on_status)
     window.session.sig_finished.connect(on_finished)
     probe.start()
@@ -114,6 +118,7 @@ def run_train(cfg: dict[str, Any]) -> dict[str, Any]:
     if outcome.get("status") != "finished":
         raise RuntimeError(f"GUI run ended {outcome.get('status')}: {outcome.get('message')}")
     result = ftstudio_result(Path(outcome["run_dir"]), outcome["wall"])
+    result["feature_cache"] = any("outputs were computed once" in line for line in logs)
     result["ui_lateness_training"] = probe.summary("training", "finished")
     result["ui_lateness_whole_run"] = probe.summary()
     result["plot_points"] = panel.plots.point_counts()

@@ -45,9 +45,11 @@ def run_hf_trainer(cfg: dict[str, Any]) -> dict[str, Any]:
         DataCollatorWithPadding,
         Trainer,
         TrainingArguments,
+        set_seed,
     )
 
     clock = Clock()
+    set_seed(cfg["seed"])  # before the model loads, as Hugging Face's examples do: the new head's init
     names = cfg["label_names"]
     label2id = {name: i for i, name in enumerate(names)}
     data = load_dataset("csv", data_files={s: str(Path(cfg["data_dir"]) / f"{s}.csv") for s in ("train", "validation")})
@@ -106,7 +108,11 @@ def run_torch_loop(cfg: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
     import torch
     from torch.utils.data import DataLoader, TensorDataset
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        get_linear_schedule_with_warmup,
+    )
 
     clock = Clock()
     torch.manual_seed(cfg["seed"])

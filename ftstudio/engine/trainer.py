@@ -82,6 +82,9 @@ class Trainer:
             self.epochs = s.epochs
         self.model.to(device)
         self.model.train()
+        from ftstudio.engine.fast_dropout import use_fast_dropout
+
+        use_fast_dropout(self.model, device.type)  # CPU only; see fast_dropout.py for what it saves
         apply_freeze(self.model, s.freeze_kind, s.frozen_layers, 0)
         groups = optimizer_param_groups(self.model, s.learning_rate, s.weight_decay, s.layerwise_lr_decay)
         self.optimizer = self._make_optimizer(groups)
@@ -101,7 +104,6 @@ class Trainer:
         s = self.s
         if s.optimizer == "sgd":
             return torch.optim.SGD(groups, lr=s.learning_rate, momentum=s.momentum)
-        # The fused kernel updates all parameters in one launch on CUDA; elsewhere the default.
         # The fused kernel updates all parameters in one pass; on the CPU too it is ~3x faster than
         # the default per-tensor loop (and it is what Hugging Face's Trainer uses by default).
         try:

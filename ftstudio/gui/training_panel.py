@@ -134,6 +134,11 @@ class TrainingPanel(QWidget):
         phase_row.setContentsMargins(0, 0, 0, 0)
         phase_row.addWidget(self.phase_label)
         phase_row.addWidget(self.phase_progress, 1)
+        # Shown and hidden at every evaluation: keeping its place stops the plots below from being
+        # resized, re-laid out and fully repainted each time (a stall of the UI thread).
+        policy = self._phase_row.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self._phase_row.setSizePolicy(policy)
         self._phase_row.setVisible(False)
 
         self.banner = QLabel()

@@ -223,6 +223,52 @@ def test_plots_buffer_redraw_toggle_and_overlays(qtbot):
     assert not plots._timer.isActive()  # hidden: buffered, not drawn
 
 
+def _view(plot) -> tuple[list[float], list[float]]:
+    return plot.getViewBox().viewRange()
+
+
+def test_plots_follow_their_data_with_ranges_that_rarely_move(qtbot):
+    from ftstudio.gui.training_plots import TrainingPlots
+
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.show()
+    moves = 0
+    last = None
+    for i in range(1, 301):
+        plots.add_step({**_step(i, loss=2.0 / (1 + i / 30)), "learning_rate": 1e-4 * (1 - i / 400)})
+        if i % 50 == 0:
+            plots.add_eval({**_eval(i), "accuracy": 0.5 + i / 1000})
+        plots.flush()
+        ranges = [tuple(map(tuple, _view(p))) for p in plots._plots]
+        moves += ranges != last
+        last = ranges
+        # Every point drawn so far lies inside the range of its plot.
+        (x0, x1), (y0, y1) = _view(plots.loss_plot)
+        raw_x, raw_y = plots.curve_data("raw")
+        assert x0 <= raw_x.min() and raw_x.max() <= x1 and y0 <= raw_y.min() and raw_y.max() <= y1
+        (_, _), (a0, a1) = _view(plots.metric_plot)
+        accuracy = plots.curve_data("accuracy")[1]
+        assert accuracy.size == 0 or (a0 <= accuracy.min() and accuracy.max() <= a1)
+    assert moves < 60  # not at every one of the 300 redraws: axes are re-laid out only then
+    assert _view(plots.metric_plot)[0] == _view(plots.loss_plot)[0]  # x axes stay linked
+
+    # The user zooms: the view stays theirs while points keep coming ...
+    plots.loss_plot.getViewBox().sigRangeChangedManually.emit([True, True])
+    plots.loss_plot.getViewBox().setRange(xRange=(10, 20), yRange=(0, 1), padding=0)
+    plots.add_step(_step(400, loss=5.0))
+    plots.flush()
+    assert not plots.following()
+    assert _view(plots.loss_plot)[0] == pytest.approx([10, 20])
+    # ... until a new run starts.
+    plots.clear()
+    plots.add_step(_step(1, loss=0.7))
+    plots.flush()
+    assert plots.following()
+    (x0, x1), (y0, y1) = _view(plots.loss_plot)
+    assert x0 <= 1 <= x1 and y0 <= 0.7 <= y1
+
+
 def test_log_view_caps_and_stamps_lines(qtbot):
     from ftstudio.gui.log_view import LogView
 

@@ -1,0 +1,108 @@
+"""The numbers behind the training plots: a run's curves as growable numpy columns, and the
+small searches the plots make over them (nearest point, data bounds). No Qt here."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+STEP_COLUMNS = ("step", "epoch", "loss", "smooth", "learning_rate")
+EVAL_COLUMNS = ("step", "epoch", "loss", "accuracy", "f1")
+
+
+class _Columns:
+    """Named float64 columns of equal length; capacity doubles when full (amortised O(1) append)."""
+
+    def __init__(self, names: tuple[str, ...], capacity: int = 256) -> None:
+        self._index = {name: i for i, name in enumerate(names)}
+        self._data = np.full((len(names), capacity), np.nan)
+        self.size = 0
+
+    def append(self, values: dict[str, float]) -> None:
+        if self.size == self._data.shape[1]:
+            grown = np.full((self._data.shape[0], self._data.shape[1] * 2), np.nan)
+            grown[:, : self.size] = self._data[:, : self.size]
+            self._data = grown
+        for name, i in self._index.items():
+            self._data[i, self.size] = values.get(name, np.nan)
+        self.size += 1
+
+    def column(self, name: str) -> np.ndarray:
+        return self._data[self._index[name], : self.size]
+
+    def clear(self) -> None:
+        self.size = 0
+
+
+def _num(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+class RunCurves:
+    """One run's buffers (live or overlaid) with its EMA state for the smoothed training loss."""
+
+    def __init__(self) -> None:
+        self.steps = _Columns(STEP_COLUMNS)
+        self.evals = _Columns(EVAL_COLUMNS)
+        self._ema, self._ema_n = 0.0, 0
+
+    def add_step(self, event: dict, smoothing: float) -> None:
+        loss = _num(event.get("loss"))
+        self.steps.append({"step": _num(event.get("step")), "epoch": _num(event.get("epoch")), "loss": loss,
+                           "smooth": self._smooth(loss, smoothing), "learning_rate": _num(event.get("learning_rate"))})
+
+    def add_eval(self, event: dict) -> None:
+        if event.get("split", "validation") != "validation":
+            return  # a final test evaluation is not a point on the validation curve
+        self.evals.append({name: _num(event.get(name)) for name in EVAL_COLUMNS})
+
+    def _smooth(self, loss: float, smoothing: float) -> float:
+        """Debiased EMA (as TensorBoard): early points are not dragged towards zero."""
+        if not math.isfinite(loss):
+            return math.nan
+        self._ema = smoothing * self._ema + (1.0 - smoothing) * loss
+        self._ema_n += 1
+        return self._ema / (1.0 - smoothing**self._ema_n) if smoothing < 1.0 else loss
+
+    def resmooth(self, smoothing: float) -> None:
+        self._ema, self._ema_n = 0.0, 0
+        smooth = self.steps.column("smooth")
+        for i, loss in enumerate(self.steps.column("loss")):
+            smooth[i] = self._smooth(float(loss), smoothing)
+
+    def load(self, records: list[dict], smoothing: float) -> None:
+        for record in records:
+            kind = record.get("event")
+            if kind == "step":
+                self.add_step(record, smoothing)
+            elif kind == "eval":
+                self.add_eval(record)
+
+
+def nearest(xs: np.ndarray, x: float) -> int | None:
+    if xs.size == 0 or not math.isfinite(x):
+        return None
+    distance = np.abs(xs - x)
+    if np.all(np.isnan(distance)):
+        return None
+    return int(np.nanargmin(distance))
+
+
+def data_bounds(curves) -> tuple[float, float, float] | None:
+    """(largest x, smallest y, largest y) over the finite points of `curves`; None without any."""
+    x_max, y_lo, y_hi = -math.inf, math.inf, -math.inf
+    for curve in curves:
+        x, y = curve.getOriginalDataset()
+        if x is None or y is None or len(x) == 0:
+            continue
+        finite = np.isfinite(x) & np.isfinite(y)
+        if not finite.any():
+            continue
+        x_max = max(x_max, float(np.max(x[finite])))
+        y_lo, y_hi = min(y_lo, float(np.min(y[finite]))), max(y_hi, float(np.max(y[finite])))
+    return None if x_max == -math.inf else (x_max, y_lo, y_hi)
