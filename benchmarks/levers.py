@@ -30,6 +30,7 @@ CLEAN_ENV = dict(os.environ)
 # same load; each is compared with "base" (what torch and transformers do by default) step by step.
 IN_PROCESS: dict[str, dict[str, Any]] = {
     "base (fused AdamW, sdpa, fp32)": {},
+    "FastDropout (ftstudio's CPU dropout)": {"fast_dropout": True},
     "AdamW foreach (not fused)": {"fused": False},
     "bf16 autocast": {"bf16": True},
     "eager attention": {"attention": "eager"},
@@ -85,6 +86,10 @@ def in_process_child(steps: int, batch_size: int, names: list[str]) -> dict[str,
     for name in names:
         options = IN_PROCESS[name]
         model = make(options.get("attention", "sdpa"))
+        if options.get("fast_dropout"):
+            from ftstudio.engine.fast_dropout import use_fast_dropout
+
+            use_fast_dropout(model, "cpu")
         forward = torch.compile(model) if options.get("compile") else model
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=options.get("fused", True))
         runners[name] = (options, model, forward, optimizer)

@@ -54,6 +54,7 @@ class TrainingPlots(QWidget):
         self._dirty = False
         self._x_label = ""
         self._follow = True  # False once the user zooms or pans; back on a new run or x-axis switch
+        self._live = False  # points arrive one by one (room is left ahead) vs. a finished run shown whole
         self._x_range: tuple[float, float] | None = None
         self._ranges: dict[int, tuple[float, float]] = {}  # y range per plot
         self.last_redraw_ms = 0.0  # the last timed redraw (flush and paint), for diagnostics
@@ -196,16 +197,19 @@ class TrainingPlots(QWidget):
 
     @Slot(object)
     def add_step(self, event: dict) -> None:
+        self._live = True
         self._run.add_step(event, self.smoothing())
         self._mark_dirty()
 
     @Slot(object)
     def add_eval(self, event: dict) -> None:
+        self._live = True
         self._run.add_eval(event)
         self._mark_dirty()
 
     def load_records(self, records: list[dict]) -> None:
         """Show a past run from its metrics.jsonl records (replacing the current points)."""
+        self._live = False
         self._run = RunCurves()
         self._run.load(records, self.smoothing())
         self._start_following()
@@ -328,8 +332,8 @@ class TrainingPlots(QWidget):
         if not ends:
             return
         x_end = max(ends)
-        if self._x_range is None or x_end > self._x_range[1]:
-            self._x_range = (0.0, max(x_end * X_GROWTH, 1e-9))
+        if self._x_range is None or x_end > self._x_range[1] or (not self._live and x_end < self._x_range[1] / X_GROWTH):
+            self._x_range = (0.0, max(x_end * (X_GROWTH if self._live else 1.0 + PADDING), 1e-9))
             self.loss_plot.getViewBox().setXRange(*self._x_range, padding=0)
         for plot in self._plots:
             if bounds[id(plot)] is None:

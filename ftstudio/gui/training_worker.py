@@ -97,6 +97,11 @@ class TrainingWorker(QObject):
         result: dict[str, Any]
         reporter = _SignalReporter(self)
         try:
+            # Before torch runs anything on this thread, so the OpenMP threads it starts inherit it:
+            # the window's thread then gets a core at once when it has something to draw.
+            from ftstudio.engine.speed import lower_thread_priority
+
+            lower_thread_priority()
             # The first run imports torch and transformers here: say so, it can take seconds.
             self.sig_status.emit(PREPARING, "")
             self.sig_log.emit("Loading the training libraries ...")

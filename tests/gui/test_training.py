@@ -267,6 +267,10 @@ def test_plots_follow_their_data_with_ranges_that_rarely_move(qtbot):
     assert plots.following()
     (x0, x1), (y0, y1) = _view(plots.loss_plot)
     assert x0 <= 1 <= x1 and y0 <= 0.7 <= y1
+    # A finished run is shown whole, without room left for points that will not come.
+    plots.load_records([_step(i) for i in range(1, 201)])
+    plots.flush()
+    assert 200 <= _view(plots.loss_plot)[0][1] <= 200 * 1.07
 
 
 def test_log_view_caps_and_stamps_lines(qtbot):
