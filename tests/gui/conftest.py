@@ -62,3 +62,20 @@ def no_leftover_threads_or_timers(request):
         problems.append(f"QTimer {timer.objectName() or ''} (parent {owner}, {timer.interval()} ms) still active")
     if problems:
         pytest.fail("Test left Qt work running:\n  " + "\n  ".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def temp_qsettings(tmp_path):
+    """A throwaway organisation and settings folder (recent files, window state) for one test."""
+    import uuid
+
+    from PySide6.QtCore import QCoreApplication, QSettings
+
+    before = QCoreApplication.organizationName(), QCoreApplication.applicationName()
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
+    QCoreApplication.setOrganizationName(f"ftstudio-test-{uuid.uuid4().hex[:8]}")
+    QCoreApplication.setApplicationName("Fine-Tuning Studio tests")
+    yield
+    QCoreApplication.setOrganizationName(before[0])
+    QCoreApplication.setApplicationName(before[1])

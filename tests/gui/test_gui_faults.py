@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QCoreApplication, QSettings  # noqa: E402
 
 from ftstudio.engine.settings import TrainSettings  # noqa: E402
 from tests.engine.test_bad_inputs import BadInput, bad_inputs  # noqa: E402
@@ -28,17 +26,8 @@ from tests.engine.test_bad_inputs import BadInput, bad_inputs  # noqa: E402
 WAIT_MS = 120_000
 
 
-@pytest.fixture(autouse=True)
-def temp_qsettings(tmp_path):
-    """A throwaway organisation and settings folder (recent files, window state) for this test."""
-    before = QCoreApplication.organizationName(), QCoreApplication.applicationName()
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
-    QCoreApplication.setOrganizationName(f"ftstudio-test-{uuid.uuid4().hex[:8]}")
-    QCoreApplication.setApplicationName("Fine-Tuning Studio tests")
-    yield
-    QCoreApplication.setOrganizationName(before[0])
-    QCoreApplication.setApplicationName(before[1])
+# A throwaway organisation and settings folder for each test (tests/gui/conftest.py).
+pytestmark = pytest.mark.usefixtures("temp_qsettings")
 
 
 @pytest.fixture(autouse=True)

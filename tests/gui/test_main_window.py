@@ -4,27 +4,15 @@ setup, settings files, remembered choices, and closing while a run trains.
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from PySide6.QtCore import QCoreApplication, QSettings
 
 from ftstudio.engine.settings import TrainSettings
 
 WAIT_MS = 60000
 
 
-@pytest.fixture(autouse=True)
-def temp_qsettings(tmp_path):
-    """A throwaway organisation and settings folder for this test."""
-    before = QCoreApplication.organizationName(), QCoreApplication.applicationName()
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
-    QCoreApplication.setOrganizationName(f"ftstudio-test-{uuid.uuid4().hex[:8]}")
-    QCoreApplication.setApplicationName("Fine-Tuning Studio tests")
-    yield
-    QCoreApplication.setOrganizationName(before[0])
-    QCoreApplication.setApplicationName(before[1])
+# A throwaway organisation and settings folder for each test (tests/gui/conftest.py).
+pytestmark = pytest.mark.usefixtures("temp_qsettings")
 
 
 @pytest.fixture

@@ -6,27 +6,15 @@ choices go to a temporary QSettings location so the user's own are never touched
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from PySide6.QtCore import QCoreApplication, QSettings
 
 from ftstudio.engine.settings import TrainSettings
 
 WAIT_MS = 60000  # first loads import datasets/transformers: generous on slow CI machines
 
 
-@pytest.fixture(autouse=True)
-def temp_qsettings(tmp_path):
-    """A throwaway organisation and settings folder for this test."""
-    before = QCoreApplication.organizationName(), QCoreApplication.applicationName()
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
-    QCoreApplication.setOrganizationName(f"ftstudio-test-{uuid.uuid4().hex[:8]}")
-    QCoreApplication.setApplicationName("Fine-Tuning Studio tests")
-    yield
-    QCoreApplication.setOrganizationName(before[0])
-    QCoreApplication.setApplicationName(before[1])
+# A throwaway organisation and settings folder for each test (tests/gui/conftest.py).
+pytestmark = pytest.mark.usefixtures("temp_qsettings")
 
 
 # ---------------------------------------------------------------- model
