@@ -20,6 +20,8 @@ _LIVE_THREADS: set[QThread] = set()
 # Often enough that each collection finds only a few thousand young objects (a few ms on the GUI
 # thread); every 500 ms it found up to 90,000 while a run prepared and took 30-45 ms.
 GC_INTERVAL_MS = 100
+# How long after a run's end its leftovers are collected (see GuiThreadCollector.release_frozen).
+RELEASE_DELAY_MS = 300
 
 
 class GuiThreadCollector(QObject):
@@ -40,31 +42,30 @@ class GuiThreadCollector(QObject):
         self._owns_gc = False
 
     def activate(self) -> None:
+        # No collection here: with torch loaded a full one takes 150-200 ms of the GUI thread.
+        # Turning automatic collection off is enough to keep the worker thread from collecting.
         if self._owns_gc or not gc.isenabled():
             return
-        gc.collect()  # leave nothing collectable for the worker thread to find
         gc.disable()
         self._owns_gc = True
         self._timer.start()
 
     @staticmethod
-    def freeze_survivors() -> None:
-        """Collect everything once, then exempt what survives from later collections.
-
-        Called when a run starts: the libraries, the window and the last run's leftovers are then
-        either freed or frozen, so a full collection during training scans only what the run made
-        since (milliseconds) instead of every object of torch, transformers and Qt (tens of ms on
-        the GUI thread). Unfreezing first lets what the last run left behind be collected now.
-        """
-        gc.unfreeze()
-        gc.collect()
+    def freeze_existing() -> None:
+        """Exempt every object alive now from collections until `release_frozen` (cheap: no
+        collection). Called when a run starts and again when it starts training: a collection
+        during training then scans only what the run makes as it goes (milliseconds) instead of
+        every object of torch, transformers, Qt and the model (150-200 ms on the GUI thread)."""
         gc.freeze()
 
     @staticmethod
-    def freeze_prepared() -> None:
-        """Exempt what the run's preparation made (model, tokenized data, imported modules) from
-        later collections; cheap (no collection), undone at the next run's freeze_survivors."""
-        gc.freeze()
+    def release_frozen() -> None:
+        """Undo `freeze_existing` and collect everything once: when a run has ended, so its
+        leftovers (model, optimizer, tokenized data held in reference cycles) are freed before
+        the next run, not frozen along with it. The one full collection of a run, on purpose
+        after its end rather than at Start or during training."""
+        gc.unfreeze()
+        gc.collect()
 
     def deactivate(self) -> None:
         self._timer.stop()
@@ -111,6 +112,11 @@ class TrainingSession(QObject):
         self._done = True  # the worker has reported sig_finished (its thread is about to end)
         self._prepared_frozen = False
         self._collector = GuiThreadCollector(self)
+        self._closing = False  # shutdown() was called: no deferred work any more
+        self._release_timer = QTimer(self)
+        self._release_timer.setSingleShot(True)
+        self._release_timer.setInterval(RELEASE_DELAY_MS)
+        self._release_timer.timeout.connect(self._release_frozen)
         quiet_progress_bars_early()
 
     # ------------------------------------------------------------------ state
@@ -141,9 +147,10 @@ class TrainingSession(QObject):
         thread.finished.connect(self._on_thread_finished)
         self._thread, self._worker, self._done = thread, worker, False
         self._prepared_frozen = False
+        self._closing = False
         _LIVE_THREADS.add(thread)
         self._collector.activate()
-        self._collector.freeze_survivors()
+        self._collector.freeze_existing()
         thread.start()
         self.sig_started.emit()
         return True
@@ -167,6 +174,9 @@ class TrainingSession(QObject):
         Order (DESIGN): request stop, wait for the thread to end, then release. On timeout the
         thread stays referenced (never destroyed while running) and False is returned.
         """
+        self._closing = True
+        if self._release_timer.isActive():  # free the last run's leftovers now
+            self._release_frozen()
         thread = self._thread
         if thread is None:
             return True
@@ -181,12 +191,24 @@ class TrainingSession(QObject):
     def _on_worker_status(self, status: str, _message: str) -> None:
         if status == "training" and not self._prepared_frozen:
             self._prepared_frozen = True
-            self._collector.freeze_prepared()
+            self._collector.freeze_existing()
 
     @Slot(object)
     def _on_worker_finished(self, _result: object) -> None:
         self._done = True
         self._collector.deactivate()
+        if self._closing:  # shutdown() waited for this run; nothing will be drawn any more
+            gc.unfreeze()
+            return
+        # Once the window has drawn the outcome (receivers of sig_finished run after this slot):
+        # the user sees the run's end first, then the window pauses once (~0.2-0.3 s) to collect.
+        self._release_timer.start()
+
+    @Slot()
+    def _release_frozen(self) -> None:
+        self._release_timer.stop()
+        if not self.is_running():  # a new run started meanwhile has frozen its own start state
+            self._collector.release_frozen()
 
     @Slot()
     def _on_thread_finished(self) -> None:
