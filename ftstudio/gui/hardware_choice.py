@@ -34,12 +34,16 @@ class HardwareChoice(QObject):
                                    (self.precision, PRECISION_CHOICES, "precision")):
             for value, text in items:
                 combo.addItem(text, value)
-            combo.currentIndexChanged.connect(lambda _i, n=name: self.sig_changed.emit(n))
+            combo.currentIndexChanged.connect(lambda _i, n=name: self._on_changed(n))
         self.summary = QLabel("Detecting devices...")
         self.summary.setWordWrap(True)
         self.summary.setObjectName("hardwareSummary")
         set_role(self.summary, "hint")
         self._kinds: set[str] = set()
+        self._auto_device = ""
+        self._detected_text = ""
+        # {device kind: {precision: why it cannot train there}}, from the engine's own rules.
+        self._precision_problems: dict[str, dict[str, str]] = {}
         self._runner = runner
         self._task: BackgroundTask | None = None
         # Detection imports torch (seconds of CPU): start it once the window is up.
@@ -57,12 +61,29 @@ class HardwareChoice(QObject):
         _select(self.device if name == "device" else self.precision, value)
 
     def problem(self) -> str:
-        """Why the chosen device cannot be used here ("" when it can, or before detection)."""
+        """Why the chosen device or precision cannot be used here ("" when they can, or before
+        detection has answered)."""
         device = self.value("device")
         if self._kinds and device != "auto" and device not in self._kinds:
             return (f"device: {device} is not available on this machine "
                     f"(found: {', '.join(sorted(self._kinds))}). Choose Automatic or one of those.")
-        return ""
+        kind = self._auto_device if device == "auto" else device
+        return self._precision_problems.get(kind, {}).get(self.value("precision"), "")
+
+    def _on_changed(self, name: str) -> None:
+        self._show_summary()
+        self.sig_changed.emit(name)
+
+    def _show_summary(self) -> None:
+        """What was detected, or, as soon as the choice is one that cannot train here, why not
+        (instead of a refusal only when Start is pressed)."""
+        problem = self.problem()
+        if problem:
+            self.summary.setText(problem)
+            set_role(self.summary, "error")
+        elif self._detected_text:
+            self.summary.setText(self._detected_text)
+            set_role(self.summary, "hint")
 
     def shutdown(self) -> None:
         if self._task is None:
@@ -73,6 +94,8 @@ class HardwareChoice(QObject):
     def _on_detected(self, found: dict[str, Any]) -> None:
         devices, auto_device, auto_precision = found["devices"], found["auto_device"], found["auto_precision"]
         self._kinds = {d["kind"] for d in devices}
+        self._auto_device = auto_device
+        self._precision_problems = found.get("precision_problems", {})
         first = {d["kind"]: d for d in reversed(devices)}  # the first GPU of a kind names it
         short = {kind: _short_name(d) for kind, d in first.items()}
         self.device.setItemText(0, f"Automatic: {short.get(auto_device, auto_device)}")
@@ -83,7 +106,8 @@ class HardwareChoice(QObject):
             self.device.setItemData(index, first[value]["label"] if value in first else "not found on this machine",
                                     Qt.ItemDataRole.ToolTipRole)
         self.precision.setItemText(0, f"Automatic: {auto_precision} on {auto_device}")
-        self.summary.setText("Detected: " + "; ".join(d["label"] for d in devices))
+        self._detected_text = "Detected: " + "; ".join(d["label"] for d in devices)
+        self._show_summary()
 
     @Slot(object)
     def _on_detect_failed(self, exc: BaseException) -> None:
@@ -92,10 +116,23 @@ class HardwareChoice(QObject):
 
 def _detect_hardware() -> dict[str, Any]:
     from ftstudio.engine.devices import describe_devices, resolve_device, resolve_precision
+    from ftstudio.engine.errors import SettingsError
 
     device = resolve_device("auto")
-    return {"devices": describe_devices(), "auto_device": device.type,
-            "auto_precision": resolve_precision("auto", device)}
+    devices = describe_devices()
+    problems: dict[str, dict[str, str]] = {}
+    for found in devices:
+        if found["kind"] in problems:
+            continue  # the first device of a kind is the one a run on that kind uses
+        target = f"cuda:{found['index']}" if found["kind"] == "cuda" else found["kind"]
+        problems[found["kind"]] = {}
+        for precision, _text in PRECISION_CHOICES:
+            try:
+                resolve_precision(precision, target)
+            except SettingsError as exc:
+                problems[found["kind"]][precision] = str(exc)
+    return {"devices": devices, "auto_device": device.type,
+            "auto_precision": resolve_precision("auto", device), "precision_problems": problems}
 
 
 def _short_name(device: dict[str, Any]) -> str:

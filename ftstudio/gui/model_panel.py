@@ -232,8 +232,8 @@ class ModelPanel(QGroupBox):
             self._show_message("Not downloaded yet: it will be fetched when training starts, "
                                "or press Download now.", "hint")
         elif getattr(info, "weights", "") == "pickle":
-            self._show_message("This folder has only pickle weights: enable 'Load pickle weights' under "
-                               "Safety if you trust it.", "hint")
+            self._show_message("This folder has only pickle weights (.bin): tick 'Allow pickle weights (.bin)' "
+                               "under Safety if you trust its source.", "hint")
         else:
             self._show_message("", "hint")
         self.sig_model_changed.emit(info)

@@ -337,7 +337,7 @@ class SettingsPanel(QWidget):
             set_invalid(widget, False)
 
     def hardware_problem(self) -> str:
-        """Why the chosen device is unusable here ("" when fine or not yet known)."""
+        """Why the chosen device or precision is unusable here ("" when fine or not yet known)."""
         return self._hardware.problem()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override; used alone (tests), not in the window

@@ -24,6 +24,10 @@ from ftstudio.gui.settings_panel import SettingsPanel
 from ftstudio.gui.style import set_role
 
 _NOT_SETTINGS = ("model", "data", "text_column", "label_column", "extra")
+# The settings the user changed from the defaults. The old key held every field, defaults
+# included, so it cannot tell a choice from a former default: it is dropped, not read.
+_CHANGED_SETTINGS_KEY = "choices/changed_settings"
+_OLD_SETTINGS_KEY = "choices/settings"
 
 
 class SetupPage(QWidget):
@@ -90,7 +94,8 @@ class SetupPage(QWidget):
         elif self.layers_view.problem():
             problem, field = self.layers_view.problem(), "freeze"
         elif self.settings_panel.hardware_problem():
-            problem, field = self.settings_panel.hardware_problem(), "device"
+            problem = self.settings_panel.hardware_problem()
+            field = "precision" if problem.startswith("precision") else "device"  # "<setting>: why"
         else:
             try:
                 settings.validate()
@@ -129,8 +134,13 @@ class SetupPage(QWidget):
         store.setValue("choices/data", self.data_panel.data_spec())
         store.setValue("choices/text_column", self.data_panel.text_column() or "")
         store.setValue("choices/label_column", self.data_panel.label_column() or "")
-        fields = {k: v for k, v in self.settings_panel.settings().to_dict().items() if k not in _NOT_SETTINGS}
-        store.setValue("choices/settings", json.dumps(fields))
+        # Only what differs from the defaults: a default improved in a later version (as
+        # group_by_length was) then reaches users who never touched it.
+        defaults = TrainSettings().to_dict()
+        changed = {k: v for k, v in self.settings_panel.settings().to_dict().items()
+                   if k not in _NOT_SETTINGS and v != defaults.get(k)}
+        store.setValue(_CHANGED_SETTINGS_KEY, json.dumps(changed))
+        store.remove(_OLD_SETTINGS_KEY)
         store.setValue("window/setup_splitter", self.splitter.saveState())
 
     def restore(self, store: QSettings) -> None:
@@ -138,7 +148,7 @@ class SetupPage(QWidget):
         if isinstance(splitter, QByteArray | bytes) and splitter:
             self.splitter.restoreState(splitter)
         try:
-            saved = json.loads(str(store.value("choices/settings", "") or "{}"))
+            saved = json.loads(str(store.value(_CHANGED_SETTINGS_KEY, "") or "{}"))
             settings = TrainSettings.from_dict(saved, source="saved choices")
         except (ValueError, SettingsError):
             settings = TrainSettings()  # written by another version, or damaged: start from defaults

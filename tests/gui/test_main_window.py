@@ -4,6 +4,8 @@ setup, settings files, remembered choices, and closing while a run trains.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ftstudio.engine.settings import TrainSettings
@@ -121,6 +123,32 @@ def test_last_choices_are_remembered(qtbot, runs_dir, tiny_model_dir, small_csv)
     assert second.settings_panel.settings().epochs == 5
     assert second.settings_panel.freeze() == "head"
     assert (second.size().width(), second.size().height()) == (760, 640)
+
+
+def test_only_changed_settings_are_remembered_so_new_defaults_reach_users(qtbot, runs_dir):
+    """A setting left at its default follows the default of the version that runs, not the
+    value a former version had when the window was last closed."""
+    from PySide6.QtCore import QSettings
+
+    from ftstudio.gui.main_window import MainWindow
+
+    first = MainWindow(runs_dir=runs_dir)
+    qtbot.addWidget(first)
+    first.settings_panel.set_settings(first.settings_panel.settings().replace(epochs=5))
+    first.close()
+    store = QSettings()
+    assert json.loads(store.value("choices/changed_settings")) == {"epochs": 5}
+    # What a former version wrote (every field) is not read: it cannot tell choices from defaults.
+    store.setValue("choices/settings", json.dumps({"group_by_length": False, "epochs": 9}))
+    store.sync()
+
+    second = MainWindow(runs_dir=runs_dir)
+    qtbot.addWidget(second)
+    restored = second.settings_panel.settings()
+    assert restored.epochs == 5
+    assert restored.group_by_length is TrainSettings().group_by_length is True
+    second.close()
+    assert QSettings().value("choices/settings") is None
 
 
 def test_close_while_training_asks_then_stops_cleanly(qtbot, window, tiny_model_dir, small_csv):

@@ -34,6 +34,28 @@ def test_model_panel_shows_the_tiny_folder(qtbot, tiny_model_dir):
     assert panel.error() == ""
 
 
+def test_a_pickle_only_folder_is_shown_with_the_switch_that_allows_it(qtbot, tiny_model_dir, tmp_path):
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file
+
+    from ftstudio.gui.model_panel import ModelPanel
+    from ftstudio.gui.settings_panel import _GROUPS
+
+    folder = tmp_path / "pickled"
+    shutil.copytree(tiny_model_dir, folder)
+    torch.save(load_file(folder / "model.safetensors"), folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()
+    panel = ModelPanel()
+    qtbot.addWidget(panel)
+    panel.choose_folder(str(folder))
+    qtbot.waitUntil(lambda: panel.model_info() is not None and panel.model_spec() == str(folder), timeout=WAIT_MS)
+    hint = panel._message.text()
+    switch = next(label for rows in dict(_GROUPS).values() for name, label, *_ in rows if name == "allow_pickle")
+    assert "only pickle weights" in hint and f"'{switch}'" in hint  # names the checkbox as it reads
+
+
 def test_model_panel_explains_a_bad_folder(qtbot, tmp_path):
     from ftstudio.gui.model_panel import ModelPanel
 
@@ -117,6 +139,28 @@ def test_settings_panel_defaults_and_round_trip(qtbot):
     with qtbot.waitSignal(panel.sig_freeze_changed):
         panel._reset_button.click()
     assert panel.settings() == TrainSettings()
+
+
+def test_a_precision_this_machine_cannot_train_in_is_flagged_when_picked(qtbot):
+    """fp16 on the CPU is refused by the engine; the form says so as soon as it is chosen, in
+    the engine's words, not only when Start is pressed."""
+    from ftstudio.engine.devices import resolve_device
+    from ftstudio.gui.settings_panel import SettingsPanel
+
+    if resolve_device("auto").type != "cpu":
+        pytest.skip("checks the CPU-only rules")
+    panel = SettingsPanel()
+    qtbot.addWidget(panel)
+    summary = panel._hardware.summary
+    qtbot.waitUntil(lambda: summary.text().startswith("Detected:"), timeout=WAIT_MS)
+    assert panel.hardware_problem() == ""
+
+    panel.set_settings(panel.settings().replace(precision="fp16"))  # device Automatic: the CPU here
+    assert panel.hardware_problem().startswith("precision: fp16 needs a GPU")
+    assert summary.text() == panel.hardware_problem() and summary.property("role") == "error"
+    panel.set_settings(panel.settings().replace(device="cpu", precision="bf16"))  # allowed on a CPU
+    assert panel.hardware_problem() == ""
+    assert summary.text().startswith("Detected:") and summary.property("role") == "hint"
 
 
 def test_learning_rate_accepts_scientific_notation(qtbot):
