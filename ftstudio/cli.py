@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ftstudio.engine.speed import configure_cpu_runtime
+
+    configure_cpu_runtime()  # before anything loads torch: its OpenMP reads the environment once
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed in one line

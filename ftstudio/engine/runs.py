@@ -19,7 +19,7 @@ import os
 import re
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -272,16 +272,50 @@ class RunSummary:
         )
 
 
+# Summaries read before, by run folder, with the stamps of the files they were read from: the
+# window re-lists the runs whenever one changes state (several times a minute while training),
+# and re-parsing every run's metrics log each time grows with the number and length of runs.
+_SUMMARY_FILES = (SETTINGS_FILE, STATUS_FILE, METRICS_FILE)
+_summaries: dict[Path, tuple[tuple[Any, ...], RunSummary, int]] = {}
+
+
+def _file_stamps(run_dir: Path) -> tuple[Any, ...]:
+    """(inode, mtime, size) of each file a summary is read from: an append changes the size, an
+    atomic replace the inode, so no change is missed even where mtimes are coarse."""
+    stamps = []
+    for name in _SUMMARY_FILES:
+        try:
+            stat = os.stat(run_dir / name)
+            stamps.append((stat.st_ino, stat.st_mtime_ns, stat.st_size))
+        except OSError:
+            stamps.append(None)
+    return tuple(stamps)
+
+
 def summarize_run(run_dir: str | Path) -> RunSummary:
+    """The run's summary; re-read only when one of its files changed since the last call."""
     run_dir = Path(run_dir)
     recover_if_idle(run_dir)
+    stamps = _file_stamps(run_dir)
+    cached = _summaries.get(run_dir)
+    if cached is not None and cached[0] == stamps:
+        summary, status_step = replace(cached[1]), cached[2]
+    else:
+        summary, status_step = _read_summary(run_dir)
+        _summaries[run_dir] = (stamps, replace(summary), status_step)
+    # Whether a process still holds the run is not in any file: asked every time.
+    if summary.status in LIVE_STATUSES and locks_supported() and not is_live(run_dir):
+        summary.status = INTERRUPTED
+        summary.message = (f"The process training this run ended unexpectedly at step {status_step} "
+                           "(killed or crashed). Resume continues from its last checkpoint.")
+    return summary
+
+
+def _read_summary(run_dir: Path) -> tuple[RunSummary, int]:
+    """The summary as the run's files say (status as written), and the step status.json names."""
     info = read_settings(run_dir)
     settings = info["settings"]
     status = read_status(run_dir)
-    if status.get("status") in LIVE_STATUSES and locks_supported() and not is_live(run_dir):
-        status = {**status, "status": INTERRUPTED, "message": (
-            f"The process training this run ended unexpectedly at step {status.get('step', 0)} "
-            "(killed or crashed). Resume continues from its last checkpoint.")}
     metric = settings.get("metric_for_best", "f1")
     best_value = None
     step = 0
@@ -296,7 +330,7 @@ def summarize_run(run_dir: str | Path) -> RunSummary:
                 better = best_value is None or (value < best_value if metric == "loss" else value > best_value)
                 best_value = value if better else best_value
     created = float(info.get("created") or (run_dir / SETTINGS_FILE).stat().st_mtime)
-    return RunSummary(
+    summary = RunSummary(
         run_dir=run_dir,
         run_id=run_dir.name,
         status=str(status.get("status", "unknown")),
@@ -311,6 +345,7 @@ def summarize_run(run_dir: str | Path) -> RunSummary:
         best_value=best_value,
         settings=settings,
     )
+    return summary, int(status.get("step", 0) or 0)
 
 
 def list_runs(runs_dir: str | Path | None = None) -> list[RunSummary]:
@@ -325,6 +360,9 @@ def list_runs(runs_dir: str | Path | None = None) -> list[RunSummary]:
                 runs.append(summarize_run(child))
             except (CheckpointError, OSError):
                 continue
+    listed = {run.run_dir for run in runs}
+    for gone in [d for d in _summaries if d.parent == runs_dir and d not in listed]:
+        _summaries.pop(gone, None)  # deleted or no longer readable: forget its summary
     return sorted(runs, key=lambda r: r.created, reverse=True)
 
 

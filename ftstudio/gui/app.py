@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     # Inside the app nobody reads tqdm bars on a console; the engine reports progress itself.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from ftstudio.engine.speed import configure_cpu_runtime
+
+    configure_cpu_runtime()  # before a background task loads torch (the cli did it already)
 
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtGui import QGuiApplication

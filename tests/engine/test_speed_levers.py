@@ -149,6 +149,16 @@ def test_configure_cpu_runtime_keeps_a_users_choice(monkeypatch):
     assert speed.os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
 
 
+def test_the_entry_point_configures_the_runtime_before_anything_loads(monkeypatch):
+    """The benchmark measures ftstudio with these settings: the app and the CLI must have them."""
+    from ftstudio import cli
+    from ftstudio.engine import speed
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert cli.main(["--version"]) == 0
+    assert speed.os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+
+
 def test_benchmark_peers_run_on_a_tiny_model(tiny_model_dir, tmp_path, monkeypatch):
     """Each peer of the benchmark trains a tiny model in-process and the report is built; the
     real benchmark (benchmarks/run.py) runs each in its own process on the real model."""
