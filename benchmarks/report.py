@@ -60,6 +60,9 @@ def _median_rows(results: list[dict[str, Any]]) -> dict[tuple[str, str], dict[st
         if lateness:
             row["ui_max_ms"] = max(lateness)
             row["ui_p99_ms"] = max(r["ui_lateness_training"]["p99_ms"] for r in runs)
+        steal = [r["steal_share"] for r in runs if r.get("steal_share") is not None]
+        if steal:
+            row["steal_max"] = max(steal)
         row["repeats"] = len(runs)
         rows[key] = row
     return rows
@@ -149,6 +152,8 @@ def format_table(report: dict[str, Any]) -> str:
             notes.append(f"UI lateness max {r['ui_max_ms']:.0f} ms, p99 {r['ui_p99_ms']:.0f} ms")
         if "padded_width" in r:
             notes.append(f"padded to {r['padded_width']}")
+        if r.get("steal_max", 0) >= 0.05:  # another guest took 5% or more of this VM's CPU
+            notes.append(f"steal up to {100 * r['steal_max']:.0f}%")
         lines.append(
             f"| {case} | {peer} | {_fmt(r['train_samples_per_second'])} | {_fmt(r['train_runtime'])} | "
             f"{_fmt(r['wall_to_end'])} | {_fmt(r['accuracy'], 2, 100)} | {_fmt(r['f1'], 2, 100)} | "

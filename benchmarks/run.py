@@ -61,6 +61,7 @@ def run_child(script: str, mode: str, cfg: dict[str, Any], scratch: Path, timeou
     cfg_path, out_path = scratch / "config.json", scratch / "result.json"
     cfg_path.write_text(json.dumps(cfg), encoding="utf-8")
     started = time.perf_counter()
+    cpu_before = cpu_times()
     with open(scratch / "child.log", "w", encoding="utf-8") as log:
         try:
             code = subprocess.run([sys.executable, str(HERE / script), mode, str(cfg_path), str(out_path)],
@@ -73,7 +74,26 @@ def run_child(script: str, mode: str, cfg: dict[str, Any], scratch: Path, timeou
         return {"peer": mode, "error": f"exit {code}", "log_tail": tail}
     result = json.loads(out_path.read_text(encoding="utf-8"))
     result["process_seconds"] = round(time.perf_counter() - started, 1)
+    result["steal_share"] = steal_share(cpu_before, cpu_times())
     return result
+
+
+def cpu_times() -> list[int] | None:
+    """This machine's CPU time counters (Linux /proc/stat: user ... steal), or None elsewhere."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            return [int(x) for x in handle.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+
+
+def steal_share(before: list[int] | None, after: list[int] | None) -> float | None:
+    """The share of CPU time the hypervisor gave to other guests between two readings: on a
+    shared VM the runs with a high share are the slow ones (and the ones the UI stalls in)."""
+    if not before or not after or len(before) < 8 or len(after) < 8:
+        return None
+    total = sum(after) - sum(before)
+    return round((after[7] - before[7]) / total, 4) if total > 0 else None
 
 
 def measure_peak(scratch: Path) -> float:

@@ -361,7 +361,8 @@ def list_runs(runs_dir: str | Path | None = None) -> list[RunSummary]:
             except (CheckpointError, OSError):
                 continue
     listed = {run.run_dir for run in runs}
-    for gone in [d for d in _summaries if d.parent == runs_dir and d not in listed]:
+    # list(): a copy taken at once, as another thread may list runs meanwhile.
+    for gone in [d for d in list(_summaries) if d.parent == runs_dir and d not in listed]:
         _summaries.pop(gone, None)  # deleted or no longer readable: forget its summary
     return sorted(runs, key=lambda r: r.created, reverse=True)
 
