@@ -18,19 +18,11 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
 from ftstudio.gui.plot_data import RunCurves, data_bounds, nearest
+from ftstudio.gui.plot_ranges import PADDING, next_x_range, next_y_range
 
 REDRAW_MS = 50  # at most ~20 redraws per second, however fast events come
 DRAW_BUDGET = 0.2  # and at most this share of the GUI thread: slow redraws space themselves out
 MAX_REDRAW_MS = 2000
-# The plots follow their data with their own ranges rather than pyqtgraph's auto-range, which
-# moved every axis at every redraw (new step, new range, all six axes re-laid out): a redraw cost
-# ~29 ms on an idle core that way and ~9 ms with ranges that move only now and then. The x range
-# grows by this factor when a point passes its end; a y range is refitted when a point leaves it
-# or the data fill less than MIN_FILL of it.
-X_GROWTH = 1.5
-Y_LEAD = 0.25  # share of the data's span added ahead of a curve that left its y range
-MIN_FILL = 0.5
-PADDING = 0.06
 # (light background, dark background): the same hue, a shade that reads on each.
 COLORS = {
     "raw": ("#9ab8d8", "#4f6f8f"),
@@ -317,7 +309,7 @@ class TrainingPlots(QWidget):
         self._x_range = None
         self._ranges.clear()
         for plot in self._plots:
-            plot.disableAutoRange()  # ours instead (see X_GROWTH); pyqtgraph's "A" button turns it back on
+            plot.disableAutoRange()  # ours instead (plot_ranges.py); pyqtgraph's "A" button turns it back on
         self._mark_dirty()
 
     @Slot(object)
@@ -331,25 +323,18 @@ class TrainingPlots(QWidget):
         ends = [b[0] for b in bounds.values() if b is not None]
         if not ends:
             return
-        x_end = max(ends)
-        if self._x_range is None or x_end > self._x_range[1] or (not self._live and x_end < self._x_range[1] / X_GROWTH):
-            self._x_range = (0.0, max(x_end * (X_GROWTH if self._live else 1.0 + PADDING), 1e-9))
-            self.loss_plot.getViewBox().setXRange(*self._x_range, padding=0)
+        x_range = next_x_range(self._x_range, max(ends), self._live)
+        if x_range is not None:
+            self._x_range = x_range
+            self.loss_plot.getViewBox().setXRange(*x_range, padding=0)
         for plot in self._plots:
             if bounds[id(plot)] is None:
                 continue
             _, y_lo, y_hi = bounds[id(plot)]
-            old = self._ranges.get(id(plot))
-            span = y_hi - y_lo
-            if old is not None and old[0] <= y_lo and y_hi <= old[1] and span >= MIN_FILL * (old[1] - old[0]):
-                continue
-            pad = PADDING * span if span > 0 else max(abs(y_hi) * PADDING, 1e-12)
-            lo, hi = y_lo - pad, y_hi + pad
-            if old is not None:  # a curve on its way out of the range: leave room ahead of it
-                lo -= Y_LEAD * span if y_lo < old[0] else 0.0
-                hi += Y_LEAD * span if y_hi > old[1] else 0.0
-            self._ranges[id(plot)] = (lo, hi)
-            plot.getViewBox().setYRange(lo, hi, padding=0)
+            y_range = next_y_range(self._ranges.get(id(plot)), y_lo, y_hi)
+            if y_range is not None:
+                self._ranges[id(plot)] = y_range
+                plot.getViewBox().setYRange(*y_range, padding=0)
 
     def shutdown(self) -> None:
         """Stop the redraw timer (the owner calls this before it goes away)."""
