@@ -114,9 +114,10 @@ def recipe_flops(config: dict[str, Any], lengths: dict[str, list[int]], workload
 
 
 # ------------------------------------------------------------------ child processes
-def peak_rss_mb() -> float:
-    """This process's peak resident memory (Linux reports KiB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def peak_rss_mb(children: bool = False) -> float:
+    """This process's peak resident memory, or with `children` the largest peak of its ended
+    child processes (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 

@@ -2,7 +2,8 @@
 
 - `train`: the real `MainWindow` (offscreen), its Train tab's `TrainingPanel` started with the
   case's settings: the run goes through `TrainingSession` -> `TrainingWorker` on a QThread ->
-  signals -> live plots, exactly as a click on Start. A 10 ms precise QTimer on the UI thread
+  the training child process (engine/training_process.py) -> events -> signals -> live plots,
+  exactly as a click on Start. Peak memory is the window's plus the child's. A 10 ms precise QTimer on the UI thread
   records how late each tick is: its worst and 99th-percentile lateness are how long the event
   loop was blocked while training.
 - `launch`: time from spawning `python -m ftstudio` until its window has been shown and painted
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, Clock, load_config, quiet_libraries, write_result  # noqa: E402
+from common import REPO, Clock, load_config, peak_rss_mb, quiet_libraries, write_result  # noqa: E402
 
 TICK_MS = 10
 
@@ -44,6 +45,7 @@ class LatenessProbe:
 
         self.samples: list[float] = []
         self.marks: dict[str, int] = {}
+        self.cpu_at: dict[str, tuple[float, dict[str, float]]] = {}
         self._last = time.perf_counter()
         self.timer = QTimer()
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -55,7 +57,9 @@ class LatenessProbe:
         self.timer.start()
 
     def mark(self, name: str) -> None:
-        self.marks.setdefault(name, len(self.samples))
+        if name not in self.marks:
+            self.marks[name] = len(self.samples)
+            self.cpu_at[name] = (time.perf_counter(), thread_cpu_seconds())
 
     def _tick(self) -> None:
         now = time.perf_counter()
@@ -71,6 +75,33 @@ class LatenessProbe:
         ordered = sorted(part)
         return {"ticks": len(part), "max_ms": round(ordered[-1], 1),
                 "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1)}
+
+
+def thread_cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by the window's UI (main) thread and by the whole window process
+    (Linux /proc for the thread; empty elsewhere). The training child is not in either."""
+    try:
+        fields = Path(f"/proc/self/task/{os.getpid()}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return {}
+    times = os.times()
+    return {"ui": (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"),
+            "window_process": times.user + times.system}
+
+
+def cpu_during(probe: LatenessProbe, start: str, end: str) -> dict[str, float]:
+    """What the window's UI thread and the training threads used between two marks, in CPU
+    seconds and as a share of the wall time (2.0 = two cores busy)."""
+    if start not in probe.cpu_at or end not in probe.cpu_at:
+        return {}
+    (t0, before), (t1, after) = probe.cpu_at[start], probe.cpu_at[end]
+    wall = max(t1 - t0, 1e-9)
+    out = {"seconds": round(wall, 2)}
+    for key in before:
+        used = after.get(key, 0.0) - before[key]
+        out[f"{key}_cpu_seconds"] = round(used, 2)
+        out[f"{key}_cpu_share"] = round(used / wall, 3)
+    return out
 
 
 def run_train(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -121,6 +152,11 @@ def run_train(cfg: dict[str, Any]) -> dict[str, Any]:
     result["feature_cache"] = any("outputs were computed once" in line for line in logs)
     result["ui_lateness_training"] = probe.summary("training", "finished")
     result["ui_lateness_whole_run"] = probe.summary()
+    result["cpu_during_training"] = cpu_during(probe, "training", "finished")
+    # Both processes are alive during the run: the window's peak plus the training child's.
+    window_peak, child_peak = peak_rss_mb(), peak_rss_mb(children=True)
+    result.update(window_peak_rss_mb=round(window_peak, 1), training_process_peak_rss_mb=round(child_peak, 1),
+                  peak_rss_mb=round(window_peak + child_peak, 1))
     result["plot_points"] = panel.plots.point_counts()
     return result
 
@@ -201,12 +237,9 @@ def main(argv: list[str]) -> int:
     scratch = Path(cfg.get("scratch") or tempfile.mkdtemp())
     _offscreen_env(scratch)
     if mode == "train":
-        import datasets  # noqa: F401 - shared heavy imports, outside the clock as for every peer
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-
+        # No torch here: the window process does not load it to train; the training child does
+        # (its imports are in wall_to_end, not in train_runtime, as for every peer).
         result = run_train(cfg)
-        result["torch_threads"] = torch.get_num_threads()
     elif mode == "launch":
         result = run_launch(cfg)
     elif mode == "tester":

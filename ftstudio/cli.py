@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ftstudio.engine.errors import FtStudioError, SettingsError
+from ftstudio.engine.training_process import CHILD_ARGUMENT
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
 
@@ -111,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     from ftstudio.engine.speed import configure_cpu_runtime
 
     configure_cpu_runtime()  # before anything loads torch: its OpenMP reads the environment once
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == [CHILD_ARGUMENT]:  # the window's training process (engine/training_process.py)
+        from ftstudio.engine.training_process import child_main
+
+        return child_main()
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed in one line

@@ -31,13 +31,13 @@ def configure_cpu_runtime() -> bool:
 def lower_thread_priority(increment: int = 5) -> bool:
     """Lower the calling thread's CPU priority (Linux: its nice value); True when applied.
 
-    For a training thread that shares the process with a window: the UI thread keeps the
-    default priority, so when it wakes to paint a plot or answer a click the scheduler runs it
-    at once instead of letting it wait behind the training threads; training loses only the CPU
-    the UI actually uses. Measured on 2 cores: the worst event-loop stall during training fell
-    from 54-223 ms to 45-49 ms with no loss of training speed. Call it first thing in the
-    training thread, before torch runs anything there: the OpenMP threads torch starts from this
-    thread inherit the priority. Other platforms: no-op (False).
+    For training beside a window: the window's training child process calls it first thing on
+    its main thread, before torch runs anything, so the OpenMP threads torch starts inherit it.
+    The window's UI thread keeps the default priority, so when it wakes to paint a plot or answer
+    a click the scheduler runs it at once instead of letting it wait behind the training threads;
+    training loses only the CPU the UI actually uses. Measured on 2 cores (training then still
+    ran on a thread of the window): the worst event-loop stall during training fell from 54-223
+    ms to 45-49 ms with no loss of training speed. Other platforms: no-op (False).
     """
     import threading
 

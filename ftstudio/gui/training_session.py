@@ -1,4 +1,5 @@
-"""One training run at a time on its own QThread, with a shutdown that never strands the thread.
+"""One training run at a time, waited for on its own QThread, with a shutdown that never strands
+the thread nor leaves the training process (engine.training_process) running.
 
 The session owns the thread and the worker (one owner per thread, DESIGN "Threading rules"),
 re-exposes the worker's signals on the main thread, and releases both only after the thread has
@@ -12,7 +13,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
-from ftstudio.gui.training_worker import TrainingWorker, quiet_progress_bars_early
+from ftstudio.engine.library_output import quiet_progress_bars_early
+from ftstudio.gui.training_worker import TrainingWorker
 
 # Threads still running are kept here so garbage collection of a session (or of its window) can
 # never destroy a QThread mid-run; each leaves the set when it has finished.
@@ -22,6 +24,8 @@ _LIVE_THREADS: set[QThread] = set()
 GC_INTERVAL_MS = 100
 # How long after a run's end its leftovers are collected (see GuiThreadCollector.release_frozen).
 RELEASE_DELAY_MS = 300
+# After a stop that timed out and a kill: how long the end of the child may take to be noticed.
+KILL_WAIT_MS = 5000
 
 
 class GuiThreadCollector(QObject):
@@ -182,7 +186,12 @@ class TrainingSession(QObject):
             return True
         self.stop()
         if not thread.wait(max(0, int(timeout_ms))):
-            return False
+            # The child did not reach a safe point in time: end it (its run stays resumable from
+            # the last checkpoint) rather than leave a training process behind the closed window.
+            if self._worker is not None:
+                self._worker.kill()
+            if not thread.wait(KILL_WAIT_MS):
+                return False
         self._release()
         return True
 

@@ -1,10 +1,10 @@
-"""The object that runs `engine.train.train` on a worker QThread and speaks only in signals.
+"""The object that waits for a training run on a worker QThread and speaks only in signals.
 
-The engine calls a `Reporter` on the training thread; `_SignalReporter` turns each call into a
-signal of this worker, which Qt queues to the main thread. Payloads are plain dicts and strings
-(event.to_dict()), so no engine object is shared across threads. Stop and pause go straight to the
-thread-safe `TrainingControl`: the worker thread is busy inside train() and would never get to a
-queued slot.
+The run itself trains in a child process (engine.training_process: no GIL or heap shared with
+the window). On this thread the worker starts the child and replays each event it reports on a
+`_SignalReporter`, which turns it into a signal of this worker, queued by Qt to the main thread.
+Payloads are plain dicts and strings (event.to_dict()). Stop and pause go straight to the child
+from whichever thread asks: this thread is busy reading the child's events.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
 
-from ftstudio.engine.events import FAILED, PREPARING, Reporter, TrainingControl
+from ftstudio.engine.events import FAILED, PREPARING, Reporter
+from ftstudio.engine.training_process import TrainingProcess, readable_error
 
 
 class _SignalReporter(Reporter):
@@ -50,7 +51,7 @@ class _SignalReporter(Reporter):
 
 
 class TrainingWorker(QObject):
-    """Runs one training run (or resumes one) when `run()` is invoked on its thread.
+    """Runs one training run (or resumes one) in a child process when `run()` is invoked on its thread.
 
     Signals (all emitted from the worker thread, delivered queued to receivers elsewhere):
       sig_status(str status, str message): the run changed state (events.PREPARING ... FAILED).
@@ -77,112 +78,48 @@ class TrainingWorker(QObject):
         self.settings = settings
         self.runs_dir = Path(runs_dir) if runs_dir else None
         self.resume_run_dir = Path(resume_run_dir) if resume_run_dir else None
-        self.control = TrainingControl()
+        self.process = TrainingProcess(settings, self.runs_dir, self.resume_run_dir)
         self.last_status = ""
         self.run_dir = str(self.resume_run_dir or "")  # known once on_info arrives; kept for failures
 
-    # --- requests from any thread: straight to the thread-safe control
+    # --- requests from any thread: straight to the child (queued until it has started)
     def request_stop(self) -> None:
-        self.control.request_stop()
+        self.process.send("stop")
 
     def request_pause(self) -> None:
-        self.control.request_pause()
+        self.process.send("pause")
 
     def request_resume(self) -> None:
-        self.control.request_resume()
+        self.process.send("resume")
+
+    def kill(self) -> None:
+        """End the child at once, when a stop was not honoured in time (closing the window)."""
+        self.process.kill()
 
     @Slot()
     def run(self) -> None:
-        """Train to the end; never raises: any exception becomes a `failed` status and result."""
+        """Train to the end; never raises: any failure becomes a `failed` status and result."""
         result: dict[str, Any]
         reporter = _SignalReporter(self)
         try:
-            # Before torch runs anything on this thread, so the OpenMP threads it starts inherit it:
-            # the window's thread then gets a core at once when it has something to draw.
-            from ftstudio.engine.speed import lower_thread_priority
-
-            lower_thread_priority()
-            # The first run imports torch and transformers here: say so, it can take seconds.
             self.sig_status.emit(PREPARING, "")
-            self.sig_log.emit("Loading the training libraries ...")
-            quiet_progress_bars()
-            from ftstudio.engine.train import train  # lazy: torch/transformers load here, off the GUI thread
-
-            outcome = train(
-                self.settings,
-                run_dir=self.resume_run_dir,
-                runs_dir=self.runs_dir,
-                reporter=reporter,
-                control=self.control,
-                resume=self.resume_run_dir is not None,
-            )
-            result = {
-                "run_dir": str(outcome.run_dir) if outcome.run_dir else "",
-                "status": outcome.status,
-                "message": outcome.message or "",
-                "best": outcome.best,
-            }
+            self.sig_log.emit("Starting the training process ...")
+            self.process.start()
+            result = self.process.relay(reporter)
+            if result.get("run_dir"):
+                self.run_dir = result["run_dir"]
+            result["run_dir"] = self.run_dir
         except BaseException as exc:  # the window must hear about every failure, whatever its type
-            message = _readable(exc)
+            message = readable_error(exc)
+            if isinstance(exc, OSError):
+                message = f"The training process could not start: {exc}"
             self.sig_log.emit("Training failed:\n" + "".join(traceback.format_exception(exc)).rstrip())
             if self.last_status != FAILED:
                 self.sig_status.emit(FAILED, message)
-            result = {
-                "run_dir": self.run_dir,
-                "status": FAILED,
-                "message": message,
-                "best": None,
-            }
+            result = {"run_dir": self.run_dir, "status": FAILED, "message": message, "best": None}
         # Hand the worker back to the main thread before the last signal, so the session can
         # deleteLater() it there once this thread has ended (a finished thread runs no deletes).
         app = QCoreApplication.instance()
         if app is not None:
             self.moveToThread(app.thread())
         self.sig_finished.emit(result)
-
-
-def _readable(exc: BaseException) -> str:
-    """One line for the user: engine errors are already written for them; others get their type."""
-    from ftstudio.engine.errors import FtStudioError
-
-    text = str(exc).strip()
-    if isinstance(exc, FtStudioError) and text:
-        return text
-    if isinstance(exc, MemoryError):
-        return "Out of memory. Lower the batch size or the maximum length and try again."
-    return f"Unexpected error ({type(exc).__name__}): {text or 'no details'}. See the log for the traceback."
-
-
-def quiet_progress_bars_early() -> None:
-    """The cheap part, for the main thread at startup (before any data or model work): env
-    switches read by HF libraries on import, and no tqdm monitor thread (tqdm imports fast)."""
-    import os
-
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
-    try:
-        import tqdm
-
-        tqdm.tqdm.monitor_interval = 0
-    except ImportError:
-        pass
-
-
-def quiet_progress_bars() -> None:
-    """Silence tqdm bars and tqdm's monitor thread in HF libraries: the reporter is our progress.
-
-    Called on the worker thread just before training, where the heavy imports happen anyway.
-    """
-    quiet_progress_bars_early()
-    try:
-        import datasets
-
-        datasets.disable_progress_bars()
-    except ImportError:
-        pass
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-    except ImportError:
-        pass

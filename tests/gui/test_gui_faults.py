@@ -34,7 +34,9 @@ pytestmark = pytest.mark.usefixtures("temp_qsettings")
 def _datasets_cache(tmp_path_factory, monkeypatch):
     import datasets
 
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path_factory.getbasetemp() / "hf-datasets"))
+    cache = str(tmp_path_factory.getbasetemp() / "hf-datasets")
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
+    monkeypatch.setenv("HF_DATASETS_CACHE", cache)  # for the training child processes
 
 
 @pytest.fixture
@@ -272,31 +274,39 @@ def test_fifty_start_stop_cycles_without_growing_memory(qtbot, window, tiny_mode
 
 
 # ------------------------------------------------------------------ faults shown in the window
+# The window's training child, with a fault injected at step 5 as FTSTUDIO_TEST_FAULT says:
+# "nan" fills a weight with NaN (a diverging run), "disk" raises ENOSPC (a full disk).
+FAULTY_CHILD = r"""
+import errno, os, sys
+import torch
+from ftstudio.engine.trainer import Trainer
+original = Trainer._optimizer_step
+def step(self, group):
+    original(self, group)
+    if self.global_step == 5:
+        if os.environ["FTSTUDIO_TEST_FAULT"] == "nan":
+            with torch.no_grad():
+                next(self.model.parameters()).fill_(float("nan"))
+        else:
+            raise OSError(errno.ENOSPC, "No space left on device")
+Trainer._optimizer_step = step
+from ftstudio.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def test_diverging_run_and_full_disk_are_explained_in_the_window(qtbot, window, monkeypatch, tiny_model_dir,
                                                                   small_csv):
-    import errno
+    import sys
 
-    import torch
+    from ftstudio.engine import training_process
 
-    from ftstudio.engine.trainer import Trainer
-
-    original = Trainer._optimizer_step
-    fault = {"kind": "nan"}
-
-    def step(self, group):
-        original(self, group)
-        if self.global_step == 5:
-            if fault["kind"] == "nan":
-                with torch.no_grad():
-                    next(self.model.parameters()).fill_(float("nan"))
-            else:
-                raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(Trainer, "_optimizer_step", step)
+    monkeypatch.setattr(training_process, "child_command",
+                        lambda: [sys.executable, "-c", FAULTY_CHILD, training_process.CHILD_ARGUMENT])
     _use(qtbot, window, _tiny(tiny_model_dir, small_csv, save_steps=3))
     panel = window.training_panel
     for kind, words in (("nan", ("learning rate", "checkpoint is kept")), ("disk", ("disk", "full"))):
-        fault["kind"] = kind
+        monkeypatch.setenv("FTSTUDIO_TEST_FAULT", kind)
         with qtbot.waitSignal(panel.sig_run_finished, timeout=WAIT_MS) as finished:
             assert panel.start()
         result = finished.args[0]

@@ -153,21 +153,26 @@ def test_invalid_settings_are_refused_before_starting(qtbot, make_panel, tiny_mo
     assert "epochs" in panel.banner.text()
 
 
-def test_worker_turns_any_exception_into_a_failure(qtbot, monkeypatch, runs_dir):
-    import ftstudio.engine.train as engine_train
-
-    def broken(*_args, **_kwargs):
-        raise RuntimeError("kaboom")
-
-    monkeypatch.setattr(engine_train, "train", broken)
+def test_a_training_process_that_dies_is_a_failure_in_words(qtbot, tiny_model_dir, small_csv, runs_dir):
+    # What the out-of-memory killer or a native crash does to a run: the window lives on, says
+    # what happened, and the run folder stays resumable.
     session = TrainingSession()
-    statuses = []
+    statuses, logs = [], []
     session.sig_status.connect(lambda status, message: statuses.append((status, message)))
+    session.sig_log.connect(logs.append)
+    with qtbot.waitSignal(session.sig_step, timeout=RUN_TIMEOUT_MS):
+        session.start(_settings(tiny_model_dir, small_csv, epochs=30, log_steps=1), runs_dir)
     with qtbot.waitSignal(session.sig_finished, timeout=30_000) as finished:
-        session.start(TrainSettings(), runs_dir)
-    assert finished.args[0]["status"] == "failed" and "kaboom" in finished.args[0]["message"]
-    assert statuses and statuses[-1][0] == "failed"
+        session._worker.kill()
+    result = finished.args[0]
+    assert result["status"] == "failed" and "killed" in result["message"], result
+    assert "resume" in result["message"] and "Traceback" not in result["message"]
+    assert result["run_dir"] and Path(result["run_dir"]).is_dir()
+    assert statuses[-1] == ("failed", result["message"])
     assert session.shutdown(10_000) and not session.is_running()
+    from ftstudio.engine.runs import summarize_run
+
+    assert summarize_run(Path(result["run_dir"])).status == "interrupted"
 
 
 def test_shutdown_mid_run_ends_cleanly(qtbot, tiny_model_dir, small_csv, runs_dir):
