@@ -64,6 +64,7 @@ def _median_rows(results: list[dict[str, Any]]) -> dict[tuple[str, str], dict[st
         if steal:
             row["steal_max"] = max(steal)
         row["repeats"] = len(runs)
+        row["reruns"] = sum(len(r.get("discarded_for_steal", [])) for r in runs)
         rows[key] = row
     return rows
 
@@ -154,6 +155,8 @@ def format_table(report: dict[str, Any]) -> str:
             notes.append(f"padded to {r['padded_width']}")
         if r.get("steal_max", 0) >= 0.05:  # another guest took 5% or more of this VM's CPU
             notes.append(f"steal up to {100 * r['steal_max']:.0f}%")
+        if r.get("reruns"):
+            notes.append(f"{r['reruns']} disturbed run(s) repeated")
         lines.append(
             f"| {case} | {peer} | {_fmt(r['train_samples_per_second'])} | {_fmt(r['train_runtime'])} | "
             f"{_fmt(r['wall_to_end'])} | {_fmt(r['accuracy'], 2, 100)} | {_fmt(r['f1'], 2, 100)} | "

@@ -83,6 +83,8 @@ class TrainingProcess:
         process = subprocess.Popen(
             child_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=_child_environment(), text=True, encoding="utf-8", errors="replace", bufsize=1,
+            # Windows: no console window pops up beside a windowed app for its training child.
+            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
         )
         self._stderr_thread = threading.Thread(target=self._drain_stderr, args=(process.stderr,),
                                                name="ftstudio-training-stderr", daemon=True)
