@@ -1,6 +1,6 @@
 """ftstudio against the recipes practitioners run otherwise, in one benchmark run.
 
-    .venv/bin/python benchmarks/run.py              # the default: 2 cases x 4 peers x 3 seeds (~55 min on 2 CPU cores)
+    .venv/bin/python benchmarks/run.py              # the default: 2 cases x 4 peers x 3 seeds (~55-65 min on 2 CPU cores)
     .venv/bin/python benchmarks/run.py --full       # the whole matrix on all training rows (hours)
 
 Every (peer, case) trains in a fresh child process on the same data, model, settings and seed,

@@ -140,6 +140,7 @@ class TrainingProcess:
         code = self._process.wait()
         if self._stderr_thread is not None:
             self._stderr_thread.join(timeout=5)
+        self._close_pipes()
         if result is not None:
             return result
         message = ended_unexpectedly(code)
@@ -147,6 +148,18 @@ class TrainingProcess:
         reporter.on_log("The training process ended without a result." + (f" Its last output:\n{tail}" if tail else ""))
         reporter.on_status(FAILED, message)
         return {"run_dir": "", "status": FAILED, "message": message, "best": None}
+
+    def _close_pipes(self) -> None:
+        # Now, not whenever the garbage collector gets to them: a window that trains all day
+        # starts many children, and each left three pipe ends open until then.
+        with self._lock:
+            process = self._process
+            for stream in (process.stdin, process.stdout, process.stderr) if process else ():
+                try:
+                    if stream is not None:
+                        stream.close()
+                except OSError:
+                    pass
 
     def _write(self, line: str) -> None:
         process = self._process

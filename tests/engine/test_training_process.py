@@ -120,6 +120,8 @@ def test_a_child_trains_and_relays_the_whole_run(tiny_model_dir, small_csv, runs
     assert recorder.steps and all(isinstance(e, StepEvent) for e in recorder.steps)
     assert recorder.evals and recorder.checkpoints
     assert result["run_dir"] and (runs_dir / result["run_dir"].split("/")[-1] / "best").is_dir()
+    child = process._process
+    assert child.stdin.closed and child.stdout.closed and child.stderr.closed  # no pipe left open
 
 
 def test_stop_sent_before_the_child_starts_ends_it_at_once(tiny_model_dir, small_csv, runs_dir):
