@@ -3,9 +3,9 @@
 - `train`: the real `MainWindow` (offscreen), its Train tab's `TrainingPanel` started with the
   case's settings: the run goes through `TrainingSession` -> `TrainingWorker` on a QThread ->
   the training child process (engine/training_process.py) -> events -> signals -> live plots,
-  exactly as a click on Start. Peak memory is the window's plus the child's. A 10 ms precise QTimer on the UI thread
-  records how late each tick is: its worst and 99th-percentile lateness are how long the event
-  loop was blocked while training.
+  exactly as a click on Start. Peak memory is the window's plus the child's. A 10 ms precise
+  QTimer on the UI thread records how late each tick is: its worst and 99th-percentile lateness
+  are how long the event loop was blocked while training.
 - `launch`: time from spawning `python -m ftstudio` until its window has been shown and painted
   once (QApplication.exec is replaced, in the child only, by one round of event processing that
   reports the time and exits).
@@ -90,8 +90,8 @@ def thread_cpu_seconds() -> dict[str, float]:
 
 
 def cpu_during(probe: LatenessProbe, start: str, end: str) -> dict[str, float]:
-    """What the window's UI thread and the training threads used between two marks, in CPU
-    seconds and as a share of the wall time (2.0 = two cores busy)."""
+    """What the window's UI thread and the whole window process used between two marks (the
+    training child excluded), in CPU seconds and as a share of the wall time (1.0 = one core)."""
     if start not in probe.cpu_at or end not in probe.cpu_at:
         return {}
     (t0, before), (t1, after) = probe.cpu_at[start], probe.cpu_at[end]
