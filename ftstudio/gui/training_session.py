@@ -31,8 +31,8 @@ KILL_WAIT_MS = 5000
 class GuiThreadCollector(QObject):
     """Keeps Python's cyclic garbage collection on the GUI thread while a run trains.
 
-    The training thread allocates constantly, so an automatic collection would usually run there,
-    and if the garbage holds Qt widgets (a closed dialog, removed plot items) they would be
+    The worker thread allocates for every event it reads from the training process, so an
+    automatic collection could run there, and if the garbage holds Qt widgets (a closed dialog, removed plot items) they would be
     destroyed off the GUI thread: a segfault (seen in the test suite). While active, automatic
     collection is off and a GUI-thread timer collects by the usual thresholds instead, as
     pyqtgraph's GarbageCollector does. Does nothing if someone else has already disabled gc.
@@ -57,17 +57,17 @@ class GuiThreadCollector(QObject):
     @staticmethod
     def freeze_existing() -> None:
         """Exempt every object alive now from collections until `release_frozen` (cheap: no
-        collection). Called when a run starts and again when it starts training: a collection
-        during training then scans only what the run makes as it goes (milliseconds) instead of
-        every object of torch, transformers, Qt and the model (150-200 ms on the GUI thread)."""
+        collection). Called when a run starts: a collection during training then scans only what
+        the window makes as it goes (milliseconds) instead of every object of Qt, pyqtgraph and
+        torch where the window has loaded it (150-200 ms on the GUI thread)."""
         gc.freeze()
 
     @staticmethod
     def release_frozen() -> None:
-        """Undo `freeze_existing` and collect everything once: when a run has ended, so its
-        leftovers (model, optimizer, tokenized data held in reference cycles) are freed before
-        the next run, not frozen along with it. The one full collection of a run, on purpose
-        after its end rather than at Start or during training."""
+        """Undo `freeze_existing` and collect everything once, when a run has ended: the garbage
+        held back since Start is freed before the next run instead of being frozen along with it,
+        and the full scan falls at a moment of our choosing rather than at whatever keystroke the
+        next automatic collection would have picked."""
         gc.unfreeze()
         gc.collect()
 
@@ -114,7 +114,6 @@ class TrainingSession(QObject):
         self._thread: QThread | None = None
         self._worker: TrainingWorker | None = None
         self._done = True  # the worker has reported sig_finished (its thread is about to end)
-        self._prepared_frozen = False
         self._collector = GuiThreadCollector(self)
         self._closing = False  # shutdown() was called: no deferred work any more
         self._release_timer = QTimer(self)
@@ -142,7 +141,6 @@ class TrainingSession(QObject):
         worker.moveToThread(thread)
         # Connected before the forwards so is_running() is already False in sig_finished receivers.
         worker.sig_finished.connect(self._on_worker_finished)
-        worker.sig_status.connect(self._on_worker_status)
         for name in self._FORWARDED:
             getattr(worker, name).connect(getattr(self, name))
         thread.started.connect(worker.run)
@@ -150,7 +148,6 @@ class TrainingSession(QObject):
         worker.sig_finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         thread.finished.connect(self._on_thread_finished)
         self._thread, self._worker, self._done = thread, worker, False
-        self._prepared_frozen = False
         self._closing = False
         _LIVE_THREADS.add(thread)
         self._collector.activate()
@@ -196,12 +193,6 @@ class TrainingSession(QObject):
         return True
 
     # ------------------------------------------------------------------ cleanup
-    @Slot(str, str)
-    def _on_worker_status(self, status: str, _message: str) -> None:
-        if status == "training" and not self._prepared_frozen:
-            self._prepared_frozen = True
-            self._collector.freeze_existing()
-
     @Slot(object)
     def _on_worker_finished(self, _result: object) -> None:
         self._done = True

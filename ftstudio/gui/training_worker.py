@@ -75,12 +75,9 @@ class TrainingWorker(QObject):
 
     def __init__(self, settings, runs_dir: str | Path | None, resume_run_dir: str | Path | None = None) -> None:
         super().__init__()
-        self.settings = settings
-        self.runs_dir = Path(runs_dir) if runs_dir else None
-        self.resume_run_dir = Path(resume_run_dir) if resume_run_dir else None
-        self.process = TrainingProcess(settings, self.runs_dir, self.resume_run_dir)
+        self.process = TrainingProcess(settings, runs_dir, resume_run_dir)
         self.last_status = ""
-        self.run_dir = str(self.resume_run_dir or "")  # known once on_info arrives; kept for failures
+        self.run_dir = str(resume_run_dir or "")  # known once on_info arrives; kept for failures
 
     # --- requests from any thread: straight to the child (queued until it has started)
     def request_stop(self) -> None:
