@@ -30,7 +30,9 @@ CLEAN_ENV = dict(os.environ)
 # same load; each is compared with "base" (what torch and transformers do by default) step by step.
 IN_PROCESS: dict[str, dict[str, Any]] = {
     "base (fused AdamW, sdpa, fp32)": {},
-    "FastDropout (ftstudio's CPU dropout)": {"fast_dropout": True},
+    "FastDropout, dropout modules only": {"fast_dropout": True, "attention_dropout": False},
+    "FastDropout, attention dropout too": {"fast_dropout": True},
+    "FastDropout + first-token top layer (ftstudio's default)": {"fast_dropout": True, "top_layer": True},
     "AdamW foreach (not fused)": {"fused": False},
     "bf16 autocast": {"bf16": True},
     "eager attention": {"attention": "eager"},
@@ -90,6 +92,15 @@ def in_process_child(steps: int, batch_size: int, names: list[str]) -> dict[str,
             from ftstudio.engine.fast_dropout import use_fast_dropout
 
             use_fast_dropout(model, "cpu")
+            if not options.get("attention_dropout", True):
+                model.set_attn_implementation("sdpa")
+        if options.get("top_layer"):
+            from ftstudio.engine.first_token_top_layer import use_first_token_top_layer
+
+            probe = {k: v for k, v in batch.items() if k != "labels"}
+            reason = use_first_token_top_layer(model, probe)
+            if reason is not None:
+                raise RuntimeError(f"first-token top layer not used: {reason}")
         forward = torch.compile(model) if options.get("compile") else model
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=options.get("fused", True))
         runners[name] = (options, model, forward, optimizer)

@@ -227,6 +227,8 @@ PEERS = {"hf_trainer": run_hf_trainer, "torch_loop": run_torch_loop, "ftstudio":
 VARIANTS = {
     "ftstudio_no_grouping": ({"group_by_length": False}, {}, True),
     "ftstudio_no_cache": ({}, {"FTSTUDIO_FEATURE_CACHE": "0"}, True),
+    "ftstudio_no_top_layer": ({}, {"FTSTUDIO_FIRST_TOKEN_TOP": "0"}, True),
+    "ftstudio_no_fast_dropout": ({}, {"FTSTUDIO_FAST_DROPOUT": "0"}, True),
     "ftstudio_default_openmp": ({}, {}, False),
 }
 

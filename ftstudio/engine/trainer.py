@@ -95,8 +95,27 @@ class Trainer:
         else:
             self.autocast = lambda: torch.autocast(device_type=device.type, dtype=dtype)
         self.scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
+        self._reduce_top_layer()
         self.window_loss = torch.zeros((), device=device, dtype=torch.float32)
         self.window_steps = 0
+
+    def _reduce_top_layer(self) -> None:
+        """Let the top layer compute only the first token when the head reads nothing else
+        (see first_token_top_layer), checked on the first rows of the training split."""
+        import numpy as np
+
+        from ftstudio.engine.first_token_top_layer import use_first_token_top_layer
+
+        rows = np.arange(min(8, len(self.train_split)))
+        if len(rows) == 0:
+            return
+        probe = collate(self.train_split, rows, self.pad_id)
+        probe.pop("labels")
+        reason = use_first_token_top_layer(self.model, {k: v.to(self.device) for k, v in probe.items()}, self.autocast)
+        if reason is None:
+            self.rep.on_log("Top layer computes the first token only: the classification head reads nothing else.")
+        elif reason.startswith("the reduced"):  # an architecture we expected to allow it: worth knowing
+            self.rep.on_log(f"Top layer computes every token ({reason}).")
 
     def _make_optimizer(self, groups: list[dict[str, Any]]) -> Any:
         import torch
