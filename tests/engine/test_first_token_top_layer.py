@@ -16,8 +16,8 @@ VOCAB = 120
 
 
 def _tiny(kind: str) -> torch.nn.Module:
-    from transformers import BertConfig, ElectraConfig, RobertaConfig
     from transformers import AutoModelForSequenceClassification as Auto
+    from transformers import BertConfig, ElectraConfig, RobertaConfig
 
     shape = dict(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                  intermediate_size=64, max_position_embeddings=64, num_labels=3)
