@@ -75,8 +75,14 @@ def use_fast_dropout(model: Any, device_type: str) -> int:
                 setattr(parent, name, FastDropout(child.p))
                 swapped += 1
     config = getattr(model, "config", None)
-    if getattr(config, "_attn_implementation", None) == "sdpa" and _register_attention():
-        model.set_attn_implementation(ATTENTION_NAME)
+    # Only encoders gain (causal attention always takes sdpa's own path below), and some decoders
+    # test for the name "sdpa" itself: they keep it.
+    causal = any(getattr(module, "is_causal", False) is True for module in model.modules())
+    if getattr(config, "_attn_implementation", None) == "sdpa" and not causal and _register_attention():
+        try:
+            model.set_attn_implementation(ATTENTION_NAME)
+        except (ValueError, ImportError, KeyError):  # a model that refuses a registered attention keeps sdpa
+            pass
     return swapped
 
 

@@ -193,3 +193,12 @@ def test_models_train_with_fast_attention_dropout_and_save_plain_sdpa(tmp_path):
     model.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
     assert not any("attn" in name for name in saved)  # checkpoints load as ordinary sdpa models
+
+
+def test_causal_models_keep_plain_sdpa():
+    from transformers import AutoModelForSequenceClassification, GPT2Config
+
+    config = GPT2Config(vocab_size=50, n_embd=16, n_layer=1, n_head=2, n_positions=32, num_labels=2, pad_token_id=0)
+    model = AutoModelForSequenceClassification.from_config(config, attn_implementation="sdpa")
+    assert use_fast_dropout(model, "cpu") > 0  # its dropout modules still get the fast mask
+    assert model.config._attn_implementation == "sdpa"  # causal attention gains nothing from the variant
