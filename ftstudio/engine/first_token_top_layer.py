@@ -27,6 +27,7 @@ from contextlib import nullcontext
 from typing import Any
 
 from ftstudio.engine.fast_dropout import ATTENTION_NAME
+from ftstudio.engine.lever_check import logits_agree
 
 ENV_SWITCH = "FTSTUDIO_FIRST_TOKEN_TOP"
 # Encoders whose layers are BERT's code (transformers generates them from it) and whose
@@ -121,9 +122,7 @@ def use_first_token_top_layer(model: Any, probe: dict[str, Any], autocast: Any =
         return f"the reduced top layer failed ({type(exc).__name__})"
     finally:
         model.train(was_training)
-    # Looser under half-precision autocast, as in frozen_features.
-    tolerance = 1e-4 if isinstance(autocast(), nullcontext) else 1e-2
-    if full.shape != reduced.shape or not torch.allclose(full, reduced, rtol=10 * tolerance, atol=tolerance):
+    if not logits_agree(full, reduced, autocast):
         remove(model)
         return "the reduced top layer did not reproduce the model"
     return None

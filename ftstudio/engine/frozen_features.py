@@ -21,10 +21,10 @@ path reproduces the full model's logits on real rows. Anything else falls back t
 from __future__ import annotations
 
 import os
-from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 from ftstudio.engine.batching import TokenizedSplit, collate, eval_batches
+from ftstudio.engine.lever_check import PROBE_ROWS
 
 if TYPE_CHECKING:
     import torch
@@ -39,7 +39,6 @@ HEAD_READS_FIRST_TOKEN = frozenset({
 })
 MAX_CACHE_BYTES = 2 * 1024**3  # beyond this the features would crowd memory: use the normal loop
 ENV_SWITCH = "FTSTUDIO_FEATURE_CACHE"  # "0" turns the cache off (benchmarks measure it that way)
-_CHECK_ROWS = 8
 
 
 def cache_unavailable_reason(model: Any, settings: Any, rows: int) -> str | None:
@@ -99,7 +98,7 @@ class FeatureCache:
         import torch
 
         first = splits[names[0]]
-        rows = min(_CHECK_ROWS, len(first))
+        rows = min(PROBE_ROWS, len(first))
         probe = TokenizedSplit(first.input_ids[:rows], first.labels[:rows], first.lengths[:rows])
         encode = dict(device=device, autocast=autocast, batch_size=batch_size, pad_token_id=pad_token_id,
                       control=control, reporter=reporter)
@@ -115,22 +114,20 @@ class FeatureCache:
     def _reproduces_model(self, probe: TokenizedSplit, pad_token_id: int, device: Any, autocast: Any) -> bool:
         """The safety net that keeps the cache generic: on a few real rows, the cached path must
         give the full model's logits (both in eval mode; looser under half-precision autocast)."""
-        import numpy as np
         import torch
 
-        rows = np.arange(len(probe))
-        batch = collate(probe, rows, pad_token_id)
-        batch.pop("labels")
+        from ftstudio.engine.lever_check import logits_agree, probe_inputs
+
+        inputs = probe_inputs(probe, pad_token_id, device, rows=len(probe))
         was_training = self.model.training
         self.model.eval()
         try:
             with torch.inference_mode(), autocast():
-                full = self.model(**{k: v.to(device) for k, v in batch.items()}).logits.float()
-                cached = self.logits("probe", torch.as_tensor(rows, device=device)).float()
+                full = self.model(**inputs).logits.float()
+                cached = self.logits("probe", torch.arange(len(probe), device=device)).float()
         finally:
             self.model.train(was_training)
-        tolerance = 1e-4 if isinstance(autocast(), nullcontext) else 1e-2
-        return bool(torch.allclose(full, cached, rtol=10 * tolerance, atol=tolerance))
+        return logits_agree(full, cached, autocast)
 
     # ---------------------------------------------------------------- the head on cached features
     def _forward(self, split: str, rows: torch.Tensor, with_labels: bool) -> Any:

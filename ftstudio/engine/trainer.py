@@ -102,16 +102,13 @@ class Trainer:
     def _reduce_top_layer(self) -> None:
         """Let the top layer compute only the first token when the head reads nothing else
         (see first_token_top_layer), checked on the first rows of the training split."""
-        import numpy as np
-
         from ftstudio.engine.first_token_top_layer import use_first_token_top_layer
+        from ftstudio.engine.lever_check import probe_inputs
 
-        rows = np.arange(min(8, len(self.train_split)))
-        if len(rows) == 0:
+        if len(self.train_split) == 0:
             return
-        probe = collate(self.train_split, rows, self.pad_id)
-        probe.pop("labels")
-        reason = use_first_token_top_layer(self.model, {k: v.to(self.device) for k, v in probe.items()}, self.autocast)
+        probe = probe_inputs(self.train_split, self.pad_id, self.device)
+        reason = use_first_token_top_layer(self.model, probe, self.autocast)
         if reason is None:
             self.rep.on_log("Top layer computes the first token only: the classification head reads nothing else.")
         elif reason.startswith("the reduced"):  # an architecture we expected to allow it: worth knowing

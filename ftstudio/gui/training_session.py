@@ -32,8 +32,8 @@ class GuiThreadCollector(QObject):
     """Keeps Python's cyclic garbage collection on the GUI thread while a run trains.
 
     The worker thread allocates for every event it reads from the training process, so an
-    automatic collection could run there, and if the garbage holds Qt widgets (a closed dialog, removed plot items) they would be
-    destroyed off the GUI thread: a segfault (seen in the test suite). While active, automatic
+    automatic collection could run there, and if the garbage holds Qt widgets (a closed dialog,
+    removed plot items) they would be destroyed off the GUI thread: a segfault (seen in the test suite). While active, automatic
     collection is off and a GUI-thread timer collects by the usual thresholds instead, as
     pyqtgraph's GarbageCollector does. Does nothing if someone else has already disabled gc.
     """
