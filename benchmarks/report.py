@@ -60,6 +60,8 @@ def _median_rows(results: list[dict[str, Any]]) -> dict[tuple[str, str], dict[st
         if lateness:
             row["ui_max_ms"] = max(lateness)
             row["ui_p99_ms"] = max(r["ui_lateness_training"]["p99_ms"] for r in runs)
+            stalls = [s for r in runs for s in r["ui_lateness_training"].get("stalls", [])]
+            row["ui_worst_stall"] = max(stalls, key=lambda s: s["late_ms"]) if stalls else None
         steal = [r["steal_share"] for r in runs if r.get("steal_share") is not None]
         if steal:
             row["steal_max"] = max(steal)
@@ -151,6 +153,9 @@ def format_table(report: dict[str, Any]) -> str:
             notes.append("encoder outputs cached")
         if "ui_max_ms" in r:
             notes.append(f"UI lateness max {r['ui_max_ms']:.0f} ms, p99 {r['ui_p99_ms']:.0f} ms")
+            if r.get("ui_worst_stall"):
+                stall = r["ui_worst_stall"]  # what the UI thread did meanwhile, and what the hypervisor took
+                notes.append(f"that tick: UI thread ran {stall['ui_cpu_ms']:.0f} ms, steal {stall['steal_ms']:.0f} ms")
         if "padded_width" in r:
             notes.append(f"padded to {r['padded_width']}")
         if r.get("steal_max", 0) >= 0.05:  # another guest took 5% or more of this VM's CPU

@@ -3,7 +3,8 @@
 Points arrive as event dicts (live from the worker, or a past run's metrics.jsonl records) and are
 appended to numpy buffers that grow by doubling; a single-shot timer redraws at most ~20 times a
 second, only while something changed and the widget is visible, by calling setData on curves made
-once. Past runs can be overlaid as dashed curves to compare.
+once. The paint that follows is Qt's own, later, of the changed regions only: the event loop gets a
+turn between the two halves. Past runs can be overlaid as dashed curves to compare.
 """
 
 from __future__ import annotations
@@ -35,6 +36,17 @@ COLORS = {
 OVERLAY_COLORS = (("#555555", "#bbbbbb"), ("#16a085", "#48e0c0"), ("#d35400", "#ffa45c"), ("#7f8c8d", "#95a5a6"))
 
 
+class _TimedCanvas(pg.GraphicsLayoutWidget):
+    """pyqtgraph's canvas, remembering how long its last paint took (for the redraw budget)."""
+
+    last_paint_ms = 0.0
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        started = time.perf_counter()
+        super().paintEvent(event)
+        self.last_paint_ms = (time.perf_counter() - started) * 1000.0
+
+
 class TrainingPlots(QWidget):
     """Three linked plots of a run's metrics, an x-axis toggle (steps/epochs), a smoothing slider
     and a readout of the values under the cursor. Emits no signals."""
@@ -49,7 +61,7 @@ class TrainingPlots(QWidget):
         self._live = False  # points arrive one by one (room is left ahead) vs. a finished run shown whole
         self._x_range: tuple[float, float] | None = None
         self._ranges: dict[int, tuple[float, float]] = {}  # y range per plot
-        self.last_redraw_ms = 0.0  # the last timed redraw (flush and paint), for diagnostics
+        self.last_redraw_ms = 0.0  # the last redraw's flush plus the canvas's last paint, for diagnostics
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REDRAW_MS)
@@ -84,7 +96,7 @@ class TrainingPlots(QWidget):
         controls.addSpacing(12)
         controls.addWidget(self.readout, 1)
 
-        self._canvas = pg.GraphicsLayoutWidget()
+        self._canvas = _TimedCanvas()
         self._canvas.setMinimumHeight(220)
         self.loss_plot = self._canvas.addPlot()
         self.metric_plot = self._canvas.addPlot()
@@ -259,12 +271,14 @@ class TrainingPlots(QWidget):
 
     @Slot()
     def _on_redraw_timer(self) -> None:
-        """Redraw and paint now, timing it, so the next redraw waits long enough to keep the
-        plots within DRAW_BUDGET of the GUI thread (and of the GIL the training thread needs)."""
+        """Hand the new points to the curves now; the scene repaints what changed on its own a
+        moment later. No synchronous repaint: it painted the whole canvas (axes and grids
+        included) in this one event and the scene's update then painted the curves again, 15-30
+        ms of the GUI thread at a time against ~3 ms here and a 4-6 ms partial paint after. The
+        next redraw waits long enough to keep both within DRAW_BUDGET of the GUI thread."""
         started = time.perf_counter()
         self.flush()
-        self._canvas.viewport().repaint()
-        cost_ms = (time.perf_counter() - started) * 1000.0
+        cost_ms = (time.perf_counter() - started) * 1000.0 + self._canvas.last_paint_ms
         self.last_redraw_ms = cost_ms
         self._timer.setInterval(int(min(MAX_REDRAW_MS, max(REDRAW_MS, cost_ms / DRAW_BUDGET))))
 

@@ -228,6 +228,35 @@ def test_plots_buffer_redraw_toggle_and_overlays(qtbot):
     assert not plots._timer.isActive()  # hidden: buffered, not drawn
 
 
+def test_a_redraw_leaves_the_paint_to_qt_and_spaces_out_slow_ones(qtbot):
+    """The redraw timer only hands points to the curves; Qt paints the changed regions in a
+    later event (one GUI-thread stall of a few ms, not a synchronous whole-canvas paint), and the
+    next redraw waits long enough to keep the two within the drawing budget."""
+    from ftstudio.gui import training_plots
+    from ftstudio.gui.training_plots import TrainingPlots
+
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.resize(900, 300)
+    plots.show()
+    qtbot.waitExposed(plots)
+    canvas = plots._canvas
+    for i in range(1, 21):
+        plots.add_step(_step(i))
+    plots._timer.stop()
+    canvas.last_paint_ms = 0.0
+    plots._on_redraw_timer()
+    assert len(plots.curve_data("raw")[0]) == 20
+    assert canvas.last_paint_ms == 0.0  # nothing painted inside the timer's event
+    qtbot.waitUntil(lambda: canvas.last_paint_ms > 0.0)  # Qt painted the new points after it
+
+    canvas.last_paint_ms = 100.0  # a slow machine's paint
+    plots.add_step(_step(21))
+    plots._timer.stop()
+    plots._on_redraw_timer()
+    assert plots._timer.interval() >= 100.0 / training_plots.DRAW_BUDGET
+
+
 def _view(plot) -> tuple[list[float], list[float]]:
     return plot.getViewBox().viewRange()
 
