@@ -102,16 +102,17 @@ class Trainer:
     def _reduce_top_layer(self) -> None:
         """Let the top layer compute only the first token when the head reads nothing else
         (see first_token_top_layer), checked on the first rows of the training split."""
-        from ftstudio.engine.first_token_top_layer import use_first_token_top_layer
+        from ftstudio.engine.first_token_top_layer import unavailable_reason, use_first_token_top_layer
         from ftstudio.engine.lever_check import probe_inputs
 
-        if len(self.train_split) == 0:
+        # Models it does not apply to (DistilBERT, decoders, ...) need neither a probe nor a log line.
+        if len(self.train_split) == 0 or unavailable_reason(self.model) is not None:
             return
         probe = probe_inputs(self.train_split, self.pad_id, self.device)
         reason = use_first_token_top_layer(self.model, probe, self.autocast)
         if reason is None:
             self.rep.on_log("Top layer computes the first token only: the classification head reads nothing else.")
-        elif reason.startswith("the reduced"):  # an architecture we expected to allow it: worth knowing
+        else:  # an architecture expected to allow it refused the check: worth knowing
             self.rep.on_log(f"Top layer computes every token ({reason}).")
 
     def _make_optimizer(self, groups: list[dict[str, Any]]) -> Any:
