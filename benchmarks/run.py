@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-app", action="store_true", help="skip the window-launch and tester timings")
     parser.add_argument("--max-steal", type=float, default=0.05,
                         help="run a child again when the hypervisor took more than this share of the CPU (default 0.05)")
-    parser.add_argument("--retries", type=int, default=2, help="how many times a disturbed run is repeated (default 2)")
+    parser.add_argument("--retries", type=int, default=3, help="how many times a disturbed run is repeated (default 3)")
     args = parser.parse_args(argv)
 
     from ftstudio.engine.models import default_model_path
