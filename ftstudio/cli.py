@@ -141,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _quiet_libraries() -> None:
     """Progress bars and advisory warnings of the HF libraries would drown our own lines."""
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from ftstudio.engine.library_output import quiet_progress_bars_early
+
+    quiet_progress_bars_early()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import warnings
 

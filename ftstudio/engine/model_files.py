@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ftstudio.engine.errors import ModelError
 
 if TYPE_CHECKING:
-    from ftstudio.engine.models import ModelSource
+    from ftstudio.engine.model_sources import ModelSource
 
 SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")

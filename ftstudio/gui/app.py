@@ -21,7 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     theme = "dark" if "--dark" in args else "light" if "--light" in args else None
     # Inside the app nobody reads tqdm bars on a console; the engine reports progress itself.
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from ftstudio.engine.library_output import quiet_progress_bars_early
+
+    quiet_progress_bars_early()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from ftstudio.engine.speed import configure_cpu_runtime
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -29,14 +29,15 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.engine.settings import TrainSettings
-from ftstudio.gui.background import BackgroundRunner, BackgroundTask
+from ftstudio.gui.background import BackgroundRunner, BackgroundTask, failure_message
+from ftstudio.gui.data_tasks import load_data, measure_token_lengths
 from ftstudio.gui.data_views import ClassCountsChart, RawPreviewModel, TokenLengthChart
+from ftstudio.gui.recent_paths import recent_paths, remember_path
 from ftstudio.gui.style import set_role
 
 SAMPLE_LABEL = "Embedded sample: airline tweets (3 classes)"
 OPEN_FILE = "__open_file__"
 RECENT_KEY = "data/recent_files"
-PREVIEW_ROWS = 200
 # Settings that change which rows land in which split: editing one re-prepares the data.
 SPLIT_FIELDS = ("validation_split", "test_split", "max_samples", "seed")
 FILE_FILTER = ("Data files (*.csv *.tsv *.tab *.txt *.json *.jsonl *.ndjson *.parquet *.gz *.bz2 *.xz);;"
@@ -166,7 +167,7 @@ class DataPanel(QGroupBox):
         combo.blockSignals(True)
         combo.clear()
         combo.addItem(SAMPLE_LABEL, "sample")
-        recent = [p for p in _recent_files() if Path(p).exists()]
+        recent = [p for p in recent_paths(RECENT_KEY) if Path(p).exists()]
         if recent:
             combo.insertSeparator(combo.count())
             for path in recent:
@@ -220,7 +221,7 @@ class DataPanel(QGroupBox):
     def choose_file(self, path: str) -> None:
         """Use a data file (what Open file... does after its dialog); remembered as recent."""
         path = str(Path(path).expanduser().resolve())
-        _remember_file(path)
+        remember_path(RECENT_KEY, path)
         self._spec = path
         self._fill_sources()
         self.set_data(path)
@@ -291,7 +292,7 @@ class DataPanel(QGroupBox):
         self._prepared, self._error, self._lengths, self._lengths_key = None, "", None, None
         self._show_message(f"Loading {Path(self._spec).name if self._spec != 'sample' else 'the sample'}...", "busy")
         self.sig_data_changed.emit(None)
-        self._load_task = self._runner.submit(_load_data, settings, pass_task=True, name="prepare-data",
+        self._load_task = self._runner.submit(load_data, settings, pass_task=True, name="prepare-data",
                                               on_result=self._on_loaded, on_error=self._on_load_failed)
 
     @Slot(object)
@@ -308,7 +309,7 @@ class DataPanel(QGroupBox):
             combo.addItems(columns)
             combo.setCurrentIndex(columns.index(current) if current in columns else -1)
         if prepared is None:
-            self._show_error(_message_of(problem))
+            self._show_error(failure_message(problem, "Cannot read this data"))
             self._classes.clear()
             self._lengths_chart.clear("")
             self._splits.setText("")
@@ -335,7 +336,7 @@ class DataPanel(QGroupBox):
         self._lengths_chart.clear("")
         self._splits.setText("")
         self._notes.setText("")
-        self._show_error(_message_of(exc))
+        self._show_error(failure_message(exc, "Cannot read this data"))
 
     def _fit_columns(self) -> None:
         """Size columns to their contents, but no column (a long text) may hide the others."""
@@ -365,7 +366,7 @@ class DataPanel(QGroupBox):
         self._lengths, self._lengths_key = None, key
         self._lengths_chart.clear("Measuring token lengths with the model's tokenizer...")
         self._length_task = self._runner.submit(
-            _token_lengths, self._prepared, self._model_spec, pass_task=True, name="token-lengths",
+            measure_token_lengths, self._prepared, self._model_spec, pass_task=True, name="token-lengths",
             on_result=self._on_lengths, on_error=self._on_lengths_failed)
 
     @Slot(object)
@@ -377,7 +378,7 @@ class DataPanel(QGroupBox):
     @Slot(object)
     def _on_lengths_failed(self, exc: BaseException) -> None:
         self._length_task = None
-        self._lengths_chart.clear(f"Token lengths unavailable: {_message_of(exc)}")
+        self._lengths_chart.clear(f"Token lengths unavailable: {failure_message(exc, 'Cannot tokenize')}")
 
     def _show_lengths(self) -> None:
         if self._lengths is None:
@@ -394,56 +395,3 @@ class DataPanel(QGroupBox):
     def _show_message(self, text: str, role: str) -> None:
         self._message.setText(text)
         set_role(self._message, role)
-
-
-# ------------------------------------------------------------------ off the UI thread
-def _load_data(task: BackgroundTask, settings: TrainSettings) -> dict[str, Any]:
-    """Raw preview rows, then the prepared splits and their summary (or the problem with them)."""
-    from ftstudio.engine.data import load_raw, prepare_data, resolve_data_source, summarize
-    from ftstudio.engine.errors import DatasetError
-
-    raw = load_raw(resolve_data_source(settings.data), task.control)
-    train = raw["train"]
-    head = train.select(range(min(PREVIEW_ROWS, len(train))))
-    columns = list(train.column_names)
-    table = head.to_dict()
-    rows = [[_cell(table[c][i]) for c in columns] for i in range(len(head))]
-    task.control.check()
-    try:
-        prepared = prepare_data(settings, control=task.control)
-    except DatasetError as exc:  # keep the preview so the user can pick the right columns
-        return {"preview": (columns, rows), "prepared": None, "error": exc, "summary": None}
-    return {"preview": (columns, rows), "prepared": prepared, "error": None, "summary": summarize(prepared)}
-
-
-def _token_lengths(task: BackgroundTask, prepared: Any, model_spec: str) -> Any:
-    from ftstudio.engine.data_summary import token_lengths
-    from ftstudio.engine.models import load_tokenizer
-
-    tokenizer = load_tokenizer(model_spec)
-    return token_lengths(prepared.splits["train"]["text"][:], tokenizer, task.control)
-
-
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return text if len(text) <= 300 else text[:299] + "…"
-
-
-def _message_of(exc: BaseException | None) -> str:
-    from ftstudio.engine.errors import FtStudioError
-
-    if isinstance(exc, FtStudioError):
-        return str(exc)
-    return f"Cannot read this data: {type(exc).__name__}: {exc}"
-
-
-def _recent_files() -> list[str]:
-    value = QSettings().value(RECENT_KEY, [])
-    if isinstance(value, str):
-        value = [value]
-    return [str(v) for v in (value or [])]
-
-
-def _remember_file(path: str) -> None:
-    recent = [path] + [p for p in _recent_files() if p != path]
-    QSettings().setValue(RECENT_KEY, recent[:8])

@@ -17,7 +17,6 @@ from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QTabWidget,
@@ -30,6 +29,7 @@ from ftstudio.engine.errors import SettingsError
 from ftstudio.engine.settings import TrainSettings
 from ftstudio.gui.background import BackgroundRunner
 from ftstudio.gui.setup_page import SetupPage
+from ftstudio.gui.state_badge import StateBadge
 from ftstudio.gui.style import app_icon, control_icon
 from ftstudio.gui.training_session import TrainingSession
 
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from ftstudio.gui.training_panel import TrainingPanel
 
 SETTINGS_FILTER = "Settings (*.json *.toml);;All files (*)"
-STATE_TEXT = {"ready": "Ready", "stopping": "Stopping...", "pausing": "Pausing..."}
 
 
 class MainWindow(QMainWindow):
@@ -101,9 +100,7 @@ class MainWindow(QMainWindow):
             self._tab_pages.append(page)
             self.tabs.addTab(page, title)
         self.setCentralWidget(self.tabs)
-        self.badge = QLabel("Ready")
-        self.badge.setObjectName("stateBadge")
-        self.badge.setProperty("state", "ready")
+        self.badge = StateBadge()
         self.statusBar().addPermanentWidget(self.badge)
         self._fit_to_screen()
 
@@ -252,10 +249,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_state_changed(self, state: str) -> None:
-        self.badge.setText(STATE_TEXT.get(state, state.capitalize()))
-        self.badge.setProperty("state", "paused" if state == "pausing" else state)
-        self.badge.style().unpolish(self.badge)
-        self.badge.style().polish(self.badge)
+        self.badge.show_state(state)
         panel = self.training_panel
         for act, button in ((self.start_action, panel.start_button), (self.pause_action, panel.pause_button),
                             (self.resume_action, panel.resume_button), (self.stop_action, panel.stop_button)):

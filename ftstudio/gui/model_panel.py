@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -25,13 +25,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.gui.background import BackgroundRunner, BackgroundTask
+from ftstudio.gui.background import BackgroundRunner, BackgroundTask, failure_message
+from ftstudio.gui.recent_paths import recent_paths, remember_path
 from ftstudio.gui.style import set_role
 
 DEFAULT_LABEL = "Embedded: all-MiniLM-L6-v2 (default)"
 OPEN_FOLDER = "__open_folder__"
 RECENT_KEY = "model/recent_folders"
-MAX_RECENT = 8
 
 
 class ModelPanel(QGroupBox):
@@ -127,7 +127,7 @@ class ModelPanel(QGroupBox):
                 note = "" if entry.complete else "  (incomplete)"
                 combo.addItem(f"Cached: {entry.repo_id}  · {_size(entry.size_bytes)}{note}", entry.repo_id)
                 combo.setItemData(combo.count() - 1, str(entry.path), Qt.ItemDataRole.ToolTipRole)
-        recent = [p for p in _recent_folders() if Path(p).is_dir()]
+        recent = [p for p in recent_paths(RECENT_KEY) if Path(p).is_dir()]
         if recent:
             combo.insertSeparator(combo.count())
             for folder in recent:
@@ -205,7 +205,7 @@ class ModelPanel(QGroupBox):
     def choose_folder(self, folder: str) -> None:
         """Use a model folder (what Open folder... does after its dialog); remembered as recent."""
         folder = str(Path(folder).expanduser().resolve())
-        _remember_folder(folder)
+        remember_path(RECENT_KEY, folder)
         self._spec = folder
         self._fill_sources(self._cached)
         self._inspect(folder)
@@ -243,7 +243,7 @@ class ModelPanel(QGroupBox):
         self._inspect_task = None
         self._info = None
         self._facts.setText("")
-        self._show_message(_message_of(exc), "error")
+        self._show_message(failure_message(exc, "Unexpected problem"), "error")
         self.sig_model_changed.emit(None)
 
     # ------------------------------------------------------------------ downloading
@@ -285,7 +285,7 @@ class ModelPanel(QGroupBox):
 
     @Slot(object)
     def _on_download_failed(self, exc: BaseException) -> None:
-        self._show_hub_message(_message_of(exc), "error")
+        self._show_hub_message(failure_message(exc, "Unexpected problem"), "error")
 
     @Slot()
     def _on_download_done(self) -> None:
@@ -360,23 +360,3 @@ def _size(n: int) -> str:
         if n >= scale:
             return f"{n / scale:.1f} {unit}"
     return f"{n} B"
-
-
-def _message_of(exc: BaseException) -> str:
-    from ftstudio.engine.errors import FtStudioError
-
-    if isinstance(exc, FtStudioError):
-        return str(exc)
-    return f"Unexpected problem: {type(exc).__name__}: {exc}"
-
-
-def _recent_folders() -> list[str]:
-    value = QSettings().value(RECENT_KEY, [])
-    if isinstance(value, str):  # QSettings returns a lone string for a one-item list
-        value = [value]
-    return [str(v) for v in (value or [])]
-
-
-def _remember_folder(folder: str) -> None:
-    recent = [folder] + [f for f in _recent_folders() if f != folder]
-    QSettings().setValue(RECENT_KEY, recent[:MAX_RECENT])

@@ -21,6 +21,8 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
+from ftstudio.gui.background import failure_message
+
 # Models are a few hundred MB each; a handful covers "this run vs base vs another checkpoint".
 _CACHE_SIZE = 4
 
@@ -203,13 +205,9 @@ def _head(request: dict) -> dict:
 
 
 def _message(exc: BaseException) -> str:
-    from ftstudio.engine.errors import FtStudioError
-
-    if isinstance(exc, FtStudioError):
-        return str(exc)
     if isinstance(exc, MemoryError):
         return "Out of memory while loading the model. Close other runs or pick a smaller checkpoint."
-    return f"Unexpected error ({type(exc).__name__}): {exc}"
+    return failure_message(exc, "Unexpected error")
 
 
 class PredictService(QObject):

@@ -12,14 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QSplitter,
     QStyle,
@@ -30,15 +29,11 @@ from PySide6.QtWidgets import (
 from ftstudio.engine.events import FAILED, FINAL_STATES, FINISHED, PAUSED, PREPARING, STOPPED, STOPPING
 from ftstudio.gui.checkpoints_table import CheckpointsTable
 from ftstudio.gui.log_view import LogView
+from ftstudio.gui.run_progress import RunProgress
 from ftstudio.gui.training_plots import TrainingPlots
 
 IDLE, PAUSING = "ready", "pausing"
-PROGRESS_MS = 200  # the progress row shows the newest step at most 5 times a second
 RUNNING_STATES = ("preparing", "training", "evaluating", "saving")
-# Used only when the application style sheet (style.qss) does not style the badge already.
-BADGE_COLORS = {"preparing": "#3f7fd6", "training": "#2e9d4f", "evaluating": "#2a8f8f", "saving": "#2a8f8f",
-                "paused": "#c98a12", "pausing": "#c98a12", "stopping": "#c9651a", "stopped": "#7a7f87",
-                "finished": "#2563c9", "failed": "#c62f2f", "ready": "#7a7f87"}
 
 
 class TrainingPanel(QWidget):
@@ -71,12 +66,6 @@ class TrainingPanel(QWidget):
         self._state = IDLE
         self._engine_state = IDLE  # the last status the engine reported (badge may say more)
         self._stop_requested = self._pause_requested = False
-        self._epochs = 0
-        self._latest_step: dict | None = None
-        self._progress_timer = QTimer(self)
-        self._progress_timer.setSingleShot(True)
-        self._progress_timer.setInterval(PROGRESS_MS)
-        self._progress_timer.timeout.connect(self._apply_latest_step)
         self._build()
         for name, slot in (("sig_status", self._on_status), ("sig_log", self._on_log),
                            ("sig_progress", self._on_progress), ("sig_info", self._on_info),
@@ -109,37 +98,8 @@ class TrainingPanel(QWidget):
         buttons.addWidget(self.run_label, 1)
         buttons.addWidget(self.open_run_button)
 
-        self.badge = QLabel()
-        self.badge.setObjectName("stateBadge")
-        self.badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.badge.setMinimumWidth(110)
-        self.progress = QProgressBar()
-        self.progress.setFormat("step %v / %m")
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.epoch_label, self.speed_label, self.elapsed_label, self.eta_label = (QLabel() for _ in range(4))
-        progress_row = QHBoxLayout()
-        progress_row.addWidget(self.badge)
-        progress_row.addWidget(self.progress, 1)
-        for label in (self.epoch_label, self.speed_label, self.elapsed_label, self.eta_label):
-            label.setMinimumWidth(90)
-            progress_row.addWidget(label)
-
-        self.phase_label = QLabel()
-        self.phase_progress = QProgressBar()
-        self.phase_progress.setMaximumHeight(12)
-        self.phase_progress.setTextVisible(False)
-        self._phase_row = QWidget()
-        phase_row = QHBoxLayout(self._phase_row)
-        phase_row.setContentsMargins(0, 0, 0, 0)
-        phase_row.addWidget(self.phase_label)
-        phase_row.addWidget(self.phase_progress, 1)
-        # Shown and hidden at every evaluation: keeping its place stops the plots below from being
-        # resized, re-laid out and fully repainted each time (a stall of the UI thread).
-        policy = self._phase_row.sizePolicy()
-        policy.setRetainSizeWhenHidden(True)
-        self._phase_row.setSizePolicy(policy)
-        self._phase_row.setVisible(False)
+        self.run_progress = RunProgress()
+        self.badge, self.progress = self.run_progress.badge, self.run_progress.bar
 
         self.banner = QLabel()
         self.banner.setWordWrap(True)
@@ -161,11 +121,9 @@ class TrainingPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
-        layout.addLayout(progress_row)
-        layout.addWidget(self._phase_row)
+        layout.addWidget(self.run_progress)
         layout.addWidget(self.banner)
         layout.addWidget(body, 1)
-        self._reset_progress()
 
     # ------------------------------------------------------------------ public controls
     def state(self) -> str:
@@ -225,13 +183,8 @@ class TrainingPanel(QWidget):
 
     def shutdown(self) -> None:
         """Stop the panel's timers (the main window calls this, after the session's shutdown)."""
-        self._progress_timer.stop()
+        self.run_progress.stop()
         self.plots.shutdown()
-
-    def hideEvent(self, event) -> None:  # noqa: N802 - Qt override
-        self._progress_timer.stop()
-        self._apply_latest_step()  # hidden widgets do not repaint: cheap to apply now
-        super().hideEvent(event)
 
     # ------------------------------------------------------------------ run lifecycle
     def _begin(self, settings, resume_dir: Path | None, first_line: str) -> bool:
@@ -239,9 +192,7 @@ class TrainingPanel(QWidget):
         self.log.clear()
         self.checkpoints.clear()
         self.banner.setVisible(False)
-        self._reset_progress()
-        self._progress_timer.stop()
-        self._latest_step = None
+        self.run_progress.reset()
         self.run_dir = None
         self.run_label.setText("Preparing a run ...")
         self._stop_requested = self._pause_requested = False
@@ -261,16 +212,7 @@ class TrainingPanel(QWidget):
 
     def _set_state(self, state: str) -> None:
         self._state = state
-        self.badge.setText({STOPPING: "Stopping...", PAUSING: "Pausing..."}.get(state, state.capitalize()))
-        self.badge.setProperty("state", PAUSED if state == PAUSING else state)
-        app_sheet = QApplication.instance().styleSheet() if QApplication.instance() else ""
-        if "stateBadge" not in app_sheet:
-            color = BADGE_COLORS.get(state, "#7a7f87")
-            self.badge.setStyleSheet(f"QLabel {{ color: white; font-weight: 700; border-radius: 9px;"
-                                     f" padding: 2px 12px; background: {color}; }}")
-        else:
-            self.badge.style().unpolish(self.badge)
-            self.badge.style().polish(self.badge)
+        self.badge.show_state(state)
         self._update_buttons()
         self.sig_state_changed.emit(state)
 
@@ -282,15 +224,6 @@ class TrainingPanel(QWidget):
         self.resume_button.setEnabled(running and state in (PAUSED, PAUSING) and not self._stop_requested)
         self.stop_button.setEnabled(running and not self._stop_requested)
         self.open_run_button.setEnabled(bool(self.run_dir) and Path(self.run_dir).is_dir())
-
-    def _reset_progress(self) -> None:
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.epoch_label.setText("epoch —")
-        self.speed_label.setText("— samples/s")
-        self.elapsed_label.setText("elapsed —")
-        self.eta_label.setText("ETA —")
-        self._phase_row.setVisible(False)
 
     def _show_banner(self, text: str, role: str) -> None:
         from ftstudio.gui.style import colors, set_role
@@ -308,13 +241,13 @@ class TrainingPanel(QWidget):
         if status in FINAL_STATES:
             self._stop_requested = self._pause_requested = False
             self._set_state(status)
-            self._phase_row.setVisible(False)
+            self.run_progress.hide_phase()
             return
         if status == PAUSED:
             self._pause_requested = False
             self.log.append_line("Paused. Resume to continue from this step.")
         if status != PREPARING and status != "evaluating":
-            self._phase_row.setVisible(False)
+            self.run_progress.hide_phase()
         # After Stop or Pause the badge keeps saying so until the engine confirms the outcome.
         if self._stop_requested or status == STOPPING:
             self._stop_requested = True
@@ -330,24 +263,19 @@ class TrainingPanel(QWidget):
 
     @Slot(str, int, int)
     def _on_progress(self, phase: str, done: int, total: int) -> None:
-        self.phase_label.setText(f"{phase.capitalize()}: {done:,} / {total:,}" if total else phase.capitalize())
-        self.phase_progress.setRange(0, max(total, 0))
-        self.phase_progress.setValue(min(done, total) if total else 0)
-        self._phase_row.setVisible(not total or done < total)
+        self.run_progress.show_phase(phase, done, total)
 
     @Slot(object)
     def _on_info(self, info: dict) -> None:
         run_dir = str(info.get("run_dir") or "")
-        total = int(info.get("total_steps") or 0)
-        self._epochs = int(info.get("epochs") or 0)
-        self.progress.setRange(0, max(total, 1))
         resumed = info.get("resumed_from_step")
-        if resumed is not None and run_dir:
+        resumed = int(resumed) if resumed is not None and run_dir else None
+        self.run_progress.set_plan(int(info.get("total_steps") or 0), int(info.get("epochs") or 0), resumed)
+        if resumed is not None:
             # The engine has cut the metrics log back to the checkpoint; show exactly that much.
             from ftstudio.engine.runs import read_metrics
 
             self.plots.load_records([r for r in read_metrics(run_dir) if int(r.get("step", 0) or 0) <= resumed])
-            self.progress.setValue(int(resumed))
         if run_dir:
             self._set_run_dir(run_dir)
             self.checkpoints.set_run(run_dir)
@@ -356,28 +284,7 @@ class TrainingPanel(QWidget):
     @Slot(object)
     def _on_step(self, event: dict) -> None:
         self.plots.add_step(event)
-        # QProgressBar.setValue repaints synchronously (milliseconds, on the GUI thread, holding the
-        # GIL the training thread needs): show the latest step at most every PROGRESS_MS instead.
-        self._latest_step = event
-        if not self.isVisible():
-            self._apply_latest_step()
-        elif not self._progress_timer.isActive():
-            self._progress_timer.start()
-
-    @Slot()
-    def _apply_latest_step(self) -> None:
-        event, self._latest_step = self._latest_step, None
-        if event is None:
-            return
-        total = int(event.get("total_steps") or 0)
-        if total and self.progress.maximum() != total:
-            self.progress.setRange(0, total)
-        self.progress.setValue(int(event.get("step") or 0))
-        epochs = f" / {self._epochs}" if self._epochs else ""
-        self.epoch_label.setText(f"epoch {float(event.get('epoch') or 0):.2f}{epochs}")
-        self.speed_label.setText(f"{float(event.get('samples_per_second') or 0):,.1f} samples/s")
-        self.elapsed_label.setText(f"elapsed {_hms(event.get('elapsed'))}")
-        self.eta_label.setText(f"ETA {_hms(event.get('eta'))}")
+        self.run_progress.add_step(event)
 
     @Slot(object)
     def _on_eval(self, event: dict) -> None:
@@ -400,13 +307,12 @@ class TrainingPanel(QWidget):
         status, message = result.get("status", FAILED), result.get("message", "")
         self._stop_requested = self._pause_requested = False
         self._engine_state = status
-        self._progress_timer.stop()
-        self._apply_latest_step()
+        self.run_progress.apply_latest_step()
         if result.get("run_dir"):
             self._set_run_dir(str(result["run_dir"]))
             self.checkpoints.set_run(result["run_dir"])
         self._set_state(status)
-        self._phase_row.setVisible(False)
+        self.run_progress.hide_phase()
         self.plots.flush()
         if status == FAILED:
             text = message or "Training failed for an unknown reason; see the log."
@@ -420,7 +326,7 @@ class TrainingPanel(QWidget):
             self._show_banner(message or "Stopped.", "hint")
             self.log.append_line(message or "Stopped.")
         elif status == FINISHED:
-            self.eta_label.setText("ETA 0:00")
+            self.run_progress.eta_label.setText("ETA 0:00")
             best = result.get("best") or {}
             summary = "Finished."
             if best:
@@ -436,12 +342,3 @@ class TrainingPanel(QWidget):
         if self.run_dir and self.open_folders:
             QDesktopServices.openUrl(QUrl.fromLocalFile(self.run_dir))
 
-
-def _hms(seconds: Any) -> str:
-    try:
-        total = max(0, int(round(float(seconds))))
-    except (TypeError, ValueError):
-        return "—"
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

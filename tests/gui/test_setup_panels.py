@@ -231,3 +231,26 @@ def test_choosing_another_label_column_reprepares(qtbot, tmp_path):
     assert panel.label_column() == "flag"
     qtbot.waitUntil(lambda: panel.prepared() is not None, timeout=WAIT_MS)
     assert panel.prepared().label_names == ["no", "yes"]
+
+
+# ---------------------------------------------------------------- shared by the panels
+def test_recent_paths_keep_the_newest_first_once_and_only_the_last_few():
+    from ftstudio.gui.recent_paths import MAX_RECENT, recent_paths, remember_path
+
+    assert recent_paths("test/recent") == []
+    for i in range(MAX_RECENT + 2):
+        remember_path("test/recent", f"/data/{i}.csv")
+    remember_path("test/recent", "/data/5.csv")
+    recent = recent_paths("test/recent")
+    assert recent[:3] == ["/data/5.csv", "/data/9.csv", "/data/8.csv"]
+    assert len(recent) == MAX_RECENT and len(set(recent)) == MAX_RECENT and "/data/0.csv" not in recent
+
+
+def test_a_failed_task_reads_as_one_message():
+    from ftstudio.engine.errors import DatasetError
+    from ftstudio.gui.background import failure_message
+
+    assert failure_message(DatasetError("No text column in data.csv."), "Cannot read this data") == (
+        "No text column in data.csv.")
+    assert failure_message(ValueError("bad byte"), "Cannot read this data") == (
+        "Cannot read this data (ValueError): bad byte")

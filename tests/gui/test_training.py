@@ -318,3 +318,42 @@ def test_log_view_caps_and_stamps_lines(qtbot):
     text = log.text().splitlines()
     assert len(text) <= 51 and text[-2].endswith("two") and text[-1].strip() == "lines"
     assert text[-2][2] == ":"  # HH:MM:SS stamp
+
+
+def test_the_progress_rows_show_the_newest_step_at_most_every_interval(qtbot):
+    from ftstudio.gui.run_progress import PROGRESS_MS, RunProgress
+
+    view = RunProgress()
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_plan(total_steps=100, epochs=2)
+    for step in range(1, 6):
+        view.add_step({"step": step, "total_steps": 100, "epoch": step / 50, "samples_per_second": 1234.5,
+                       "elapsed": 65, "eta": 3725})
+    assert view.bar.value() == 0  # no synchronous repaint per step
+    qtbot.waitUntil(lambda: view.bar.value() == 5, timeout=20 * PROGRESS_MS)
+    assert (view.epoch_label.text(), view.speed_label.text()) == ("epoch 0.10 / 2", "1,234.5 samples/s")
+    assert (view.elapsed_label.text(), view.eta_label.text()) == ("elapsed 1:05", "ETA 1:02:05")
+
+    view.show_phase("evaluating", 3, 10)
+    assert view.phase_label.text() == "Evaluating: 3 / 10" and view._phase_row.isVisible()
+    view.show_phase("evaluating", 10, 10)
+    assert not view._phase_row.isVisible()
+    view.hide()  # hidden: a step is applied at once, there is no repaint to spare
+    view.add_step({"step": 7, "total_steps": 100})
+    assert view.bar.value() == 7 and view.eta_label.text() == "ETA —"
+    view.reset()
+    assert view.bar.value() == 0 and view.epoch_label.text() == "epoch —"
+
+
+@pytest.mark.parametrize("state, text, colour_state", [("ready", "Ready", "ready"), ("training", "Training", "training"),
+                                                       ("pausing", "Pausing...", "paused"),
+                                                       ("stopping", "Stopping...", "stopping")])
+def test_the_state_badge_names_the_state_and_picks_its_colour(qtbot, state, text, colour_state):
+    from ftstudio.gui.state_badge import StateBadge
+
+    badge = StateBadge()
+    qtbot.addWidget(badge)
+    badge.show_state(state)
+    assert badge.text() == text and badge.property("state") == colour_state
