@@ -101,8 +101,8 @@ def disturbance(result: dict[str, Any], max_steal: float) -> str | None:
     - the hypervisor took more than `max_steal` of the VM's CPU over the run; or
     - (window runs) every UI tick later than the target that the probe kept (its ten worst) came
       while the hypervisor held the VM: with the stolen time taken out each would have been
-      within the target. A tick late by the
-      window's own work stays a failure however much steal the run had."""
+      within the target. A tick late by the window's own work stays a failure however much steal
+      the run had."""
     steal = result.get("steal_share")
     if steal is not None and steal > max_steal:
         return f"steal {steal:.0%} > {max_steal:.0%}"

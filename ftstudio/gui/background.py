@@ -127,8 +127,10 @@ def _is_user_error(exc: BaseException) -> bool:
 def failure_message(exc: BaseException | None, unexpected: str) -> str:
     """What a failed task tells the user: an ftstudio error says it in its own words; anything
     else is a bug or an odd file, shown as `unexpected` with the exception's type and text."""
-    if exc is None or _is_user_error(exc):
-        return str(exc or unexpected)
+    if exc is None:
+        return unexpected
+    if _is_user_error(exc):
+        return str(exc)
     return f"{unexpected} ({type(exc).__name__}): {exc}"
 
 
