@@ -32,8 +32,8 @@ def write_benchmark_data(out_dir: Path, max_train: int, seed: int = 42) -> dict[
     score of every case is read on the same 1,440 rows; the training rows are a stratified,
     seeded subsample of the rest when `max_train` > 0 (the default benchmark is shorter).
     """
-    from ftstudio.engine.data import prepare_data
-    from ftstudio.engine.data_split import subsample
+    from ftstudio.engine.data.prepare import prepare_data
+    from ftstudio.engine.data.splits import subsample
     from ftstudio.engine.settings import TrainSettings
 
     prepared = prepare_data(TrainSettings(data="sample", seed=seed))

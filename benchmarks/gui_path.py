@@ -247,7 +247,7 @@ def run_launch(cfg: dict[str, Any], repeats: int = 3) -> dict[str, Any]:
 
 def run_tester(cfg: dict[str, Any], repeats: int = 50) -> dict[str, Any]:
     """One-sentence latency of the tester's Predictor after loading, in ms."""
-    from ftstudio.engine.predict import Predictor
+    from ftstudio.engine.predict.predictor import Predictor
 
     started = time.perf_counter()
     predictor = Predictor(cfg["checkpoint"])
@@ -270,7 +270,7 @@ def main(argv: list[str]) -> int:
     mode, config_path, out_path = argv
     cfg = load_config(config_path)
     quiet_libraries()
-    from ftstudio.engine.speed import configure_cpu_runtime
+    from ftstudio.engine.speed.cpu_runtime import configure_cpu_runtime
 
     configure_cpu_runtime()  # what the app does before torch loads
     scratch = Path(cfg.get("scratch") or tempfile.mkdtemp())

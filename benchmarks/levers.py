@@ -53,8 +53,8 @@ def _setup(batch_size: int):
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from ftstudio.engine.models import default_model_path
-    from ftstudio.engine.sample import load_sample
+    from ftstudio.engine.data.sample import load_sample
+    from ftstudio.engine.models.sources import default_model_path
 
     path = str(default_model_path())
     tokenizer = AutoTokenizer.from_pretrained(path)
@@ -89,13 +89,13 @@ def in_process_child(steps: int, batch_size: int, names: list[str]) -> dict[str,
         options = IN_PROCESS[name]
         model = make(options.get("attention", "sdpa"))
         if options.get("fast_dropout"):
-            from ftstudio.engine.fast_dropout import use_fast_dropout
+            from ftstudio.engine.speed.fast_dropout import use_fast_dropout
 
             use_fast_dropout(model, "cpu")
             if not options.get("attention_dropout", True):
                 model.set_attn_implementation("sdpa")
         if options.get("top_layer"):
-            from ftstudio.engine.first_token_top_layer import use_first_token_top_layer
+            from ftstudio.engine.speed.first_token_top_layer import use_first_token_top_layer
 
             probe = {k: v for k, v in batch.items() if k != "labels"}
             reason = use_first_token_top_layer(model, probe)
@@ -150,9 +150,9 @@ def padding_levers(max_lengths=(64, 128), batch_sizes=(16, 32)) -> list[dict[str
     import numpy as np
     from transformers import AutoTokenizer
 
-    from ftstudio.engine.batching import TokenizedSplit, train_batches
-    from ftstudio.engine.data import prepare_data
-    from ftstudio.engine.models import default_model_path
+    from ftstudio.engine.data.batching import TokenizedSplit, train_batches
+    from ftstudio.engine.data.prepare import prepare_data
+    from ftstudio.engine.models.sources import default_model_path
     from ftstudio.engine.settings import TrainSettings
 
     texts = list(prepare_data(TrainSettings()).splits["train"]["text"])

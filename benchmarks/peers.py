@@ -8,7 +8,7 @@ gradient clipping at 1.0, seed, evaluation every epoch):
   `DataCollatorWithPadding`, `Trainer` with default `TrainingArguments` apart from those.
 - `torch_loop`: a plain PyTorch loop over the whole set tokenized once, padded to its longest
   text, `DataLoader(shuffle=True)`, AdamW with its defaults, `loss.item()` every step.
-- `ftstudio`: `ftstudio.engine.train.train` with the same settings (what `ftstudio train` runs).
+- `ftstudio`: `ftstudio.engine.training.train.train` with the same settings (what `ftstudio train` runs).
 
 Head-only ("head") freezes the base model except its pooler in every peer: ftstudio's head
 group is the pooler plus the classifier, so all peers train the same parameters.
@@ -200,7 +200,7 @@ def ftstudio_result(run_dir: Path, wall: float) -> dict[str, Any]:
 
 def run_ftstudio(cfg: dict[str, Any]) -> dict[str, Any]:
     from ftstudio.engine.events import Reporter
-    from ftstudio.engine.train import train
+    from ftstudio.engine.training.train import train
 
     class Logs(Reporter):
         def __init__(self) -> None:
@@ -243,8 +243,8 @@ def main(argv: list[str]) -> int:
         os.environ.update(env)
         PEERS[peer] = run_ftstudio
     if peer.startswith("ftstudio") and (peer not in VARIANTS or VARIANTS[peer][2]):
-        # What ftstudio's entry points do before torch loads (see ftstudio/engine/speed.py).
-        from ftstudio.engine.speed import configure_cpu_runtime
+        # What ftstudio's entry points do before torch loads (see ftstudio/engine/speed/cpu_runtime.py).
+        from ftstudio.engine.speed.cpu_runtime import configure_cpu_runtime
 
         configure_cpu_runtime()
     import datasets  # noqa: F401 - the shared heavy imports, outside every peer's clock

@@ -134,7 +134,7 @@ def steal_share(before: list[int] | None, after: list[int] | None) -> float | No
 
 def measure_peak(scratch: Path) -> float:
     """The machine's fp32 matmul peak, measured in a child like the peers (same thread count)."""
-    code = ("import json,sys;sys.path.insert(0,'.');from ftstudio.engine.speed import matmul_peak_flops;"
+    code = ("import json,sys;sys.path.insert(0,'.');from ftstudio.engine.speed.cpu_runtime import matmul_peak_flops;"
             "print(json.dumps(matmul_peak_flops(2048, 2.0)))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=CLEAN_ENV, capture_output=True, text=True,
                          timeout=300)
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retries", type=int, default=3, help="how many times a disturbed run is repeated (default 3)")
     args = parser.parse_args(argv)
 
-    from ftstudio.engine.models import default_model_path
+    from ftstudio.engine.models.sources import default_model_path
 
     model_dir = args.model or str(default_model_path())
     cases = [parse_case(c) for c in (args.cases.split(",") if args.cases else full_matrix() if args.full else DEFAULT_CASES)]

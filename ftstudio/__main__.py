@@ -1,5 +1,5 @@
 """`python -m ftstudio` is the same as the `ftstudio` console script."""
 
-from ftstudio.cli import main
+from ftstudio.cli.main import main
 
 raise SystemExit(main())

@@ -140,7 +140,7 @@ class TrainSettings:
 
     def save(self, path: str | Path) -> None:
         """Write settings as JSON (or TOML when the name ends in .toml), atomically."""
-        from ftstudio.engine.atomic import atomic_write_text
+        from ftstudio.engine.runs.atomic import atomic_write_text
 
         path = Path(path)
         if path.suffix.lower() == ".toml":

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
 
     quiet_progress_bars_early()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from ftstudio.engine.speed import configure_cpu_runtime
+    from ftstudio.engine.speed.cpu_runtime import configure_cpu_runtime
 
     configure_cpu_runtime()  # before a background task loads torch (the cli did it already)
 
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from ftstudio.gui.background import wait_for_stranded
     from ftstudio.gui.main_window import MainWindow
-    from ftstudio.gui.training_session import GuiThreadCollector
+    from ftstudio.gui.train.session import GuiThreadCollector
 
     # Background threads (training, prediction, data loading) allocate constantly; an automatic
     # garbage collection running there could destroy Qt objects off the GUI thread (a crash).

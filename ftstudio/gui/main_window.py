@@ -28,15 +28,15 @@ from PySide6.QtWidgets import (
 from ftstudio.engine.errors import SettingsError
 from ftstudio.engine.settings import TrainSettings
 from ftstudio.gui.background import BackgroundRunner
-from ftstudio.gui.setup_page import SetupPage
+from ftstudio.gui.setup.page import SetupPage
 from ftstudio.gui.state_badge import StateBadge
 from ftstudio.gui.style import app_icon, control_icon
-from ftstudio.gui.training_session import TrainingSession
+from ftstudio.gui.train.session import TrainingSession
 
 if TYPE_CHECKING:
-    from ftstudio.gui.runs_panel import RunsPanel
-    from ftstudio.gui.tester_panel import TesterPanel
-    from ftstudio.gui.training_panel import TrainingPanel
+    from ftstudio.gui.runs.panel import RunsPanel
+    from ftstudio.gui.tester.panel import TesterPanel
+    from ftstudio.gui.train.panel import TrainingPanel
 
 SETTINGS_FILTER = "Settings (*.json *.toml);;All files (*)"
 
@@ -54,7 +54,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, runs_dir: str | Path | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        from ftstudio.engine.runs import default_runs_dir
+        from ftstudio.engine.runs.folder import default_runs_dir
 
         self.runs_dir = Path(runs_dir) if runs_dir else default_runs_dir()
         self.confirm_close = self._ask_close
@@ -174,9 +174,9 @@ class MainWindow(QMainWindow):
 
     def _ensure_run_panels(self) -> tuple[TrainingPanel, TesterPanel, RunsPanel]:
         if self._run_panels is None:
-            from ftstudio.gui.runs_panel import RunsPanel
-            from ftstudio.gui.tester_panel import TesterPanel
-            from ftstudio.gui.training_panel import TrainingPanel
+            from ftstudio.gui.runs.panel import RunsPanel
+            from ftstudio.gui.tester.panel import TesterPanel
+            from ftstudio.gui.train.panel import TrainingPanel
 
             training = TrainingPanel(self.session, self.current_settings, self.runs_dir)
             tester, runs = TesterPanel(self.runs_dir), RunsPanel(self.runs_dir)
@@ -368,5 +368,5 @@ def _import_run_panels() -> None:
     then quick. Only modules are loaded here: no widget is created off the main thread."""
     import importlib
 
-    for name in ("ftstudio.gui.training_panel", "ftstudio.gui.tester_panel", "ftstudio.gui.runs_panel"):
+    for name in ("ftstudio.gui.train.panel", "ftstudio.gui.tester.panel", "ftstudio.gui.runs.panel"):
         importlib.import_module(name)

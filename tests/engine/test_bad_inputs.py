@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ftstudio.cli import main
+from ftstudio.cli.main import main
 from ftstudio.engine.errors import DatasetError, SettingsError
 from ftstudio.engine.settings import TrainSettings
 from tests.conftest import make_texts, write_csv
@@ -272,7 +272,7 @@ _counter = iter(range(10**9))
     st.lists(st.sampled_from(list('ab,;\t"\n\r\\{}[]:0 é') + ["text", "label", "\x00"]), max_size=150).map("".join)),
     suffix=st.sampled_from([".csv", ".tsv", ".json", ".jsonl", ".txt", ".parquet"]))
 def test_fuzzed_data_files_give_a_dataset_error_or_clean_splits(tmp_path_factory, content, suffix):
-    from ftstudio.engine.data import prepare_data
+    from ftstudio.engine.data.prepare import prepare_data
 
     folder = tmp_path_factory.getbasetemp() / "fuzz"
     folder.mkdir(exist_ok=True)

@@ -19,14 +19,14 @@ sys.meta_path.insert(0, BlockQt())
 import importlib
 for name in sys.argv[1:]:
     importlib.import_module(name)
-import ftstudio.cli  # the CLI's headless commands must not need Qt either
+import ftstudio.cli.main  # the CLI's headless commands must not need Qt either
 print('ok', len(sys.argv) - 1)
 """
 
 
 def test_every_engine_module_imports_without_qt():
-    names = [f"ftstudio.engine.{m.name}" for m in pkgutil.iter_modules(ftstudio.engine.__path__)]
-    assert len(names) >= 10
+    names = [m.name for m in pkgutil.walk_packages(ftstudio.engine.__path__, "ftstudio.engine.")]
+    assert len(names) >= 40
     result = subprocess.run([sys.executable, "-c", BLOCKER, *names], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith("ok")

@@ -211,7 +211,7 @@ def _assert_stopped_cleanly(window, result: dict) -> None:
         run_dir = Path(result["run_dir"])
         assert json.loads((run_dir / "status.json").read_text())["status"] == "stopped"
         if (run_dir / "last").exists():
-            from ftstudio.engine.predict import Predictor
+            from ftstudio.engine.predict.predictor import Predictor
 
             assert Predictor(run_dir / "last").label_names == ["negative", "neutral", "positive"]
 
@@ -279,7 +279,7 @@ def test_fifty_start_stop_cycles_without_growing_memory(qtbot, window, tiny_mode
 FAULTY_CHILD = r"""
 import errno, os, sys
 import torch
-from ftstudio.engine.trainer import Trainer
+from ftstudio.engine.training.trainer import Trainer
 original = Trainer._optimizer_step
 def step(self, group):
     original(self, group)
@@ -290,7 +290,7 @@ def step(self, group):
         else:
             raise OSError(errno.ENOSPC, "No space left on device")
 Trainer._optimizer_step = step
-from ftstudio.cli import main
+from ftstudio.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -299,7 +299,7 @@ def test_diverging_run_and_full_disk_are_explained_in_the_window(qtbot, window, 
                                                                   small_csv):
     import sys
 
-    from ftstudio.engine import training_process
+    from ftstudio.engine.training import child_process as training_process
 
     monkeypatch.setattr(training_process, "child_command",
                         lambda: [sys.executable, "-c", FAULTY_CHILD, training_process.CHILD_ARGUMENT])
@@ -319,10 +319,10 @@ def test_diverging_run_and_full_disk_are_explained_in_the_window(qtbot, window, 
 
 def test_a_killed_run_is_shown_interrupted_and_resumes_from_the_window(qtbot, window, tiny_model_dir, small_csv,
                                                                         runs_dir):
-    from ftstudio.engine import runs
     from ftstudio.engine.events import TrainingControl
-    from ftstudio.engine.train import train
-    from tests.engine.test_train import Recorder
+    from ftstudio.engine.runs import folder as runs
+    from ftstudio.engine.training.train import train
+    from tests.engine.training.test_train import Recorder
 
     control = TrainingControl()
     stopped = train(_tiny(tiny_model_dir, small_csv, epochs=2), runs_dir=runs_dir,

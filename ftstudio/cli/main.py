@@ -1,0 +1,299 @@
+"""`ftstudio`: the window with no arguments; `train`, `predict`, `runs`, `models`, `data` headless.
+
+Every user error ends with one line on stderr and exit status 2, never a traceback. The CLI runs
+exactly the engine code the window runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from ftstudio.engine.errors import FtStudioError, SettingsError
+from ftstudio.engine.training.child_process import CHILD_ARGUMENT
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
+
+# CLI flag -> (settings field, type). Settings files and --set cover the rest.
+TRAIN_FLAGS: dict[str, tuple[str, type]] = {
+    "--model": ("model", str),
+    "--data": ("data", str),
+    "--text-column": ("text_column", str),
+    "--label-column": ("label_column", str),
+    "--epochs": ("epochs", int),
+    "--max-steps": ("max_steps", int),
+    "--batch-size": ("batch_size", int),
+    "--grad-accum": ("grad_accum", int),
+    "--lr": ("learning_rate", float),
+    "--max-length": ("max_length", int),
+    "--freeze": ("freeze", str),
+    "--reinit-top-layers": ("reinit_top_layers", int),
+    "--layerwise-lr-decay": ("layerwise_lr_decay", float),
+    "--scheduler": ("scheduler", str),
+    "--warmup-ratio": ("warmup_ratio", float),
+    "--weight-decay": ("weight_decay", float),
+    "--optimizer": ("optimizer", str),
+    "--dropout": ("classifier_dropout", float),
+    "--seed": ("seed", int),
+    "--precision": ("precision", str),
+    "--device": ("device", str),
+    "--eval-steps": ("eval_steps", int),
+    "--save-steps": ("save_steps", int),
+    "--keep-checkpoints": ("keep_checkpoints", int),
+    "--patience": ("early_stopping_patience", int),
+    "--max-samples": ("max_samples", int),
+    "--validation-split": ("validation_split", float),
+    "--test-split": ("test_split", float),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line (exit 2) instead of usage + error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"ftstudio: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ftstudio import __version__
+
+    parser = _Parser(prog="ftstudio", description="Fine-Tuning Studio. Without a command, opens the window.")
+    parser.add_argument("--version", action="version", version=f"ftstudio {__version__}")
+    parser.add_argument("--runs-dir", help="folder holding the runs (default: $FTSTUDIO_RUNS_DIR or the user data folder)")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    from ftstudio.engine.settings import setting_help
+
+    helps = setting_help()
+    train = sub.add_parser("train", help="fine-tune a model headless", description="Fine-tune a model (headless).")
+    for flag, (name, kind) in TRAIN_FLAGS.items():
+        train.add_argument(flag, dest=name, type=kind, default=None, help=helps.get(name))
+    train.add_argument("--group-by-length", dest="group_by_length", action="store_true", default=None,
+                       help=helps.get("group_by_length"))
+    train.add_argument("--trust-remote-code", dest="trust_remote_code", action="store_true", default=None,
+                       help=helps.get("trust_remote_code"))
+    train.add_argument("--allow-pickle", dest="allow_pickle", action="store_true", default=None,
+                       help=helps.get("allow_pickle"))
+    train.add_argument("--oom-retry", dest="oom_retry", action="store_true", default=None,
+                       help=helps.get("oom_retry"))
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                       help="any other setting, e.g. --set metric_for_best=accuracy")
+    train.add_argument("--config", help="settings file (.json or .toml); flags override it")
+    train.add_argument("--output", help="new run folder (default: a fresh folder in the runs dir)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run from its last checkpoint")
+    train.add_argument("--quiet", action="store_true", help="only print evaluations and the result")
+
+    predict = sub.add_parser("predict", help="classify texts with a checkpoint or run")
+    predict.add_argument("checkpoint", help="checkpoint folder or run folder (uses best/)")
+    predict.add_argument("texts", nargs="+", help="texts to classify ('-' reads lines from stdin)")
+    predict.add_argument("--json", action="store_true", help="print JSON lines")
+    predict.add_argument("--device", default="cpu", help="cpu, cuda or mps")
+
+    runs = sub.add_parser("runs", help="list past runs")
+    runs.add_argument("--json", action="store_true", help="print JSON")
+
+    sub.add_parser("models", help="list the embedded model and models in the Hugging Face cache")
+
+    data = sub.add_parser("data", help="check a dataset and summarise it")
+    data.add_argument("data", help="sample, a file, or a Hub dataset")
+    data.add_argument("--text-column")
+    data.add_argument("--label-column")
+    data.add_argument("--model", default="default", help="tokenizer used for token lengths")
+    data.add_argument("--max-length", type=int, default=128)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ftstudio.engine.speed.cpu_runtime import configure_cpu_runtime
+
+    configure_cpu_runtime()  # before anything loads torch: its OpenMP reads the environment once
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == [CHILD_ARGUMENT]:  # the window's training process (engine/training_process.py)
+        from ftstudio.engine.training.child_process import child_main
+
+        return child_main()
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed in one line
+        return int(exc.code or 0)
+    if args.runs_dir:
+        os.environ["FTSTUDIO_RUNS_DIR"] = str(Path(args.runs_dir).expanduser())
+    if args.command is None:
+        from ftstudio.gui.app import main as gui_main
+
+        return gui_main([])
+    _quiet_libraries()
+    try:
+        return {"train": cmd_train, "predict": cmd_predict, "runs": cmd_runs, "models": cmd_models,
+                "data": cmd_data}[args.command](args)
+    except FtStudioError as exc:
+        print(f"ftstudio: error: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("ftstudio: interrupted.", file=sys.stderr)
+        return EXIT_STOPPED
+
+
+def _quiet_libraries() -> None:
+    """Progress bars and advisory warnings of the HF libraries would drown our own lines."""
+    from ftstudio.engine.library_output import quiet_progress_bars_early
+
+    quiet_progress_bars_early()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import warnings
+
+    warnings.filterwarnings("ignore")
+
+
+# ------------------------------------------------------------------ train
+def settings_from_args(args: argparse.Namespace) -> Any:
+    """Defaults < --config file < --set overrides < explicit flags."""
+    from ftstudio.engine.settings import TrainSettings
+
+    settings = TrainSettings.load(args.config) if args.config else TrainSettings()
+    values: dict[str, Any] = {}
+    for item in args.overrides:
+        if "=" not in item:
+            raise SettingsError(f"--set expects NAME=VALUE, got '{item}'.")
+        name, value = item.split("=", 1)
+        values[name.strip()] = value.strip()
+    for name, _ in list(TRAIN_FLAGS.values()) + [("group_by_length", bool), ("trust_remote_code", bool),
+                                                 ("allow_pickle", bool), ("oom_retry", bool)]:
+        value = getattr(args, name, None)
+        if value is not None:
+            values[name] = value
+    merged = {**settings.to_dict(), **values}
+    return TrainSettings.from_dict(merged, source="command line").validate()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ftstudio.cli.reporter import ConsoleReporter
+    from ftstudio.engine.events import TrainingControl
+    from ftstudio.engine.training.train import train
+
+    control = TrainingControl()
+    reporter = ConsoleReporter(quiet=args.quiet)
+    if args.resume:
+        given = [flag for flag, (name, _) in TRAIN_FLAGS.items() if getattr(args, name) is not None]
+        if args.config or args.output or args.overrides or given:
+            raise SettingsError("--resume continues a run with the settings saved in it; give only --resume RUN_DIR.")
+        settings = None
+    else:
+        settings = settings_from_args(args)
+    previous = _install_interrupt(control)
+    try:
+        result = train(settings, run_dir=args.resume or args.output, reporter=reporter, control=control,
+                       resume=bool(args.resume))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    reporter.close()
+    if result.status == "finished":
+        print(f"Finished. Run folder: {result.run_dir}")
+        if result.best:
+            print(f"Best {result.best['metric']}: {result.best['value']:.4f} at step {result.best['step']} "
+                  f"-> {result.run_dir / 'best'}")
+        return EXIT_OK
+    if result.status == "stopped":
+        print(result.message)
+        if result.run_dir:
+            print(f"Resume with: ftstudio train --resume {result.run_dir}")
+        return EXIT_STOPPED
+    print(f"ftstudio: error: {one_line(result.message)}", file=sys.stderr)
+    return EXIT_USAGE if result.input_error else EXIT_FAILED
+
+
+def one_line(message: str) -> str:
+    """Errors are one line even when they quote user data holding line breaks (a column name)."""
+    return " ".join(part.strip() for part in message.splitlines() if part.strip())
+
+
+def _install_interrupt(control: Any) -> Any:
+    """First Ctrl-C: stop at the next step and save; second: quit at once."""
+
+    def handler(signum: int, frame: Any) -> None:
+        if control.stop_requested:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        print("\nStopping at the next step and saving a checkpoint (Ctrl-C again to quit now)...",
+              file=sys.stderr, flush=True)
+        control.request_stop()
+
+    return signal.signal(signal.SIGINT, handler)
+
+
+# ------------------------------------------------------------------ predict / runs / models / data
+def cmd_predict(args: argparse.Namespace) -> int:
+    from ftstudio.engine.predict.predictor import Predictor
+
+    texts = [line.rstrip("\n") for line in sys.stdin if line.strip()] if args.texts == ["-"] else args.texts
+    predictor = Predictor(args.checkpoint, device=args.device)
+    for prediction in predictor.predict(texts):
+        if args.json:
+            print(json.dumps(prediction.to_dict()))
+        else:
+            probs = "  ".join(f"{name} {p:6.1%}" for name, p in prediction.probabilities.items())
+            print(f"{prediction.label:<12} {prediction.score:6.1%}  [{probs}]  {prediction.text}")
+    return EXIT_OK
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from ftstudio.engine.runs.folder import default_runs_dir
+    from ftstudio.engine.runs.listing import list_runs
+
+    runs = list_runs(default_runs_dir())
+    if args.json:
+        print(json.dumps([{"run_dir": str(r.run_dir), "status": r.status, "model": r.model, "data": r.data,
+                           "best_metric": r.best_metric, "best_value": r.best_value, "step": r.step,
+                           "created": r.created} for r in runs], indent=2))
+        return EXIT_OK
+    if not runs:
+        print(f"No runs in {default_runs_dir()}.")
+        return EXIT_OK
+    print(f"{'run':<46} {'status':<9} {'best':>12} {'step':>7}  model / data")
+    for r in runs:
+        best = f"{r.best_metric} {r.best_value:.3f}" if r.best_value is not None else "-"
+        when = datetime.fromtimestamp(r.created).strftime("%Y-%m-%d %H:%M")
+        print(f"{r.run_id[:46]:<46} {r.status:<9} {best:>12} {r.step:>7}  {_short(r.model)} / {_short(r.data)}  {when}")
+    return EXIT_OK
+
+
+def _short(text: str) -> str:
+    return Path(text).name if os.sep in text else text
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from ftstudio.engine.models.files import list_cached_models
+    from ftstudio.engine.models.sources import default_model_path
+
+    print(f"default    all-MiniLM-L6-v2 (embedded)  {default_model_path()}")
+    for model in list_cached_models():
+        print(f"cache      {model.repo_id}  ({model.model_type}, {model.size_bytes / 1e6:.0f} MB)")
+    return EXIT_OK
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from ftstudio.engine.data.prepare import prepare_data
+    from ftstudio.engine.data.summary import format_summary, summarize
+    from ftstudio.engine.models.loading import load_tokenizer
+    from ftstudio.engine.models.sources import resolve_model_source
+    from ftstudio.engine.settings import TrainSettings
+
+    settings = TrainSettings(data=args.data, text_column=args.text_column, label_column=args.label_column,
+                             max_length=args.max_length).validate()
+    prepared = prepare_data(settings)
+    tokenizer = load_tokenizer(resolve_model_source(args.model))
+    print(f"Text column: {prepared.text_column}   label column: {prepared.label_column}")
+    print(f"Labels: {', '.join(prepared.label_names)}")
+    print(format_summary(summarize(prepared, tokenizer, args.max_length)))  # notes included
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

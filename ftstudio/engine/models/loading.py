@@ -1,0 +1,250 @@
+"""Loading a model for sequence classification: its config with the user's labels, the weights
+with a fresh head, and its tokenizer, each failure as one readable line.
+
+Where a model comes from (a spec resolved to a folder, the HF cache or the Hub) is `sources.py`;
+the files it is made of are `files.py`. Loading imports torch and transformers inside the
+functions, so importing this module stays light.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ftstudio.engine.errors import FtStudioError, ModelError
+from ftstudio.engine.models.download import first_line
+from ftstudio.engine.models.sources import (
+    ModelSource,
+    as_source,
+    ensure_local,
+)
+
+log = logging.getLogger(__name__)
+
+# The attribute each model type reads its classifier dropout from (default: classifier_dropout).
+_DROPOUT_ATTR = {
+    "distilbert": "seq_classif_dropout",
+    "albert": "classifier_dropout_prob",
+    "deberta": "cls_dropout",
+    "deberta-v2": "cls_dropout",
+}
+
+
+@dataclass
+class LoadedModel:
+    """A model with a fresh classification head, its tokenizer, and what happened while loading."""
+
+    model: Any
+    tokenizer: Any
+    notes: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ loading
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' load report, warnings and "Loading weights" bar; we report what
+    matters ourselves (and a console bar inside the app is noise)."""
+    from transformers.utils import logging as hf_logging
+
+    before = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(before)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+
+def load_tokenizer(source: ModelSource | str | Path, trust_remote_code: bool = False) -> Any:
+    """The model's (fast) tokenizer, with a pad token guaranteed (batches are padded)."""
+    source = as_source(source, allow_pickle=True)  # a tokenizer never unpickles model weights
+    folder = ensure_local(source)
+    if trust_remote_code:
+        _warn_remote_code(source)
+    return _tokenizer_from(folder, source, trust_remote_code)
+
+
+def _tokenizer_from(folder: Path, source: ModelSource, trust_remote_code: bool) -> Any:
+    try:
+        from transformers import AutoTokenizer
+
+        with quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
+    except FtStudioError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every loader failure becomes one readable line
+        log.debug("tokenizer load failed", exc_info=True)
+        raise ModelError(
+            f"Cannot load the tokenizer of {source.display}: {first_line(exc)}. "
+            "Check that the folder holds the tokenizer files saved with the model."
+        ) from None
+    _ensure_pad_token(tokenizer, source)
+    return tokenizer
+
+
+def _ensure_pad_token(tokenizer: Any, source: ModelSource) -> None:
+    """Borrow eos/unk as the pad token when the tokenizer has none (GPT-style vocabularies)."""
+    if tokenizer.pad_token is not None:
+        return
+    for candidate in (tokenizer.eos_token, tokenizer.unk_token, tokenizer.sep_token):
+        if candidate is not None:
+            tokenizer.pad_token = candidate
+            return
+    raise ModelError(
+        f"The tokenizer of {source.display} has no pad, eos or unk token to pad batches with. Pick another model."
+    )
+
+
+def load_for_classification(
+    source: ModelSource | str | Path,
+    label_names: Sequence[str],
+    classifier_dropout: float = 0.1,
+    trust_remote_code: bool = False,
+    allow_pickle: bool = False,
+    log_fn: Callable[[str], None] | None = None,
+) -> tuple[Any, Any]:
+    """(model, tokenizer): a *ForSequenceClassification with a fresh head for `label_names`.
+
+    Notes about newly initialised weights go to the `ftstudio` logger and to `log_fn` (e.g. a
+    Reporter's on_log); use load_model_and_tokenizer to receive them as a list instead.
+    """
+    loaded = load_model_and_tokenizer(source, label_names, classifier_dropout, trust_remote_code, allow_pickle)
+    for note in loaded.notes:
+        log.info(note)
+        if log_fn is not None:
+            log_fn(note)
+    return loaded.model, loaded.tokenizer
+
+
+def load_model_and_tokenizer(
+    source: ModelSource | str | Path,
+    label_names: Sequence[str],
+    classifier_dropout: float = 0.1,
+    trust_remote_code: bool = False,
+    allow_pickle: bool = False,
+) -> LoadedModel:
+    """Like load_for_classification, returning the notes instead of logging them."""
+    labels = [str(name) for name in label_names]
+    if len(labels) < 2 or len(set(labels)) != len(labels):
+        raise ModelError(
+            f"Classification needs at least two distinct label names (got {labels[:5]}). Check the label column."
+        )
+    source = as_source(source, allow_pickle)
+    folder = ensure_local(source, allow_pickle=allow_pickle)
+    notes: list[str] = []
+    if trust_remote_code:
+        notes.append(_warn_remote_code(source))
+    config = _classification_config(folder, source, labels, classifier_dropout, trust_remote_code, notes)
+    model, info = _load_weights(folder, source, config, trust_remote_code, allow_pickle)
+    notes.extend(_load_notes(info, len(labels)))
+    tokenizer = _tokenizer_from(folder, source, trust_remote_code)  # the folder is local by now
+    if getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return LoadedModel(model, tokenizer, notes)
+
+
+def _warn_remote_code(source: ModelSource) -> str:
+    message = f"trust_remote_code is on: running Python code shipped with {source.repo_id or source.ref}."
+    log.warning(message)
+    return message
+
+
+def _classification_config(
+    folder: Path, source: ModelSource, labels: list[str], dropout: float, trust: bool, notes: list[str]
+) -> Any:
+    """The model's config with num_labels, id2label/label2id and the classifier dropout set."""
+    from transformers import AutoConfig
+
+    try:
+        with quiet_transformers():
+            config = AutoConfig.from_pretrained(
+                str(folder),
+                num_labels=len(labels),
+                id2label=dict(enumerate(labels)),
+                label2id={name: i for i, name in enumerate(labels)},
+                trust_remote_code=trust,
+            )
+    except Exception as exc:  # noqa: BLE001
+        if not trust and "custom code" in str(exc):
+            raise ModelError(
+                f"{source.display} ships its own Python code ({source.repo_id or source.ref}). It runs only if you "
+                "turn on trust_remote_code (--trust-remote-code), and only do that for a repository you trust."
+            ) from None
+        raise ModelError(
+            f"Cannot read the configuration of {source.display}: {first_line(exc)}. "
+            "Update transformers or pick another model."
+        ) from None
+    attr = _DROPOUT_ATTR.get(config.model_type, "classifier_dropout")
+    if hasattr(config, attr):
+        setattr(config, attr, float(dropout))
+    else:  # e.g. MPNet reuses hidden_dropout_prob; changing that would alter the encoder too
+        notes.append(f"{config.model_type} has no separate classifier dropout; its own default is used.")
+    _check_has_classifier(config, source, trust)
+    return config
+
+
+def _check_has_classifier(config: Any, source: ModelSource, trust: bool) -> None:
+    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
+
+    if config.model_type in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
+        return
+    if trust and "AutoModelForSequenceClassification" in (getattr(config, "auto_map", None) or {}):
+        return
+    arch = (getattr(config, "architectures", None) or [config.model_type])[0]
+    raise ModelError(
+        f"{source.display} is a {arch} ({config.model_type}), which has no sequence-classification "
+        "head in transformers. Pick an encoder such as BERT, RoBERTa, DistilBERT, ELECTRA or DeBERTa."
+    )
+
+
+def _load_weights(folder: Path, source: ModelSource, config: Any, trust: bool, allow_pickle: bool) -> tuple[Any, Any]:
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        with quiet_transformers():
+            return AutoModelForSequenceClassification.from_pretrained(
+                str(folder),
+                config=config,
+                ignore_mismatched_sizes=True,  # another task's head is replaced by a fresh one
+                # True refuses pickles; None prefers safetensors and falls back to an allowed .bin.
+                use_safetensors=None if allow_pickle else True,
+                trust_remote_code=trust,
+                output_loading_info=True,
+            )
+    except FtStudioError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        log.debug("model load failed", exc_info=True)
+        if "weights only load failed" in str(exc).lower():
+            raise ModelError(
+                f"The pickle weights of {source.display} hold more than tensors (loading them could run code), "
+                "so they were refused. Use a safetensors copy of the model."
+            ) from None
+        raise ModelError(
+            f"Cannot load the weights of {source.display}: {first_line(exc)}. "
+            "The files may be incomplete or corrupt; copy or download them again."
+        ) from None
+
+
+def _load_notes(info: dict[str, Any], num_labels: int) -> list[str]:
+    """Readable lines about which weights were newly initialised while loading."""
+    missing = sorted(info.get("missing_keys") or [])
+    mismatched = sorted(str(item[0] if isinstance(item, tuple) else item) for item in info.get("mismatched_keys") or [])
+    notes = []
+    if mismatched:
+        notes.append(
+            f"The checkpoint's own classification head was replaced by a fresh one for {num_labels} labels "
+            f"({', '.join(mismatched)})."
+        )
+    if missing:
+        shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+        notes.append(f"Newly initialised (trained from scratch): {shown}.")
+    return notes

@@ -1,0 +1,2 @@
+"""Using a trained model: a checkpoint in, labels and probabilities out (`predictor.py`).
+"""

@@ -1,0 +1,2 @@
+"""The Setup tab: the model, the data, every setting, and the layers that train.
+"""

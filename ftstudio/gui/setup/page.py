@@ -1,0 +1,187 @@
+"""The Setup tab: model and data on the left, the settings in the middle, the fine-tuning strategy
+over the layers it freezes on the right, and one red line saying why a run cannot start.
+
+The page keeps its panels in step (a new model re-measures token lengths and resizes the layer
+table, a new strategy redraws it, split settings reload the data), gathers them into one
+`TrainSettings`, and remembers the last choices in QSettings.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, Signal, Slot
+from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
+
+from ftstudio.engine.errors import SettingsError
+from ftstudio.engine.settings import TrainSettings
+from ftstudio.gui.background import BackgroundRunner
+from ftstudio.gui.setup.data_panel import DataPanel
+from ftstudio.gui.setup.layers_view import LayersView
+from ftstudio.gui.setup.model_panel import ModelPanel
+from ftstudio.gui.setup.settings_panel import SettingsPanel
+from ftstudio.gui.style import set_role
+
+_NOT_SETTINGS = ("model", "data", "text_column", "label_column", "extra")
+# The settings the user changed from the defaults. The old key held every field, defaults
+# included, so it cannot tell a choice from a former default: it is dropped, not read.
+_CHANGED_SETTINGS_KEY = "choices/changed_settings"
+_OLD_SETTINGS_KEY = "choices/settings"
+
+
+class SetupPage(QWidget):
+    """Model, data, settings and layers, and what stops a run from starting.
+
+    Signals:
+      sig_problem(str): the problem line changed ("" when cleared); the window shows the tab.
+    """
+
+    sig_problem = Signal(str)
+
+    def __init__(self, runner: BackgroundRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model_panel = ModelPanel(runner)
+        self.data_panel = DataPanel(runner)
+        self.settings_panel = SettingsPanel(runner)
+        self.layers_view = LayersView()
+        self.problem = QLabel()
+        self.problem.setObjectName("setupProblem")
+        self.problem.setWordWrap(True)
+        self.problem.setVisible(False)
+        self.problem.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        set_role(self.problem, "error")
+        self._build()
+        self.model_panel.sig_model_changed.connect(self._on_model_changed)
+        self.settings_panel.sig_changed.connect(self._on_settings_changed)
+        self.data_panel.sig_data_changed.connect(self._on_data_changed)
+        self._on_settings_changed("*")
+
+    def _build(self) -> None:
+        left = QWidget()
+        left_column = QVBoxLayout(left)
+        left_column.setContentsMargins(0, 0, 0, 0)
+        left_column.addWidget(self.model_panel)
+        left_column.addWidget(self.data_panel, 1)
+        # The strategy editor sits over the layers it freezes, so both are seen together; three
+        # columns give the settings and the layer table the window's full height.
+        strategy = QWidget()
+        strategy_column = QVBoxLayout(strategy)
+        strategy_column.setContentsMargins(0, 0, 0, 0)
+        strategy_column.addWidget(self.settings_panel.strategy_box)
+        strategy_column.addWidget(self.layers_view, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        for index, (widget, stretch) in enumerate(((left, 5), (self.settings_panel, 3), (strategy, 3))):
+            self.splitter.addWidget(widget)
+            self.splitter.setStretchFactor(index, stretch)
+        self.splitter.setSizes([560, 340, 340])
+        self.splitter.setChildrenCollapsible(False)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(6, 6, 6, 6)
+        column.addWidget(self.problem)
+        column.addWidget(self.splitter, 1)
+
+    # ------------------------------------------------------------------ settings
+    def current_settings(self) -> TrainSettings | None:
+        """Everything chosen here, validated; None after showing what is wrong."""
+        self.settings_panel.clear_invalid()
+        settings = self.gathered_settings()
+        problem, field = "", None
+        if self.model_panel.error():
+            problem, field = f"Model: {self.model_panel.error()}", "model"
+        elif self.data_panel.error():
+            problem, field = f"Data: {self.data_panel.error()}", "data"
+        elif self.layers_view.problem():
+            problem, field = self.layers_view.problem(), "freeze"
+        elif self.settings_panel.hardware_problem():
+            problem = self.settings_panel.hardware_problem()
+            field = "precision" if problem.startswith("precision") else "device"  # "<setting>: why"
+        else:
+            try:
+                settings.validate()
+            except SettingsError as exc:
+                problem, field = str(exc), exc.setting
+        self.show_problem(problem, field)
+        return None if problem else settings
+
+    def gathered_settings(self) -> TrainSettings:
+        """The choices as TrainSettings, not validated."""
+        base = TrainSettings(model=self.model_panel.model_spec(), data=self.data_panel.data_spec(),
+                             text_column=self.data_panel.text_column(), label_column=self.data_panel.label_column())
+        return self.settings_panel.settings(base)
+
+    def apply_settings(self, settings: TrainSettings) -> None:
+        """Show `settings`: model, data, columns and every training setting."""
+        self.settings_panel.set_settings(settings)
+        if settings.model != self.model_panel.model_spec():
+            self.model_panel.set_model_spec(settings.model)
+        if (settings.data, settings.text_column, settings.label_column) != (
+                self.data_panel.data_spec(), self.data_panel.text_column(), self.data_panel.label_column()):
+            self.data_panel.set_data(settings.data, settings.text_column, settings.label_column)
+        self.show_problem("")
+
+    def show_problem(self, text: str, field: str | None = None) -> None:
+        """The red line; with a field, that editor is outlined and focused."""
+        self.problem.setText(text)
+        self.problem.setVisible(bool(text))
+        if text and field:
+            self.settings_panel.mark_invalid(field)
+        self.sig_problem.emit(text)
+
+    # ------------------------------------------------------------------ remembering
+    def remember(self, store: QSettings) -> None:
+        store.setValue("choices/model", self.model_panel.model_spec())
+        store.setValue("choices/data", self.data_panel.data_spec())
+        store.setValue("choices/text_column", self.data_panel.text_column() or "")
+        store.setValue("choices/label_column", self.data_panel.label_column() or "")
+        # Only what differs from the defaults: a default improved in a later version (as
+        # group_by_length was) then reaches users who never touched it.
+        defaults = TrainSettings().to_dict()
+        changed = {k: v for k, v in self.settings_panel.settings().to_dict().items()
+                   if k not in _NOT_SETTINGS and v != defaults.get(k)}
+        store.setValue(_CHANGED_SETTINGS_KEY, json.dumps(changed))
+        store.remove(_OLD_SETTINGS_KEY)
+        store.setValue("window/setup_splitter", self.splitter.saveState())
+
+    def restore(self, store: QSettings) -> None:
+        splitter = store.value("window/setup_splitter")
+        if isinstance(splitter, QByteArray | bytes) and splitter:
+            self.splitter.restoreState(splitter)
+        try:
+            saved = json.loads(str(store.value(_CHANGED_SETTINGS_KEY, "") or "{}"))
+            settings = TrainSettings.from_dict(saved, source="saved choices")
+        except (ValueError, SettingsError):
+            settings = TrainSettings()  # written by another version, or damaged: start from defaults
+        self.apply_settings(settings.replace(
+            model=str(store.value("choices/model", "default") or "default"),
+            data=str(store.value("choices/data", "sample") or "sample"),
+            text_column=str(store.value("choices/text_column", "") or "") or None,
+            label_column=str(store.value("choices/label_column", "") or "") or None))
+
+    def shutdown(self) -> None:
+        for panel in (self.model_panel, self.data_panel, self.settings_panel):
+            panel.shutdown()
+
+    # ------------------------------------------------------------------ keeping panels in step
+    @Slot(object)
+    def _on_model_changed(self, info: Any) -> None:
+        self.layers_view.set_model(info)
+        self.settings_panel.set_layer_count(info.num_layers if info is not None else 0)
+        if info is not None:
+            local = info.source is None or info.source.is_local  # never download just to count tokens
+            self.data_panel.set_model_spec(self.model_panel.model_spec() if local else None)
+            if self.problem.text().startswith("Model:"):
+                self.show_problem("")
+
+    @Slot(str)
+    def _on_settings_changed(self, _name: str) -> None:
+        settings = self.settings_panel.settings()
+        self.data_panel.set_settings(settings)
+        self.layers_view.set_strategy(settings.freeze, settings.reinit_top_layers, settings.epochs)
+
+    @Slot(object)
+    def _on_data_changed(self, prepared: Any) -> None:
+        if prepared is not None:
+            self.layers_view.set_num_labels(prepared.num_labels)
+            if self.problem.text().startswith("Data:"):
+                self.show_problem("")

@@ -1,0 +1,2 @@
+"""The Test tab: try a checkpoint on a sentence or a whole labelled file.
+"""

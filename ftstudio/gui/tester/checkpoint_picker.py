@@ -1,0 +1,206 @@
+"""A combo box of the models the tester can use: this run's checkpoints, other runs, a folder.
+
+Split from tester_panel.py (which uses it twice: the model under test and the compare model).
+Entries come from the run folder through `ftstudio.engine.runs.folder`; each item's data is
+{"path": folder or model spec, "options": Predictor keyword arguments}, or None for a placeholder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import QComboBox, QFileDialog, QSizePolicy, QWidget
+
+BASE_MODEL = "base"
+BROWSE = "browse"
+BASE_TITLE = "base model (untrained head)"
+
+
+def _fmt_metrics(metrics: dict) -> str:
+    shown = [
+        f"{k} {v:.3f}" for k, v in metrics.items() if k in ("accuracy", "f1") and isinstance(v, (int, float))
+    ]
+    return f", {', '.join(shown)}" if shown else ""
+
+
+class CheckpointPicker(QComboBox):
+    """Picks a checkpoint folder (or the base model) for prediction.
+
+    Signals:
+      sig_model_changed(str): the picked model's path or spec changed ("" when none is usable).
+    """
+
+    sig_model_changed = Signal(str)
+
+    def __init__(self, runs_dir: Path, include_base: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runs_dir = Path(runs_dir)
+        self.include_base = include_base
+        self.run_dir: Path | None = None
+        # Injectable: tests answer the folder dialog without showing it (None: the real dialog;
+        # not a bound method of self, which would make a reference cycle).
+        self.browse_folder: Callable[[], str] | None = None
+        self._folders: list[str] = []
+        self._others: list[tuple[str, str]] = []  # (run id, best-or-last folder) of other runs
+        self._reason = "Pick a model: train a run first, or choose “Browse folder…”."
+        self._emitted = ""
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(14)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.activated.connect(self._on_activated)
+        self.currentIndexChanged.connect(self._on_index_changed)
+        self._rebuild(prefer_default=True)
+
+    # ------------------------------------------------------------------ public
+    def set_run(self, run_dir: Path | None, others: list | None = None) -> None:
+        """Offer `run_dir`'s checkpoints; `others` (from `list_runs`, read once by the caller when
+        several pickers share it) supplies the other runs' best checkpoints."""
+        from ftstudio.engine.runs import listing
+
+        self.run_dir = Path(run_dir) if run_dir else None
+        self._others = self._other_runs(listing.list_runs(self.runs_dir) if others is None else others)
+        self._rebuild(prefer_default=True)
+
+    def refresh(self) -> None:
+        """Re-read this run's checkpoints, keeping the pick (other runs are read on `set_run`)."""
+        self._rebuild(prefer_default=False)
+
+    def current_path(self) -> str:
+        data = self.currentData()
+        return data["path"] if isinstance(data, dict) else ""
+
+    def current_options(self) -> dict:
+        data = self.currentData()
+        return dict(data.get("options") or {}) if isinstance(data, dict) else {}
+
+    def missing_reason(self) -> str:
+        return self._reason
+
+    def select_path(self, path: str) -> bool:
+        for i in range(self.count()):
+            data = self.itemData(i)
+            if isinstance(data, dict) and data["path"] == str(path):
+                self.setCurrentIndex(i)
+                return True
+        return False
+
+    # ------------------------------------------------------------------ entries
+    def _entries(self) -> list[tuple[str, object, str]]:
+        """(text, data, tooltip) for every choice, this run's first."""
+        from ftstudio.engine.runs import listing
+
+        entries: list[tuple[str, object, str]] = []
+        run = self.run_dir
+        if run is not None and self.include_base:
+            base = self._base_entry(run)
+            if base is not None:
+                entries.append(base)
+        if run is not None:
+            checkpoints = listing.list_checkpoints(run)
+            by_step = {c.step: c for c in checkpoints}
+            for name in ("best", "last"):
+                folder = run / name
+                if (folder / "config.json").is_file():
+                    step = listing.read_checkpoint_step(folder)
+                    metrics = by_step[step].metrics if step in by_step else {}
+                    detail = f" (step {step}{_fmt_metrics(metrics)})" if step is not None else ""
+                    entries.append((f"This run · {name}{detail}", {"path": str(folder)}, str(folder)))
+            for c in reversed(checkpoints):
+                entries.append(
+                    (f"This run · step {c.step}{_fmt_metrics(c.metrics)}", {"path": str(c.path)}, str(c.path))
+                )
+            if not any(isinstance(d, dict) and "kind" not in d for _, d, _ in entries):
+                self._reason = (
+                    "This run has no checkpoint yet: one is saved at each evaluation "
+                    "(by default at the end of every epoch)."
+                )
+                entries.append(("This run · no checkpoint yet", None, self._reason))
+        for run_id, folder in self._others:
+            entries.append((f"{run_id} · {Path(folder).name}", {"path": folder}, folder))
+        for folder in self._folders:
+            entries.append((f"Folder · {Path(folder).name}", {"path": folder}, folder))
+        entries.append(("Browse folder…", BROWSE, "Use any checkpoint folder (config.json + weights)."))
+        return entries
+
+    def _base_entry(self, run: Path) -> tuple[str, object, str] | None:
+        """The run's starting model with a fresh head for its labels (known once data is read)."""
+        from ftstudio.engine.runs import folder as runs
+
+        try:
+            model = str(runs.read_settings(run)["settings"]["model"])
+        except Exception:  # an unreadable run simply offers no base model
+            return None
+        labels = next(
+            (r.get("label_names") for r in runs.read_metrics(run) if r.get("event") == "info"), None
+        )
+        if not labels:
+            return None
+        name = Path(model).name if Path(model).is_dir() else model
+        return (
+            f"{BASE_TITLE}: {name}",
+            {"path": model, "options": {"label_names": list(labels)}, "kind": BASE_MODEL},
+            "The run's starting model with a fresh, untrained classification head: what the "
+            "predictions were before fine-tuning.",
+        )
+
+    def _other_runs(self, summaries: list) -> list[tuple[str, str]]:
+        found = []
+        for summary in summaries:
+            if self.run_dir is not None and summary.run_dir.resolve() == self.run_dir.resolve():
+                continue
+            for name in ("best", "last"):
+                if (summary.run_dir / name / "config.json").is_file():
+                    found.append((summary.run_id, str(summary.run_dir / name)))
+                    break
+        return found
+
+    def _rebuild(self, prefer_default: bool, keep: str | None = None) -> None:
+        keep = self.current_path() if keep is None else keep
+        self.blockSignals(True)
+        try:
+            self.clear()
+            for text, data, tip in self._entries():
+                self.addItem(text, data)
+                self.setItemData(self.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+            self._select(keep, prefer_default)
+        finally:
+            self.blockSignals(False)
+        self._announce()
+
+    def _select(self, keep: str, prefer_default: bool) -> None:
+        if keep and not prefer_default and self.select_path(keep):
+            return
+        # Default: the base entry for the compare picker, else best > last > newest step.
+        for i in range(self.count()):
+            data = self.itemData(i)
+            if isinstance(data, dict) and (self.include_base or data.get("kind") != BASE_MODEL):
+                self.setCurrentIndex(i)
+                return
+        self.setCurrentIndex(0)
+
+    def _announce(self) -> None:
+        path = self.current_path()
+        if path != self._emitted:
+            self._emitted = path
+            self.sig_model_changed.emit(path)
+
+    # ------------------------------------------------------------------ slots
+    @Slot(int)
+    def _on_index_changed(self, _index: int) -> None:
+        if self.currentData() != BROWSE:
+            self._announce()
+
+    @Slot(int)
+    def _on_activated(self, index: int) -> None:
+        if self.itemData(index) != BROWSE:
+            return
+        folder = (self.browse_folder or self._ask_folder)()
+        if folder and folder not in self._folders:
+            self._folders.append(folder)
+        # Cancelled: go back to what was picked before "Browse folder…".
+        self._rebuild(prefer_default=False, keep=folder or self._emitted)
+
+    def _ask_folder(self) -> str:
+        return QFileDialog.getExistingDirectory(self, "Checkpoint folder", str(self.runs_dir))

@@ -1,0 +1,332 @@
+"""Predictions off the UI thread, with loaded models kept warm between requests.
+
+`PredictService` lives on the main thread and owns one `PredictWorker` moved to its own QThread.
+Requests cross by queued signal; answers come back by signal. Loading a checkpoint takes seconds,
+predicting one text milliseconds, so the worker caches `Predictor`s by folder (and the folder's
+identity on disk, because training replaces `last/` and `best/` while the tester is open).
+
+Typing sends a request per pause in typing; only the newest request of each slot matters, so the
+service records the newest id per slot and the worker drops any request (or result) that has been
+superseded by the time it gets to it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+
+from ftstudio.gui.background import failure_message
+
+# Models are a few hundred MB each; a handful covers "this run vs base vs another checkpoint".
+_CACHE_SIZE = 4
+
+
+class _RequestBook:
+    """Newest request id per slot, shared by the service (writer) and the worker (reader)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._latest: dict[str, int] = {}
+        self._next = 0
+
+    def issue(self, slot: str) -> int:
+        with self._lock:
+            self._next += 1
+            self._latest[slot] = self._next
+            return self._next
+
+    def cancel(self, slot: str) -> None:
+        with self._lock:
+            self._next += 1
+            self._latest[slot] = self._next
+
+    def is_current(self, slot: str, request_id: int) -> bool:
+        with self._lock:
+            return self._latest.get(slot) == request_id
+
+
+class _EvalControl:
+    """Duck-typed stand-in for the engine's TrainingControl: evaluation polls `check()`."""
+
+    def __init__(self, book: _RequestBook, slot: str, request_id: int, stopping: threading.Event) -> None:
+        self._book, self._slot, self._id, self._stopping = book, slot, request_id, stopping
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stopping.is_set() or not self._book.is_current(self._slot, self._id)
+
+    pause_requested = False
+
+    def check(self, reporter: Any = None, resume_status: str = "") -> None:
+        if self.stop_requested:
+            from ftstudio.engine.errors import StopRequested
+
+            raise StopRequested()
+
+
+def _folder_identity(spec: str) -> tuple:
+    """What changes when training swaps a checkpoint folder in place (a new inode and mtime)."""
+    path = Path(spec)
+    parts = []
+    for candidate in (path, path / "config.json", path / "best", path / "last"):
+        try:
+            st = os.stat(candidate)
+        except OSError:
+            continue
+        parts.append((candidate.name, st.st_ino, st.st_mtime_ns))
+    return tuple(parts)
+
+
+def _plain(value: Any) -> Any:
+    """Engine result objects as plain dicts, so the GUI does not depend on their classes."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if is_dataclass(value) and not isinstance(value, type):
+        return _plain(asdict(value))
+    if hasattr(value, "to_dict"):
+        return _plain(value.to_dict())
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+class PredictWorker(QObject):
+    """Loads predictors and answers requests; lives on `PredictService`'s thread.
+
+    Signals (payloads are dicts carrying the request's `id`, `slot` and `kind`):
+      sig_busy(object): a stage began: `stage` is "loading" (model load, seconds), "predicting"
+        or "evaluating"; `path` is the model being used.
+      sig_progress(object): file evaluation progress, `done` and `total` rows.
+      sig_result(object): `label_names` and `predictions` (list of {label, score, probabilities})
+        or `evaluation` (the engine's evaluate_file result as a dict).
+      sig_failed(object): `message`, written for the user.
+    """
+
+    sig_busy = Signal(object)
+    sig_progress = Signal(object)
+    sig_result = Signal(object)
+    sig_failed = Signal(object)
+
+    def __init__(self, book: _RequestBook, stopping: threading.Event) -> None:
+        super().__init__()
+        self._book = book
+        self._stopping = stopping
+        self._cache: OrderedDict[tuple, Any] = OrderedDict()
+
+    # ------------------------------------------------------------ requests (worker thread)
+    @Slot(object)
+    def _on_request(self, request: dict) -> None:
+        if not self._wanted(request):
+            return
+        try:
+            predictor = self._predictor(request)
+            if not self._wanted(request):
+                return
+            if request["kind"] == "predict":
+                self._predict(request, predictor)
+            else:
+                self._evaluate(request, predictor)
+        except Exception as exc:  # every failure becomes a message; the thread must live on
+            from ftstudio.engine.errors import StopRequested
+
+            if isinstance(exc, StopRequested) or not self._wanted(request):
+                return
+            self.sig_failed.emit({**_head(request), "message": _message(exc)})
+
+    def _wanted(self, request: dict) -> bool:
+        return not self._stopping.is_set() and self._book.is_current(request["slot"], request["id"])
+
+    def _predictor(self, request: dict) -> Any:
+        model = request["model"]
+        options = request.get("options") or {}
+        key = (model, _folder_identity(model), repr(sorted(options.items())))
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        self.sig_busy.emit({**_head(request), "stage": "loading", "path": model})
+        from ftstudio.engine.predict.predictor import Predictor  # torch import: seconds, so only here
+
+        if options.get("label_names"):
+            # The base model: the spec loaded with a fresh head for the run's labels.
+            predictor = Predictor.base_model(model, list(options["label_names"]))
+        else:
+            predictor = Predictor(model)
+        # Drop stale entries for the same folder (training replaced it) before the LRU cut.
+        for old in [k for k in self._cache if k[0] == model and k[2] == key[2]]:
+            del self._cache[old]
+        self._cache[key] = predictor
+        while len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return predictor
+
+    def _predict(self, request: dict, predictor: Any) -> None:
+        self.sig_busy.emit({**_head(request), "stage": "predicting", "path": request["model"]})
+        predictions = predictor.predict(list(request["texts"]))
+        if self._wanted(request):
+            self.sig_result.emit(
+                {
+                    **_head(request),
+                    "path": request["model"],
+                    "texts": list(request["texts"]),
+                    "label_names": list(predictor.label_names),
+                    "predictions": [_plain(p) for p in predictions],
+                }
+            )
+
+    def _evaluate(self, request: dict, predictor: Any) -> None:
+        from ftstudio.engine.predict.predictor import evaluate_file
+
+        self.sig_busy.emit({**_head(request), "stage": "evaluating", "path": request["model"]})
+        last = [-1]
+
+        def progress(done: int, total: int, *_: Any) -> None:
+            # Emit only on whole-percent changes: a signal per row would flood the UI thread.
+            step = int(100 * done / total) if total else 0
+            if step != last[0] or done == total:
+                last[0] = step
+                self.sig_progress.emit({**_head(request), "done": int(done), "total": int(total)})
+
+        control = _EvalControl(self._book, request["slot"], request["id"], self._stopping)
+        result = evaluate_file(predictor, request["data"], control=control, progress=progress)
+        if self._wanted(request):
+            evaluation = _plain(result)
+            evaluation.setdefault("label_names", list(predictor.label_names))
+            self.sig_result.emit({**_head(request), "path": request["model"], "evaluation": evaluation})
+
+
+def _head(request: dict) -> dict:
+    return {"id": request["id"], "slot": request["slot"], "kind": request["kind"]}
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, MemoryError):
+        return "Out of memory while loading the model. Close other runs or pick a smaller checkpoint."
+    return failure_message(exc, "Unexpected error")
+
+
+class PredictService(QObject):
+    """The main thread's handle on prediction: submit requests, receive answers by signal.
+
+    A slot names a consumer ("a", "b", "file"...): a new request in a slot supersedes the older
+    one. Call `shutdown()` before the owner goes away (the owning panel does so on close).
+
+    Signals:
+      sig_busy(object), sig_progress(object), sig_result(object): as `PredictWorker`'s.
+      sig_failed(object): {id, slot, kind, message}, for routing an error to its column.
+      sig_error(str): the same message alone, for consumers that only show text.
+    """
+
+    sig_busy = Signal(object)
+    sig_progress = Signal(object)
+    sig_result = Signal(object)
+    sig_failed = Signal(object)
+    sig_error = Signal(str)
+    _sig_request = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._book = _RequestBook()
+        self._stopping = threading.Event()
+        self._thread: QThread | None = QThread()
+        self._thread.setObjectName("ftstudio-predict")
+        self._worker: PredictWorker | None = PredictWorker(self._book, self._stopping)
+        self._worker.moveToThread(self._thread)
+        self._sig_request.connect(self._worker._on_request)
+        self._worker.sig_busy.connect(self._on_busy)
+        self._worker.sig_progress.connect(self._on_progress)
+        self._worker.sig_result.connect(self._on_result)
+        self._worker.sig_failed.connect(self._on_failed)
+        self._thread.start()
+        # Safety net for owners that forget: never quit the app with the thread still running.
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+
+    # ------------------------------------------------------------------ requests
+    def predict(self, slot: str, model: str, texts: list[str], **options: Any) -> int:
+        """Ask for predictions of `texts` by `model`, a checkpoint or run folder; returns the id.
+
+        With `label_names=[...]`, `model` is a model spec loaded with a fresh, untrained head
+        for those labels (the "base model" of a comparison).
+        """
+        return self._submit(
+            {"kind": "predict", "slot": slot, "model": str(model), "texts": list(texts), "options": options}
+        )
+
+    def evaluate(self, slot: str, model: str, data: str, **options: Any) -> int:
+        """Ask for `evaluate_file` of the data file `data` with `model`; returns the request id."""
+        return self._submit(
+            {"kind": "evaluate", "slot": slot, "model": str(model), "data": str(data), "options": options}
+        )
+
+    def cancel(self, slot: str) -> None:
+        """Forget the slot's pending request (a running file evaluation stops at its next check)."""
+        self._book.cancel(slot)
+
+    def is_current(self, slot: str, request_id: int) -> bool:
+        return self._book.is_current(slot, request_id)
+
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.isRunning()
+
+    def _submit(self, request: dict) -> int:
+        if self._thread is None:
+            raise RuntimeError("PredictService was shut down")
+        request["id"] = self._book.issue(request["slot"])
+        self._sig_request.emit(request)
+        return request["id"]
+
+    # ------------------------------------------------------------------ answers (main thread)
+    # Re-checked here as well: a result may be in flight when the user types the next letter.
+    @Slot(object)
+    def _on_busy(self, info: dict) -> None:
+        if self._book.is_current(info["slot"], info["id"]):
+            self.sig_busy.emit(info)
+
+    @Slot(object)
+    def _on_progress(self, info: dict) -> None:
+        if self._book.is_current(info["slot"], info["id"]):
+            self.sig_progress.emit(info)
+
+    @Slot(object)
+    def _on_result(self, info: dict) -> None:
+        if self._book.is_current(info["slot"], info["id"]):
+            self.sig_result.emit(info)
+
+    @Slot(object)
+    def _on_failed(self, info: dict) -> None:
+        if self._book.is_current(info["slot"], info["id"]):
+            self.sig_failed.emit(info)
+            self.sig_error.emit(info["message"])
+
+    # ------------------------------------------------------------------ shutdown
+    def shutdown(self, timeout_ms: int = 30000) -> bool:
+        """Stop taking requests, let the current one end, and join the thread.
+
+        A model load cannot be interrupted, so the wait is generous; pending requests are dropped
+        (the stopping flag makes the worker skip them) and a file evaluation stops at its next row
+        batch. Returns False if the thread did not end within `timeout_ms`.
+        """
+        if self._thread is None:
+            return True
+        self._stopping.set()
+        try:
+            self._sig_request.disconnect()
+        except (RuntimeError, TypeError):
+            pass
+        thread, self._thread = self._thread, None
+        thread.quit()
+        finished = thread.wait(timeout_ms)
+        if finished:
+            # Both are owned by Python: dropping the references deletes them here, on the main
+            # thread, after their thread has ended (models are freed with the worker's cache).
+            self._worker = None
+        else:
+            self._unfinished = thread  # keep it referenced: destroying a running QThread aborts
+        return bool(finished)
