@@ -127,6 +127,25 @@ def colors() -> dict[str, str]:
     return dict(_DARK if is_dark() else _LIGHT)
 
 
+def blend(a: QColor, b: QColor, t: float) -> QColor:
+    """`a` moved towards `b` by `t` (0..1), opaque: used to derive tints from the palette."""
+    return QColor(
+        round(a.red() + (b.red() - a.red()) * t),
+        round(a.green() + (b.green() - a.green()) * t),
+        round(a.blue() + (b.blue() - a.blue()) * t),
+    )
+
+
+def error_color() -> str:
+    """The theme's error red (readable on its background); see colors()."""
+    return colors()["error"]
+
+
+def muted_color() -> str:
+    """The theme's colour for hints and secondary text."""
+    return colors()["hint"]
+
+
 def control_icon(kind: str) -> QIcon:
     """Start / pause / resume / stop drawn in colour, legible on light and dark toolbars alike
     (the style's standard media icons are black and vanish on a dark background)."""

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.gui.tester.probability_bars import error_color, muted_color
+from ftstudio.gui.style import error_color, muted_color
 from ftstudio.gui.train.checkpoints_table import CheckpointsTable
 from ftstudio.gui.train.plots import TrainingPlots
 
@@ -297,7 +297,7 @@ class RunDetails(QWidget):
             self.message.hide()
             return
         failed = summary.status == "failed"
-        color = error_color(self.palette()) if failed else muted_color(self.palette())
+        color = error_color() if failed else muted_color()
         self.message.setStyleSheet(f"color: {color};")
         self.message.setText(summary.message)
         self.message.show()

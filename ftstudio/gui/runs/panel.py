@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.gui.runs.details import COLUMNS, SORT_ROLE, RunDetails, RunsTableModel, StatusBadgeDelegate
-from ftstudio.gui.tester.probability_bars import error_color, muted_color
+from ftstudio.gui.style import error_color, muted_color
 
 WATCH_LIMIT = 200  # run folders watched (newest first); inotify watches are a shared resource
 REFRESH_DELAY_MS = 400  # one refresh for a burst of file events (a checkpoint is many renames)
@@ -292,7 +292,7 @@ class RunsPanel(QWidget):
             )
 
     def _set_hint(self, text: str, error: bool = False) -> None:
-        color = error_color(self.palette()) if error else muted_color(self.palette())
+        color = error_color() if error else muted_color()
         self.hint.setStyleSheet(f"color: {color};")
         self.hint.setText(text)
 

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.gui.tester.probability_bars import blend, muted_color
+from ftstudio.gui.style import blend, muted_color
 
 _MISTAKE = QColor("#e0483d")
 _Index = QModelIndex | QPersistentModelIndex
@@ -149,4 +149,4 @@ class ConfusionView(QWidget):
         super().changeEvent(event)
 
     def _style_caption(self) -> None:
-        self.caption.setStyleSheet(f"color: {muted_color(self.palette())};")
+        self.caption.setStyleSheet(f"color: {muted_color()};")

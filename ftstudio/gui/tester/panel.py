@@ -30,10 +30,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ftstudio.gui.style import error_color, muted_color
 from ftstudio.gui.tester.checkpoint_picker import BASE_MODEL, CheckpointPicker
 from ftstudio.gui.tester.confusion_view import ConfusionView
 from ftstudio.gui.tester.predict_worker import PredictService
-from ftstudio.gui.tester.probability_bars import PredictionColumn, error_color, muted_color
+from ftstudio.gui.tester.probability_bars import PredictionColumn
 
 # Short, varied sentences matching the embedded airline-tweet sample, so a first-time user sees
 # each class light up without having to invent text.
@@ -118,7 +119,7 @@ class TesterPanel(QWidget):
         # row of buttons would force the whole window wider.
         links = " &nbsp;·&nbsp; ".join(f'<a href="{i}">{html.escape(t)}</a>' for i, t in enumerate(EXAMPLES))
         self.examples = QLabel(
-            f'<span style="color: {muted_color(self.palette())}">Try:</span> &nbsp;{links}'
+            f'<span style="color: {muted_color()}">Try:</span> &nbsp;{links}'
         )
         self.examples.setWordWrap(True)
         self.examples.setTextFormat(Qt.TextFormat.RichText)
@@ -364,7 +365,7 @@ class TesterPanel(QWidget):
     def _show_file_error(self, message: str) -> None:
         self._file_done()
         self.confusion.hide()
-        self.file_summary.setStyleSheet(f"color: {error_color(self.palette())};")
+        self.file_summary.setStyleSheet(f"color: {error_color()};")
         self.file_summary.setTextFormat(Qt.TextFormat.PlainText)
         self.file_summary.setText(message)
         self.sig_failed.emit({"slot": "file", "kind": "evaluate", "message": message})

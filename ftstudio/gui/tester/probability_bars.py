@@ -9,33 +9,12 @@ label, the bars, and errors in words.
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPalette
+from PySide6.QtGui import QFont, QPainter, QPalette
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from ftstudio.gui.style import blend, error_color, muted_color
+
 ROW_HEIGHT = 24
-
-
-def blend(a: QColor, b: QColor, t: float) -> QColor:
-    """`a` moved towards `b` by `t` (0..1), opaque: used to derive tints from the palette."""
-    return QColor(
-        round(a.red() + (b.red() - a.red()) * t),
-        round(a.green() + (b.green() - a.green()) * t),
-        round(a.blue() + (b.blue() - a.blue()) * t),
-    )
-
-
-def error_color(palette: QPalette | None = None) -> str:
-    """The theme's error red (readable on its background); see style.colors()."""
-    from ftstudio.gui.style import colors
-
-    return colors()["error"]
-
-
-def muted_color(palette: QPalette | None = None) -> str:
-    """The theme's colour for hints and secondary text."""
-    from ftstudio.gui.style import colors
-
-    return colors()["hint"]
 
 
 class ProbabilityBars(QWidget):
@@ -198,8 +177,7 @@ class PredictionColumn(QFrame):
         self.bars.clear()
 
     def _set_state(self, text: str, muted: bool) -> None:
-        pal = self.palette()
-        color = muted_color(pal) if muted else error_color(pal)
+        color = muted_color() if muted else error_color()
         self.state.setStyleSheet(f"color: {color};")
         self.state.setText(text)
         self.state.setVisible(bool(text))
