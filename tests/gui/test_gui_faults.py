@@ -105,8 +105,8 @@ def _answer(qtbot, window, case: BadInput, tmp_path: Path, good: TrainSettings) 
     return panel.banner.text() if result["status"] == "failed" else f"<the run {result['status']}>"
 
 
-# Settings files whose out-of-range values the window silently clamps (or crashes on) instead of
-# refusing; see docs/reliability.md "Known gaps". The xfail below turns into a failure once fixed.
+# Settings files whose values the form's widgets cannot hold: once clamped without a word, now
+# refused on load with the setting named (a test of their own, so a regression is named as such).
 WINDOW_CLAMPS = {"batch size 0", "max_length too long", "validation split too big", "unknown strategy",
                  "bottom-N beyond the model", "reinit more layers than exist"}
 
