@@ -106,3 +106,24 @@ def data_bounds(curves) -> tuple[float, float, float] | None:
         x_max = max(x_max, float(np.max(x[finite])))
         y_lo, y_hi = min(y_lo, float(np.min(y[finite]))), max(y_hi, float(np.max(y[finite])))
     return None if x_max == -math.inf else (x_max, y_lo, y_hi)
+
+
+def readout_text(run: RunCurves, x_name: str, x: float) -> str:
+    """The hover readout: the training and validation values nearest to `x` on the `x_name`
+    axis ("step" or "epoch"), in one line."""
+    parts = []
+    steps, evals = run.steps, run.evals
+    i = nearest(steps.column(x_name), x)
+    if i is not None:
+        parts.append(
+            f"step {steps.column('step')[i]:.0f} · epoch {steps.column('epoch')[i]:.2f} · "
+            f"train loss {steps.column('loss')[i]:.4f} (smoothed {steps.column('smooth')[i]:.4f}) · "
+            f"lr {steps.column('learning_rate')[i]:.2e}"
+        )
+    j = nearest(evals.column(x_name), x)
+    if j is not None:
+        parts.append(
+            f"validation @ step {evals.column('step')[j]:.0f}: loss {evals.column('loss')[j]:.4f} · "
+            f"accuracy {evals.column('accuracy')[j]:.3f} · F1 {evals.column('f1')[j]:.3f}"
+        )
+    return "   |   ".join(parts) if parts else "No points yet"

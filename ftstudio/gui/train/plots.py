@@ -18,7 +18,7 @@ from PySide6.QtCore import QEvent, Qt, QTimer, Slot
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
-from ftstudio.gui.train.plot_data import RunCurves, data_bounds, nearest
+from ftstudio.gui.train.plot_data import RunCurves, data_bounds, readout_text
 from ftstudio.gui.train.plot_ranges import PADDING, next_x_range, next_y_range
 
 REDRAW_MS = 50  # at most ~20 redraws per second, however fast events come
@@ -399,19 +399,4 @@ class TrainingPlots(QWidget):
             cursor.setPos(x)
             cursor.setVisible(True)
         x_name = "epoch" if self.x_is_epochs() else "step"
-        parts = []
-        steps, evals = self._run.steps, self._run.evals
-        i = nearest(steps.column(x_name), x)
-        if i is not None:
-            parts.append(
-                f"step {steps.column('step')[i]:.0f} · epoch {steps.column('epoch')[i]:.2f} · "
-                f"train loss {steps.column('loss')[i]:.4f} (smoothed {steps.column('smooth')[i]:.4f}) · "
-                f"lr {steps.column('learning_rate')[i]:.2e}"
-            )
-        j = nearest(evals.column(x_name), x)
-        if j is not None:
-            parts.append(
-                f"validation @ step {evals.column('step')[j]:.0f}: loss {evals.column('loss')[j]:.4f} · "
-                f"accuracy {evals.column('accuracy')[j]:.3f} · F1 {evals.column('f1')[j]:.3f}"
-            )
-        self.readout.setText("   |   ".join(parts) if parts else "No points yet")
+        self.readout.setText(readout_text(self._run, x_name, x))
