@@ -208,6 +208,18 @@ def format_number(value: float) -> str:
     return re.sub(r"e([+-])0+(\d)", r"e\1\2", f"{value:g}")  # 5e-05 -> 5e-5
 
 
+def has_type(spec: SettingSpec, value: Any) -> bool:
+    """Whether `value` is of the setting's type (None only for optional settings). bool is not a
+    number here (True is an int to Python), and an int is a fine float."""
+    if value is None:
+        return spec.optional
+    if spec.value_type is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if spec.value_type is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, spec.value_type)
+
+
 # ------------------------------------------------------------------ internals
 def _unpack_type(hint: Any, name: str) -> tuple[type, bool]:
     """(value type, optional) from an annotation such as `int`, `str | None`, `dict[str, Any]`."""
@@ -220,18 +232,6 @@ def _unpack_type(hint: Any, name: str) -> tuple[type, bool]:
     if base in _VALUE_TYPES:
         return base, False
     raise TypeError(f"setting {name}: unsupported type {hint!r}")
-
-
-def has_type(spec: SettingSpec, value: Any) -> bool:
-    """Whether `value` is of the setting's type (None only for optional settings). bool is not a
-    number here (True is an int to Python), and an int is a fine float."""
-    if value is None:
-        return spec.optional
-    if spec.value_type is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if spec.value_type is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, spec.value_type)
 
 
 def _check_declaration(spec: SettingSpec) -> None:
@@ -247,7 +247,8 @@ def _check_declaration(spec: SettingSpec) -> None:
     need(not spec.optional or spec.default is None, "an optional setting defaults to None (files omit None)")
     need(not (spec.choices or spec.required) or spec.value_type is str, "choices and required are for text")
     need(spec.is_number or (spec.minimum is None and spec.maximum is None), "a range needs a number")
-    need(spec.help.strip() != "" and not spec.help.endswith("."), "help is one line without a final period")
+    need(spec.help.strip() != "" and "\n" not in spec.help and not spec.help.endswith("."),
+         "help is one line without a final period")
     if spec.default is not None:
         need(has_type(spec, spec.default) and spec.allows(spec.default), "the default must be allowed")
 
