@@ -36,7 +36,8 @@ class SettingSpec:
     and default); the rest from `setting(...)`. Bounds are inclusive unless `*_excluded`;
     `decimals` is the resolution a float is meant with (spin boxes show that many digits, and
     an excluded bound's nearest allowed value is one step of it away); a float without
-    `decimals` spans orders of magnitude (a learning rate) and is typed as text.
+    `decimals` spans orders of magnitude (a learning rate) and is typed as text, any float
+    being meant as written.
     """
 
     name: str
@@ -64,7 +65,8 @@ class SettingSpec:
 
     @property
     def resolution(self) -> float | None:
-        """The smallest meaningful difference: 1 for whole numbers, 10^-decimals for floats."""
+        """The smallest meaningful difference: 1 for whole numbers, 10^-decimals for floats
+        (None for a float typed as text: any float is meant as written)."""
         if self.value_type is int:
             return 1
         return 10.0 ** -self.decimals if self.decimals is not None else None
@@ -74,6 +76,8 @@ class SettingSpec:
         """The smallest value accepted, at the setting's resolution (None: no lower bound)."""
         if self.minimum is None or not self.minimum_excluded:
             return self.minimum
+        if self.decimals is None:
+            return math.nextafter(self.minimum, math.inf)
         return round(self.minimum + self.resolution, self.decimals)
 
     @property
@@ -81,6 +85,8 @@ class SettingSpec:
         """The largest value accepted, at the setting's resolution (None: no upper bound)."""
         if self.maximum is None or not self.maximum_excluded:
             return self.maximum
+        if self.decimals is None:
+            return math.nextafter(self.maximum, -math.inf)
         return round(self.maximum - self.resolution, self.decimals)
 
     def allows(self, value: Any) -> bool:
@@ -241,7 +247,6 @@ def _check_declaration(spec: SettingSpec) -> None:
 
     excluded = spec.minimum_excluded or spec.maximum_excluded
     need(not excluded or spec.value_type is float, "only floats may have excluded bounds (above/below)")
-    need(not excluded or spec.decimals is not None, "an excluded bound needs decimals (its nearest allowed value)")
     need(not spec.at_minimum or (spec.minimum is not None and not spec.minimum_excluded),
          "at_minimum needs an inclusive minimum")
     need(not spec.optional or spec.default is None, "an optional setting defaults to None (files omit None)")

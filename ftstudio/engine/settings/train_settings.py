@@ -80,7 +80,7 @@ class TrainSettings:
                                 help="share held out for a final test when the data has no test split")
 
     # --- optimisation
-    learning_rate: float = setting(5e-5, group=OPTIMISATION, minimum=1e-8, maximum=1.0,
+    learning_rate: float = setting(5e-5, group=OPTIMISATION, above=0.0, maximum=1.0,
                                    hint="2e-5..1e-4 suits BERT-style encoders",
                                    help="peak learning rate; BERT-style encoders want 1e-5..1e-4")
     scheduler: str = setting("linear", group=OPTIMISATION, choices=SCHEDULERS,

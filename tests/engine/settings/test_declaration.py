@@ -85,7 +85,7 @@ def test_generated_validation_checks_choices(spec):
 
 def test_messages_keep_their_hints_and_units():
     assert refusal(learning_rate=-1.0) == (
-        "learning_rate: must be between 1e-8 and 1 (got -1.0); 2e-5..1e-4 suits BERT-style encoders.")
+        "learning_rate: must be above 0 and at most 1 (got -1.0); 2e-5..1e-4 suits BERT-style encoders.")
     assert "2e-5..1e-4 suits BERT-style encoders" in refusal(learning_rate=math.nan)
     assert refusal(max_length=4) == "max_length: must be between 8 and 8192 tokens (got 4)."
     assert refusal(seed=2**32) == "seed: must be between 0 and 4294967295 (got 4294967296)."
