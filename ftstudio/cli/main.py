@@ -14,43 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ftstudio.cli.train_flags import add_setting_flags, flag_values
 from ftstudio.engine.errors import FtStudioError, SettingsError
 from ftstudio.engine.training.child_process import CHILD_ARGUMENT
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
-
-# CLI flag -> (settings field, type). Settings files and --set cover the rest.
-TRAIN_FLAGS: dict[str, tuple[str, type]] = {
-    "--model": ("model", str),
-    "--data": ("data", str),
-    "--text-column": ("text_column", str),
-    "--label-column": ("label_column", str),
-    "--epochs": ("epochs", int),
-    "--max-steps": ("max_steps", int),
-    "--batch-size": ("batch_size", int),
-    "--grad-accum": ("grad_accum", int),
-    "--lr": ("learning_rate", float),
-    "--max-length": ("max_length", int),
-    "--freeze": ("freeze", str),
-    "--reinit-top-layers": ("reinit_top_layers", int),
-    "--layerwise-lr-decay": ("layerwise_lr_decay", float),
-    "--scheduler": ("scheduler", str),
-    "--warmup-ratio": ("warmup_ratio", float),
-    "--weight-decay": ("weight_decay", float),
-    "--optimizer": ("optimizer", str),
-    "--dropout": ("classifier_dropout", float),
-    "--seed": ("seed", int),
-    "--precision": ("precision", str),
-    "--device": ("device", str),
-    "--eval-steps": ("eval_steps", int),
-    "--save-steps": ("save_steps", int),
-    "--keep-checkpoints": ("keep_checkpoints", int),
-    "--patience": ("early_stopping_patience", int),
-    "--max-samples": ("max_samples", int),
-    "--validation-split": ("validation_split", float),
-    "--test-split": ("test_split", float),
-}
-
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error in one line (exit 2) instead of usage + error."""
@@ -67,22 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--runs-dir", help="folder holding the runs (default: $FTSTUDIO_RUNS_DIR or the user data folder)")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
-    from ftstudio.engine.settings import setting_help
-
-    helps = setting_help()
-    train = sub.add_parser("train", help="fine-tune a model headless", description="Fine-tune a model (headless).")
-    for flag, (name, kind) in TRAIN_FLAGS.items():
-        train.add_argument(flag, dest=name, type=kind, default=None, help=helps.get(name))
-    train.add_argument("--group-by-length", dest="group_by_length", action="store_true", default=None,
-                       help=helps.get("group_by_length"))
-    train.add_argument("--trust-remote-code", dest="trust_remote_code", action="store_true", default=None,
-                       help=helps.get("trust_remote_code"))
-    train.add_argument("--allow-pickle", dest="allow_pickle", action="store_true", default=None,
-                       help=helps.get("allow_pickle"))
-    train.add_argument("--oom-retry", dest="oom_retry", action="store_true", default=None,
-                       help=helps.get("oom_retry"))
+    train = sub.add_parser("train", help="fine-tune a model headless",
+                           description="Fine-tune a model (headless). Every setting has a flag; precedence: "
+                                       "defaults < --config file < --set < flags.")
+    add_setting_flags(train)
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
-                       help="any other setting, e.g. --set metric_for_best=accuracy")
+                       help="a setting by its name, e.g. --set metric_for_best=accuracy (flags override it)")
     train.add_argument("--config", help="settings file (.json or .toml); flags override it")
     train.add_argument("--output", help="new run folder (default: a fresh folder in the runs dir)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run from its last checkpoint")
@@ -152,7 +110,10 @@ def _quiet_libraries() -> None:
 
 # ------------------------------------------------------------------ train
 def settings_from_args(args: argparse.Namespace) -> Any:
-    """Defaults < --config file < --set overrides < explicit flags."""
+    """The settings a `train` command line asks for, validated.
+
+    Precedence: defaults < --config file < --set overrides < explicit flags.
+    """
     from ftstudio.engine.settings import TrainSettings
 
     settings = TrainSettings.load(args.config) if args.config else TrainSettings()
@@ -162,11 +123,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
             raise SettingsError(f"--set expects NAME=VALUE, got '{item}'.")
         name, value = item.split("=", 1)
         values[name.strip()] = value.strip()
-    for name, _ in list(TRAIN_FLAGS.values()) + [("group_by_length", bool), ("trust_remote_code", bool),
-                                                 ("allow_pickle", bool), ("oom_retry", bool)]:
-        value = getattr(args, name, None)
-        if value is not None:
-            values[name] = value
+    values.update(flag_values(args))
     merged = {**settings.to_dict(), **values}
     return TrainSettings.from_dict(merged, source="command line").validate()
 
@@ -179,8 +136,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     control = TrainingControl()
     reporter = ConsoleReporter(quiet=args.quiet)
     if args.resume:
-        given = [flag for flag, (name, _) in TRAIN_FLAGS.items() if getattr(args, name) is not None]
-        if args.config or args.output or args.overrides or given:
+        if args.config or args.output or args.overrides or flag_values(args):
             raise SettingsError("--resume continues a run with the settings saved in it; give only --resume RUN_DIR.")
         settings = None
     else:

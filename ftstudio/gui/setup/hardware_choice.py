@@ -11,12 +11,21 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QLabel
 
+from ftstudio.engine.settings import setting_spec
 from ftstudio.gui.background import BackgroundRunner, BackgroundTask
+from ftstudio.gui.setup.setting_editors import select_data
 from ftstudio.gui.style import set_role
 
-DEVICE_CHOICES = [("auto", "Automatic"), ("cuda", "CUDA GPU"), ("mps", "Apple GPU (MPS)"), ("cpu", "CPU")]
-PRECISION_CHOICES = [("auto", "Automatic"), ("fp32", "fp32 (full precision)"),
-                     ("bf16", "bf16 (mixed precision)"), ("fp16", "fp16 (mixed, with loss scaling)")]
+# How each choice reads before detection; the choices themselves are the settings' declared ones.
+DEVICE_LABELS = {"auto": "Automatic", "cuda": "CUDA GPU", "mps": "Apple GPU (MPS)", "cpu": "CPU"}
+PRECISION_LABELS = {"auto": "Automatic", "fp32": "fp32 (full precision)", "bf16": "bf16 (mixed precision)",
+                    "fp16": "fp16 (mixed, with loss scaling)"}
+
+
+def labelled_choices(name: str) -> list[tuple[str, str]]:
+    """(value, label) for each declared choice of `device` or `precision`."""
+    labels = DEVICE_LABELS if name == "device" else PRECISION_LABELS
+    return [(value, labels.get(value, value)) for value in setting_spec(name).choices]
 
 
 class HardwareChoice(QObject):
@@ -30,9 +39,8 @@ class HardwareChoice(QObject):
     def __init__(self, runner: BackgroundRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.device, self.precision = QComboBox(), QComboBox()
-        for combo, items, name in ((self.device, DEVICE_CHOICES, "device"),
-                                   (self.precision, PRECISION_CHOICES, "precision")):
-            for value, text in items:
+        for combo, name in ((self.device, "device"), (self.precision, "precision")):
+            for value, text in labelled_choices(name):
                 combo.addItem(text, value)
             combo.currentIndexChanged.connect(lambda _i, n=name: self._on_changed(n))
         self.summary = QLabel("Detecting devices...")
@@ -58,7 +66,7 @@ class HardwareChoice(QObject):
         return (self.device if name == "device" else self.precision).currentData()
 
     def set_value(self, name: str, value: str) -> None:
-        _select(self.device if name == "device" else self.precision, value)
+        select_data(self.device if name == "device" else self.precision, value)
 
     def problem(self) -> str:
         """Why the chosen device or precision cannot be used here ("" when they can, or before
@@ -98,14 +106,16 @@ class HardwareChoice(QObject):
         self._precision_problems = found.get("precision_problems", {})
         first = {d["kind"]: d for d in reversed(devices)}  # the first GPU of a kind names it
         short = {kind: _short_name(d) for kind, d in first.items()}
-        self.device.setItemText(0, f"Automatic: {short.get(auto_device, auto_device)}")
-        for index, (value, text) in enumerate(DEVICE_CHOICES[1:], start=1):
+        for index, (value, text) in enumerate(labelled_choices("device")):
+            if value == "auto":
+                self.device.setItemText(index, f"Automatic: {short.get(auto_device, auto_device)}")
+                continue
             found_here = value in short and value != "cpu"
             self.device.setItemText(index, f"{text}: {short[value]}" if found_here
                                     else text if value in short else f"{text} (not available)")
             self.device.setItemData(index, first[value]["label"] if value in first else "not found on this machine",
                                     Qt.ItemDataRole.ToolTipRole)
-        self.precision.setItemText(0, f"Automatic: {auto_precision} on {auto_device}")
+        self.precision.setItemText(self.precision.findData("auto"), f"Automatic: {auto_precision} on {auto_device}")
         self._detected_text = "Detected: " + "; ".join(d["label"] for d in devices)
         self._show_summary()
 
@@ -126,7 +136,7 @@ def _detect_hardware() -> dict[str, Any]:
             continue  # the first device of a kind is the one a run on that kind uses
         target = f"cuda:{found['index']}" if found["kind"] == "cuda" else found["kind"]
         problems[found["kind"]] = {}
-        for precision, _text in PRECISION_CHOICES:
+        for precision in setting_spec("precision").choices:
             try:
                 resolve_precision(precision, target)
             except SettingsError as exc:
@@ -141,8 +151,3 @@ def _short_name(device: dict[str, Any]) -> str:
         return "CPU"
     return str(device.get("name") or device["kind"]).replace("NVIDIA ", "")
 
-
-def _select(combo: QComboBox, value: Any) -> None:
-    index = combo.findData(value)
-    if index >= 0:
-        combo.setCurrentIndex(index)

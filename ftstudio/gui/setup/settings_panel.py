@@ -1,26 +1,23 @@
 """Every training setting as a form, grouped the way a practitioner thinks about a run.
 
-The widgets are built from a table (name, widget kind, range) whose ranges match
-`TrainSettings.validate()`, and their tooltips come from `setting_help()`, so the form, the CLI's
---help and the validation never disagree. Model, data and columns live in their own panels.
+The editors are built from the settings declaration (`ftstudio.engine.settings`): ranges, steps,
+decimals, choices, groups, order and tooltips all come from there, so the form, the CLI's flags
+and validation cannot disagree. This module only decides presentation: which settings the form
+shows (model, data and columns live in their own panels), their labels and the choices' wording.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QEvent, QLocale, QObject, Qt, Signal, Slot
-from PySide6.QtGui import QDoubleValidator
+from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
-    QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -28,71 +25,87 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.engine.settings import TrainSettings, parse_freeze, setting_help
+from ftstudio.engine.settings import (
+    FREEZE_KINDS,
+    FROZEN_LAYERS_RANGE,
+    SettingSpec,
+    TrainSettings,
+    parse_freeze,
+    setting_spec,
+    setting_specs,
+)
 from ftstudio.gui.background import BackgroundRunner
 from ftstudio.gui.setup.hardware_choice import HardwareChoice
+from ftstudio.gui.setup.setting_editors import (
+    connect_edited,
+    editor_value,
+    make_editor,
+    select_data,
+    setting_tooltip,
+    show_value,
+)
 from ftstudio.gui.style import set_invalid
 
-# (field, label, kind, options). Spin options: (minimum, maximum, step[, decimals]) matching the
-# validation ranges; a "special" text shows for the minimum where 0 means "off"/"automatic".
-_GROUPS: list[tuple[str, list[tuple[str, str, str, dict[str, Any]]]]] = [
-    ("Training length", [
-        ("epochs", "Epochs", "int", {"range": (1, 1000)}),
-        ("max_steps", "Max steps", "int", {"range": (0, 10_000_000), "special": "use epochs"}),
-        ("batch_size", "Batch size", "int", {"range": (1, 4096)}),
-        ("grad_accum", "Accumulation steps", "int", {"range": (1, 1024)}),
-        ("group_by_length", "Group texts of similar length", "bool", {}),
-        ("max_samples", "Rows used", "int", {"range": (0, 100_000_000), "special": "all rows", "step": 1000}),
-    ]),
-    ("Data splits and length", [
-        ("max_length", "Max tokens", "int", {"range": (8, 8192), "step": 16}),
-        ("validation_split", "Validation share", "float", {"range": (0.01, 0.49), "step": 0.05, "decimals": 3}),
-        ("test_split", "Test share", "float", {"range": (0.0, 0.49), "step": 0.05, "decimals": 3, "special": "none"}),
-    ]),
-    ("Optimisation", [
-        ("learning_rate", "Learning rate", "lr", {}),
-        ("scheduler", "Schedule", "choice", {"items": [("linear", "Linear decay"), ("cosine", "Cosine"),
-                                                     ("constant", "Constant")]}),
-        ("warmup_ratio", "Warmup share", "float", {"range": (0.0, 0.99), "step": 0.05, "decimals": 3, "special": "none"}),
-        ("optimizer", "Optimizer", "choice", {"items": [("adamw", "AdamW"), ("sgd", "SGD with momentum")]}),
-        ("weight_decay", "Weight decay", "float", {"range": (0.0, 1.0), "step": 0.01, "decimals": 4}),
-        ("momentum", "Momentum (SGD)", "float", {"range": (0.0, 0.999), "step": 0.05, "decimals": 3}),
-        ("max_grad_norm", "Gradient clipping", "float", {"range": (0.0, 1000.0), "step": 0.5, "decimals": 2, "special": "off"}),
-        ("classifier_dropout", "Head dropout", "float", {"range": (0.0, 0.95), "step": 0.05, "decimals": 3}),
-        ("seed", "Random seed", "int", {"range": (0, 2_147_483_647)}),
-    ]),
-    ("Fine-tuning strategy", [
-        ("freeze", "Strategy", "freeze", {}),
-        ("reinit_top_layers", "Re-init top layers", "int", {"range": (0, 128), "special": "none"}),
-        ("layerwise_lr_decay", "Layer lr decay", "float", {"range": (0.01, 1.0), "step": 0.05, "decimals": 3}),
-    ]),
-    ("Hardware", [
-        ("device", "Device", "device", {}),
-        ("precision", "Precision", "precision", {}),
-        ("oom_retry", "Halve the batch on out-of-memory", "bool", {}),
-    ]),
-    ("Evaluation and checkpoints", [
-        ("eval_steps", "Evaluate every", "int", {"range": (0, 10_000_000), "special": "each epoch", "suffix": " steps"}),
-        ("save_steps", "Checkpoint every", "int", {"range": (0, 10_000_000), "special": "each evaluation", "suffix": " steps"}),
-        ("keep_checkpoints", "Checkpoints kept", "int", {"range": (1, 1000)}),
-        ("early_stopping_patience", "Early stopping", "int", {"range": (0, 10_000), "special": "off", "suffix": " evals"}),
-        ("metric_for_best", "Best checkpoint by", "choice", {"items": [("f1", "Macro F1"), ("accuracy", "Accuracy"),
-                                                                     ("loss", "Validation loss")]}),
-        ("log_steps", "Log loss every", "int", {"range": (1, 100_000), "suffix": " steps"}),
-    ]),
-    ("Safety", [
-        ("trust_remote_code", "Run code shipped with Hub models", "bool", {}),
-        ("allow_pickle", "Allow pickle weights (.bin)", "bool", {}),
-    ]),
-]
+# The settings this form edits, each with its label (a check box shows it as its text).
+FORM_LABELS: dict[str, str] = {
+    "epochs": "Epochs",
+    "max_steps": "Max steps",
+    "batch_size": "Batch size",
+    "grad_accum": "Accumulation steps",
+    "group_by_length": "Group texts of similar length",
+    "max_samples": "Rows used",
+    "max_length": "Max tokens",
+    "validation_split": "Validation share",
+    "test_split": "Test share",
+    "learning_rate": "Learning rate",
+    "scheduler": "Schedule",
+    "warmup_ratio": "Warmup share",
+    "optimizer": "Optimizer",
+    "weight_decay": "Weight decay",
+    "momentum": "Momentum (SGD)",
+    "max_grad_norm": "Gradient clipping",
+    "classifier_dropout": "Head dropout",
+    "seed": "Random seed",
+    "freeze": "Strategy",
+    "reinit_top_layers": "Re-init top layers",
+    "layerwise_lr_decay": "Layer lr decay",
+    "device": "Device",
+    "precision": "Precision",
+    "oom_retry": "Halve the batch on out-of-memory",
+    "eval_steps": "Evaluate every",
+    "save_steps": "Checkpoint every",
+    "keep_checkpoints": "Checkpoints kept",
+    "early_stopping_patience": "Early stopping",
+    "metric_for_best": "Best checkpoint by",
+    "log_steps": "Log loss every",
+    "trust_remote_code": "Run code shipped with Hub models",
+    "allow_pickle": "Allow pickle weights (.bin)",
+}
+# How the choices read in combos (the value itself where a choice is missing here).
+CHOICE_LABELS: dict[str, dict[str, str]] = {
+    "scheduler": {"linear": "Linear decay", "cosine": "Cosine", "constant": "Constant"},
+    "optimizer": {"adamw": "AdamW", "sgd": "SGD with momentum"},
+    "metric_for_best": {"f1": "Macro F1", "accuracy": "Accuracy", "loss": "Validation loss"},
+}
+# Where the label reads as "every ... steps", the unit finishes the sentence inside the field.
+UNIT_SUFFIXED = ("eval_steps", "save_steps", "early_stopping_patience", "log_steps")
 
-FREEZE_CHOICES = [
-    ("full", "Full fine-tuning", "Every parameter trains: usually the most accurate, the most memory."),
-    ("head", "Head only", "Only the new classification head trains; the encoder is frozen. Fast, least accurate."),
-    ("embeddings", "Embeddings frozen", "The word embeddings stay as pretrained; all layers and the head train."),
-    ("bottom", "Bottom N layers frozen", "The embeddings and the lowest N layers stay frozen; the rest trains."),
-    ("gradual", "Gradual unfreezing", "Epoch 1 trains the head, then one more layer joins from the top each epoch."),
-]
+FREEZE_CHOICES = {
+    "full": ("Full fine-tuning", "Every parameter trains: usually the most accurate, the most memory."),
+    "head": ("Head only", "Only the new classification head trains; the encoder is frozen. Fast, least accurate."),
+    "embeddings": ("Embeddings frozen", "The word embeddings stay as pretrained; all layers and the head train."),
+    "bottom": ("Bottom N layers frozen", "The embeddings and the lowest N layers stay frozen; the rest trains."),
+    "gradual": ("Gradual unfreezing", "Epoch 1 trains the head, then one more layer joins from the top each epoch."),
+}
+
+
+def form_groups() -> list[tuple[str, list[SettingSpec]]]:
+    """The form's group boxes: (heading, the settings in it), in the declaration's order."""
+    groups: dict[str, list[SettingSpec]] = {}
+    for spec in setting_specs():
+        if spec.name in FORM_LABELS:
+            groups.setdefault(spec.group, []).append(spec)
+    return list(groups.items())
 
 
 class _WheelGuard(QObject):
@@ -123,7 +136,6 @@ class SettingsPanel(QWidget):
         super().__init__(parent)
         self._runner = runner or BackgroundRunner(self)
         self._owns_runner = runner is None
-        self._help = setting_help()
         self._widgets: dict[str, QWidget] = {}
         self._guard = _WheelGuard(self)
         self._loading = False  # set_settings in progress: one sig_changed per field is plenty
@@ -135,29 +147,30 @@ class SettingsPanel(QWidget):
         body = QWidget()
         column = QVBoxLayout(body)
         column.setContentsMargins(4, 0, 4, 4)
-        for title, rows in _GROUPS:
+        for title, specs in form_groups():
             box = QGroupBox(title)
             form = QFormLayout(box)
             form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
             form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            for name, label, kind, opts in rows:
-                widget = self._make(name, kind, opts)
-                self._widgets[name] = widget
-                if kind == "bool":
-                    form.addRow(widget)
-                elif kind == "freeze":
-                    form.addRow(label, widget)
-                    form.addRow("Frozen layers", self._bottom_n)
+            for spec in specs:
+                widget = self._make(spec)
+                self._widgets[spec.name] = widget
+                if spec.value_type is bool:
+                    form.addRow(widget)  # a check box carries its own label
                 else:
-                    form.addRow(label, widget)
-            if title == "Training length":
+                    form.addRow(FORM_LABELS[spec.name], widget)
+                if spec.name == "freeze":
+                    form.addRow("Frozen layers", self._bottom_n)
+            names = {spec.name for spec in specs}
+            # Rows that explain the settings above them, wherever those settings are grouped.
+            if "batch_size" in names:
                 self._effective = QLabel()
                 self._effective.setWordWrap(True)
                 self._effective.setProperty("role", "hint")
                 form.addRow("", self._effective)
-            if title == "Hardware":
+            if "device" in names:
                 form.addRow("", self._hardware.summary)
-            if title == "Fine-tuning strategy":
+            if "freeze" in names:
                 self.strategy_box = box
             column.addWidget(box)
         column.addStretch(1)
@@ -182,76 +195,48 @@ class SettingsPanel(QWidget):
         outer.addWidget(scroll, 1)
         self._reset_button = reset
 
-    def _make(self, name: str, kind: str, opts: dict[str, Any]) -> QWidget:
-        tip = self._help.get(name, "")
-        if kind == "int":
-            widget: QWidget = QSpinBox()
-            widget.setRange(*opts["range"])
-            widget.setSingleStep(opts.get("step", 1))
-            widget.setGroupSeparatorShown(opts["range"][1] >= 100_000)
-            widget.valueChanged.connect(lambda _v, n=name: self._emit(n))
-        elif kind == "float":
-            widget = QDoubleSpinBox()
-            widget.setDecimals(opts.get("decimals", 3))
-            widget.setRange(*opts["range"])
-            widget.setSingleStep(opts.get("step", 0.01))
-            widget.valueChanged.connect(lambda _v, n=name: self._emit(n))
-        elif kind == "lr":
-            widget = QLineEdit()
-            validator = QDoubleValidator(0.0, 1.0, 12, widget)
-            validator.setNotation(QDoubleValidator.Notation.ScientificNotation)
-            validator.setLocale(QLocale.c())  # "5e-5" and "0.0001" whatever the system locale
-            widget.setValidator(validator)
-            widget.setPlaceholderText("e.g. 5e-5")
-            widget.editingFinished.connect(lambda n=name: self._emit(n))
-        elif kind == "choice":
-            widget = QComboBox()
-            for value, text in opts["items"]:
-                widget.addItem(text, value)
-            widget.currentIndexChanged.connect(lambda _i, n=name: self._emit(n))
-        elif kind == "bool":
-            widget = QCheckBox(self._label_of(name))
-            widget.toggled.connect(lambda _b, n=name: self._emit(n))
-        elif kind == "freeze":
-            widget = QComboBox()
-            for value, text, tip in FREEZE_CHOICES:
-                widget.addItem(text, value)
-                widget.setItemData(widget.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
-            self._bottom_n = QSpinBox()
-            self._bottom_n.setRange(1, 128)
-            self._bottom_n.setToolTip("How many encoder layers, counted from the bottom, stay frozen.")
-            self._bottom_n.installEventFilter(self._guard)
-            widget.currentIndexChanged.connect(lambda _i: self._on_freeze_edited())
-            self._bottom_n.valueChanged.connect(lambda _v: self._on_freeze_edited())
-        elif kind in ("device", "precision"):
+    def _make(self, spec: SettingSpec) -> QWidget:
+        """The editor of one setting: from its declaration, except the two that need more than
+        one widget (the strategy and its N; device and precision, labelled with the hardware)."""
+        name = spec.name
+        if name == "freeze":
+            widget = self._make_strategy(spec)
+        elif name in ("device", "precision"):
             if not hasattr(self, "_hardware"):
                 self._hardware = HardwareChoice(self._runner, self)
                 self._hardware.sig_changed.connect(self._emit)
-            widget = self._hardware.device if kind == "device" else self._hardware.precision
-        else:  # pragma: no cover - a typo in _GROUPS
-            raise ValueError(kind)
-        if isinstance(widget, QAbstractSpinBox):
-            special = opts.get("special")
-            if special:
-                widget.setSpecialValueText(special)
-            if opts.get("suffix"):
-                widget.setSuffix(opts["suffix"])
-            widget.setKeyboardTracking(False)  # typing "128" is one change, not three
+            widget = self._hardware.device if name == "device" else self._hardware.precision
+            widget.setToolTip(setting_tooltip(spec))
+        else:
+            widget = make_editor(spec, FORM_LABELS[name], CHOICE_LABELS.get(name), name in UNIT_SUFFIXED)
+            connect_edited(widget, lambda n=name: self._emit(n))
         if isinstance(widget, (QAbstractSpinBox, QComboBox)):
             widget.installEventFilter(self._guard)
         if isinstance(widget, QComboBox):  # long detected-device names must not widen the column
             widget.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             widget.setMinimumContentsLength(8)
-        widget.setToolTip(tip)
-        widget.setObjectName(name)
         return widget
 
-    def _label_of(self, name: str) -> str:
-        for _title, rows in _GROUPS:
-            for field_name, label, _kind, _opts in rows:
-                if field_name == name:
-                    return label
-        return name
+    def _make_strategy(self, spec: SettingSpec) -> QComboBox:
+        """The strategy combo (with a tip per strategy) and the N of bottom-N beside it."""
+        combo = QComboBox()
+        for kind in FREEZE_KINDS:
+            text, tip = FREEZE_CHOICES[kind]
+            combo.addItem(text, kind)
+            combo.setItemData(combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        combo.setToolTip(setting_tooltip(spec))
+        combo.setObjectName(spec.name)
+        low, high = FROZEN_LAYERS_RANGE
+        self._bottom_n = QSpinBox()
+        self._bottom_n.setRange(low, high)
+        self._bottom_n.setValue(max(low, 1))  # what picking "Bottom N" first offers: one layer
+        self._bottom_n.setKeyboardTracking(False)
+        self._bottom_n.setToolTip(f"How many encoder layers, counted from the bottom, stay frozen "
+                                  f"(bottom-N: {low} to {high}).")
+        self._bottom_n.installEventFilter(self._guard)
+        combo.currentIndexChanged.connect(lambda _i: self._on_freeze_edited())
+        self._bottom_n.valueChanged.connect(lambda _v: self._on_freeze_edited())
+        return combo
 
     # ------------------------------------------------------------------ public
     def settings(self, base: TrainSettings | None = None) -> TrainSettings:
@@ -265,14 +250,8 @@ class SettingsPanel(QWidget):
                 values[name] = self._hardware.value(name)
             elif name == "freeze":
                 values[name] = self.freeze()
-            elif name == "learning_rate":
-                values[name] = _parse_float(widget.text())
-            elif isinstance(widget, QSpinBox | QDoubleSpinBox):
-                values[name] = widget.value()
-            elif isinstance(widget, QComboBox):
-                values[name] = widget.currentData()
-            elif isinstance(widget, QCheckBox):
-                values[name] = widget.isChecked()
+            else:
+                values[name] = editor_value(widget)
         return (base or TrainSettings()).replace(**values)
 
     def set_settings(self, settings: TrainSettings) -> None:
@@ -285,17 +264,11 @@ class SettingsPanel(QWidget):
                     self._hardware.set_value(name, value)
                 elif name == "freeze":
                     kind, n = parse_freeze(value)
-                    _select(widget, kind)
+                    select_data(widget, kind)
                     if kind == "bottom":
                         self._bottom_n.setValue(n)
-                elif name == "learning_rate":
-                    widget.setText(_format_float(value))
-                elif isinstance(widget, QSpinBox | QDoubleSpinBox):
-                    widget.setValue(value)
-                elif isinstance(widget, QComboBox):
-                    _select(widget, value)
-                elif isinstance(widget, QCheckBox):
-                    widget.setChecked(bool(value))
+                else:
+                    show_value(widget, value)
         finally:
             self._loading = False
         self.clear_invalid()
@@ -308,10 +281,10 @@ class SettingsPanel(QWidget):
         return f"bottom-{self._bottom_n.value()}" if kind == "bottom" else kind
 
     def set_layer_count(self, layers: int) -> None:
-        """Limit bottom-N and re-init K to the chosen model's depth (0: unknown, keep 128)."""
-        top = max(1, layers) if layers > 0 else 128
-        self._bottom_n.setMaximum(top)
-        self._widgets["reinit_top_layers"].setMaximum(top if layers > 0 else 128)
+        """Limit bottom-N and re-init K to the chosen model's depth (0: unknown, the declared maxima)."""
+        self._bottom_n.setMaximum(layers if layers > 0 else FROZEN_LAYERS_RANGE[1])
+        self._widgets["reinit_top_layers"].setMaximum(
+            layers if layers > 0 else setting_spec("reinit_top_layers").highest)
 
     def widget_for(self, name: str) -> QWidget | None:
         """The editor of a setting, for highlighting a validation error (None if not here)."""
@@ -378,20 +351,3 @@ class SettingsPanel(QWidget):
         self._bottom_n.setEnabled(w["freeze"].currentData() == "bottom")
         batch, accum = w["batch_size"].value(), w["grad_accum"].value()
         self._effective.setText(f"Effective batch: {batch * accum} texts per step")
-
-
-def _select(combo: QComboBox, value: Any) -> None:
-    index = combo.findData(value)
-    if index >= 0:
-        combo.setCurrentIndex(index)
-
-
-def _format_float(value: float) -> str:
-    return f"{value:g}"
-
-
-def _parse_float(text: str) -> float:
-    try:
-        return float(text.strip().replace(",", "."))
-    except ValueError:
-        return float("nan")

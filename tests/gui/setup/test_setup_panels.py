@@ -41,7 +41,7 @@ def test_a_pickle_only_folder_is_shown_with_the_switch_that_allows_it(qtbot, tin
     from safetensors.torch import load_file
 
     from ftstudio.gui.setup.model_panel import ModelPanel
-    from ftstudio.gui.setup.settings_panel import _GROUPS
+    from ftstudio.gui.setup.settings_panel import FORM_LABELS
 
     folder = tmp_path / "pickled"
     shutil.copytree(tiny_model_dir, folder)
@@ -52,7 +52,7 @@ def test_a_pickle_only_folder_is_shown_with_the_switch_that_allows_it(qtbot, tin
     panel.choose_folder(str(folder))
     qtbot.waitUntil(lambda: panel.model_info() is not None and panel.model_spec() == str(folder), timeout=WAIT_MS)
     hint = panel._message.text()
-    switch = next(label for rows in dict(_GROUPS).values() for name, label, *_ in rows if name == "allow_pickle")
+    switch = FORM_LABELS["allow_pickle"]
     assert "only pickle weights" in hint and f"'{switch}'" in hint  # names the checkbox as it reads
 
 
