@@ -15,7 +15,7 @@ import errno
 from pathlib import Path
 from typing import Any
 
-from ftstudio.engine.errors import RunError
+from ftstudio.engine.errors import DISK_FULL_ERRNOS, RunError
 from ftstudio.engine.events import (
     FAILED,
     FINISHED,
@@ -36,7 +36,7 @@ _ENDING = (FAILED, STOPPED, STOPPING, FINISHED)
 def disk_message(exc: OSError, where: Path | str) -> str:
     """Words for an OSError while writing into the run folder (shared with train.py)."""
     code = getattr(exc, "errno", None)
-    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+    if code in DISK_FULL_ERRNOS:
         return (f"The disk holding {where} is full. Free some space (or lower keep_checkpoints) and resume; "
                 "the last complete checkpoint is kept.")
     if code in (errno.EACCES, errno.EPERM, errno.EROFS):

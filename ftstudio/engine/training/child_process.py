@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from ftstudio.engine.errors import user_message
 from ftstudio.engine.events import (
     FAILED,
     PREPARING,
@@ -49,6 +50,9 @@ CHILD_ARGUMENT = "--training-process"
 COMMANDS = ("stop", "pause", "resume")
 # Lines of the child's stderr kept to explain a child that died without a result.
 STDERR_LINES_KEPT = 40
+# What a failure nobody foresaw adds to its message: the traceback goes to the run's log.
+SEE_THE_LOG = "See the log for the traceback."
+TRAINING_OUT_OF_MEMORY = "Out of memory. Lower the batch size or the maximum length and try again."
 
 
 def child_command() -> list[str]:
@@ -274,23 +278,11 @@ def run_request(request: dict[str, Any], reporter: StreamReporter, control: Trai
         return {"run_dir": str(outcome.run_dir) if outcome.run_dir else "", "status": outcome.status,
                 "message": outcome.message or "", "best": outcome.best}
     except BaseException as exc:  # the window must hear about every failure, whatever its type
-        message = readable_error(exc)
+        message = user_message(exc, advice=SEE_THE_LOG, out_of_memory=TRAINING_OUT_OF_MEMORY)
         reporter.on_log("Training failed:\n" + "".join(traceback.format_exception(exc)).rstrip())
         if reporter.last_status != FAILED:
             reporter.on_status(FAILED, message)
         return {"run_dir": reporter.run_dir, "status": FAILED, "message": message, "best": None}
-
-
-def readable_error(exc: BaseException) -> str:
-    """One line for the user: engine errors are already written for them; others get their type."""
-    from ftstudio.engine.errors import FtStudioError
-
-    text = str(exc).strip()
-    if isinstance(exc, FtStudioError) and text:
-        return text
-    if isinstance(exc, MemoryError):
-        return "Out of memory. Lower the batch size or the maximum length and try again."
-    return f"Unexpected error ({type(exc).__name__}): {text or 'no details'}. See the log for the traceback."
 
 
 def child_main() -> int:

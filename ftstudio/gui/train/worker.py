@@ -16,8 +16,9 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
 
+from ftstudio.engine.errors import user_message
 from ftstudio.engine.events import FAILED, PREPARING, REPORTER_METHODS, ForwardingReporter, to_plain
-from ftstudio.engine.training.child_process import TrainingProcess, readable_error
+from ftstudio.engine.training.child_process import SEE_THE_LOG, TRAINING_OUT_OF_MEMORY, TrainingProcess
 
 
 def signal_name(method: str) -> str:
@@ -96,9 +97,9 @@ class TrainingWorker(QObject):
                 self.run_dir = result["run_dir"]
             result["run_dir"] = self.run_dir
         except BaseException as exc:  # the window must hear about every failure, whatever its type
-            message = readable_error(exc)
-            if isinstance(exc, OSError):
-                message = f"The training process could not start: {exc}"
+            # An OSError here is the child failing to start (the interpreter missing, no memory to fork).
+            doing = "The training process could not start" if isinstance(exc, OSError) else "Unexpected error"
+            message = user_message(exc, doing, advice=SEE_THE_LOG, out_of_memory=TRAINING_OUT_OF_MEMORY)
             self.sig_log.emit("Training failed:\n" + "".join(traceback.format_exception(exc)).rstrip())
             if self.last_status != FAILED:
                 self.sig_status.emit(FAILED, message)

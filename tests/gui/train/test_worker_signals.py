@@ -50,3 +50,16 @@ def test_each_call_of_the_child_is_emitted_as_its_signal(qtbot):
     assert finished[1][0]["run_dir"] == SAMPLE_CALLS["on_info"][0]["run_dir"] == worker.run_dir
     assert worker.last_status == SAMPLE_CALLS["on_status"][0]
 
+
+def test_a_child_that_cannot_start_is_a_failure_in_words(qtbot):
+    class Unstartable(ScriptedProcess):
+        def start(self) -> None:
+            raise FileNotFoundError(2, "No such file or directory", "/no/python")
+
+    worker = TrainingWorker(None, None)
+    worker.process = Unstartable()
+    with qtbot.waitSignal(worker.sig_finished, timeout=5000) as finished:
+        worker.run()
+    result = finished.args[0]
+    assert result["status"] == "failed"
+    assert result["message"].startswith("The training process could not start (FileNotFoundError): ")
