@@ -263,7 +263,6 @@ def _data_summary(prepared, trainer, max_length: int) -> dict[str, Any]:
         "token_length_p50": float(np.percentile(lengths, 50)) if len(lengths) else 0.0,
         "token_length_p95": float(np.percentile(lengths, 95)) if len(lengths) else 0.0,
         "truncated_share": float(np.mean(lengths >= max_length)) if len(lengths) else 0.0,
-        "majority_rate": float(counts.max() / max(counts.sum(), 1)),
     }
 
 
