@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -11,6 +12,7 @@ from ftstudio.engine.errors import (
     DETAIL_LIMIT,
     MESSAGE_LIMIT,
     OUT_OF_MEMORY,
+    CheckpointError,
     DatasetError,
     SettingsError,
     first_line,
@@ -75,3 +77,23 @@ def test_every_message_is_one_line_and_bounded(text, what):
         assert message and len(message.splitlines()) <= 1
         if not isinstance(exc, DatasetError):
             assert len(message) <= MESSAGE_LIMIT
+
+
+def test_a_checkpoint_that_fails_to_load_without_words_still_gets_a_message(monkeypatch, tiny_model_dir, small_csv,
+                                                                             tmp_path):
+    """A library error with no text (a bare KeyError) once broke the message itself (IndexError)."""
+    import transformers
+
+    from ftstudio.engine.predict.predictor import Predictor
+    from ftstudio.engine.training.train import train
+    from tests.engine.training.test_train import tiny_settings
+
+    result = train(tiny_settings(tiny_model_dir, small_csv, epochs=1), tmp_path / "run")
+    assert result.status == "finished", result.message
+
+    def no_words(*args, **kwargs):
+        raise KeyError()
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", no_words)
+    with pytest.raises(CheckpointError, match=r"^Cannot load checkpoint .*best: KeyError$"):
+        Predictor(result.run_dir)
