@@ -1,5 +1,6 @@
 """Shared pieces of the benchmark: the data every peer reads, the metrics every peer is scored
-with, the work (FLOPs) a recipe does, and how a child process reports back.
+with, the work (FLOPs) a recipe does and the machine's matmul peak, and how a child process
+reports back.
 
 Every peer reads the same two CSV files (train, validation) written once per benchmark run, so
 all of them train on the same rows and are scored on the same validation rows with the same
@@ -111,6 +112,30 @@ def recipe_flops(config: dict[str, Any], lengths: dict[str, list[int]], workload
     factor = 3.0 if workload == "full" else 1.0
     evals = epochs if encoder_passes is None else encoder_passes
     return factor * train * passes + valid * evals
+
+
+def matmul_peak_flops(size: int = 2048, seconds: float = 1.0, dtype: str = "float32") -> float:
+    """Measured FLOP/s of a large square matmul on the CPU (the GPU when there is one): the
+    practical peak each peer's achieved FLOP/s is a share of."""
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch_dtype = getattr(torch, dtype)
+    a = torch.randn(size, size, device=device, dtype=torch_dtype)
+    b = torch.randn(size, size, device=device, dtype=torch_dtype)
+    a @ b  # warm up: kernel selection, page faults
+    best = 0.0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(4):
+            a @ b
+        if device == "cuda":
+            torch.cuda.synchronize()
+        best = max(best, 4 * 2 * size**3 / (time.perf_counter() - start))
+    return best
 
 
 # ------------------------------------------------------------------ child processes

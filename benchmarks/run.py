@@ -134,7 +134,7 @@ def steal_share(before: list[int] | None, after: list[int] | None) -> float | No
 
 def measure_peak(scratch: Path) -> float:
     """The machine's fp32 matmul peak, measured in a child like the peers (same thread count)."""
-    code = ("import json,sys;sys.path.insert(0,'.');from ftstudio.engine.speed.cpu_runtime import matmul_peak_flops;"
+    code = (f"import json,sys;sys.path.insert(0,{str(HERE)!r});from common import matmul_peak_flops;"
             "print(json.dumps(matmul_peak_flops(2048, 2.0)))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=CLEAN_ENV, capture_output=True, text=True,
                          timeout=300)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ftstudio.cli.train_flags import add_setting_flags, flag_values
-from ftstudio.engine.errors import FtStudioError, SettingsError
+from ftstudio.engine.errors import FtStudioError, SettingsError, one_line, user_message
 from ftstudio.engine.training.child_process import CHILD_ARGUMENT
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         return {"train": cmd_train, "predict": cmd_predict, "runs": cmd_runs, "models": cmd_models,
                 "data": cmd_data}[args.command](args)
     except FtStudioError as exc:
-        print(f"ftstudio: error: {one_line(str(exc))}", file=sys.stderr)
+        print(f"ftstudio: error: {user_message(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("ftstudio: interrupted.", file=sys.stderr)
@@ -161,11 +161,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         return EXIT_STOPPED
     print(f"ftstudio: error: {one_line(result.message)}", file=sys.stderr)
     return EXIT_USAGE if result.input_error else EXIT_FAILED
-
-
-def one_line(message: str) -> str:
-    """Errors are one line even when they quote user data holding line breaks (a column name)."""
-    return " ".join(part.strip() for part in message.splitlines() if part.strip())
 
 
 def _install_interrupt(control: Any) -> Any:

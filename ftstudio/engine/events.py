@@ -3,12 +3,21 @@
 Training code calls a `Reporter` (the CLI prints, the window's worker turns each call into a Qt
 signal, tests record) and polls a `TrainingControl` at every step boundary, and inside long
 tokenization and evaluation loops, so stop and pause take effect promptly wherever the run is.
+
+Whatever passes events on (the run recorder, the training child's stream, the window's worker)
+is a `ForwardingReporter`: every call becomes (method name, arguments) for one function, and
+`to_plain`/`from_plain` carry the arguments as plain data across a pipe or a Qt signal.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import threading
 import time
+import typing
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -105,36 +114,101 @@ class Reporter:
         """A checkpoint landed on disk."""
 
 
-class MultiReporter(Reporter):
-    """Fans each event out to several reporters (e.g. console + recorder)."""
+# Every event method of Reporter in declaration order, read off the class once: the one list that
+# the forwarders below, the training child's protocol and the window's signals all follow, so a
+# method added to Reporter needs adding nowhere else.
+REPORTER_METHODS: tuple[str, ...] = tuple(
+    name for name, value in vars(Reporter).items() if name.startswith("on_") and callable(value)
+)
 
-    def __init__(self, *reporters: Reporter) -> None:
-        self.reporters = [r for r in reporters if r is not None]
+# What a forwarder hands each call to: the method's name and its arguments, all positional.
+ReporterCall = Callable[[str, tuple[Any, ...]], None]
 
-    def _each(self, name: str, *args: Any) -> None:
-        for reporter in self.reporters:
-            getattr(reporter, name)(*args)
 
-    def on_status(self, status: str, message: str = "") -> None:
-        self._each("on_status", status, message)
+class ForwardingReporter(Reporter):
+    """A Reporter that turns every call into `sink(method_name, args)`.
 
-    def on_log(self, message: str) -> None:
-        self._each("on_log", message)
+    The pass-throughs (the run recorder to its inner reporter, the training child to its output
+    stream, the window's worker to its signals) are all this one class, its methods generated
+    from Reporter's own signatures, so none can miss a method. `args` are always positional with
+    defaults filled in: `on_status("failed", message="x")` and `on_status("failed", "x")` reach the
+    sink alike. A subclass that acts on one call overrides that method and calls super() to pass
+    it on.
+    """
 
-    def on_progress(self, phase: str, done: int, total: int) -> None:
-        self._each("on_progress", phase, done, total)
+    def __init__(self, sink: ReporterCall) -> None:
+        self._sink = sink
 
-    def on_info(self, info: dict[str, Any]) -> None:
-        self._each("on_info", info)
 
-    def on_step(self, event: StepEvent) -> None:
-        self._each("on_step", event)
+def _forwarding_method(name: str) -> Callable[..., None]:
+    # Generated rather than written out: seven hand-written pass-throughs per forwarder were how
+    # a method could be forgotten in one of them.
+    original = getattr(Reporter, name)
+    signature = inspect.signature(original)
+    arity = len(signature.parameters) - 1  # without self
 
-    def on_eval(self, event: EvalEvent) -> None:
-        self._each("on_eval", event)
+    def forward(self: ForwardingReporter, *args: Any, **kwargs: Any) -> None:
+        if kwargs or len(args) != arity:  # binding is only needed for keywords and defaults
+            bound = signature.bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            args = tuple(bound.arguments.values())[1:]
+        self._sink(name, args)
 
-    def on_checkpoint(self, event: CheckpointEvent) -> None:
-        self._each("on_checkpoint", event)
+    return functools.update_wrapper(forward, original)  # Reporter's name, docstring and signature
+
+
+for _name in REPORTER_METHODS:
+    setattr(ForwardingReporter, _name, _forwarding_method(_name))
+
+
+def deliver_to(reporter: Reporter) -> ReporterCall:
+    """A sink that makes each call it is handed on `reporter`: what a forwarder that passes the
+    events on to another reporter (the run recorder) forwards to."""
+
+    def deliver(name: str, args: tuple[Any, ...]) -> None:
+        getattr(reporter, name)(*args)
+
+    return deliver
+
+
+def _argument_types(method: Callable[..., Any]) -> tuple[Any, ...]:
+    hints = typing.get_type_hints(method)  # the annotations resolved (they are strings here)
+    return tuple(hints.get(name, Any) for name in list(inspect.signature(method).parameters)[1:])
+
+
+# The declared type of each argument of each Reporter method, which says how it travels as
+# plain data: events as their to_dict(), text, numbers, dicts.
+_ARGUMENT_TYPES = {name: _argument_types(getattr(Reporter, name)) for name in REPORTER_METHODS}
+
+
+def to_plain(name: str, args: Sequence[Any]) -> list[Any]:
+    """A Reporter call's arguments as plain values, as the window's signals and the training
+    child's JSON lines carry them: events as their `to_dict()`, the rest coerced to the type the
+    method declares (a numpy count becomes an int, a missing message an empty string)."""
+    return [_plain(value, kind) for value, kind in zip(args, _ARGUMENT_TYPES[name])]
+
+
+def from_plain(name: str, args: Sequence[Any]) -> tuple[Any, ...]:
+    """The inverse of `to_plain`: each dict the method declares as an event becomes that event."""
+    return tuple(_event(value, kind) for value, kind in zip(args, _ARGUMENT_TYPES[name]))
+
+
+def _plain(value: Any, kind: Any) -> Any:
+    if dataclasses.is_dataclass(kind):
+        return value.to_dict()
+    if kind is str:
+        return "" if value is None else str(value)
+    if kind in (int, float):
+        return kind(value)
+    if typing.get_origin(kind) is dict:
+        return dict(value)
+    return value
+
+
+def _event(value: Any, kind: Any) -> Any:
+    if dataclasses.is_dataclass(kind) and isinstance(value, dict):
+        return kind(**{key: item for key, item in value.items() if key != "event"})
+    return value
 
 
 class TrainingControl:

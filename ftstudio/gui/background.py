@@ -124,16 +124,6 @@ def _is_user_error(exc: BaseException) -> bool:
     return isinstance(exc, FtStudioError)
 
 
-def failure_message(exc: BaseException | None, unexpected: str) -> str:
-    """What a failed task tells the user: an ftstudio error says it in its own words; anything
-    else is a bug or an odd file, shown as `unexpected` with the exception's type and text."""
-    if exc is None:
-        return unexpected
-    if _is_user_error(exc):
-        return str(exc)
-    return f"{unexpected} ({type(exc).__name__}): {exc}"
-
-
 def wait_for_stranded(timeout_ms: int = 30000) -> bool:
     """Let work that outlived its window finish before the interpreter shuts down (called by
     `main()` after the event loop): Python finalising under a running import spews errors or

@@ -265,20 +265,3 @@ def _check_classes(train: datasets.Dataset, column: str, present: list[str], row
             f"The label column '{_show(column)}' has {len(present)} distinct values in {rows} rows: it looks like ids "
             f"or free text, not classes. Choose the label column{hint}"
         )
-
-
-def label_values_as_names(dataset: datasets.Dataset, column: str) -> list[str | None]:
-    """Each row's label as the name `prepare_data` would give it (None when missing), for code
-    that compares a file's labels with a trained model's `label_names` (e.g. evaluation)."""
-    import datasets
-
-    feature = dataset.features[column]
-    values = dataset[column][:]
-    if isinstance(feature, datasets.ClassLabel):
-        return [feature.names[v] if v is not None and 0 <= v < len(feature.names) else None for v in values]
-    out: list[str | None] = []
-    for value in values:
-        missing = value is None or (isinstance(value, float) and value != value) or \
-            (isinstance(value, str) and not value.strip())
-        out.append(None if missing else _keys([value.strip() if isinstance(value, str) else value], column)[0])
-    return out

@@ -138,34 +138,3 @@ def _system_memory() -> tuple[int, int]:
         return 0, 0
     memory = psutil.virtual_memory()
     return int(memory.total), int(memory.available)
-
-
-def estimate_training_memory(
-    num_params: int,
-    trainable_params: int,
-    batch_size: int,
-    max_length: int,
-    hidden_size: int,
-    num_layers: int,
-    precision: str = "fp32",
-) -> int:
-    """A rough upper estimate, in bytes, of the memory one AdamW training step needs.
-
-    weights:      4 bytes per parameter (fp32 master copy), + 2 under bf16/fp16 autocast (half copies)
-    gradients:    4 bytes per trainable parameter
-    AdamW state:  8 bytes per trainable parameter (two fp32 moments)
-    activations:  per layer b*s*h*(34 + 5*a*s/h) bytes at 16 bits (Korthikanti et al., 2022), with
-                  a = h/64 heads, doubled for fp32; all layers are counted as if gradients flow
-                  through them (frozen bottom layers need less); only one layer's worth without
-                  trainable parameters (inference)
-    plus 10% for allocator fragmentation. The CUDA context (~0.3-0.5 GiB) is not included.
-    """
-    half = precision in ("bf16", "fp16")
-    weights = num_params * (6 if half else 4)
-    trainable = max(0, min(trainable_params, num_params))
-    states = trainable * (4 + 8)
-    heads = max(1, hidden_size // 64)
-    per_layer = batch_size * max_length * hidden_size * (34 + 5 * heads * max_length / max(1, hidden_size))
-    per_layer *= 1 if half else 2
-    activations = per_layer * (max(1, num_layers) if trainable else 1)
-    return int((weights + states + activations) * 1.1)

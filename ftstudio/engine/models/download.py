@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ftstudio.engine.errors import ModelError
+from ftstudio.engine.errors import ModelError, first_line
 from ftstudio.engine.models.files import hub_cache_dir, read_config
 
 ProgressFn = Callable[[int, int], None]
@@ -27,12 +27,6 @@ _PICKLE_PATTERNS = ["pytorch_model*.bin", "pytorch_model.bin.index.json"]
 def hub_patterns(allow_pickle: bool) -> list[str]:
     """The files a classification fine-tune needs from a repository (pickles only when allowed)."""
     return _HUB_PATTERNS + (_PICKLE_PATTERNS if allow_pickle else [])
-
-
-def first_line(exc: BaseException) -> str:
-    """An exception's message cut to one line, for user-facing messages."""
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0].rstrip(".")[:300]
 
 
 def download_snapshot(repo_id: str, patterns: list[str], progress: ProgressFn | None) -> Path:

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ftstudio.engine.errors import FtStudioError, ModelError
-from ftstudio.engine.models.download import first_line
+from ftstudio.engine.errors import FtStudioError, ModelError, first_line
 from ftstudio.engine.models.sources import (
     ModelSource,
     as_source,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ftstudio.engine.errors import CheckpointError, DatasetError, FtStudioError
+from ftstudio.engine.errors import CheckpointError, DatasetError, FtStudioError, first_line
 
 
 @dataclass
@@ -82,7 +82,7 @@ class Predictor:
                 self.model = AutoModelForSequenceClassification.from_pretrained(self.path, use_safetensors=True)
                 self.tokenizer = AutoTokenizer.from_pretrained(self.path)
         except (OSError, ValueError, KeyError) as exc:
-            raise CheckpointError(f"Cannot load checkpoint {self.path}: {str(exc).splitlines()[0]}") from None
+            raise CheckpointError(f"Cannot load checkpoint {self.path}: {first_line(exc)}") from None
         self.model.to(self.device).eval()
         id2label = self.model.config.id2label
         self.label_names = [str(id2label[i]) for i in range(len(id2label))]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ftstudio.engine.errors import CheckpointError, TrainingError
-from ftstudio.engine.runs.atomic import atomic_write_json, fsync_dir, recover_dir, replace_dir
+from ftstudio.engine.runs.atomic import fsync_dir, recover_dir, replace_dir
 from ftstudio.engine.runs.folder import CHECKPOINTS_DIR, STEP_RE
 from ftstudio.engine.runs.lock import is_live
 
@@ -203,10 +203,6 @@ def load_training_state(checkpoint: Path) -> dict[str, Any]:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, pickle.UnpicklingError, EOFError) as exc:
         raise CheckpointError(f"Cannot read resume state {path}: {exc}".splitlines()[0]) from None
-
-
-def write_run_trainer_state(path: Path, state: dict[str, Any]) -> None:
-    atomic_write_json(path, state)
 
 
 def disk_bytes_needed(model: Any, optimizer: str, keep: int) -> int:

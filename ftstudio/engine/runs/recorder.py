@@ -15,7 +15,7 @@ import errno
 from pathlib import Path
 from typing import Any
 
-from ftstudio.engine.errors import RunError
+from ftstudio.engine.errors import DISK_FULL_ERRNOS, RunError
 from ftstudio.engine.events import (
     FAILED,
     FINISHED,
@@ -23,8 +23,10 @@ from ftstudio.engine.events import (
     STOPPING,
     CheckpointEvent,
     EvalEvent,
+    ForwardingReporter,
     Reporter,
     StepEvent,
+    deliver_to,
 )
 from ftstudio.engine.runs.folder import append_metric, write_status
 
@@ -34,7 +36,7 @@ _ENDING = (FAILED, STOPPED, STOPPING, FINISHED)
 def disk_message(exc: OSError, where: Path | str) -> str:
     """Words for an OSError while writing into the run folder (shared with train.py)."""
     code = getattr(exc, "errno", None)
-    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+    if code in DISK_FULL_ERRNOS:
         return (f"The disk holding {where} is full. Free some space (or lower keep_checkpoints) and resume; "
                 "the last complete checkpoint is kept.")
     if code in (errno.EACCES, errno.EPERM, errno.EROFS):
@@ -45,11 +47,15 @@ def disk_message(exc: OSError, where: Path | str) -> str:
     return f"Writing to {where} failed ({exc.strerror or exc}); the last complete checkpoint is kept."
 
 
-class RunRecorder(Reporter):
-    """Persists events of the run in `run_dir` (once known) and forwards them to `inner`."""
+class RunRecorder(ForwardingReporter):
+    """Persists events of the run in `run_dir` (once known) and forwards them to `inner`.
+
+    Only the events that are recorded are overridden here; every call (these after writing)
+    reaches `inner` through ForwardingReporter, so a new Reporter method passes through untouched.
+    """
 
     def __init__(self, inner: Reporter, run_dir: Path | None = None) -> None:
-        self.inner = inner
+        super().__init__(deliver_to(inner))
         self.run_dir = run_dir
         self.step = 0
         self.status = ""
@@ -75,30 +81,24 @@ class RunRecorder(Reporter):
         self._write(lambda: write_status(self.run_dir, status, message, self.step), ending)
         self._write(lambda: append_metric(self.run_dir, {"event": "status", "status": status, "message": message,
                                                          "step": self.step}), ending)
-        self.inner.on_status(status, message)
-
-    def on_log(self, message: str) -> None:
-        self.inner.on_log(message)
-
-    def on_progress(self, phase: str, done: int, total: int) -> None:
-        self.inner.on_progress(phase, done, total)
+        super().on_status(status, message)
 
     def on_info(self, info: dict[str, Any]) -> None:
         self._write(lambda: append_metric(self.run_dir, {"event": "info", **info}))
-        self.inner.on_info(info)
+        super().on_info(info)
 
     def on_step(self, event: StepEvent) -> None:
         self.step = event.step
         self._write(lambda: append_metric(self.run_dir, event.to_dict()))
-        self.inner.on_step(event)
+        super().on_step(event)
 
     def on_eval(self, event: EvalEvent) -> None:
         self._write(lambda: append_metric(self.run_dir, event.to_dict()))
-        self.inner.on_eval(event)
+        super().on_eval(event)
 
     def on_checkpoint(self, event: CheckpointEvent) -> None:
         self._write(lambda: append_metric(self.run_dir, event.to_dict()))
-        self.inner.on_checkpoint(event)
+        super().on_checkpoint(event)
 
     def record(self, record: dict[str, Any]) -> None:
         """A record for the log only (train_summary, resume markers)."""

@@ -1,4 +1,4 @@
-"""Process-level CPU settings that make training faster, and what this machine can do.
+"""Process-level CPU settings that make training faster.
 
 `configure_cpu_runtime()` must run before torch is first imported (the entry points call it):
 PyTorch's CPU kernels run on an OpenMP thread pool, and GNU OpenMP's default makes idle pool
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 OPENMP_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 
@@ -49,27 +48,3 @@ def lower_thread_priority(increment: int = 5) -> bool:
     except (OSError, AttributeError):
         return False
     return True
-
-
-def matmul_peak_flops(size: int = 2048, seconds: float = 1.0, dtype: str = "float32") -> float:
-    """Measured FLOP/s of a large square matmul on the CPU (or the current GPU when `size` is
-    placed there by the caller's default device): the practical peak training is compared with."""
-    import torch
-
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    torch_dtype = getattr(torch, dtype)
-    a = torch.randn(size, size, device=device, dtype=torch_dtype)
-    b = torch.randn(size, size, device=device, dtype=torch_dtype)
-    a @ b  # warm up: kernel selection, page faults
-    best = 0.0
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        for _ in range(4):
-            a @ b
-        if device == "cuda":
-            torch.cuda.synchronize()
-        best = max(best, 4 * 2 * size**3 / (time.perf_counter() - start))
-    return best

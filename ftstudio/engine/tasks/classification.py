@@ -52,11 +52,3 @@ def classification_metrics(
         "confusion": matrix.tolist(),
         "per_class": per_class,
     }
-
-
-def majority_rate(labels: np.ndarray) -> float:
-    """Accuracy of always predicting the most common label: the bar a model must beat."""
-    labels = np.asarray(labels)
-    if labels.size == 0:
-        return 0.0
-    return float(np.bincount(labels).max() / labels.size)

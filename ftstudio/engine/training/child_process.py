@@ -31,24 +31,28 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from ftstudio.engine.errors import user_message
 from ftstudio.engine.events import (
     FAILED,
     PREPARING,
+    REPORTER_METHODS,
     STOPPED,
-    CheckpointEvent,
-    EvalEvent,
+    ForwardingReporter,
     Reporter,
-    StepEvent,
     TrainingControl,
+    from_plain,
+    to_plain,
 )
 
 # The hidden first argument of the `ftstudio` entry point that makes it the training child
 # (works for `python -m ftstudio` and for a frozen PyInstaller build alike).
 CHILD_ARGUMENT = "--training-process"
 COMMANDS = ("stop", "pause", "resume")
-_EVENT_TYPES = {"on_step": StepEvent, "on_eval": EvalEvent, "on_checkpoint": CheckpointEvent}
 # Lines of the child's stderr kept to explain a child that died without a result.
 STDERR_LINES_KEPT = 40
+# What a failure nobody foresaw adds to its message: the traceback goes to the run's log.
+SEE_THE_LOG = "See the log for the traceback."
+TRAINING_OUT_OF_MEMORY = "Out of memory. Lower the batch size or the maximum length and try again."
 
 
 def child_command() -> list[str]:
@@ -183,14 +187,12 @@ class TrainingProcess:
 
 
 def replay(message: dict[str, Any], reporter: Reporter) -> None:
-    """One protocol line -> the matching reporter call (events rebuilt as their dataclasses)."""
-    call, args = message.get("call"), message.get("args", [])
-    if call not in ("on_status", "on_log", "on_progress", "on_info", *_EVENT_TYPES):
+    """One protocol line -> the matching reporter call (events rebuilt as their dataclasses);
+    a call that is not a Reporter method is ignored, never looked up on `reporter`."""
+    call = message.get("call")
+    if call not in REPORTER_METHODS:
         return
-    if call in _EVENT_TYPES:
-        payload = {k: v for k, v in args[0].items() if k != "event"}
-        args = [_EVENT_TYPES[call](**payload)]
-    getattr(reporter, call)(*args)
+    getattr(reporter, call)(*from_plain(call, message.get("args", [])))
 
 
 def ended_unexpectedly(code: int) -> str:
@@ -211,47 +213,36 @@ def _child_environment() -> dict[str, str]:
 
 
 # ------------------------------------------------------------------ child side
-class StreamReporter(Reporter):
-    """The child's reporter: each call becomes one JSON line for the parent."""
+class StreamReporter(ForwardingReporter):
+    """The child's reporter: each call becomes one JSON line {"call": name, "args": [...]} for the
+    parent, its arguments as `to_plain` gives them. It also remembers the run's last status and
+    folder, which the failed result of a crash needs."""
 
     def __init__(self, stream: IO[str]) -> None:
+        super().__init__(self._send_call)
         self._stream = stream
         self._lock = threading.Lock()
         self.last_status = ""
         self.run_dir = ""
 
     def send(self, message: dict[str, Any]) -> None:
+        """Write one protocol line (a call, or the final result); safe from any thread."""
         line = json.dumps(message, default=str)
         with self._lock:
             self._stream.write(line + "\n")
             self._stream.flush()
 
-    def _call(self, name: str, *args: Any) -> None:
-        self.send({"call": name, "args": list(args)})
+    def _send_call(self, name: str, args: tuple[Any, ...]) -> None:
+        self.send({"call": name, "args": to_plain(name, args)})
 
     def on_status(self, status: str, message: str = "") -> None:
         self.last_status = status
-        self._call("on_status", status, message or "")
-
-    def on_log(self, message: str) -> None:
-        self._call("on_log", str(message))
-
-    def on_progress(self, phase: str, done: int, total: int) -> None:
-        self._call("on_progress", str(phase), int(done), int(total))
+        super().on_status(status, message)
 
     def on_info(self, info: dict[str, Any]) -> None:
         if info.get("run_dir"):
             self.run_dir = str(info["run_dir"])
-        self._call("on_info", dict(info))
-
-    def on_step(self, event: StepEvent) -> None:
-        self._call("on_step", event.to_dict())
-
-    def on_eval(self, event: EvalEvent) -> None:
-        self._call("on_eval", event.to_dict())
-
-    def on_checkpoint(self, event: CheckpointEvent) -> None:
-        self._call("on_checkpoint", event.to_dict())
+        super().on_info(info)
 
 
 def read_commands(stream: IO[str], control: TrainingControl) -> None:
@@ -287,23 +278,11 @@ def run_request(request: dict[str, Any], reporter: StreamReporter, control: Trai
         return {"run_dir": str(outcome.run_dir) if outcome.run_dir else "", "status": outcome.status,
                 "message": outcome.message or "", "best": outcome.best}
     except BaseException as exc:  # the window must hear about every failure, whatever its type
-        message = readable_error(exc)
+        message = user_message(exc, advice=SEE_THE_LOG, out_of_memory=TRAINING_OUT_OF_MEMORY)
         reporter.on_log("Training failed:\n" + "".join(traceback.format_exception(exc)).rstrip())
         if reporter.last_status != FAILED:
             reporter.on_status(FAILED, message)
         return {"run_dir": reporter.run_dir, "status": FAILED, "message": message, "best": None}
-
-
-def readable_error(exc: BaseException) -> str:
-    """One line for the user: engine errors are already written for them; others get their type."""
-    from ftstudio.engine.errors import FtStudioError
-
-    text = str(exc).strip()
-    if isinstance(exc, FtStudioError) and text:
-        return text
-    if isinstance(exc, MemoryError):
-        return "Out of memory. Lower the batch size or the maximum length and try again."
-    return f"Unexpected error ({type(exc).__name__}): {text or 'no details'}. See the log for the traceback."
 
 
 def child_main() -> int:

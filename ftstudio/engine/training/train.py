@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ftstudio.engine.errors import CheckpointError, FtStudioError, StopRequested
+from ftstudio.engine.errors import CheckpointError, FtStudioError, StopRequested, first_line, user_message
 from ftstudio.engine.events import (
     FAILED,
     FINISHED,
@@ -263,7 +263,6 @@ def _data_summary(prepared, trainer, max_length: int) -> dict[str, Any]:
         "token_length_p50": float(np.percentile(lengths, 50)) if len(lengths) else 0.0,
         "token_length_p95": float(np.percentile(lengths, 95)) if len(lengths) else 0.0,
         "truncated_share": float(np.mean(lengths >= max_length)) if len(lengths) else 0.0,
-        "majority_rate": float(counts.max() / max(counts.sum(), 1)),
     }
 
 
@@ -323,8 +322,7 @@ def _stopped(trainer, recorder) -> TrainResult:
         elif trainer.global_step > 0:
             message += " The checkpoint at this step is kept; resume to continue."
     except Exception as exc:  # noqa: BLE001 - a failed save on stop must still end the run cleanly
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        message += f" Saving the final checkpoint failed ({reason}); the previous one is kept."
+        message += f" Saving the final checkpoint failed ({first_line(exc)}); the previous one is kept."
     recorder.on_status(STOPPED, message)
     return TrainResult(trainer.run_dir, STOPPED, message, _best(trainer))
 
@@ -348,7 +346,6 @@ def _is_oom(exc: BaseException) -> bool:
 
 def _describe_unexpected(exc: BaseException, trainer) -> str:
     """Words for failures that are not ours to predict: out of memory and the disk above all."""
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if _is_oom(exc):
         return (
             "The GPU ran out of memory. Lower batch_size (and raise grad_accum to keep the effective batch), "
@@ -360,8 +357,8 @@ def _describe_unexpected(exc: BaseException, trainer) -> str:
 
         return disk_message(exc, trainer.run_dir)
     where = f" at step {trainer.global_step}" if trainer is not None else ""
-    log = " Details are in error.log in the run folder." if trainer is not None and trainer.run_dir else ""
-    return f"Training failed{where}: {type(exc).__name__}: {text}.{log}"[:1000]
+    log = "Details are in error.log in the run folder." if trainer is not None and trainer.run_dir else ""
+    return user_message(exc, f"Training failed{where}", advice=log)
 
 
 def _retry_smaller(trainer, settings: TrainSettings, recorder) -> tuple[TrainSettings, Path, bool, tuple]:

@@ -316,7 +316,7 @@ class RunsPanel(QWidget):
 
     @Slot()
     def _on_delete(self) -> None:
-        from ftstudio.engine.errors import FtStudioError
+        from ftstudio.engine.errors import FtStudioError, user_message
         from ftstudio.engine.runs.listing import delete_run
 
         targets = [p for p in self._picked if not _same(p, self.active_run)]
@@ -333,7 +333,7 @@ class RunsPanel(QWidget):
                 delete_run(run_dir)
             except (FtStudioError, OSError) as exc:
                 self.refresh()
-                self._set_hint(f"Could not delete {run_dir.name}: {exc}", error=True)
+                self._set_hint(user_message(exc, f"Could not delete {run_dir.name}"), error=True)
                 return
             self.sig_run_deleted.emit(str(run_dir))
         self.refresh()

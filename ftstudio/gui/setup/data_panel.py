@@ -28,8 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ftstudio.engine.errors import user_message
 from ftstudio.engine.settings import TrainSettings
-from ftstudio.gui.background import BackgroundRunner, BackgroundTask, failure_message
+from ftstudio.gui.background import BackgroundRunner, BackgroundTask
 from ftstudio.gui.setup.data_tasks import load_data, measure_token_lengths
 from ftstudio.gui.setup.data_views import ClassCountsChart, RawPreviewModel, TokenLengthChart
 from ftstudio.gui.setup.recent_paths import recent_paths, remember_path
@@ -309,7 +310,7 @@ class DataPanel(QGroupBox):
             combo.addItems(columns)
             combo.setCurrentIndex(columns.index(current) if current in columns else -1)
         if prepared is None:
-            self._show_error(failure_message(problem, "Cannot read this data"))
+            self._show_error(user_message(problem, "Cannot read this data"))
             self._classes.clear()
             self._lengths_chart.clear("")
             self._splits.setText("")
@@ -336,7 +337,7 @@ class DataPanel(QGroupBox):
         self._lengths_chart.clear("")
         self._splits.setText("")
         self._notes.setText("")
-        self._show_error(failure_message(exc, "Cannot read this data"))
+        self._show_error(user_message(exc, "Cannot read this data"))
 
     def _fit_columns(self) -> None:
         """Size columns to their contents, but no column (a long text) may hide the others."""
@@ -378,7 +379,7 @@ class DataPanel(QGroupBox):
     @Slot(object)
     def _on_lengths_failed(self, exc: BaseException) -> None:
         self._length_task = None
-        self._lengths_chart.clear(f"Token lengths unavailable: {failure_message(exc, 'Cannot tokenize')}")
+        self._lengths_chart.clear(f"Token lengths unavailable: {user_message(exc, 'Cannot tokenize')}")
 
     def _show_lengths(self) -> None:
         if self._lengths is None:

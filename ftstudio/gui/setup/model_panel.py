@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.gui.background import BackgroundRunner, BackgroundTask, failure_message
+from ftstudio.engine.errors import user_message
+from ftstudio.gui.background import BackgroundRunner, BackgroundTask
 from ftstudio.gui.setup.recent_paths import recent_paths, remember_path
 from ftstudio.gui.style import set_role
 
@@ -243,7 +244,7 @@ class ModelPanel(QGroupBox):
         self._inspect_task = None
         self._info = None
         self._facts.setText("")
-        self._show_message(failure_message(exc, "Unexpected problem"), "error")
+        self._show_message(user_message(exc, "Unexpected problem"), "error")
         self.sig_model_changed.emit(None)
 
     # ------------------------------------------------------------------ downloading
@@ -285,7 +286,7 @@ class ModelPanel(QGroupBox):
 
     @Slot(object)
     def _on_download_failed(self, exc: BaseException) -> None:
-        self._show_hub_message(failure_message(exc, "Unexpected problem"), "error")
+        self._show_hub_message(user_message(exc, "Unexpected problem"), "error")
 
     @Slot()
     def _on_download_done(self) -> None:

@@ -21,10 +21,12 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
-from ftstudio.gui.background import failure_message
+from ftstudio.engine.errors import StopRequested, user_message
 
 # Models are a few hundred MB each; a handful covers "this run vs base vs another checkpoint".
 _CACHE_SIZE = 4
+# What running out of memory means here: the model (or the cache of them) did not fit.
+OUT_OF_MEMORY = "Out of memory while loading the model. Close other runs or pick a smaller checkpoint."
 
 
 class _RequestBook:
@@ -65,8 +67,6 @@ class _EvalControl:
 
     def check(self, reporter: Any = None, resume_status: str = "") -> None:
         if self.stop_requested:
-            from ftstudio.engine.errors import StopRequested
-
             raise StopRequested()
 
 
@@ -133,11 +133,9 @@ class PredictWorker(QObject):
             else:
                 self._evaluate(request, predictor)
         except Exception as exc:  # every failure becomes a message; the thread must live on
-            from ftstudio.engine.errors import StopRequested
-
             if isinstance(exc, StopRequested) or not self._wanted(request):
                 return
-            self.sig_failed.emit({**_head(request), "message": _message(exc)})
+            self.sig_failed.emit({**_head(request), "message": user_message(exc, out_of_memory=OUT_OF_MEMORY)})
 
     def _wanted(self, request: dict) -> bool:
         return not self._stopping.is_set() and self._book.is_current(request["slot"], request["id"])
@@ -204,10 +202,6 @@ def _head(request: dict) -> dict:
     return {"id": request["id"], "slot": request["slot"], "kind": request["kind"]}
 
 
-def _message(exc: BaseException) -> str:
-    if isinstance(exc, MemoryError):
-        return "Out of memory while loading the model. Close other runs or pick a smaller checkpoint."
-    return failure_message(exc, "Unexpected error")
 
 
 class PredictService(QObject):

@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from ftstudio.engine.library_output import quiet_progress_bars_early
-from ftstudio.gui.train.worker import TrainingWorker
+from ftstudio.gui.train.worker import REPORTER_SIGNALS, TrainingWorker
 
 # Threads still running are kept here so garbage collection of a session (or of its window) can
 # never destroy a QThread mid-run; each leaves the set when it has finished.
@@ -106,8 +106,7 @@ class TrainingSession(QObject):
     sig_finished = Signal(object)
     sig_started = Signal()
 
-    _FORWARDED = ("sig_status", "sig_log", "sig_progress", "sig_info", "sig_step", "sig_eval",
-                  "sig_checkpoint", "sig_finished")
+    _FORWARDED = (*REPORTER_SIGNALS, "sig_finished")
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)

@@ -1,10 +1,11 @@
 """The object that waits for a training run on a worker QThread and speaks only in signals.
 
-The run itself trains in a child process (engine.training_process: no GIL or heap shared with
-the window). On this thread the worker starts the child and replays each event it reports on a
-`_SignalReporter`, which turns it into a signal of this worker, queued by Qt to the main thread.
-Payloads are plain dicts and strings (event.to_dict()). Stop and pause go straight to the child
-from whichever thread asks: this thread is busy reading the child's events.
+The run itself trains in a child process (engine.training.child_process: no GIL or heap shared
+with the window). On this thread the worker starts the child and replays each event it reports
+on a ForwardingReporter, whose every call becomes the matching signal of this worker (`on_step`
+-> `sig_step`), queued by Qt to the main thread. Payloads are plain dicts and strings
+(`events.to_plain`: event.to_dict()). Stop and pause go straight to the child from whichever
+thread asks: this thread is busy reading the child's events.
 """
 
 from __future__ import annotations
@@ -15,45 +16,25 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
 
-from ftstudio.engine.events import FAILED, PREPARING, Reporter
-from ftstudio.engine.training.child_process import TrainingProcess, readable_error
+from ftstudio.engine.errors import user_message
+from ftstudio.engine.events import FAILED, PREPARING, REPORTER_METHODS, ForwardingReporter, to_plain
+from ftstudio.engine.training.child_process import SEE_THE_LOG, TRAINING_OUT_OF_MEMORY, TrainingProcess
 
 
-class _SignalReporter(Reporter):
-    """Engine reporter that re-emits every callback as a signal of `worker` (cheap: one emit)."""
+def signal_name(method: str) -> str:
+    """The worker's signal for a Reporter method: `on_step` -> `sig_step`."""
+    return "sig_" + method.removeprefix("on_")
 
-    def __init__(self, worker: TrainingWorker) -> None:
-        self._worker = worker
 
-    def on_status(self, status: str, message: str = "") -> None:
-        self._worker.last_status = status
-        self._worker.sig_status.emit(status, message or "")
-
-    def on_log(self, message: str) -> None:
-        self._worker.sig_log.emit(str(message))
-
-    def on_progress(self, phase: str, done: int, total: int) -> None:
-        self._worker.sig_progress.emit(str(phase), int(done), int(total))
-
-    def on_info(self, info: dict[str, Any]) -> None:
-        if info.get("run_dir"):
-            self._worker.run_dir = str(info["run_dir"])
-        self._worker.sig_info.emit(dict(info))
-
-    def on_step(self, event) -> None:
-        self._worker.sig_step.emit(event.to_dict())
-
-    def on_eval(self, event) -> None:
-        self._worker.sig_eval.emit(event.to_dict())
-
-    def on_checkpoint(self, event) -> None:
-        self._worker.sig_checkpoint.emit(event.to_dict())
+# One signal per Reporter method, in the same order (the session re-exposes exactly these).
+REPORTER_SIGNALS: tuple[str, ...] = tuple(signal_name(method) for method in REPORTER_METHODS)
 
 
 class TrainingWorker(QObject):
     """Runs one training run (or resumes one) in a child process when `run()` is invoked on its thread.
 
-    Signals (all emitted from the worker thread, delivered queued to receivers elsewhere):
+    Signals (all emitted from the worker thread, delivered queued to receivers elsewhere); each
+    Reporter method `on_x` has its `sig_x` (REPORTER_SIGNALS), which a new method must add:
       sig_status(str status, str message): the run changed state (events.PREPARING ... FAILED).
       sig_log(str line): a human-readable log line.
       sig_progress(str phase, int done, int total): progress inside tokenizing/evaluating/saving.
@@ -93,11 +74,20 @@ class TrainingWorker(QObject):
         """End the child at once, when a stop was not honoured in time (closing the window)."""
         self.process.kill()
 
+    def _emit_call(self, method: str, args: tuple[Any, ...]) -> None:
+        """One reporter call of the child -> the matching signal (cheap: one emit)."""
+        plain = to_plain(method, args)
+        if method == "on_status":
+            self.last_status = plain[0]
+        elif method == "on_info" and plain[0].get("run_dir"):
+            self.run_dir = str(plain[0]["run_dir"])
+        getattr(self, signal_name(method)).emit(*plain)
+
     @Slot()
     def run(self) -> None:
         """Train to the end; never raises: any failure becomes a `failed` status and result."""
         result: dict[str, Any]
-        reporter = _SignalReporter(self)
+        reporter = ForwardingReporter(self._emit_call)
         try:
             self.sig_status.emit(PREPARING, "")
             self.sig_log.emit("Starting the training process ...")
@@ -107,9 +97,9 @@ class TrainingWorker(QObject):
                 self.run_dir = result["run_dir"]
             result["run_dir"] = self.run_dir
         except BaseException as exc:  # the window must hear about every failure, whatever its type
-            message = readable_error(exc)
-            if isinstance(exc, OSError):
-                message = f"The training process could not start: {exc}"
+            # An OSError here is the child failing to start (the interpreter missing, no memory to fork).
+            doing = "The training process could not start" if isinstance(exc, OSError) else "Unexpected error"
+            message = user_message(exc, doing, advice=SEE_THE_LOG, out_of_memory=TRAINING_OUT_OF_MEMORY)
             self.sig_log.emit("Training failed:\n" + "".join(traceback.format_exception(exc)).rstrip())
             if self.last_status != FAILED:
                 self.sig_status.emit(FAILED, message)

@@ -424,16 +424,3 @@ def test_hub_errors_are_translated(monkeypatch):
     prepared = prepare("someone/found")
     assert prepared.source.kind == "hub" and set(prepared.splits) == {"train", "validation"}
     assert any("unsupervised" in note for note in prepared.notes)
-
-
-def test_label_values_as_names():
-    import datasets
-
-    from ftstudio.engine.data.columns import label_values_as_names
-
-    floats = datasets.Dataset.from_dict({"l": [1.0, None, 2.0]})
-    assert label_values_as_names(floats, "l") == ["1", None, "2"]
-    strings = datasets.Dataset.from_dict({"l": [" pos", "", "neg"]})
-    assert label_values_as_names(strings, "l") == ["pos", None, "neg"]
-    features = datasets.Features({"l": datasets.ClassLabel(names=["a", "b"])})
-    assert label_values_as_names(datasets.Dataset.from_dict({"l": [1, -1]}, features=features), "l") == ["b", None]

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from ftstudio.engine.events import Reporter
 from ftstudio.engine.runs import folder as runs
@@ -163,6 +164,7 @@ def test_the_entry_point_configures_the_runtime_before_anything_loads(monkeypatc
 def test_benchmark_peers_run_on_a_tiny_model(tiny_model_dir, tmp_path, monkeypatch):
     """Each peer of the benchmark trains a tiny model in-process and the report is built; the
     real benchmark (benchmarks/run.py) runs each in its own process on the real model."""
+    pytest.importorskip("accelerate", reason="the stock Trainer peer needs accelerate: pip install -e '.[bench]'")
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     for name in ("common", "peers", "report"):
         sys.modules.pop(name, None)

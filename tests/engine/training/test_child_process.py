@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from ftstudio.engine.events import CheckpointEvent, EvalEvent, StepEvent, TrainingControl
+from ftstudio.engine.events import REPORTER_METHODS, CheckpointEvent, EvalEvent, StepEvent, TrainingControl
 from ftstudio.engine.training import child_process as training_process
 from ftstudio.engine.training.child_process import (
     StreamReporter,
@@ -19,6 +19,7 @@ from ftstudio.engine.training.child_process import (
     replay,
     run_request,
 )
+from tests.engine.test_events import EXPECTED_CALLS, CallLog, call_every_method
 from tests.engine.training.test_train import Recorder, tiny_settings
 
 
@@ -64,6 +65,18 @@ def test_every_reporter_call_survives_the_pipe():
     assert parent.progress == [("tokenizing train", 5, 10)]
     assert parent.infos == [{"run_dir": "/runs/x", "total_steps": 10}]
     assert parent.steps == [step] and parent.evals == [evaluation] and parent.checkpoints == [checkpoint]
+
+
+def test_every_reporter_method_crosses_the_pipe_as_one_json_line():
+    """Whatever Reporter declares (SAMPLE_CALLS names every method) reaches the parent unchanged."""
+    stream = io.StringIO()
+    call_every_method(StreamReporter(stream))
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["call"] for line in lines] == list(REPORTER_METHODS)  # the wire format: call + args
+    parent = CallLog()
+    for line in lines:
+        replay(line, parent)
+    assert parent.calls == EXPECTED_CALLS
 
 
 def test_unknown_calls_are_ignored():

@@ -244,13 +244,3 @@ def test_recent_paths_keep_the_newest_first_once_and_only_the_last_few():
     recent = recent_paths("test/recent")
     assert recent[:3] == ["/data/5.csv", "/data/9.csv", "/data/8.csv"]
     assert len(recent) == MAX_RECENT and len(set(recent)) == MAX_RECENT and "/data/0.csv" not in recent
-
-
-def test_a_failed_task_reads_as_one_message():
-    from ftstudio.engine.errors import DatasetError
-    from ftstudio.gui.background import failure_message
-
-    assert failure_message(DatasetError("No text column in data.csv."), "Cannot read this data") == (
-        "No text column in data.csv.")
-    assert failure_message(ValueError("bad byte"), "Cannot read this data") == (
-        "Cannot read this data (ValueError): bad byte")
