@@ -127,6 +127,7 @@ def _start_trainer(plan: RunPlan, inputs: RunInputs, run_dir: Path, recorder: Ru
 
 
 def _restore(plan: RunPlan, checkpoint: Path, trainer: Trainer, recorder: RunRecorder) -> None:
+    """Continue from `checkpoint`: the run's log is cut back to its step and marks the resume."""
     from ftstudio.engine.runs import folder as runs
 
     trainer.restore(checkpoint)

@@ -12,6 +12,7 @@ out-of-memory error into a retry with smaller batches when the settings allow it
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ftstudio.engine.errors import CheckpointError, FtStudioError, StopRequested
 from ftstudio.engine.events import PREPARING, Reporter, TrainingControl
@@ -22,6 +23,9 @@ from ftstudio.engine.training import outcome
 from ftstudio.engine.training.outcome import TrainResult
 from ftstudio.engine.training.plan import RunPlan
 from ftstudio.engine.training.preparation import prepare
+
+if TYPE_CHECKING:
+    from ftstudio.engine.training.trainer import Trainer
 
 
 def train(
@@ -91,7 +95,7 @@ def _may_retry_smaller(settings: TrainSettings, exc: BaseException) -> bool:
     return settings.oom_retry and settings.batch_size > 1 and _is_oom(exc)
 
 
-def _retry_smaller(trainer, plan: RunPlan, recorder: RunRecorder) -> RunPlan:
+def _retry_smaller(trainer: Trainer, plan: RunPlan, recorder: RunRecorder) -> RunPlan:
     """After out of memory: half the batch, twice the accumulation (the same effective batch),
     written to settings.json so a later resume uses them; continue from the newest checkpoint."""
     import gc

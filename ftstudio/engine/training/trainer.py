@@ -210,8 +210,8 @@ class Trainer:
         cache must see the restored encoder) and log which ones it uses."""
         from ftstudio.engine.speed.levers import LeverRun, apply_levers, speed_line, speed_record
 
-        run = LeverRun(self.model, self.s, self.splits, self.pad_id, self.device, self.autocast,
-                       control=self.control, reporter=self.rep)
+        run = LeverRun(model=self.model, settings=self.s, splits=self.splits, pad_token_id=self.pad_id,
+                       device=self.device, autocast=self.autocast, control=self.control, reporter=self.rep)
         statuses = apply_levers(run)
         self.features = run.features
         self.rep.on_log(speed_line(statuses))
