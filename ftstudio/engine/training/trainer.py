@@ -1,7 +1,7 @@
 """The training loop: one object holding a prepared run, stepping it and saving it.
 
 `Trainer.setup()` turns settings into tokenized splits, a model, an optimizer and a schedule
-(optimization.py builds the last three); `Trainer.restore()` continues from a checkpoint;
+(the last two built by optimization.py); `Trainer.restore()` continues from a checkpoint;
 `Trainer.fit()` applies the speed levers (engine/speed/levers.py), redoes an evaluation a stop
 cut short, then runs optimizer steps until done, stopped or failed. Everything that decides what
 the next step computes (weights, optimizer moments, schedule position, RNG, data position, the
