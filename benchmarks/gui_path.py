@@ -188,7 +188,7 @@ def run_train(cfg: dict[str, Any]) -> dict[str, Any]:
     if outcome.get("status") != "finished":
         raise RuntimeError(f"GUI run ended {outcome.get('status')}: {outcome.get('message')}")
     result = ftstudio_result(Path(outcome["run_dir"]), outcome["wall"])
-    result["feature_cache"] = any("outputs were computed once" in line for line in logs)
+    result["feature_cache"] = any("head-only feature cache on" in line for line in logs)
     result["ui_lateness_training"] = probe.summary("training", "finished")
     result["ui_lateness_whole_run"] = probe.summary()
     result["cpu_during_training"] = cpu_during(probe, "training", "finished")

@@ -217,7 +217,7 @@ def run_ftstudio(cfg: dict[str, Any]) -> dict[str, Any]:
     if result.status != "finished":
         raise RuntimeError(f"ftstudio run ended {result.status}: {result.message}")
     out = ftstudio_result(run_dir, wall)
-    out["feature_cache"] = any("outputs were computed once" in line for line in logs.lines)
+    out["feature_cache"] = any("head-only feature cache on" in line for line in logs.lines)
     return out
 
 

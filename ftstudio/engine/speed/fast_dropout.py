@@ -21,10 +21,13 @@ GPUs, causal or grouped-query attention). The implementation name is not saved i
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from ftstudio.engine.speed.levers import LeverRun
 
 ENV_SWITCH = "FTSTUDIO_FAST_DROPOUT"
 ATTENTION_NAME = "ftstudio_sdpa"  # sdpa with fast attention dropout on the CPU (see the docstring)
@@ -63,10 +66,19 @@ class FastDropout(nn.Module):
         return f"p={self.p}"
 
 
+def unavailable_reason(device_type: str) -> str | None:
+    """Why torch's dropout stays for training on `device_type`, or None when it need not."""
+    if os.environ.get(ENV_SWITCH, "1") == "0":
+        return f"turned off by {ENV_SWITCH}=0"
+    if device_type != "cpu":  # the masks are the CPU generator's cost; devices draw theirs in parallel
+        return f"training on {device_type}, not the CPU"
+    return None
+
+
 def use_fast_dropout(model: Any, device_type: str) -> int:
     """Swap every `nn.Dropout` of `model` for `FastDropout` when training on the CPU, and its
     sdpa attention for `ATTENTION_NAME`; how many dropout modules were swapped."""
-    if device_type != "cpu" or os.environ.get(ENV_SWITCH, "1") == "0":
+    if unavailable_reason(device_type) is not None:
         return 0
     swapped = 0
     for parent in list(model.modules()):
@@ -122,3 +134,25 @@ def _register_attention() -> bool:
     AttentionInterface.register(ATTENTION_NAME, sdpa_with_fast_dropout)
     AttentionMaskInterface.register(ATTENTION_NAME, ALL_MASK_ATTENTION_FUNCTIONS["sdpa"])
     return True
+
+
+def uses_fast_attention(model: Any) -> bool:
+    """Whether `model` computes its attention with `ATTENTION_NAME`."""
+    return getattr(getattr(model, "config", None), "_attn_implementation", None) == ATTENTION_NAME
+
+
+class FastDropoutLever:
+    """This module as a speed lever (see speed/levers.py)."""
+
+    name = "fast dropout"
+
+    def unavailable_reason(self, run: LeverRun) -> str | None:
+        return unavailable_reason(run.device.type)
+
+    def apply(self, run: LeverRun) -> str | None:
+        if use_fast_dropout(run.model, run.device.type) == 0 and not uses_fast_attention(run.model):
+            return "the model has no plain dropout to replace"
+        return None
+
+
+LEVER = FastDropoutLever()

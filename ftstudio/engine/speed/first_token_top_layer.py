@@ -24,10 +24,13 @@ from __future__ import annotations
 import os
 import types
 from contextlib import nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftstudio.engine.speed.fast_dropout import ATTENTION_NAME
-from ftstudio.engine.speed.lever_check import logits_agree
+from ftstudio.engine.speed.lever_check import logits_agree, probe_inputs
+
+if TYPE_CHECKING:
+    from ftstudio.engine.speed.levers import LeverRun
 
 ENV_SWITCH = "FTSTUDIO_FIRST_TOKEN_TOP"
 # Encoders whose layers are BERT's code (transformers generates them from it) and whose
@@ -126,3 +129,22 @@ def use_first_token_top_layer(model: Any, probe: dict[str, Any], autocast: Any =
         remove(model)
         return "the reduced top layer did not reproduce the model"
     return None
+
+
+class FirstTokenTopLayerLever:
+    """This module as a speed lever (see speed/levers.py): checked on the first rows of the
+    training split."""
+
+    name = "first-token top layer"
+
+    def unavailable_reason(self, run: LeverRun) -> str | None:
+        if len(run.splits["train"]) == 0:
+            return "no training rows to check it on"
+        return unavailable_reason(run.model)
+
+    def apply(self, run: LeverRun) -> str | None:
+        probe = probe_inputs(run.splits["train"], run.pad_token_id, run.device)
+        return use_first_token_top_layer(run.model, probe, run.autocast)
+
+
+LEVER = FirstTokenTopLayerLever()

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import torch
 
     from ftstudio.engine.events import Reporter, TrainingControl
+    from ftstudio.engine.speed.levers import LeverRun
 
 # Model types whose sequence-classification head reads only the first token of the base model's
 # last hidden state (and the base model's pooler, where it has one, does the same).
@@ -183,3 +184,26 @@ def encode_first_token(
         base.train(was_training)
     # Leave inference mode's "inference tensor" flag behind: training indexes these with autograd on.
     return out.clone()
+
+
+class HeadOnlyFeatureCacheLever:
+    """This module as a speed lever (see speed/levers.py): caches train and validation and
+    hands the cache to the loop through `run.features`."""
+
+    name = "head-only feature cache"
+    splits = ("train", "validation")
+
+    def unavailable_reason(self, run: LeverRun) -> str | None:
+        rows = sum(len(run.splits[name]) for name in self.splits)
+        return cache_unavailable_reason(run.model, run.settings, rows)
+
+    def apply(self, run: LeverRun) -> str | None:
+        run.features = FeatureCache.build(
+            run.model, run.splits, list(self.splits), device=run.device, autocast=run.autocast,
+            batch_size=run.settings.batch_size, pad_token_id=run.pad_token_id, control=run.control,
+            reporter=run.reporter,
+        )
+        return None if run.features is not None else "the cached head did not reproduce the model"
+
+
+LEVER = HeadOnlyFeatureCacheLever()

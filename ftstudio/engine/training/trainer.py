@@ -1,7 +1,9 @@
 """The training loop: one object holding a prepared run, stepping it and saving it.
 
-`Trainer.setup()` turns settings into tokenized splits, a model, an optimizer and a schedule;
-`Trainer.fit()` runs optimizer steps until done, stopped or failed. Everything that decides what
+`Trainer.setup()` turns settings into tokenized splits, a model, an optimizer and a schedule
+(the last two built by optimization.py); `Trainer.restore()` continues from a checkpoint;
+`Trainer.fit()` applies the speed levers (engine/speed/levers.py), redoes an evaluation a stop
+cut short, then runs optimizer steps until done, stopped or failed. Everything that decides what
 the next step computes (weights, optimizer moments, schedule position, RNG, data position, the
 loss window being averaged) is in the checkpoint, so a resumed run continues bit for bit.
 """
@@ -10,7 +12,6 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,12 @@ from ftstudio.engine.runs import checkpoints
 from ftstudio.engine.runs.recorder import RunRecorder
 from ftstudio.engine.settings import TrainSettings
 from ftstudio.engine.training.evaluation import evaluate
+from ftstudio.engine.training.optimization import (
+    count_steps,
+    make_optimizer,
+    make_scheduler,
+    mixed_precision,
+)
 
 
 class Trainer:
@@ -72,68 +79,16 @@ class Trainer:
                 self.control, self.rep, phase=f"tokenizing {name}",
             )
         self.train_split = self.splits["train"]
-        micro_per_epoch = math.ceil(len(self.train_split) / s.batch_size)
-        self.steps_per_epoch = math.ceil(micro_per_epoch / s.grad_accum)
-        if s.max_steps > 0:
-            self.total_steps = s.max_steps
-            self.epochs = math.ceil(s.max_steps / self.steps_per_epoch)
-        else:
-            self.total_steps = s.epochs * self.steps_per_epoch
-            self.epochs = s.epochs
+        self.steps_per_epoch, self.total_steps, self.epochs = count_steps(len(self.train_split), s)
         self.model.to(device)
         self.model.train()
-        from ftstudio.engine.speed.fast_dropout import use_fast_dropout
-
-        use_fast_dropout(self.model, device.type)  # CPU only; see fast_dropout.py for what it saves
         apply_freeze(self.model, s.freeze_kind, s.frozen_layers, 0)
         groups = optimizer_param_groups(self.model, s.learning_rate, s.weight_decay, s.layerwise_lr_decay)
-        self.optimizer = self._make_optimizer(groups)
-        self.scheduler = self._make_scheduler()
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-        if dtype is None:
-            self.autocast = nullcontext
-        else:
-            self.autocast = lambda: torch.autocast(device_type=device.type, dtype=dtype)
-        self.scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
-        self._reduce_top_layer()
+        self.optimizer = make_optimizer(groups, s, device)
+        self.scheduler = make_scheduler(self.optimizer, s, self.total_steps)
+        self.autocast, self.scaler = mixed_precision(device, precision)
         self.window_loss = torch.zeros((), device=device, dtype=torch.float32)
         self.window_steps = 0
-
-    def _reduce_top_layer(self) -> None:
-        """Let the top layer compute only the first token when the head reads nothing else
-        (see first_token_top_layer), checked on the first rows of the training split."""
-        from ftstudio.engine.speed.first_token_top_layer import unavailable_reason, use_first_token_top_layer
-        from ftstudio.engine.speed.lever_check import probe_inputs
-
-        # Models it does not apply to (DistilBERT, decoders, ...) need neither a probe nor a log line.
-        if len(self.train_split) == 0 or unavailable_reason(self.model) is not None:
-            return
-        probe = probe_inputs(self.train_split, self.pad_id, self.device)
-        reason = use_first_token_top_layer(self.model, probe, self.autocast)
-        if reason is None:
-            self.rep.on_log("Top layer computes the first token only: the classification head reads nothing else.")
-        else:  # an architecture expected to allow it refused the check: worth knowing
-            self.rep.on_log(f"Top layer computes every token ({reason}).")
-
-    def _make_optimizer(self, groups: list[dict[str, Any]]) -> Any:
-        import torch
-
-        s = self.s
-        if s.optimizer == "sgd":
-            return torch.optim.SGD(groups, lr=s.learning_rate, momentum=s.momentum)
-        # The fused kernel updates all parameters in one pass; on the CPU too it is ~3x faster than
-        # the default per-tensor loop (and it is what Hugging Face's Trainer uses by default).
-        try:
-            return torch.optim.AdamW(groups, lr=s.learning_rate, fused=self.device.type in ("cuda", "cpu"))
-        except (RuntimeError, ValueError):  # a device or dtype without the fused kernel
-            return torch.optim.AdamW(groups, lr=s.learning_rate)
-
-    def _make_scheduler(self) -> Any:
-        from transformers import get_scheduler
-
-        name = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}[self.s.scheduler]
-        warmup = math.ceil(self.s.warmup_ratio * self.total_steps)
-        return get_scheduler(name, self.optimizer, num_warmup_steps=warmup, num_training_steps=self.total_steps)
 
     # ---------------------------------------------------------------- state
     def trainer_state(self) -> dict[str, Any]:
@@ -218,7 +173,10 @@ class Trainer:
         self._paused_at_start = self.control.paused_seconds
         self._seconds_before = self.train_seconds
         self._samples0, self._step0 = self.samples_seen, self.global_step
-        self._build_feature_cache()
+        self._apply_speed_levers()
+        message = self._redo_evaluation_cut_short()
+        if message:
+            return message
         while self.global_step < self.total_steps:
             batches = train_batches(self.train_split, s.batch_size, s.seed, self.epoch, s.group_by_length)
             if s.freeze_kind == "gradual" and self.micro == 0:
@@ -247,24 +205,30 @@ class Trainer:
         self.train_seconds = self._elapsed()
         return ""
 
-    def _build_feature_cache(self) -> None:
-        """Head-only: run the frozen encoder once over train and validation (see frozen_features)."""
-        from ftstudio.engine.speed.frozen_features import FeatureCache, cache_unavailable_reason
+    def _apply_speed_levers(self) -> None:
+        """Offer the run to every registered speed lever (after setup and restore: the head-only
+        cache must see the restored encoder) and log which ones it uses."""
+        from ftstudio.engine.speed.levers import LeverRun, apply_levers, speed_line, speed_record
 
-        self.features = None
-        if self.s.freeze_kind != "head":
-            return
-        reason = cache_unavailable_reason(self.model, self.s, len(self.train_split) + len(self.splits["validation"]))
-        if reason is None:
-            self.features = FeatureCache.build(
-                self.model, self.splits, ["train", "validation"], device=self.device, autocast=self.autocast,
-                batch_size=self.s.batch_size, pad_token_id=self.pad_id, control=self.control, reporter=self.rep,
-            )
-            reason = None if self.features is not None else "the cached head did not reproduce the model"
-        if self.features is not None:
-            self.rep.on_log("Encoder frozen: its outputs were computed once and the head trains on them.")
-        else:
-            self.rep.on_log(f"Encoder outputs are not cached ({reason}); the encoder runs every step.")
+        run = LeverRun(model=self.model, settings=self.s, splits=self.splits, pad_token_id=self.pad_id,
+                       device=self.device, autocast=self.autocast, control=self.control, reporter=self.rep)
+        statuses = apply_levers(run)
+        self.features = run.features
+        self.rep.on_log(speed_line(statuses))
+        self.rep.record(speed_record(statuses, self.global_step))
+
+    def _redo_evaluation_cut_short(self) -> str:
+        """Redo the evaluation a stop cut short: the checkpoint written on stop is at a step
+        whose evaluation (and best/early-stopping bookkeeping) never completed, and the loop
+        would go on past it. Returns the early-stopping message, if that evaluation ends the run.
+        A fresh run (step 0) has nothing to redo."""
+        s, step = self.s, self.global_step
+        if step == 0 or step >= self.total_steps or self.last_eval_step == step:
+            return ""  # nothing cut short, or fit() evaluates the final step anyway
+        if not self._evaluation_due(end_of_epoch=self.micro == 0 and self.epoch > 0):
+            return ""
+        save_due = s.save_steps == 0 or step % s.save_steps == 0
+        return self._evaluate_and_maybe_save(force_save=save_due and self.last_saved_step != step)
 
     def _optimizer_step(self, group: list[Any]) -> None:
         import torch
@@ -313,15 +277,19 @@ class Trainer:
         s = self.s
         if self.global_step % s.log_steps == 0 or self.global_step == self.total_steps:
             self._report_step()
-        eval_due = (s.eval_steps > 0 and self.global_step % s.eval_steps == 0) or (s.eval_steps == 0 and end_of_epoch)
         save_due = s.save_steps > 0 and self.global_step % s.save_steps == 0
-        if eval_due:
+        if self._evaluation_due(end_of_epoch):
             message = self._evaluate_and_maybe_save(force_save=save_due or s.save_steps == 0)
             if message:
                 return message
         elif save_due:
             self.save()
         return ""
+
+    def _evaluation_due(self, end_of_epoch: bool) -> bool:
+        """Whether the step just taken is evaluated: every eval_steps, or at epoch ends when 0."""
+        eval_steps = self.s.eval_steps
+        return (eval_steps > 0 and self.global_step % eval_steps == 0) or (eval_steps == 0 and end_of_epoch)
 
     def _report_step(self) -> None:
         # The only per-log host sync: reading the averaged loss.

@@ -131,7 +131,7 @@ def test_a_full_run_uses_it_and_saves_a_stock_checkpoint(tiny_model_dir, small_c
                              max_length=32, learning_rate=1e-3, seed=3, freeze="full")
     result = train(settings, runs_dir=runs_dir, reporter=logs)
     assert result.status == "finished", result.message
-    assert any("first token only" in line for line in logs.lines), logs.lines
+    assert any("first-token top layer on" in line for line in logs.lines), logs.lines
     # The saved model is the ordinary one: stock transformers computes every token of it.
     classify = pipeline("text-classification", model=str(result.run_dir / "best"), top_k=None)
     scores = classify(["the flight was fine"])[0]

@@ -92,7 +92,7 @@ def test_head_only_run_trains_on_cached_outputs_and_saves_a_stock_checkpoint(tin
     logs = Logs()
     result = train(_settings(tiny_model_dir, small_csv), runs_dir=runs_dir, reporter=logs)
     assert result.status == "finished", result.message
-    assert any("computed once" in line for line in logs.lines), logs.lines
+    assert any("head-only feature cache on" in line for line in logs.lines), logs.lines
     classify = pipeline("text-classification", model=str(result.run_dir / "best"))
     assert classify("great flight")[0]["label"] in {"negative", "neutral", "positive"}
     summary = [r for r in runs.read_metrics(result.run_dir) if r["event"] == "train_summary"][0]

@@ -1,0 +1,235 @@
+"""From a run plan to a trainer ready to fit: inputs loaded, run folder claimed, state restored.
+
+The order is the promise `train()` makes: everything the user could have got wrong (data, model,
+freezing strategy against the model's depth, a checkpoint that does not fit, disk space) is
+checked before the run folder is created or touched, so a bad input leaves nothing behind.
+Each step reads the plan rather than a set of flags: which folder, whether settings.json is
+written, whether a checkpoint is restored.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ftstudio.engine.events import PREPARING, TrainingControl
+from ftstudio.engine.runs.lock import HeldLock
+from ftstudio.engine.runs.recorder import RunRecorder
+from ftstudio.engine.training.plan import RunMode, RunPlan
+
+if TYPE_CHECKING:
+    from ftstudio.engine.training.trainer import Trainer
+
+
+@dataclass
+class RunInputs:
+    """What a run is made of, loaded and checked before anything is written."""
+
+    prepared: Any  # PreparedData: the splits and label names
+    source: Any  # ModelSource the model was loaded from
+    model: Any
+    tokenizer: Any
+    device: Any
+    precision: str
+    checkpoint: Path | None  # the checkpoint a plan from a checkpoint continues from
+
+
+def prepare(plan: RunPlan, recorder: RunRecorder, control: TrainingControl, held: HeldLock) -> Trainer:
+    """Load and check the plan's inputs, claim its run folder, and return a trainer positioned
+    where the plan starts (step 0, or its checkpoint)."""
+    inputs = _load_inputs(plan, recorder, control)
+    run_dir = _claim_run_folder(plan, inputs)
+    held.lock_run(run_dir)  # (already held by this process for a plan that owns its folder)
+    trainer = _start_trainer(plan, inputs, run_dir, recorder, control)
+    _report_info(plan, inputs, trainer, recorder)
+    return trainer
+
+
+def _load_inputs(plan: RunPlan, recorder: RunRecorder, control: TrainingControl) -> RunInputs:
+    """Data and model, each checked; nothing is written yet."""
+    import transformers
+
+    from ftstudio.engine.data.prepare import prepare_data
+    from ftstudio.engine.models.devices import resolve_device, resolve_precision
+    from ftstudio.engine.models.freezing import layer_groups, reinit_top_layers, trainable_flags
+    from ftstudio.engine.models.loading import load_model_and_tokenizer
+    from ftstudio.engine.models.sources import resolve_model_source
+    from ftstudio.engine.runs import checkpoints
+
+    settings = plan.settings
+    # Progress goes through the reporter; tqdm bars from save/load would only be noise.
+    transformers.utils.logging.disable_progress_bar()
+    device = resolve_device(settings.device)
+    precision = resolve_precision(settings.precision, device)
+    # Found first: a run without a usable checkpoint is refused before minutes of loading.
+    checkpoint = checkpoints.find_resume_checkpoint(plan.run_dir, owned=True) if plan.from_checkpoint else None
+    _seed_everything(settings.seed)
+    prepared = prepare_data(settings, control=control, reporter=recorder)
+    _warn_sparse_classes(prepared, recorder)
+    control.check(recorder, resume_status=PREPARING)
+    source = resolve_model_source(settings.model, allow_pickle=settings.allow_pickle)
+    recorder.on_log(f"Loading model {source.display} ...")
+    loaded = load_model_and_tokenizer(
+        source, prepared.label_names, classifier_dropout=settings.classifier_dropout,
+        trust_remote_code=settings.trust_remote_code, allow_pickle=settings.allow_pickle,
+    )
+    for note in loaded.notes:
+        recorder.on_log(note)
+    if settings.reinit_top_layers and not plan.from_checkpoint:  # a checkpoint has its layers already
+        reinit_top_layers(loaded.model, settings.reinit_top_layers)
+    # The strategy against the model's depth (bottom-N), now: a refusal must leave no run folder.
+    trainable_flags(settings.freeze_kind, settings.frozen_layers, 0, len(layer_groups(loaded.model).layers))
+    control.check(recorder, resume_status=PREPARING)
+    return RunInputs(prepared, source, loaded.model, loaded.tokenizer, device, precision, checkpoint)
+
+
+def _claim_run_folder(plan: RunPlan, inputs: RunInputs) -> Path:
+    """The run folder for the plan's mode, checked for disk space: created for a new run,
+    the run's own folder otherwise (where a checkpoint must fit the model and labels)."""
+    from ftstudio.engine.runs import checkpoints
+    from ftstudio.engine.runs import folder as runs
+
+    settings = plan.settings
+    need = checkpoints.disk_bytes_needed(inputs.model, settings.optimizer, settings.keep_checkpoints)
+    if plan.mode is RunMode.NEW:
+        return runs.create_run_dir(plan.runs_dir or runs.default_runs_dir(), settings.model, settings.data, need)
+    if plan.mode is RunMode.EXPLICIT_FOLDER:
+        return runs.prepare_explicit_run_dir(plan.run_dir, need)
+    runs.check_writable(plan.run_dir, need)  # RESUME, OOM_RESTART, OOM_RESUME: the run's own folder
+    if plan.from_checkpoint:
+        checkpoints.check_fits(inputs.checkpoint, inputs.model, inputs.prepared.label_names)
+    return plan.run_dir
+
+
+def _start_trainer(plan: RunPlan, inputs: RunInputs, run_dir: Path, recorder: RunRecorder,
+                   control: TrainingControl) -> Trainer:
+    """A trainer writing into `run_dir`: set up, then restored from the checkpoint when the plan
+    continues one; the run's log is made to read as if it had never been interrupted."""
+    from ftstudio.engine.runs import folder as runs
+    from ftstudio.engine.training.trainer import Trainer
+
+    trainer = Trainer(plan.settings, recorder, control)
+    trainer.run_dir = run_dir
+    recorder.attach(run_dir)
+    if not plan.from_checkpoint:
+        runs.write_settings(run_dir, plan.settings.to_dict(), _provenance(plan.settings, inputs))
+        if plan.mode is RunMode.OOM_RESTART:  # what the attempt that ran out of memory logged goes
+            runs.truncate_metrics_after(run_dir, 0)
+    recorder.on_status(PREPARING)
+    trainer.setup(inputs.prepared, inputs.model, inputs.tokenizer, inputs.device, inputs.precision)
+    if plan.from_checkpoint:
+        _restore(plan, inputs.checkpoint, trainer, recorder)
+    return trainer
+
+
+def _restore(plan: RunPlan, checkpoint: Path, trainer: Trainer, recorder: RunRecorder) -> None:
+    """Continue from `checkpoint`: the run's log is cut back to its step and marks the resume."""
+    from ftstudio.engine.runs import folder as runs
+
+    trainer.restore(checkpoint)
+    if plan.rebatch:  # the same rows were consumed, counted in the new, smaller batches
+        old, new = plan.rebatch
+        trainer.micro = math.ceil(trainer.micro * old / new)
+    runs.truncate_metrics_after(trainer.run_dir, trainer.global_step)
+    recorder.record({"event": "resume", "step": trainer.global_step, "checkpoint": str(checkpoint)})
+    recorder.on_log(f"Resuming from step {trainer.global_step} ({checkpoint.name}).")
+
+
+def _report_info(plan: RunPlan, inputs: RunInputs, trainer: Trainer, recorder: RunRecorder) -> None:
+    """The run's facts for the window and metrics.jsonl (keys listed in docs/architecture.md)."""
+    from ftstudio.engine.models.freezing import parameter_counts
+
+    trainable, total = parameter_counts(inputs.model)
+    info = {
+        "run_dir": str(trainer.run_dir),
+        "model": plan.settings.model,
+        "data": plan.settings.data,
+        "label_names": inputs.prepared.label_names,
+        "trainable_params": trainable,
+        "total_params": total,
+        "device": inputs.device.type,
+        "device_name": _device_name(inputs.device),
+        "precision": inputs.precision,
+        "total_steps": trainer.total_steps,
+        "steps_per_epoch": trainer.steps_per_epoch,
+        "epochs": trainer.epochs,
+        "train_rows": len(trainer.train_split),
+        "validation_rows": len(trainer.splits["validation"]),
+        "test_rows": len(trainer.splits["test"]) if "test" in trainer.splits else 0,
+        "data_summary": _data_summary(inputs.prepared, trainer, plan.settings.max_length),
+        "resumed_from_step": trainer.global_step if plan.from_checkpoint else None,
+    }
+    recorder.on_info(info)
+    recorder.on_log(
+        f"{trainable:,} of {total:,} parameters train ({100 * trainable / max(total, 1):.1f}%), "
+        f"on {info['device_name']} in {inputs.precision}; {trainer.total_steps} steps."
+    )
+
+
+def _warn_sparse_classes(prepared: Any, recorder: RunRecorder) -> None:
+    """Hundreds of classes with a handful of rows each train, but learn little: say so up front."""
+    import numpy as np
+
+    counts = np.bincount(np.asarray(prepared.splits["train"]["label"][:]), minlength=len(prepared.label_names))
+    sparse = int((counts < 5).sum())
+    if sparse:
+        recorder.on_log(f"Warning: {sparse} of {len(counts)} classes have fewer than 5 training rows; the model "
+                        "will hardly learn them. Add rows or merge rare classes.")
+
+
+def _seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _device_name(device: Any) -> str:
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def _data_summary(prepared: Any, trainer: Trainer, max_length: int) -> dict[str, Any]:
+    import numpy as np
+
+    lengths = trainer.train_split.lengths
+    counts = np.bincount(trainer.train_split.labels, minlength=len(prepared.label_names))
+    return {
+        "rows": {name: len(split) for name, split in trainer.splits.items()},
+        "class_counts": {name: int(c) for name, c in zip(prepared.label_names, counts)},
+        "token_length_p50": float(np.percentile(lengths, 50)) if len(lengths) else 0.0,
+        "token_length_p95": float(np.percentile(lengths, 95)) if len(lengths) else 0.0,
+        "truncated_share": float(np.mean(lengths >= max_length)) if len(lengths) else 0.0,
+    }
+
+
+def _provenance(settings: Any, inputs: RunInputs) -> dict[str, Any]:
+    """Where model and data came from and the library versions: settings.json's other half."""
+    import torch
+    import transformers
+
+    from ftstudio import __version__
+
+    source, prepared = inputs.source, inputs.prepared
+    return {
+        "model": {"spec": settings.model, "kind": source.kind, "ref": str(source.ref)},
+        "data": {"spec": settings.data, "kind": prepared.source.kind, "ref": str(prepared.source.ref),
+                 "text_column": prepared.text_column, "label_column": prepared.label_column},
+        "label_names": prepared.label_names,
+        "created": time.time(),
+        "versions": {"ftstudio": __version__, "python": platform.python_version(), "torch": torch.__version__,
+                     "transformers": transformers.__version__},
+    }
