@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_cpu_runtime()  # before anything loads torch: its OpenMP reads the environment once
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == [CHILD_ARGUMENT]:  # the window's training process (engine/training_process.py)
+    if argv[:1] == [CHILD_ARGUMENT]:  # the window's training process (engine/training/child_process.py)
         from ftstudio.engine.training.child_process import child_main
 
         return child_main()

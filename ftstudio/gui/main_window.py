@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.engine.errors import SettingsError
+from ftstudio.engine.errors import SettingsError, first_line
 from ftstudio.engine.settings import TrainSettings
 from ftstudio.gui.background import BackgroundRunner
 from ftstudio.gui.setup.page import SetupPage
@@ -230,7 +230,7 @@ class MainWindow(QMainWindow):
             settings.validate()
             settings.save(path)
         except (SettingsError, OSError) as exc:
-            self.setup.show_problem(f"Cannot save settings: {exc}", getattr(exc, "setting", None))
+            self.setup.show_problem(f"Cannot save settings: {first_line(exc)}.", getattr(exc, "setting", None))
             return False
         self.statusBar().showMessage(f"Saved settings to {path}", 5000)
         return True

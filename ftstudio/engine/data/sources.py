@@ -64,7 +64,7 @@ def _looks_like_hub_id(text: str) -> bool:
 
 def load_raw(source: DataSource, control: Any = None) -> dict[str, datasets.Dataset]:
     """The data's own splits, named train / validation / test. Notes about how the data was read
-    (encoding fallback, ignored files) go to the `ftstudio.engine.data.prepare` logger here; `prepare_data`
+    (encoding fallback, ignored files) go to this module's logger here; `prepare_data`
     returns them in `PreparedData.notes` instead."""
     splits, notes = load_raw_with_notes(source, control)
     for note in notes:

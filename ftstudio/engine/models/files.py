@@ -1,8 +1,8 @@
 """Model files on disk, read without torch: folder checks, the HF cache, config and safetensors
 headers, and the per-layer parameter counts derived from tensor names.
 
-Split from models.py (which re-exports these names) so that file stays about loading; everything
-here is cheap enough for the window to call as the user types.
+Kept apart from loading.py, which needs torch: everything here is cheap enough for the window to
+call as the user types.
 """
 
 from __future__ import annotations

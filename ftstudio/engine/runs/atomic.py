@@ -2,7 +2,7 @@
 
 A file is written to a temporary sibling, flushed to disk, then renamed over the target: readers
 see the old content or the new, never a torn mix. Appends (the metrics log) are flushed per line;
-a reader skips a torn last line (see runs.read_metrics).
+a reader skips a torn last line (see folder.read_metrics).
 """
 
 from __future__ import annotations

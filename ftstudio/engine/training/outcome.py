@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ftstudio.engine.errors import first_line
+from ftstudio.engine.errors import first_line, one_line
 from ftstudio.engine.events import FAILED, FINISHED, STOPPED, STOPPING
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def failed(trainer: Trainer | None, recorder: RunRecorder, message: str, input_e
            exc: BaseException | None = None) -> TrainResult:
     """The run failed with `message` (made one line); an unexpected `exc` also leaves its
     traceback in the run folder's error.log for bug reports."""
-    message = " ".join(part.strip() for part in message.splitlines() if part.strip())  # one line, always
+    message = one_line(message)
     run_dir = trainer.run_dir if trainer is not None else recorder.run_dir  # (an out-of-memory retry's)
     if exc is not None and run_dir is not None:
         try:

@@ -226,7 +226,7 @@ class RunDetails(QWidget):
 
     # ------------------------------------------------------------------ public
     def show_run(self, summary: Any) -> None:
-        """Show a run (an `engine.runs.RunSummary`), reading its metrics and settings from disk."""
+        """Show a run (an `engine.runs.listing.RunSummary`), reading its metrics and settings from disk."""
         from ftstudio.engine.runs import folder as runs
 
         self.summary = summary

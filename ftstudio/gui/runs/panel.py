@@ -1,6 +1,6 @@
 """Past runs: a sortable table read from the runs folder, and the selected run's details.
 
-The table lists `engine.runs.list_runs()`; a file-system watcher on the runs folder (and each run
+The table lists `engine.runs.listing.list_runs()`; a file-system watcher on the runs folder (and each run
 folder, where status.json is atomically replaced) refreshes it when runs appear, change state or
 go away. Selecting a run shows it; Ctrl/Shift-selecting more overlays their curves on the first.
 """

@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QLabel
 
+from ftstudio.engine.errors import first_line
 from ftstudio.engine.settings import setting_spec
 from ftstudio.gui.background import BackgroundRunner, BackgroundTask
 from ftstudio.gui.setup.setting_editors import select_data
@@ -121,7 +122,7 @@ class HardwareChoice(QObject):
 
     @Slot(object)
     def _on_detect_failed(self, exc: BaseException) -> None:
-        self.summary.setText(f"Could not detect devices ({exc}); Automatic will choose at start.")
+        self.summary.setText(f"Could not detect devices ({first_line(exc)}); Automatic will choose at start.")
 
 
 def _detect_hardware() -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """A combo box of the models the tester can use: this run's checkpoints, other runs, a folder.
 
-Split from tester_panel.py (which uses it twice: the model under test and the compare model).
+Split from the tester panel (which uses it twice: the model under test and the compare model).
 Entries come from the run folder through `ftstudio.engine.runs.folder`; each item's data is
 {"path": folder or model spec, "options": Predictor keyword arguments}, or None for a placeholder.
 """

@@ -1,6 +1,6 @@
 """The checkpoints of one run (step folders plus best/ and last/), with their validation metrics.
 
-Rows come from disk (`engine.runs.list_checkpoints`), re-read whenever a checkpoint event says
+Rows come from disk (`engine.runs.listing.list_checkpoints`), re-read whenever a checkpoint event says
 something changed: the engine prunes old step folders and moves best/ before it reports, so the
 folder is the truth and a live run and a reopened past run look the same.
 """

@@ -1,7 +1,7 @@
 """One training run at a time, waited for on its own QThread, with a shutdown that never strands
-the thread nor leaves the training process (engine.training_process) running.
+the thread nor leaves the training process (engine.training.child_process) running.
 
-The session owns the thread and the worker (one owner per thread, DESIGN "Threading rules"),
+The session owns the thread and the worker (one owner per thread),
 re-exposes the worker's signals on the main thread, and releases both only after the thread has
 ended, so Qt never prints "QThread: Destroyed while thread is still running".
 """
@@ -171,7 +171,7 @@ class TrainingSession(QObject):
     def shutdown(self, timeout_ms: int = 30000) -> bool:
         """Stop the run and wait for its thread; True when no thread is left running.
 
-        Order (DESIGN): request stop, wait for the thread to end, then release. On timeout the
+        Order: request stop, wait for the thread to end, then release. On timeout the
         thread stays referenced (never destroyed while running) and False is returned.
         """
         self._closing = True
