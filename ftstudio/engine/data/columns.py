@@ -25,6 +25,7 @@ LABEL_NAMES = ("label", "labels", "sentiment", "class", "target", "category", "y
 _SAMPLE_ROWS = 2000  # rows inspected to judge a column's kind and text length
 _NUMBER = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
 _INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
+_WHOLE_DECIMAL = re.compile(r"^\s*[+-]?\d+\.0*\s*$")  # '1.0', '0.00': a whole number written as a decimal
 
 
 def label_limit(rows: int) -> int:
@@ -33,11 +34,15 @@ def label_limit(rows: int) -> int:
 
 
 def column_kind(feature: Any) -> str:
-    """'classlabel', 'string', 'int', 'float', 'bool' or 'other' for a datasets feature."""
+    """'classlabel', 'string', 'int', 'float', 'bool', 'lists', 'records' or 'other' for a datasets feature."""
     import datasets
 
     if isinstance(feature, datasets.ClassLabel):
         return "classlabel"
+    if isinstance(feature, (list, datasets.Sequence, datasets.List, datasets.LargeList)):
+        return "lists"
+    if isinstance(feature, dict):
+        return "records"
     if not isinstance(feature, datasets.Value):
         return "other"
     dtype = str(feature.dtype)
@@ -125,7 +130,9 @@ def detect_columns(dataset: datasets.Dataset, text_column: str | None = None,
 
 def _what_it_holds(dataset: datasets.Dataset, column: str) -> str:
     kind = column_kind(dataset.features[column])
-    return "numbers" if kind in ("int", "float", "bool", "classlabel", "string") else "lists or records"
+    if kind in ("lists", "records"):
+        return f"{kind} (one text per row is needed)"
+    return "numbers" if kind in ("int", "float", "bool", "classlabel", "string") else "values of another kind"
 
 
 def _detect_text(dataset: datasets.Dataset, exclude: str | None) -> str:
@@ -134,8 +141,10 @@ def _detect_text(dataset: datasets.Dataset, exclude: str | None) -> str:
                   if c != exclude and c.lower() not in LABEL_NAMES
                   and column_kind(dataset.features[c]) == "string" and not _holds_numbers(dataset, c)]
     if not candidates:
+        lists = any(column_kind(dataset.features[c]) == "lists" for c in dataset.column_names)
+        hint = " (a text column holds one string per row, not a list: join each list into one text)" if lists else ""
         raise DatasetError(
-            f"No column holds text; columns are {_describe(dataset)}. Check the file, or choose the text column."
+            f"No column holds text; columns are {_describe(dataset)}{hint}. Check the file, or choose the text column."
         )
     named = _by_name(candidates, TEXT_NAMES)
     if named is not None:
@@ -160,7 +169,7 @@ def label_candidates(dataset: datasets.Dataset, exclude: str | None) -> list[tup
             distinct = len(dataset.unique(column))
         except Exception:  # unhashable or odd types: not a label column
             continue
-        if 2 <= distinct <= limit:
+        if 2 <= distinct <= limit and not (distinct == len(dataset) >= 3):  # a value per row: ids
             rank = 0 if kind == "classlabel" else 1
             found.append((rank, distinct, position, column))
     return [(distinct, column) for _, distinct, _, column in sorted(found)]
@@ -191,7 +200,7 @@ def encode_labels(train: datasets.Dataset, column: str,
         encoded = {split: _class_ids(vals, names, column, split) for split, vals in values.items()}
         _check_classes(train, column, [names[i] for i in np.unique(encoded["train"])], len(encoded["train"]))
         return names, encoded
-    keys = {split: _keys(vals, column) for split, vals in values.items()}
+    keys = _whole_numbers_as_integers({split: _keys(vals, column) for split, vals in values.items()})
     present = sorted(set(keys["train"]), key=_name_order(keys["train"]))
     _check_classes(train, column, present, len(keys["train"]))
     index = {name: i for i, name in enumerate(present)}
@@ -238,6 +247,17 @@ def _keys(vals: list[Any], column: str) -> list[str]:
     return keys
 
 
+def _whole_numbers_as_integers(keys: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Labels written '1.0'/'0.0' (a column read as text) are the classes '1' and '0', as they are
+    when the column is read as numbers; only when every label of every split is such a number."""
+    every = [k for split_keys in keys.values() for k in split_keys]
+    if not any(_WHOLE_DECIMAL.match(k) for k in every):
+        return keys
+    if not all(_WHOLE_DECIMAL.match(k) or _INTEGER.match(k) for k in every):
+        return keys
+    return {split: [str(int(k.strip().split(".")[0])) for k in split_keys] for split, split_keys in keys.items()}
+
+
 def _name_order(keys: list[str]):
     """Sort numerically when every name is an integer ('2' < '10'), else alphabetically."""
     if keys and all(_INTEGER.match(k) for k in keys):
@@ -258,10 +278,13 @@ def _check_classes(train: datasets.Dataset, column: str, present: list[str], row
             f"Classification needs at least 2 classes; column '{_show(column)}' has {only}. "
             "Choose another label column or add rows of other classes."
         )
-    if len(present) > label_limit(rows):
+    every_row_its_own = len(present) == rows and rows >= 3
+    if len(present) > label_limit(rows) or every_row_its_own:
         others = [c for _, c in label_candidates(train, exclude=None) if c != column]
         hint = f"; did you mean {', '.join(repr(c) for c in others[:3])}?" if others else "."
+        how_many = (f"{len(present)} distinct values in {rows} rows" if len(present) > label_limit(rows)
+                    else f"a different value in every one of its {rows} rows")
         raise DatasetError(
-            f"The label column '{_show(column)}' has {len(present)} distinct values in {rows} rows: it looks like ids "
-            f"or free text, not classes. Choose the label column{hint}"
+            f"The label column '{_show(column)}' has {how_many}: it looks like ids or free text, not classes. "
+            f"Choose the label column{hint}"
         )

@@ -133,11 +133,16 @@ def _clean(dataset: datasets.Dataset, text_column: str, label_column: str, split
             kept_texts.append(text)
             kept_labels.append(label.strip() if isinstance(label, str) else label)
     if no_text or no_label:
-        notes.append(f"Dropped {no_text} rows with empty text and {no_label} rows without a label "
-                     f"from the {split} split ({len(kept_texts)} rows left).")
+        dropped = " and ".join(part for count, what in ((no_text, "with empty text"), (no_label, "without a label"))
+                               if count for part in [f"{_rows(count)} {what}"])
+        notes.append(f"Dropped {dropped} from the {split} split ({_rows(len(kept_texts))} left).")
     if not kept_texts and split != "train":
         notes.append(f"The {split} split has no usable rows; it was left out.")
     return kept_texts, kept_labels
+
+
+def _rows(count: int) -> str:
+    return f"{count} row" if count == 1 else f"{count} rows"
 
 
 def _add_missing_splits(texts: dict[str, list[str]], labels: dict[str, np.ndarray], num_classes: int,

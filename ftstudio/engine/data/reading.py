@@ -4,47 +4,36 @@
 its errors arrive as `DatasetGenerationError` wrapping a pandas or pyarrow exception with a
 traceback nobody outside this module should see. So each file is first sniffed (empty, binary,
 encoding, delimiter) and any remaining failure is mapped to a one-line `DatasetError`.
+A .zip holding one data file is read as that file (`datasets` extracts it); Excel workbooks go
+through `excel.py`. Every file is checked to be a regular file before it is opened (`paths.py`).
 """
 
 from __future__ import annotations
 
-import bz2
 import codecs
 import contextlib
-import gzip
 import logging
 import lzma
 import re
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
+from ftstudio.engine.data.excel import read_workbook
+from ftstudio.engine.data.formats import SUPPORTED_FORMATS, file_format, open_data, zipped_format
+from ftstudio.engine.data.paths import check_regular_file
 from ftstudio.engine.errors import DatasetError
 
 if TYPE_CHECKING:
     import datasets
 
-# File suffix -> our format name; the builder used by `datasets` is in _BUILDERS.
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "txt", ".json": "json",
-           ".jsonl": "json", ".ndjson": "json", ".parquet": "parquet"}
 _BUILDERS = {"csv": "csv", "tsv": "csv", "txt": "csv", "json": "json", "parquet": "parquet"}
-_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
-SUPPORTED_FORMATS = ".csv, .tsv, .txt (tab- or comma-separated), .json, .jsonl, .parquet; text formats may be .gz, .bz2 or .xz compressed"
 _SPLIT_ALIASES = {"train": "train", "training": "train", "validation": "validation", "valid": "validation",
                   "val": "validation", "dev": "validation", "eval": "validation", "test": "test",
                   "testing": "test"}
 _SNIFF_BYTES = 8192
 _Control = Any  # anything with check(); TrainingControl in practice
-
-
-def file_format(path: Path) -> str | None:
-    """Our format name for a file name ('csv', 'tsv', 'txt', 'json', 'parquet'), or None."""
-    suffixes = [s.lower() for s in Path(path).suffixes]
-    if suffixes and suffixes[-1] in _OPENERS:
-        suffixes = suffixes[:-1]
-        if suffixes and suffixes[-1] == ".parquet":
-            return None  # parquet compresses internally; a .parquet.gz is not readable as is
-    return FORMATS.get(suffixes[-1]) if suffixes else None
 
 
 def split_name(name: str) -> str | None:
@@ -104,6 +93,14 @@ def read_files(files: list[Path]) -> tuple[datasets.Dataset, list[str]]:
         names = ", ".join(f.name for f in files)
         raise DatasetError(f"Files {names} mix formats or use an unsupported one; use one of {SUPPORTED_FORMATS}.")
     fmt = formats.pop()
+    for path in files:
+        check_regular_file(path)  # a pipe or device must never be opened
+    if fmt == "excel":
+        if len(files) > 1:
+            raise DatasetError(f"Give one workbook per split ({', '.join(f.name for f in files)}).")
+        return read_workbook(files[0])
+    if fmt == "zip":
+        fmt = zipped_format(files)
     kwargs, notes = _reader_options(files, fmt)
     try:
         dataset = _load(_BUILDERS[fmt], files, kwargs)
@@ -159,17 +156,12 @@ def _reader_options(files: list[Path], fmt: str) -> tuple[dict[str, Any], list[s
     return {"sep": separator, "encoding": encoding, "keep_default_na": False, "na_values": [""]}, notes
 
 
-def _open(path: Path) -> BinaryIO:
-    opener = _OPENERS.get(path.suffix.lower(), open)
-    return opener(path, "rb")  # type: ignore[operator]
-
-
 def _head(path: Path) -> bytes:
     """The first bytes (decompressed); refuses empty and binary files."""
     try:
-        with _open(path) as handle:
+        with open_data(path) as handle:
             head = handle.read(_SNIFF_BYTES)
-    except (OSError, EOFError, lzma.LZMAError) as exc:
+    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile) as exc:
         raise DatasetError(f"{path.name} cannot be read ({exc}); check that the file is complete.") from None
     if not head.strip():
         raise DatasetError(f"{path.name} is empty: it needs a header line and at least one row.")
@@ -184,7 +176,7 @@ def _encoding(path: Path) -> str:
     """'utf-8' when the whole file decodes as UTF-8, else 'latin-1'."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        with _open(path) as handle:
+        with open_data(path) as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
@@ -222,7 +214,8 @@ def _all_string_features(path: Path, kwargs: dict[str, Any]) -> datasets.Feature
     import datasets
     import pandas as pd
 
-    header = pd.read_csv(path, nrows=0, sep=kwargs["sep"], encoding=kwargs["encoding"]).columns
+    with open_data(path) as handle:
+        header = pd.read_csv(handle, nrows=0, sep=kwargs["sep"], encoding=kwargs["encoding"]).columns
     return datasets.Features({str(name): datasets.Value("string") for name in header})
 
 

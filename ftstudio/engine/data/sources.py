@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ftstudio.engine.data.reading import FORMATS, SUPPORTED_FORMATS, file_format, read_file_splits, read_hub
+from ftstudio.engine.data.formats import FORMATS, SUPPORTED_FORMATS, file_format
+from ftstudio.engine.data.paths import data_path_kind
+from ftstudio.engine.data.reading import read_file_splits, read_hub
 from ftstudio.engine.errors import DatasetError
 
 if TYPE_CHECKING:
@@ -45,9 +47,10 @@ def resolve_data_source(spec: str) -> DataSource:
 
         return DataSource("sample", "sample", SAMPLE_DESCRIPTION.split(":")[0])
     path = Path(text).expanduser()
-    if path.is_dir():
+    kind = data_path_kind(path)  # pipes, devices and link loops are refused here, never opened
+    if kind == "folder":
         return DataSource("file", str(path.resolve()), f"folder {path.name}")
-    if path.exists():
+    if kind == "file":
         if file_format(path) is None:
             raise DatasetError(f"{path.name}: unsupported file type; supported formats: {SUPPORTED_FORMATS}.")
         return DataSource("file", str(path.resolve()), path.name)
@@ -80,7 +83,7 @@ def load_raw_with_notes(source: DataSource, control: Any) -> tuple[dict[str, dat
         return {"train": load_sample()}, []
     if source.kind == "file":
         path = Path(source.ref)
-        if not path.exists():
+        if data_path_kind(path) == "missing":
             raise DatasetError(f"Data file not found: {path}. Check the path.")
         return read_file_splits(path, control)
     if source.kind == "hub":

@@ -66,9 +66,9 @@ def test_resolve_sources(tmp_path, small_csv):
     for missing in ("missing.csv", "./nothing", str(tmp_path / "gone.jsonl"), "a/b/c", "book.xlsx"):
         with pytest.raises(DatasetError, match="not found"):
             resolve_data_source(missing)
-    (tmp_path / "sheet.xlsx").write_bytes(b"PK\x03\x04")
+    (tmp_path / "sheet.ods").write_bytes(b"PK\x03\x04")
     with pytest.raises(DatasetError, match=r"unsupported file type.*\.csv.*\.parquet"):
-        resolve_data_source(str(tmp_path / "sheet.xlsx"))
+        resolve_data_source(str(tmp_path / "sheet.ods"))
 
 
 # ------------------------------------------------------------------ formats
@@ -264,7 +264,7 @@ def test_missing_values_are_dropped_and_counted(tmp_path):
     rows = make_texts(60) + [("", "positive"), ("   ", "negative"), ("has no label", "")]
     prepared = prepare(write_csv(tmp_path / "m.csv", rows))
     assert sum(len(s) for s in prepared.splits.values()) == 60
-    assert any("2 rows with empty text and 1 rows without a label" in n for n in prepared.notes)
+    assert any("2 rows with empty text and 1 row without a label" in n for n in prepared.notes)
     assert_error(write_csv(tmp_path / "none.csv", [("", "a"), ("x", "")]), "no usable rows")
 
 
