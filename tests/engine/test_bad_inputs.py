@@ -6,10 +6,14 @@ random values at the settings loader: only our own one-line errors may come out.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
+import signal
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +25,7 @@ from ftstudio.cli.main import main
 from ftstudio.engine.errors import DatasetError, SettingsError
 from ftstudio.engine.settings import TrainSettings
 from tests.conftest import make_texts, write_csv
+from tests.engine.data.workbooks import write_xlsx
 
 
 @pytest.fixture(autouse=True)
@@ -29,6 +34,32 @@ def _datasets_cache(tmp_path_factory, monkeypatch):
     import datasets
 
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path_factory.getbasetemp() / "hf-datasets"))
+
+
+class Hang(BaseException):
+    """Raised by fail_after; a BaseException so that no `except Exception` (nor `except OSError`,
+    as TimeoutError would be) in the code under test can turn it into an ordinary message."""
+
+
+@contextlib.contextmanager
+def fail_after(seconds: int, what: str):
+    """Raise Hang in the main thread after `seconds` (SIGALRM), so an input that makes ftstudio
+    hang fails its test instead of hanging the suite. Blocking system calls (open() of a pipe) are
+    interrupted: Python runs the handler, which raises, instead of retrying the call."""
+    def _raise(signum, frame):
+        raise Hang(f"{what}: no answer within {seconds} s (a hang)")
+
+    previous = signal.signal(signal.SIGALRM, _raise)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# Inputs that hang a reader which opens them (a pipe blocks in open(), /dev/zero never ends).
+HANG_PRONE = ("named pipe as data", "device /dev/zero as data", "device /dev/null as data", "symlink loop as data")
 
 
 @dataclass
@@ -112,7 +143,7 @@ def bad_inputs(tmp: Path, model: Path, data: Path) -> list[BadInput]:
     base = {"model": str(model), "data": str(data), "max_length": 32, "epochs": 1}
     binary_settings = tmp / "binary-settings.toml"
     binary_settings.write_bytes(b"\xff\xfe\x00\x01 binary")
-    return [
+    return _file_cases(tmp, model) + [
         # --- data
         BadInput("missing data file", "data", ("not found",), data=str(tmp / "nope.csv")),
         BadInput("empty file", "data", ("empty",), data=_text(tmp / "empty.csv", "")),
@@ -138,7 +169,7 @@ def bad_inputs(tmp: Path, model: Path, data: Path) -> list[BadInput]:
         BadInput("validation label unseen in train", "data", ("never occurs in train",), data=str(splits)),
         BadInput("splits with different columns", "data", ("same columns",), data=str(columns)),
         BadInput("folder without a train file", "data", ("no train file",), data=str(no_train)),
-        BadInput("unsupported file type", "data", ("unsupported file type",), data=_text(tmp / "x.xlsx", "PK junk")),
+        BadInput("unsupported file type", "data", ("unsupported file type",), data=_text(tmp / "x.ods", "PK junk")),
         BadInput("not a parquet file", "data", ("not a parquet file",), data=_text(tmp / "bad.parquet", "text")),
         BadInput("too few rows to hold out", "data", ("too few rows",),
                  data=_text(tmp / "two.csv", "text,label\ngood,pos\nbad,neg\n")),
@@ -197,6 +228,56 @@ def bad_inputs(tmp: Path, model: Path, data: Path) -> list[BadInput]:
     ]
 
 
+def _file_cases(tmp: Path, model: Path) -> list[BadInput]:
+    """Files users really have that cannot be data or a model (issue 15): each refused in words
+    within seconds. A pipe or a device is never opened (opening a pipe blocks until a writer comes)."""
+    pipe = tmp / "pipe.csv"
+    os.mkfifo(pipe)
+    (tmp / "loop-a.csv").symlink_to(tmp / "loop-b.csv")
+    (tmp / "loop-b.csv").symlink_to(tmp / "loop-a.csv")
+    rows = [(f"text {i}", "ab"[i % 2]) for i in range(15)]
+    several = tmp / "several.zip"
+    with zipfile.ZipFile(several, "w") as archive:
+        archive.writestr("train.csv", "text,label\na,b\n")
+        archive.writestr("test.csv", "text,label\na,b\n")
+    ole2 = tmp / "old.xls"
+    ole2.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500))
+    tokenizer_only = _copy_model(model, tmp / "tokenizer-only", skip=("config.json", "model.safetensors"))
+    vit = tmp / "vit-model"
+    vit.mkdir()
+    (vit / "config.json").write_text(json.dumps({
+        "model_type": "vit", "architectures": ["ViTForImageClassification"], "image_size": 224, "patch_size": 16,
+        "num_channels": 3, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2}))
+    (vit / "preprocessor_config.json").write_text(json.dumps({"image_processor_type": "ViTImageProcessor"}))
+    shutil.copy(model / "model.safetensors", vit / "model.safetensors")
+    cases = [
+        BadInput("named pipe as data", "data", ("named pipe",), data=str(pipe)),
+        BadInput("device /dev/zero as data", "data", ("device",), data="/dev/zero"),
+        BadInput("device /dev/null as data", "data", ("device",), data="/dev/null"),
+        BadInput("symlink loop as data", "data", ("loops",), data=str(tmp / "loop-a.csv")),
+        BadInput("file named .xlsx that is no workbook", "data", ("not an excel workbook",),
+                 data=_text(tmp / "fake.xlsx", "text,label\na,b\n")),
+        BadInput("old binary .xls workbook", "data", ("old-style excel",), data=str(ole2)),
+        BadInput("zip holding several files", "data", ("one data file",), data=str(several)),
+        BadInput("a label per row in a small file (id column chosen)", "data", ("every one of its 15 rows",),
+                 columns=(None, "id"),
+                 data=_text(tmp / "small-ids.csv", "id,text,label\n" + "".join(
+                     f"{i},{t},{lab}\n" for i, (t, lab) in enumerate(rows)))),
+        BadInput("lists where text is expected", "data", ("lists",), data=_text(tmp / "lists.jsonl", "".join(
+            json.dumps({"text": [t, "more"], "label": lab}) + "\n" for t, lab in rows * 4))),
+        BadInput("model folder with only a tokenizer", "model", ("only tokenizer files",), model=tokenizer_only),
+        BadInput("vision model (ViT)", "model", ("not a text model",), model=str(vit)),
+        BadInput("resume a data file", "run", ("not an ftstudio run folder",),
+                 command=["train", "--resume", str(tmp / "small-ids.csv")]),
+        BadInput("resume a missing folder", "run", ("not an ftstudio run folder",),
+                 command=["train", "--resume", str(tmp / "no-such-run")]),
+    ]
+    if importlib.util.find_spec("openpyxl") is None:  # with it installed, a workbook is read, not refused
+        cases.append(BadInput("excel workbook without openpyxl", "data", ("ftstudio[excel]",),
+                              data=str(write_xlsx(tmp / "book.xlsx", [(t, lab) for t, lab in rows * 4]))))
+    return cases
+
+
 def _fingerprint(folder: Path) -> dict[str, str]:
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -214,7 +295,8 @@ def test_every_bad_input_gets_one_line_exit_2_and_nothing_written(capsys, tmp_pa
     model_before = _fingerprint(tiny_model_dir)
     failures = []
     for case in cases:
-        code = main(case.cli_args(tmp_path, tiny_model_dir, small_csv))
+        with fail_after(120, case.name):
+            code = main(case.cli_args(tmp_path, tiny_model_dir, small_csv))
         out, err = capsys.readouterr()
         lines = [line for line in err.splitlines() if line.strip()]
         problem = None
@@ -231,6 +313,21 @@ def test_every_bad_input_gets_one_line_exit_2_and_nothing_written(capsys, tmp_pa
     after = {k: v for k, v in _fingerprint(tmp_path).items() if "settings-" not in k}
     assert after == {k: v for k, v in before.items() if "settings-" not in k}, "a bad input changed a file"
     assert _fingerprint(tiny_model_dir) == model_before
+
+
+def test_pipes_devices_and_link_loops_are_refused_within_seconds(capsys, tmp_path, tiny_model_dir, small_csv,
+                                                                 runs_dir):
+    """The hang-prone cases alone, each under a short alarm: the engine and the CLI both answer."""
+    from ftstudio.engine.data.prepare import prepare_data
+
+    cases = [c for c in bad_inputs(tmp_path / "bad", tiny_model_dir, small_csv) if c.name in HANG_PRONE]
+    assert len(cases) == len(HANG_PRONE)
+    for case in cases:
+        with fail_after(10, case.name), pytest.raises(DatasetError, match=case.needles[0]):
+            prepare_data(TrainSettings(data=case.data))
+        with fail_after(10, case.name):
+            assert main(case.cli_args(tmp_path, tiny_model_dir, small_csv)) == 2
+        assert case.needles[0] in capsys.readouterr().err
 
 
 def test_disk_too_small_is_refused_by_the_cli(capsys, monkeypatch, tiny_model_dir, small_csv, runs_dir):

@@ -163,16 +163,23 @@ def label_candidates(dataset: datasets.Dataset, exclude: str | None) -> list[tup
     found = []
     for position, column in enumerate(dataset.column_names):
         kind = column_kind(dataset.features[column])
-        if column == exclude or kind not in ("classlabel", "string", "int", "bool"):
+        if column == exclude or kind not in ("classlabel", "string", "int", "bool", "float"):
             continue
         try:
-            distinct = len(dataset.unique(column))
+            values = [v for v in dataset.unique(column) if not _is_blank(v)]
         except Exception:  # unhashable or odd types: not a label column
             continue
+        if kind == "float" and not all(float(v).is_integer() for v in values):
+            continue  # 1.0/0.0 (a blank cell makes pandas read 1/0 as floats) are classes; 0.37 is not
+        distinct = len(values)
         if 2 <= distinct <= limit and not (distinct == len(dataset) >= 3):  # a value per row: ids
             rank = 0 if kind == "classlabel" else 1
             found.append((rank, distinct, position, column))
     return [(distinct, column) for _, distinct, _, column in sorted(found)]
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or (isinstance(value, str) and not value.strip())
 
 
 def _detect_label(dataset: datasets.Dataset, exclude: str) -> str:

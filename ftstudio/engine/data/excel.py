@@ -84,7 +84,9 @@ def _to_dataset(frame: Any) -> datasets.Dataset:
         values = [None if _blank(v) else v for v in frame[column].tolist()]
         present = [v for v in values if v is not None]
         if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
-            columns[name] = pd.to_numeric(pd.Series(values, dtype=object))
+            whole = all(float(v).is_integer() for v in present)  # 1 and 1.0 alike: whole numbers stay integers
+            columns[name] = pd.array([None if v is None else int(v) for v in values], dtype="Int64") if whole \
+                else pd.to_numeric(pd.Series(values, dtype=object))
         elif present and all(isinstance(v, bool) for v in present):
             columns[name] = values
         else:

@@ -35,6 +35,10 @@ _HEAD_NAMES = {
     "predictions", "score", "head", "sop_classifier", "mask_predictions", "lm_predictions",
 }
 _MAX_HEADER_BYTES = 100 * 1024 * 1024
+# Config fields that only image or audio models have (text models all have a vocab_size).
+_AUDIO_FIELDS = ("num_mel_bins", "conv_dim", "feat_extract_norm")
+_IMAGE_FIELDS = ("image_size", "num_channels", "patch_size")
+TEXT_MODEL_EXAMPLES = "BERT, RoBERTa, DistilBERT, ELECTRA or DeBERTa"
 
 
 @dataclass
@@ -108,7 +112,12 @@ def check_model_folder(folder: Path, allow_pickle: bool = False) -> str:
         raise ModelError(f"Cannot read model folder {folder}: {exc.strerror or exc}. Check its permissions.") from None
     if not names:
         raise ModelError(f"Model folder {folder} is empty. Pick a folder with config.json, model.safetensors and tokenizer files.")
-    read_config(folder)
+    if "config.json" not in names and _has_tokenizer(names) and _weights_kind(names) == "none":
+        raise ModelError(
+            f"{folder} holds only tokenizer files (no config.json, no weights): a tokenizer, not a model. "
+            "Pick the folder saved with the whole model (config.json, model.safetensors and the tokenizer)."
+        )
+    _refuse_non_text(folder, read_config(folder))
     weights = _weights_kind(names)
     if weights == "pickle" and not allow_pickle:
         raise ModelError(
@@ -123,6 +132,22 @@ def check_model_folder(folder: Path, allow_pickle: bool = False) -> str:
             "Copy the tokenizer files saved with the model into it."
         )
     return weights
+
+
+def _refuse_non_text(folder: Path, config: dict[str, Any]) -> None:
+    """An image or audio model (ViT, Wav2Vec2, ...) has no text classifier to fine-tune: say so
+    when it is picked, rather than "no tokenizer files" or a loader error later."""
+    if any(name in config for name in _AUDIO_FIELDS):
+        modality = "an audio"
+    elif "vocab_size" not in config and "text_config" not in config and any(n in config for n in _IMAGE_FIELDS):
+        modality = "an image"
+    else:
+        return
+    arch = (config.get("architectures") or [config.get("model_type")])[0]
+    raise ModelError(
+        f"{folder} holds {modality} model ({arch}, model type {config.get('model_type')}), not a text model: "
+        f"ftstudio fine-tunes text encoders. Pick a text model such as {TEXT_MODEL_EXAMPLES}."
+    )
 
 
 def _weights_kind(names: set[str]) -> str:
