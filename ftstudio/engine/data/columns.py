@@ -25,7 +25,8 @@ LABEL_NAMES = ("label", "labels", "sentiment", "class", "target", "category", "y
 _SAMPLE_ROWS = 2000  # rows inspected to judge a column's kind and text length
 _NUMBER = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
 _INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
-_WHOLE_DECIMAL = re.compile(r"^\s*[+-]?\d+\.0*\s*$")  # '1.0', '0.00': a whole number written as a decimal
+# '1.0', '0.00', '1,0' (a decimal comma, as Excel writes in many locales): a whole number as a decimal.
+_WHOLE_DECIMAL = re.compile(r"^\s*[+-]?\d+[.,]0*\s*$")
 
 
 def label_limit(rows: int) -> int:
@@ -255,14 +256,14 @@ def _keys(vals: list[Any], column: str) -> list[str]:
 
 
 def _whole_numbers_as_integers(keys: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Labels written '1.0'/'0.0' (a column read as text) are the classes '1' and '0', as they are
+    """Labels written '1.0'/'0.0' or '1,0' (a column read as text) are the classes '1' and '0', as they are
     when the column is read as numbers; only when every label of every split is such a number."""
     every = [k for split_keys in keys.values() for k in split_keys]
     if not any(_WHOLE_DECIMAL.match(k) for k in every):
         return keys
     if not all(_WHOLE_DECIMAL.match(k) or _INTEGER.match(k) for k in every):
         return keys
-    return {split: [str(int(k.strip().split(".")[0])) for k in split_keys] for split, split_keys in keys.items()}
+    return {split: [str(int(re.split(r"[.,]", k.strip())[0])) for k in split_keys] for split, split_keys in keys.items()}
 
 
 def _name_order(keys: list[str]):
