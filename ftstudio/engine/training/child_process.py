@@ -16,6 +16,10 @@ Protocol (JSON, one object a line):
     (step/eval/checkpoint events as their to_dict()), then {"result": {run_dir, status, message,
     best}} last. Anything else the child or its libraries print goes to its stderr, never into
     this stream.
+Shutdown: SIGTERM, SIGHUP, SIGBREAK and Ctrl-C stop the run at its next step, saved
+(training/shutdown.py). A window killed hard closes the pipes: end of input stops the run, and a
+write to the dead reader stops the forwarding (fds 1 and 2 then point at the null device) instead
+of killing the child before it saves.
 """
 
 from __future__ import annotations
