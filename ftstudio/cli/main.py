@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -131,6 +130,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 def cmd_train(args: argparse.Namespace) -> int:
     from ftstudio.cli.reporter import ConsoleReporter
     from ftstudio.engine.events import TrainingControl
+    from ftstudio.engine.training.shutdown import INTERRUPT_STOPS_THEN_QUITS, ShutdownHandlers
     from ftstudio.engine.training.train import train
 
     control = TrainingControl()
@@ -141,40 +141,42 @@ def cmd_train(args: argparse.Namespace) -> int:
         settings = None
     else:
         settings = settings_from_args(args)
-    previous = _install_interrupt(control)
-    try:
+    # Ctrl-C, SIGTERM, SIGHUP (SIGBREAK on Windows): stop at the next step and save it.
+    with ShutdownHandlers(control, interrupt=INTERRUPT_STOPS_THEN_QUITS) as handlers:
         result = train(settings, run_dir=args.resume or args.output, reporter=reporter, control=control,
                        resume=bool(args.resume))
-    finally:
-        signal.signal(signal.SIGINT, previous)
     reporter.close()
+    try:
+        return _report_result(result, handlers.received)
+    except OSError:  # the terminal went away (SIGHUP) or stdout's reader ended: the run folder says it all
+        return _exit_status_of(result, handlers.received)
+
+
+def _report_result(result: Any, signum: int | None) -> int:
     if result.status == "finished":
         print(f"Finished. Run folder: {result.run_dir}")
         if result.best:
             print(f"Best {result.best['metric']}: {result.best['value']:.4f} at step {result.best['step']} "
                   f"-> {result.run_dir / 'best'}")
+    elif result.status == "stopped":
+        print(result.message)
+        if result.run_dir and "--resume" not in result.message:
+            print(f"Resume with: ftstudio train --resume {result.run_dir}")
+    else:
+        print(f"ftstudio: error: {one_line(result.message)}", file=sys.stderr)
+    return _exit_status_of(result, signum)
+
+
+def _exit_status_of(result: Any, signum: int | None) -> int:
+    """0 finished; a stop: 128 + the signal that asked for it, as a shell reports a process that
+    signal ended (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), else 130; failures 1 (2: the input's)."""
+    from ftstudio.engine.training.shutdown import exit_status
+
+    if result.status == "finished":
         return EXIT_OK
     if result.status == "stopped":
-        print(result.message)
-        if result.run_dir:
-            print(f"Resume with: ftstudio train --resume {result.run_dir}")
-        return EXIT_STOPPED
-    print(f"ftstudio: error: {one_line(result.message)}", file=sys.stderr)
+        return exit_status(signum) if signum is not None else EXIT_STOPPED
     return EXIT_USAGE if result.input_error else EXIT_FAILED
-
-
-def _install_interrupt(control: Any) -> Any:
-    """First Ctrl-C: stop at the next step and save; second: quit at once."""
-
-    def handler(signum: int, frame: Any) -> None:
-        if control.stop_requested:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            raise KeyboardInterrupt
-        print("\nStopping at the next step and saving a checkpoint (Ctrl-C again to quit now)...",
-              file=sys.stderr, flush=True)
-        control.request_stop()
-
-    return signal.signal(signal.SIGINT, handler)
 
 
 # ------------------------------------------------------------------ predict / runs / models / data

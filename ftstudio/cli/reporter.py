@@ -28,10 +28,18 @@ class ConsoleReporter(Reporter):
 
     def _print(self, text: str) -> None:
         if self._progress_shown:
-            self.out.write("\n")
+            self._write("\n")
             self._progress_shown = False
-        self.out.write(text + "\n")
-        self.out.flush()
+        self._write(text + "\n")
+
+    def _write(self, text: str) -> None:
+        try:
+            self.out.write(text)
+            self.out.flush()
+        except (OSError, ValueError):
+            # The terminal went away (SIGHUP: EIO) or the pipe's reader ended (EPIPE): the run
+            # folder keeps every event, so the run goes on (or stops and saves) regardless.
+            pass
 
     def on_status(self, status: str, message: str = "") -> None:
         if status in ("stopping", "stopped", "failed", "finished") and not message:
@@ -50,11 +58,10 @@ class ConsoleReporter(Reporter):
         if done < total and now - self._last_progress < 0.2:
             return
         self._last_progress = now
-        self.out.write(f"\r{phase}: {done}/{total}   ")
-        self.out.flush()
+        self._write(f"\r{phase}: {done}/{total}   ")
         self._progress_shown = done < total
         if done >= total:
-            self.out.write("\r" + " " * (len(phase) + 30) + "\r")
+            self._write("\r" + " " * (len(phase) + 30) + "\r")
 
     def on_info(self, info: dict[str, Any]) -> None:
         if self.quiet:
@@ -86,5 +93,4 @@ class ConsoleReporter(Reporter):
 
     def close(self) -> None:
         if self._progress_shown:
-            self.out.write("\n")
-            self.out.flush()
+            self._write("\n")

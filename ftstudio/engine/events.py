@@ -223,9 +223,13 @@ class TrainingControl:
         self._resume = threading.Event()
         self._resume.set()
         self.paused_seconds = 0.0  # total time spent paused, excluded from throughput and ETA
+        self.stop_reason = ""  # who asked for the stop, when not the user's Stop (e.g. "a shutdown signal (SIGTERM)")
 
     # requests, from any thread
-    def request_stop(self) -> None:
+    def request_stop(self, reason: str = "") -> None:
+        """Stop at the next safe point; `reason` (the first one given) goes into the status message."""
+        if reason and not self.stop_reason:
+            self.stop_reason = reason
         self._stop.set()
         self._resume.set()  # wake a paused loop so it can stop
 

@@ -55,14 +55,22 @@ def main(argv: list[str] | None = None) -> int:
     # For the app's whole life, collections happen on the GUI thread from a timer instead.
     collector = GuiThreadCollector(app)
     collector.activate()
+    from ftstudio.gui.shutdown_signals import ShutdownSignals
+
     window = MainWindow()
+    # SIGTERM/SIGHUP (SIGBREAK): stop the run (its child saves), close without asking.
+    signals = ShutdownSignals(app)
+    signals.sig_received.connect(window.close_for_shutdown)
+    signals.install()
     window.show()
     try:
         status = int(app.exec())
     finally:
+        signals.restore()
         collector.deactivate()
     wait_for_stranded()
-    return status
+    # Closed by a shutdown signal: 128 + its number, as the CLI reports it (143 for SIGTERM).
+    return 128 + signals.received if signals.received is not None else status
 
 
 if __name__ == "__main__":

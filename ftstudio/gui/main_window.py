@@ -329,6 +329,16 @@ class MainWindow(QMainWindow):
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
 
+    @Slot(int)
+    def close_for_shutdown(self, signum: int) -> None:
+        """A shutdown signal (SIGTERM, SIGHUP, ...; gui/shutdown_signals.py) reached the window:
+        stop the run through its session (the training child saves a checkpoint), ask nobody,
+        and close."""
+        self.confirm_close = lambda: True
+        if self.session.is_running():
+            self.statusBar().showMessage("Shutdown signal: stopping the run and saving a checkpoint...")
+        self.close()
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if self.session.is_running() and not self.confirm_close():
             event.ignore()

@@ -123,6 +123,10 @@ class TrainSettings:
                               at_minimum="each epoch", help="evaluate every N optimizer steps")
     save_steps: int = setting(0, group=EVALUATION, unit="steps", minimum=0, maximum=MAX_STEPS,
                               at_minimum="each evaluation", help="checkpoint every N optimizer steps")
+    save_minutes: int = setting(20, group=EVALUATION, unit="minutes", minimum=0, maximum=10_080,
+                                at_minimum="off",
+                                help="also checkpoint after N minutes of training since the last checkpoint, "
+                                     "so a crash or power cut loses at most that (0: off)")
     keep_checkpoints: int = setting(2, group=EVALUATION, minimum=1, maximum=1000,
                                     help="step folders kept besides best/ and last/")
     early_stopping_patience: int = setting(0, group=EVALUATION, unit="evaluations", minimum=0, maximum=10_000,

@@ -16,6 +16,10 @@ Protocol (JSON, one object a line):
     (step/eval/checkpoint events as their to_dict()), then {"result": {run_dir, status, message,
     best}} last. Anything else the child or its libraries print goes to its stderr, never into
     this stream.
+Shutdown: SIGTERM, SIGHUP, SIGBREAK and Ctrl-C stop the run at its next step, saved
+(training/shutdown.py). A window killed hard closes the pipes: end of input stops the run, and a
+write to the dead reader stops the forwarding (fds 1 and 2 then point at the null device) instead
+of killing the child before it saves.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -43,6 +47,7 @@ from ftstudio.engine.events import (
     from_plain,
     to_plain,
 )
+from ftstudio.engine.training.shutdown import INTERRUPT_STOPS, ShutdownHandlers
 
 # The hidden first argument of the `ftstudio` entry point that makes it the training child
 # (works for `python -m ftstudio` and for a frozen PyInstaller build alike).
@@ -53,6 +58,8 @@ STDERR_LINES_KEPT = 40
 # What a failure nobody foresaw adds to its message: the traceback goes to the run's log.
 SEE_THE_LOG = "See the log for the traceback."
 TRAINING_OUT_OF_MEMORY = "Out of memory. Lower the batch size or the maximum length and try again."
+# The stop reason when the window went away (its end of the pipes closed: killed or crashed).
+WINDOW_GONE = "the window going away"
 
 
 def child_command() -> list[str]:
@@ -216,12 +223,18 @@ def _child_environment() -> dict[str, str]:
 class StreamReporter(ForwardingReporter):
     """The child's reporter: each call becomes one JSON line {"call": name, "args": [...]} for the
     parent, its arguments as `to_plain` gives them. It also remembers the run's last status and
-    folder, which the failed result of a crash needs."""
+    folder, which the failed result of a crash needs.
 
-    def __init__(self, stream: IO[str]) -> None:
+    A reader that has gone (the window was killed: the pipe's other end is closed) is no error:
+    the first write that fails calls `on_lost` once (the child stops and saves) and nothing more is
+    forwarded; the run folder, written before each event is passed on, stays the truth."""
+
+    def __init__(self, stream: IO[str], on_lost: Callable[[], None] | None = None) -> None:
         super().__init__(self._send_call)
         self._stream = stream
         self._lock = threading.Lock()
+        self._on_lost = on_lost
+        self.reader_lost = False
         self.last_status = ""
         self.run_dir = ""
 
@@ -229,8 +242,23 @@ class StreamReporter(ForwardingReporter):
         """Write one protocol line (a call, or the final result); safe from any thread."""
         line = json.dumps(message, default=str)
         with self._lock:
-            self._stream.write(line + "\n")
-            self._stream.flush()
+            if self.reader_lost:
+                return
+            try:
+                self._stream.write(line + "\n")
+                self._stream.flush()
+                return
+            except (OSError, ValueError):  # EPIPE (SIGPIPE is ignored by Python), or closed
+                self.reader_lost = True
+        if self._on_lost is not None:
+            self._on_lost()
+
+    def close(self) -> None:
+        """Close the stream; a dead reader's unflushable buffer is dropped, not raised."""
+        try:
+            self._stream.close()
+        except (OSError, ValueError):
+            pass
 
     def _send_call(self, name: str, args: tuple[Any, ...]) -> None:
         self.send({"call": name, "args": to_plain(name, args)})
@@ -248,15 +276,30 @@ class StreamReporter(ForwardingReporter):
 def read_commands(stream: IO[str], control: TrainingControl) -> None:
     """The child's command loop (a daemon thread): commands to `control`; end of input is a stop,
     so a child whose window has gone away ends at its next safe point instead of training on."""
-    for line in stream:
-        command = line.strip()
-        if command == "stop":
-            control.request_stop()
-        elif command == "pause":
-            control.request_pause()
-        elif command == "resume":
-            control.request_resume()
-    control.request_stop()
+    try:
+        for line in stream:
+            command = line.strip()
+            if command == "stop":
+                control.request_stop()
+            elif command == "pause":
+                control.request_pause()
+            elif command == "resume":
+                control.request_resume()
+    except (OSError, ValueError):  # a broken input reads as its end
+        pass
+    control.request_stop(WINDOW_GONE)
+
+
+def _silence_output() -> None:
+    """Point fds 1 and 2 at the null device: with the window gone, a write to its stderr pipe
+    would fail (EPIPE) in whatever code made it, and a failed flush at exit changes the status."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        os.close(null)
+    except OSError:
+        pass
 
 
 def run_request(request: dict[str, Any], reporter: StreamReporter, control: TrainingControl) -> dict[str, Any]:
@@ -314,10 +357,17 @@ def child_main() -> int:
         print("ftstudio: the training process expects its request on stdin.", file=sys.stderr)
         return 2
     control = TrainingControl()
+    # SIGTERM/SIGHUP/SIGBREAK (and Ctrl-C reaching the window's process group): stop and save.
+    ShutdownHandlers(control, interrupt=INTERRUPT_STOPS).install()
     threading.Thread(target=read_commands, args=(commands, control), name="ftstudio-commands", daemon=True).start()
+
+    def reader_lost() -> None:  # the window died: save and stop; keep writes from failing
+        _silence_output()
+        control.request_stop(WINDOW_GONE)
+
+    reporter = StreamReporter(events, on_lost=reader_lost)
     quiet_training_libraries()  # imports datasets and transformers: seconds, with stop already heard
-    reporter = StreamReporter(events)
     result = run_request(request, reporter, control)
     reporter.send({"result": result})
-    events.close()
+    reporter.close()
     return 0

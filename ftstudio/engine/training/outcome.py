@@ -38,13 +38,16 @@ def finished(trainer: Trainer, recorder: RunRecorder, message: str) -> TrainResu
     return TrainResult(trainer.run_dir, FINISHED, message, best_of(trainer))
 
 
-def stopped(trainer: Trainer | None, recorder: RunRecorder) -> TrainResult:
-    """The user stopped the run: keep the current step as a checkpoint so it can be resumed."""
+def stopped(trainer: Trainer | None, recorder: RunRecorder, reason: str = "") -> TrainResult:
+    """The run was stopped (the user's Stop, or `reason`, e.g. "a shutdown signal (SIGTERM)"):
+    keep the current step as a checkpoint so it can be resumed."""
+    by = f" by {reason}" if reason else ""
     if trainer is None or trainer.run_dir is None:
-        recorder.on_status(STOPPED, "Stopped before training started; nothing was saved.")
-        return TrainResult(None, STOPPED, "Stopped before training started; nothing was saved.")
+        message = f"Stopped{by} before training started; nothing was saved."
+        recorder.on_status(STOPPED, message)
+        return TrainResult(None, STOPPED, message)
     recorder.on_status(STOPPING)
-    message = f"Stopped at step {trainer.global_step}."
+    message = f"Stopped at step {trainer.global_step}{by}."
     try:
         if hasattr(trainer, "optimizer") and trainer.global_step > 0 and trainer.last_saved_step != trainer.global_step:
             path = trainer.save()
@@ -53,6 +56,8 @@ def stopped(trainer: Trainer | None, recorder: RunRecorder) -> TrainResult:
             message += " The checkpoint at this step is kept; resume to continue."
     except Exception as exc:  # noqa: BLE001 - a failed save on stop must still end the run cleanly
         message += f" Saving the final checkpoint failed ({first_line(exc)}); the previous one is kept."
+    if reason and trainer.global_step > 0:
+        message += f" Continue it with: ftstudio train --resume {trainer.run_dir} (or Resume in the Runs tab)."
     recorder.on_status(STOPPED, message)
     return TrainResult(trainer.run_dir, STOPPED, message, best_of(trainer))
 

@@ -62,7 +62,7 @@ def train(
             trainer = None
         return outcome.finished(trainer, recorder, message)
     except StopRequested:
-        return outcome.stopped(trainer, recorder)
+        return outcome.stopped(trainer, recorder, control.stop_reason)
     except FtStudioError as exc:
         return outcome.failed(trainer, recorder, str(exc), input_error=trainer is None or trainer.global_step == 0)
     except Exception as exc:  # noqa: BLE001 - every failure must reach the user in words

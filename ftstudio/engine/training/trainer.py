@@ -37,6 +37,11 @@ from ftstudio.engine.training.optimization import (
     mixed_precision,
 )
 
+# The clock of time-based checkpoints (save_minutes): monotonic wall time, so a clock change
+# cannot trigger or skip one. Everything counts (steps, evaluations, saves, pauses): the point
+# is how much work a crash or power cut can cost. Tests replace it to simulate hours at once.
+monotonic = time.monotonic
+
 
 class Trainer:
     """A fine-tuning run in memory. Create, `setup()`, optionally `restore()`, then `fit()`."""
@@ -59,6 +64,8 @@ class Trainer:
         self.last_eval_step = -1
         self.last_metrics: dict[str, float] = {}
         self.features = None  # FeatureCache when the frozen encoder's outputs are cached (head-only)
+        self.clock = monotonic
+        self._last_save_time = 0.0  # self.clock() at the last checkpoint (or when fit() began)
 
     # ---------------------------------------------------------------- setup
     def setup(self, prepared: Any, model: Any, tokenizer: Any, device: Any, precision: str) -> None:
@@ -173,6 +180,7 @@ class Trainer:
         self._paused_at_start = self.control.paused_seconds
         self._seconds_before = self.train_seconds
         self._samples0, self._step0 = self.samples_seen, self.global_step
+        self._last_save_time = self.clock()
         self._apply_speed_levers()
         message = self._redo_evaluation_cut_short()
         if message:
@@ -284,7 +292,17 @@ class Trainer:
                 return message
         elif save_due:
             self.save()
+        if self._time_save_due():
+            self.save()  # resumable without an evaluation; best/ still follows evaluations only
         return ""
+
+    def _time_save_due(self) -> bool:
+        """save_minutes of training time since the last checkpoint: a crash or power cut costs
+        at most that much, however long an epoch or the evaluation interval is."""
+        minutes = self.s.save_minutes
+        if minutes <= 0 or self.last_saved_step == self.global_step:
+            return False
+        return self.clock() - self._last_save_time >= minutes * 60
 
     def _evaluation_due(self, end_of_epoch: bool) -> bool:
         """Whether the step just taken is evaluated: every eval_steps, or at epoch ends when 0."""
@@ -374,6 +392,7 @@ class Trainer:
             self.training_state(), is_best=is_best, keep=self.s.keep_checkpoints,
         )
         self.last_saved_step = self.global_step
+        self._last_save_time = self.clock()
         self.rep.on_checkpoint(CheckpointEvent(self.global_step, str(path), is_best, dict(self.last_metrics)))
         self.rep.on_status(TRAINING)
         return path

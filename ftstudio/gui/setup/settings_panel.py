@@ -74,6 +74,7 @@ FORM_LABELS: dict[str, str] = {
     "oom_retry": "Halve the batch on out-of-memory",
     "eval_steps": "Evaluate every",
     "save_steps": "Checkpoint every",
+    "save_minutes": "Also checkpoint every",
     "keep_checkpoints": "Checkpoints kept",
     "early_stopping_patience": "Early stopping",
     "metric_for_best": "Best checkpoint by",
@@ -88,7 +89,7 @@ CHOICE_LABELS: dict[str, dict[str, str]] = {
     "metric_for_best": {"f1": "Macro F1", "accuracy": "Accuracy", "loss": "Validation loss"},
 }
 # Where the label reads as "every ... steps", the unit finishes the sentence inside the field.
-UNIT_SUFFIXED = ("eval_steps", "save_steps", "early_stopping_patience", "log_steps")
+UNIT_SUFFIXED = ("eval_steps", "save_steps", "save_minutes", "early_stopping_patience", "log_steps")
 
 FREEZE_CHOICES = {
     "full": ("Full fine-tuning", "Every parameter trains: usually the most accurate, the most memory."),
