@@ -120,7 +120,7 @@ class TrainSettings:
 
     # --- evaluation and checkpoints
     eval_steps: int = setting(0, group=EVALUATION, unit="steps", minimum=0, maximum=MAX_STEPS,
-                              at_minimum="~10% of the run",
+                              at_minimum="~1/10 of the run",
                               help="evaluate every N optimizer steps (0: about 10 times a run, evenly within "
                                    "each epoch and at every epoch's end)")
     save_steps: int = setting(0, group=EVALUATION, unit="steps", minimum=0, maximum=MAX_STEPS,

@@ -43,9 +43,11 @@ def learning_rate_advice(total_steps: int, learning_rate: float, optimizer: str 
                      SHORT_RUN_RATES[-1])
     if suggested <= learning_rate:
         return None  # already as high as we would suggest: only more steps help
-    low, high = (rate_text(rate) for rate in (SHORT_RUN_RATES[0], SHORT_RUN_RATES[-1]))
+    low, high = SHORT_RUN_RATES[0], SHORT_RUN_RATES[-1]
+    suits = (f"{rate_text(low)} to {rate_text(high)} suits short trials" if learning_rate < low
+             else f"{rate_text(suggested)} suits a run this short")
     message = (f"Only {total_steps} optimizer steps planned: at learning rate {rate_text(learning_rate)} "
-               f"the model may not move off the majority class; {low} to {high} suits short trials.")
+               f"the model may not move off the majority class; {suits}.")
     if suggested * total_steps < LEARNING_BUDGET:
         message += " More epochs or rows would help too."
     return LearningRateAdvice(message, suggested)

@@ -36,6 +36,7 @@ def test_the_advice_reads_as_one_sentence_with_its_action():
                               "majority class; 1e-4 to 2e-4 suits short trials.")
     assert advice.action == "Use 2e-4"
     assert learning_rate_advice(30, 5e-5).message.endswith("More epochs or rows would help too.")
+    assert learning_rate_advice(76, 1e-4).message.endswith("; 2e-4 suits a run this short.")
 
 
 def test_run_advice_counts_the_planned_steps_from_rows_and_settings():
