@@ -2,7 +2,8 @@
 
 Each peer is written the way its users write it, with only the shared settings set (model,
 data, max length, batch size, epochs, learning rate, weight decay 0.01, 10% linear warmup,
-gradient clipping at 1.0, seed, evaluation every epoch):
+gradient clipping at 1.0, seed, evaluation every epoch: ftstudio's `eval_steps` is pinned to
+an epoch's steps, as its default schedule evaluates ~10 times a run):
 
 - `hf_trainer`: the stock Hugging Face recipe: `datasets` map with truncation,
   `DataCollatorWithPadding`, `Trainer` with default `TrainingArguments` apart from those.
@@ -171,13 +172,21 @@ def run_torch_loop(cfg: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------ ftstudio
 def ftstudio_settings(cfg: dict[str, Any]) -> Any:
     from ftstudio.engine.settings import TrainSettings
+    from ftstudio.engine.training.optimization import count_steps
 
-    return TrainSettings(
+    overrides = cfg.get("ftstudio_overrides", {})
+    settings = TrainSettings(
         model=cfg["model_dir"], data=cfg["data_dir"], max_length=cfg["max_length"], epochs=cfg["epochs"],
         batch_size=cfg["batch_size"], learning_rate=cfg["learning_rate"], weight_decay=0.01, warmup_ratio=0.1,
         max_grad_norm=1.0, seed=cfg["seed"], freeze="full" if cfg["workload"] == "full" else "head",
-        **cfg.get("ftstudio_overrides", {}),
+        **overrides,
     )
+    if "eval_steps" in overrides:
+        return settings
+    # The stock recipe evaluates once per epoch (eval_strategy="epoch"); ftstudio's default schedule
+    # evaluates ~10 times a run, so the same per-epoch schedule is pinned: every epoch's steps.
+    train_rows = len(read_split(cfg["data_dir"], "train")[0])
+    return settings.replace(eval_steps=count_steps(train_rows, settings)[0])
 
 
 def ftstudio_result(run_dir: Path, wall: float) -> dict[str, Any]:

@@ -131,7 +131,13 @@ class MainWindow(QMainWindow):
         self.resume_action = action("Resume", lambda: self.training_panel.resume(), None, "resume",
                                     "Continue the paused run")
         self.stop_action = action("Stop", lambda: self.training_panel.stop(), None, "stop",
-                                  "Stop at the next step and save a checkpoint you can resume from")
+                                  "Stop at the next step and save a checkpoint you can resume from (Ctrl+. or Esc)")
+        self.stop_action.setShortcuts([QKeySequence("Ctrl+."), QKeySequence(Qt.Key.Key_Escape)])
+        # Window, not application, shortcuts: with focus anywhere in the window they work; while a
+        # dialog, a menu or a combo's list is open (their own windows) Esc closes that, not the run.
+        # A disabled action takes no key, so Esc without a run stays the widgets' own.
+        for act in (self.start_action, self.stop_action):
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         toolbar = QToolBar("Training")
         toolbar.setObjectName("trainingToolbar")
         toolbar.setMovable(False)

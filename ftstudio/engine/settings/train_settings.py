@@ -120,7 +120,9 @@ class TrainSettings:
 
     # --- evaluation and checkpoints
     eval_steps: int = setting(0, group=EVALUATION, unit="steps", minimum=0, maximum=MAX_STEPS,
-                              at_minimum="each epoch", help="evaluate every N optimizer steps")
+                              at_minimum="~1/10 of the run",
+                              help="evaluate every N optimizer steps (0: about 10 times a run, evenly within "
+                                   "each epoch and at every epoch's end)")
     save_steps: int = setting(0, group=EVALUATION, unit="steps", minimum=0, maximum=MAX_STEPS,
                               at_minimum="each evaluation", help="checkpoint every N optimizer steps")
     save_minutes: int = setting(20, group=EVALUATION, unit="minutes", minimum=0, maximum=10_080,
@@ -130,7 +132,8 @@ class TrainSettings:
     keep_checkpoints: int = setting(2, group=EVALUATION, minimum=1, maximum=1000,
                                     help="step folders kept besides best/ and last/")
     early_stopping_patience: int = setting(0, group=EVALUATION, unit="evaluations", minimum=0, maximum=10_000,
-                                           at_minimum="off", help="stop after N evaluations without improvement")
+                                           at_minimum="off", help="stop after N evaluations without improvement "
+                                                                  "(eval_steps 0 evaluates about 10 times a run)")
     metric_for_best: str = setting("f1", group=EVALUATION, choices=BEST_METRICS,
                                    help='what makes a checkpoint "best" (f1: macro F1; loss: validation loss)')
     log_steps: int = setting(10, group=EVALUATION, unit="steps", minimum=1, maximum=100_000,

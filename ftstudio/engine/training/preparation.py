@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 from ftstudio.engine.events import PREPARING, TrainingControl
 from ftstudio.engine.runs.lock import HeldLock
 from ftstudio.engine.runs.recorder import RunRecorder
+from ftstudio.engine.training.advice import learning_rate_advice
 from ftstudio.engine.training.plan import RunMode, RunPlan
+from ftstudio.engine.training.schedule import describe_schedule
 
 if TYPE_CHECKING:
     from ftstudio.engine.training.trainer import Trainer
@@ -168,6 +170,10 @@ def _report_info(plan: RunPlan, inputs: RunInputs, trainer: Trainer, recorder: R
         f"{trainable:,} of {total:,} parameters train ({100 * trainable / max(total, 1):.1f}%), "
         f"on {info['device_name']} in {inputs.precision}; {trainer.total_steps} steps."
     )
+    recorder.on_log(describe_schedule(trainer.total_steps, trainer.steps_per_epoch, plan.settings.eval_steps))
+    advice = learning_rate_advice(trainer.total_steps, plan.settings.learning_rate, plan.settings.optimizer)
+    if advice is not None and not plan.from_checkpoint:
+        recorder.on_log(f"Hint: {advice.message}")
 
 
 def _warn_sparse_classes(prepared: Any, recorder: RunRecorder) -> None:

@@ -36,6 +36,7 @@ from ftstudio.engine.training.optimization import (
     make_scheduler,
     mixed_precision,
 )
+from ftstudio.engine.training.schedule import evaluation_due
 
 # The clock of time-based checkpoints (save_minutes): monotonic wall time, so a clock change
 # cannot trigger or skip one. Everything counts (steps, evaluations, saves, pauses): the point
@@ -305,9 +306,10 @@ class Trainer:
         return self.clock() - self._last_save_time >= minutes * 60
 
     def _evaluation_due(self, end_of_epoch: bool) -> bool:
-        """Whether the step just taken is evaluated: every eval_steps, or at epoch ends when 0."""
-        eval_steps = self.s.eval_steps
-        return (eval_steps > 0 and self.global_step % eval_steps == 0) or (eval_steps == 0 and end_of_epoch)
+        """Whether the step just taken is evaluated: every eval_steps, or when 0 the adaptive
+        schedule (~10 a run, every epoch end; schedule.py), a function of step counts only."""
+        due = evaluation_due(self.global_step, self.total_steps, self.steps_per_epoch, self.s.eval_steps)
+        return due or (self.s.eval_steps == 0 and end_of_epoch)
 
     def _report_step(self) -> None:
         # The only per-log host sync: reading the averaged loss.

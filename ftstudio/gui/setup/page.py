@@ -1,5 +1,6 @@
 """The Setup tab: model and data on the left, the settings in the middle, the fine-tuning strategy
-over the layers it freezes on the right, and one red line saying why a run cannot start.
+over the layers it freezes on the right, one red line saying why a run cannot start, and a line of
+advice (with its button) when the planned run has too few steps for its learning rate.
 
 The page keeps its panels in step (a new model re-measures token lengths and resizes the layer
 table, a new strategy redraws it, split settings reload the data), gathers them into one
@@ -16,7 +17,9 @@ from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from ftstudio.engine.errors import SettingsError
 from ftstudio.engine.settings import TrainSettings
+from ftstudio.engine.training.advice import run_advice
 from ftstudio.gui.background import BackgroundRunner
+from ftstudio.gui.setup.advice_bar import AdviceBar
 from ftstudio.gui.setup.data_panel import DataPanel
 from ftstudio.gui.setup.layers_view import LayersView
 from ftstudio.gui.setup.model_panel import ModelPanel
@@ -51,7 +54,9 @@ class SetupPage(QWidget):
         self.problem.setVisible(False)
         self.problem.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         set_role(self.problem, "error")
+        self.advice = AdviceBar()
         self._build()
+        self.advice.sig_learning_rate.connect(self._on_use_learning_rate)
         self.model_panel.sig_model_changed.connect(self._on_model_changed)
         self.settings_panel.sig_changed.connect(self._on_settings_changed)
         self.data_panel.sig_data_changed.connect(self._on_data_changed)
@@ -79,6 +84,7 @@ class SetupPage(QWidget):
         column = QVBoxLayout(self)
         column.setContentsMargins(6, 6, 6, 6)
         column.addWidget(self.problem)
+        column.addWidget(self.advice)
         column.addWidget(self.splitter, 1)
 
     # ------------------------------------------------------------------ settings
@@ -178,6 +184,7 @@ class SetupPage(QWidget):
         settings = self.settings_panel.settings()
         self.data_panel.set_settings(settings)
         self.layers_view.set_strategy(settings.freeze, settings.reinit_top_layers, settings.epochs)
+        self._refresh_advice()
 
     @Slot(object)
     def _on_data_changed(self, prepared: Any) -> None:
@@ -185,3 +192,16 @@ class SetupPage(QWidget):
             self.layers_view.set_num_labels(prepared.num_labels)
             if self.problem.text().startswith("Data:"):
                 self.show_problem("")
+        self._refresh_advice()
+
+    def _refresh_advice(self) -> None:
+        """Advice on the run as planned: the data loaded, its training rows and the settings."""
+        prepared = self.data_panel.prepared()
+        if prepared is None:
+            self.advice.show_advice(None)  # loading, or unreadable: nothing planned yet
+            return
+        self.advice.show_advice(run_advice(len(prepared.splits["train"]), self.settings_panel.settings()))
+
+    @Slot(float)
+    def _on_use_learning_rate(self, rate: float) -> None:
+        self.settings_panel.set_settings(self.settings_panel.settings().replace(learning_rate=rate))

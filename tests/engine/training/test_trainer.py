@@ -15,12 +15,14 @@ from tests.engine.training.test_train import _evals, _step_losses, tiny_settings
 
 
 def _restored_trainer(step: int, *, eval_steps: int = 5, save_steps: int = 0, micro: int = 3, epoch: int = 0,
-                      last_eval_step: int = -1, last_saved_step: int | None = None, total_steps: int = 20):
+                      last_eval_step: int = -1, last_saved_step: int | None = None, total_steps: int = 20,
+                      steps_per_epoch: int = 14):
     """A trainer in the state restore() leaves (the checkpoint's step saved), its evaluations
     recorded instead of run."""
     trainer = Trainer(TrainSettings(eval_steps=eval_steps, save_steps=save_steps), RunRecorder(Reporter()),
                       TrainingControl())
     trainer.global_step, trainer.total_steps, trainer.micro, trainer.epoch = step, total_steps, micro, epoch
+    trainer.steps_per_epoch = steps_per_epoch
     trainer.last_eval_step = last_eval_step
     trainer.last_saved_step = step if last_saved_step is None else last_saved_step
     calls: list[bool] = []
@@ -41,10 +43,13 @@ def _restored_trainer(step: int, *, eval_steps: int = 5, save_steps: int = 0, mi
         (dict(step=7), False),  # stopped between evaluations: nothing was cut short
         (dict(step=0), False),  # a fresh run
         (dict(step=20), False),  # the last step: fit() evaluates it anyway
-        (dict(step=14, eval_steps=0, micro=0, epoch=1), True),  # per-epoch evaluation, at an epoch end
-        (dict(step=10, eval_steps=0, micro=3, epoch=1), False),  # per-epoch evaluation, mid-epoch
+        (dict(step=14, eval_steps=0, micro=0, epoch=1), True),  # adaptive schedule, at an epoch end
+        # adaptive schedule over 20 steps of 14 an epoch: 7 an epoch, at steps 2, 4, 6, ...
+        (dict(step=4, eval_steps=0, micro=4, epoch=0), True),  # at one of its mid-epoch evaluations
+        (dict(step=5, eval_steps=0, micro=5, epoch=0), False),  # between them
     ],
-    ids=["eval-step", "eval-done", "between-evals", "fresh", "last-step", "epoch-end", "mid-epoch"],
+    ids=["eval-step", "eval-done", "between-evals", "fresh", "last-step", "epoch-end", "adaptive-point",
+         "adaptive-between"],
 )
 def test_the_evaluation_a_stop_cut_short_is_redone_and_nothing_else(state, redone):
     trainer, calls = _restored_trainer(**state)

@@ -65,10 +65,10 @@ def test_run_finishes_with_curves_and_checkpoints(qtbot, make_panel, tiny_model_
     assert panel.progress.value() == panel.progress.maximum() == 28  # 108 rows / 8 = 14 steps x 2 epochs
 
     counts = panel.plots.point_counts()
-    assert counts["steps"] == 14 and counts["evals"] == 2
+    assert counts["steps"] == 14 and counts["evals"] == 10  # eval_steps 0: ~10 a run, 5 an epoch here
     x, y = panel.plots.curve_data("smooth")
     assert len(x) == 14 and x[-1] == 28
-    assert len(panel.plots.curve_data("f1")[0]) == 2
+    assert len(panel.plots.curve_data("f1")[0]) == 10
     panel.plots.show_readout_at(14.0)
     assert "step 14" in panel.plots.readout.text() and "F1" in panel.plots.readout.text()
 
