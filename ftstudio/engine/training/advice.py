@@ -10,6 +10,7 @@ is suggested. The window shows the advice in Setup with a button; the run logs i
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ftstudio.engine.settings import TrainSettings, format_number
@@ -37,7 +38,9 @@ class LearningRateAdvice:
 def learning_rate_advice(total_steps: int, learning_rate: float, optimizer: str = "adamw") -> LearningRateAdvice | None:
     """Advice when `total_steps` optimizer steps at `learning_rate` are too few to learn; None
     when they suffice (or for SGD, whose rates are on another scale)."""
-    if optimizer != "adamw" or total_steps <= 0 or learning_rate * total_steps >= LEARNING_BUDGET:
+    if optimizer != "adamw" or total_steps <= 0 or not 0 < learning_rate < math.inf:
+        return None  # no advice on a rate validation refuses (0, negative, NaN or infinite)
+    if learning_rate * total_steps >= LEARNING_BUDGET:
         return None
     suggested = next((rate for rate in SHORT_RUN_RATES if rate * total_steps >= LEARNING_BUDGET),
                      SHORT_RUN_RATES[-1])
@@ -62,7 +65,7 @@ def run_advice(train_rows: int, settings: TrainSettings) -> LearningRateAdvice |
 
 def rate_text(rate: float) -> str:
     """A learning rate as people write one: 5e-5, 2e-4, 2.5e-4 (0.001 and up as plain numbers)."""
-    if rate >= 1e-3:
+    if not math.isfinite(rate) or rate <= 0 or rate >= 1e-3:
         return format_number(rate)
     mantissa, exponent = f"{rate:.3e}".split("e")
     return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"

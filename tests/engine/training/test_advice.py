@@ -6,7 +6,7 @@ import pytest
 
 from ftstudio.engine.events import Reporter
 from ftstudio.engine.settings import TrainSettings
-from ftstudio.engine.training.advice import learning_rate_advice, run_advice
+from ftstudio.engine.training.advice import learning_rate_advice, rate_text, run_advice
 from ftstudio.engine.training.train import train
 from tests.engine.training.test_train import tiny_settings
 
@@ -61,3 +61,11 @@ def test_a_run_logs_its_schedule_and_the_advice_at_the_start(tiny_model_dir, sma
           reporter=logs)
     assert "Evaluating every ~3 steps and at each epoch's end: 10 evaluations, the first at step 3." in logs.lines
     assert any(line.startswith("Hint: Only 28 optimizer steps planned") for line in logs.lines)
+
+
+@pytest.mark.parametrize("rate", [0.0, -1e-4, float("nan"), float("inf")])
+def test_no_advice_on_a_rate_validation_refuses(rate):
+    """The window asks for advice while the user types: a rate validation will refuse gets none
+    (and no exception), so the refusal stays the one message shown."""
+    assert learning_rate_advice(50, rate) is None
+    assert rate_text(rate)  # still printable

@@ -60,6 +60,8 @@ def test_handlers_turn_a_shutdown_signal_into_a_stop_and_restore_the_previous_on
 
 
 # ------------------------------------------------------------------ time-based checkpoints
+# small_csv: 120 rows, 12 held out for validation, 108 in batches of 8.
+STEPS_PER_EPOCH = 14
 class FakeClock:
     """Seven minutes pass with every reported step: a time checkpoint (20 min) every 3 steps."""
 
@@ -86,7 +88,9 @@ def test_time_checkpoints_need_no_evaluation_leave_best_alone_and_resume_exactly
                                                                                   tmp_path, monkeypatch):
     from ftstudio.engine.training import trainer as trainer_module
 
-    settings = tiny_settings(tiny_model_dir, small_csv, eval_steps=0, save_steps=0, save_minutes=20,
+    # Evaluations pinned to the epoch ends (the adaptive default would add mid-epoch ones), so
+    # every other checkpoint is a time checkpoint.
+    settings = tiny_settings(tiny_model_dir, small_csv, eval_steps=STEPS_PER_EPOCH, save_steps=0, save_minutes=20,
                              keep_checkpoints=1)
     clock = FakeClock()
     monkeypatch.setattr(trainer_module, "monotonic", clock)
@@ -94,6 +98,7 @@ def test_time_checkpoints_need_no_evaluation_leave_best_alone_and_resume_exactly
     whole = train(settings, tmp_path / "whole", reporter=recorder)
     assert whole.status == "finished", whole.message
     per_epoch = len(recorder.steps) // 2
+    assert per_epoch == STEPS_PER_EPOCH
     expected, last = [], 0  # every checkpoint restarts the 20 minutes; an epoch end evaluates and saves
     for step in range(1, 2 * per_epoch + 1):
         if step % per_epoch == 0 or step - last >= 3:
@@ -128,7 +133,8 @@ def test_time_checkpoints_off_at_zero(tiny_model_dir, small_csv, tmp_path, monke
     clock = FakeClock()
     monkeypatch.setattr(trainer_module, "monotonic", clock)
     recorder = Ticking(clock)
-    settings = tiny_settings(tiny_model_dir, small_csv, epochs=1, eval_steps=0, save_steps=0, save_minutes=0)
+    settings = tiny_settings(tiny_model_dir, small_csv, epochs=1, eval_steps=STEPS_PER_EPOCH, save_steps=0,
+                             save_minutes=0)
     assert train(settings, tmp_path / "run", reporter=recorder).status == "finished"
     assert [c.step for c in recorder.checkpoints] == [len(recorder.steps)]
 
