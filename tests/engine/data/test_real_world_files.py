@@ -183,6 +183,20 @@ def test_an_excel_workbook_is_read_with_openpyxl(tmp_path):
     assert any("Dropped 1 row without a label" in note for note in prepared.notes)
 
 
+def test_an_excel_workbook_without_openpyxl_says_how_to_convert_it(tmp_path, monkeypatch):
+    """Without the optional extra a real workbook is refused with both ways out (the test extra
+    installs openpyxl, so its absence is simulated: a None entry makes the import fail)."""
+    import sys
+
+    from ftstudio.engine.errors import DatasetError
+
+    monkeypatch.setitem(sys.modules, "openpyxl", None)
+    path = write_xlsx(tmp_path / "book.xlsx", [(t, 1 if lab == "pos" else 0) for t, lab in ROWS])
+    with pytest.raises(DatasetError) as refused:
+        _prepare(path)
+    assert "Save As > CSV" in str(refused.value) and "ftstudio[excel]" in str(refused.value)
+
+
 def test_cli_trains_on_odd_files(capsys, tmp_path, tiny_model_dir, runs_dir):
     """End to end: a semicolon/BOM/CRLF CSV, gzip-compressed, with decimal labels, odd characters
     and a missing label, trains and predicts with the classes '0' and '1'."""
