@@ -55,7 +55,11 @@ def list_checkpoints(run_dir: str | Path) -> list[CheckpointInfo]:
             if match and child.is_dir():
                 step = int(match.group(1))
                 state = _read_json(child / "trainer_state.json") or {}
-                found.append(CheckpointInfo(step, child, state.get("metrics") or {}, step == best_step))
+                # A checkpoint saved between evaluations (save_steps, save_minutes) carries the
+                # previous evaluation's metrics for resuming: they are not this step's.
+                evaluated_here = state.get("last_eval_step", step) == step
+                metrics = (state.get("metrics") or {}) if evaluated_here else {}
+                found.append(CheckpointInfo(step, child, metrics, step == best_step))
     return sorted(found, key=lambda c: c.step)
 
 

@@ -395,6 +395,7 @@ class Trainer:
         )
         self.last_saved_step = self.global_step
         self._last_save_time = self.clock()
-        self.rep.on_checkpoint(CheckpointEvent(self.global_step, str(path), is_best, dict(self.last_metrics)))
+        metrics = dict(self.last_metrics) if self.last_eval_step == self.global_step else {}  # this step's only
+        self.rep.on_checkpoint(CheckpointEvent(self.global_step, str(path), is_best, metrics))
         self.rep.on_status(TRAINING)
         return path

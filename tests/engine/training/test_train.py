@@ -72,6 +72,23 @@ def test_run_finishes_and_writes_a_complete_run_folder(tiny_model_dir, small_csv
     assert len(listing.list_checkpoints(run_dir)) <= 2
 
 
+def test_a_checkpoint_between_evaluations_carries_no_metrics(tiny_model_dir, small_csv, tmp_path):
+    """A checkpoint saved without an evaluation (save_steps here; save_minutes alike) keeps the
+    last evaluation's metrics for resuming, but neither its event nor the checkpoints list may
+    show them as that step's."""
+    recorder = Recorder()
+    settings = tiny_settings(tiny_model_dir, small_csv, epochs=1, eval_steps=5, save_steps=3, keep_checkpoints=100)
+    result = train(settings, tmp_path / "run", reporter=recorder)
+    assert result.status == "finished", result.message
+    evaluated = {e.step for e in recorder.evals}
+    saved = {c.step: c.metrics for c in recorder.checkpoints}
+    assert set(saved) - evaluated and set(saved) & evaluated  # both kinds happened
+    assert all(bool(metrics) == (step in evaluated) for step, metrics in saved.items())
+    listed = listing.list_checkpoints(result.run_dir)
+    assert {c.step for c in listed} == set(saved)
+    assert all(bool(c.metrics) == (c.step in evaluated) for c in listed)
+
+
 def test_stock_pipeline_loads_best_with_label_names(tiny_model_dir, small_csv, runs_dir):
     from transformers import pipeline
 
