@@ -17,7 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QSocketNotifier, Qt, Signal, Slot
 
-from ftstudio.engine.training.shutdown import shutdown_signals
+from ftstudio.engine.training.shutdown import install_handlers, restore_handlers, shutdown_signals
 
 
 class ShutdownSignals(QObject):
@@ -51,20 +51,11 @@ class ShutdownSignals(QObject):
             self._notifier.activated.connect(self._on_wakeup)
         except (OSError, ValueError):  # no wakeup fd here: the handlers still run at the next event
             self._close_sockets()
-        for signum in shutdown_signals():
-            try:
-                self._previous[int(signum)] = signal.signal(signum, self._handle)
-            except (OSError, ValueError):
-                continue
+        self._previous = install_handlers(shutdown_signals(), self._handle)
         return self
 
     def restore(self) -> None:
-        for signum, previous in self._previous.items():
-            try:
-                signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
-            except (OSError, ValueError):
-                pass
-        self._previous.clear()
+        restore_handlers(self._previous)
         if self._sockets is not None:
             try:
                 signal.set_wakeup_fd(self._previous_wakeup_fd)

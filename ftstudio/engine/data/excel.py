@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ftstudio.engine.data.paths import read_head
 from ftstudio.engine.errors import DatasetError
 
 if TYPE_CHECKING:
@@ -51,11 +52,7 @@ def read_workbook(path: Path) -> tuple[datasets.Dataset, list[str]]:
 
 
 def _check_is_workbook(path: Path) -> None:
-    try:
-        with open(path, "rb") as handle:
-            magic = handle.read(8)
-    except OSError as exc:
-        raise DatasetError(f"{path.name} cannot be read ({exc.strerror or exc}).") from None
+    magic = read_head(path, 8)
     if magic == _OLE2_MAGIC:
         raise DatasetError(f"{path.name} is an old-style Excel workbook (.xls), which ftstudio does not read: {_CONVERT}.")
     if not magic.startswith(b"PK") or not _holds_workbook(path):

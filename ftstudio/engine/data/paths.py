@@ -51,3 +51,12 @@ def _special_kind(mode: int) -> str:
     if stat.S_ISSOCK(mode):
         return "a socket"
     return "a special file"
+
+
+def read_head(path: Path, size: int) -> bytes:
+    """The first `size` bytes of a data file (its magic number), or a DatasetError in words."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(size)
+    except OSError as exc:
+        raise DatasetError(f"{path.name} cannot be read ({exc.strerror or exc}).") from None

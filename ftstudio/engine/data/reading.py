@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ftstudio.engine.data.excel import read_workbook
 from ftstudio.engine.data.formats import SUPPORTED_FORMATS, file_format, open_data, zipped_format
-from ftstudio.engine.data.paths import check_regular_file
+from ftstudio.engine.data.paths import check_regular_file, read_head
 from ftstudio.engine.errors import DatasetError
 
 if TYPE_CHECKING:
@@ -199,11 +199,7 @@ def _separator(head: str, fmt: str) -> str:
 
 
 def _check_parquet(path: Path) -> None:
-    try:
-        with open(path, "rb") as handle:
-            magic = handle.read(4)
-    except OSError as exc:
-        raise DatasetError(f"{path.name} cannot be read ({exc.strerror or exc}).") from None
+    magic = read_head(path, 4)
     if not magic:
         raise DatasetError(f"{path.name} is empty: it needs at least one row.")
     if magic != b"PAR1":

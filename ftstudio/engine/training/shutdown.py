@@ -73,6 +73,29 @@ def _say(text: str) -> None:
         pass
 
 
+def install_handlers(signums: list[int], handler: Callable[[int, Any], None]) -> dict[int, Any]:
+    """Point each of `signums` at `handler` (main thread only); returns the handlers replaced,
+    for `restore_handlers`. A signal that cannot be set here is skipped."""
+    previous: dict[int, Any] = {}
+    for signum in signums:
+        try:
+            previous[int(signum)] = signal.signal(signum, handler)
+        except (OSError, ValueError):  # not settable here (or not the main thread)
+            continue
+    return previous
+
+
+def restore_handlers(previous: dict[int, Any]) -> None:
+    """Put back the handlers `install_handlers` replaced (the default where there was none), and
+    forget them."""
+    for signum, handler in previous.items():
+        try:
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    previous.clear()
+
+
 class ShutdownHandlers:
     """Signal handlers that turn shutdown signals into `control.request_stop(reason)`.
 
@@ -96,20 +119,11 @@ class ShutdownHandlers:
         return handled
 
     def install(self) -> ShutdownHandlers:
-        for signum in self.signals():
-            try:
-                self._previous[signum] = signal.signal(signum, self._handle)
-            except (OSError, ValueError):  # not settable here (or not the main thread)
-                continue
+        self._previous = install_handlers(self.signals(), self._handle)
         return self
 
     def restore(self) -> None:
-        for signum, previous in self._previous.items():
-            try:
-                signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
-            except (OSError, ValueError):
-                pass
-        self._previous.clear()
+        restore_handlers(self._previous)
 
     def __enter__(self) -> ShutdownHandlers:
         return self.install()
