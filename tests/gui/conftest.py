@@ -79,3 +79,18 @@ def temp_qsettings(tmp_path):
     yield
     QCoreApplication.setOrganizationName(before[0])
     QCoreApplication.setApplicationName(before[1])
+
+
+def quiet_main_window(qtbot, runs_dir, *, confirm_close: bool = False):
+    """The studio window as the GUI tests drive it: no folders opened, no dialogs from the Train
+    tab, owned by qtbot; `confirm_close` answers "yes" to the close-while-training question."""
+    from ftstudio.gui.main_window import MainWindow
+
+    win = MainWindow(runs_dir=runs_dir)
+    win.open_folders = False
+    win.training_panel.show_dialogs = False
+    win.training_panel.open_folders = False
+    if confirm_close:
+        win.confirm_close = lambda: True
+    qtbot.addWidget(win)
+    return win

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.gui.conftest import quiet_main_window
+
 pytest.importorskip("pytestqt")
 
 
@@ -41,14 +43,7 @@ def _datasets_cache(tmp_path_factory, monkeypatch):
 
 @pytest.fixture
 def window(qtbot, runs_dir):
-    from ftstudio.gui.main_window import MainWindow
-
-    win = MainWindow(runs_dir=runs_dir)
-    win.open_folders = False
-    win.confirm_close = lambda: True
-    panel = win.training_panel
-    panel.show_dialogs = panel.open_folders = False
-    qtbot.addWidget(win)
+    win = quiet_main_window(qtbot, runs_dir, confirm_close=True)
     yield win
     win.shutdown()
 

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from ftstudio.engine.settings import TrainSettings
+from tests.gui.conftest import quiet_main_window
 
 WAIT_MS = 60000
 
@@ -19,14 +20,7 @@ pytestmark = pytest.mark.usefixtures("temp_qsettings")
 
 @pytest.fixture
 def window(qtbot, runs_dir):
-    from ftstudio.gui.main_window import MainWindow
-
-    win = MainWindow(runs_dir=runs_dir)
-    win.open_folders = False
-    win.training_panel.show_dialogs = False
-    win.training_panel.open_folders = False
-    qtbot.addWidget(win)
-    return win
+    return quiet_main_window(qtbot, runs_dir)
 
 
 def _choose(qtbot, window, model_dir, data_file) -> None:

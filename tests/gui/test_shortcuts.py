@@ -7,6 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from ftstudio.engine.settings import TrainSettings
+from tests.gui.conftest import quiet_main_window
 
 WAIT_MS = 60000
 RUN_TIMEOUT_MS = 180_000
@@ -22,14 +23,7 @@ STOPS = {"ctrl+.": (Qt.Key.Key_Period, Qt.KeyboardModifier.ControlModifier),
 def window(qtbot, runs_dir):
     from PySide6.QtWidgets import QApplication
 
-    from ftstudio.gui.main_window import MainWindow
-
-    win = MainWindow(runs_dir=runs_dir)
-    win.open_folders = False
-    win.training_panel.show_dialogs = False
-    win.training_panel.open_folders = False
-    win.confirm_close = lambda: True
-    qtbot.addWidget(win)
+    win = quiet_main_window(qtbot, runs_dir, confirm_close=True)
     win.show()
     qtbot.waitExposed(win)
     win.activateWindow()

@@ -13,6 +13,7 @@ import pytest
 from ftstudio.engine.runs import checkpoints
 from ftstudio.engine.runs import folder as runs
 from ftstudio.engine.settings import TrainSettings
+from tests.gui.conftest import quiet_main_window
 from tests.gui.test_main_window import WAIT_MS, _choose
 
 pytestmark = [pytest.mark.usefixtures("temp_qsettings"),
@@ -21,13 +22,7 @@ pytestmark = [pytest.mark.usefixtures("temp_qsettings"),
 
 @pytest.fixture
 def window(qtbot, runs_dir):
-    from ftstudio.gui.main_window import MainWindow
-
-    win = MainWindow(runs_dir=runs_dir)
-    win.open_folders = False
-    win.training_panel.show_dialogs = False
-    win.training_panel.open_folders = False
-    qtbot.addWidget(win)
+    win = quiet_main_window(qtbot, runs_dir)
     yield win
     win.shutdown()
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from ftstudio.engine.events import TrainingControl
 from ftstudio.engine.settings import TrainSettings
 from ftstudio.engine.training.optimization import count_steps
 from ftstudio.engine.training.schedule import describe_schedule, evaluation_due, evaluation_steps
 from ftstudio.engine.training.train import train
-from tests.engine.training.test_faults import _last_step
-from tests.engine.training.test_train import _evals, _step_losses, tiny_settings
-from tests.engine.training.test_trainer import _StopInEvaluation
+from tests.engine.training.test_train import _evals, tiny_settings
+from tests.engine.training.test_trainer import assert_stop_in_second_evaluation_resumes_exactly
 
 SAMPLE_TRAIN_ROWS = 12_956  # the embedded sample's training split
 
@@ -67,13 +65,4 @@ def test_resume_is_exact_across_an_adaptive_mid_epoch_evaluation(tiny_model_dir,
     whole = train(settings, tmp_path / "whole")
     assert [e[0] for e in _evals(whole.run_dir)] == evaluation_steps(28, 14, 0)[:len(_evals(whole.run_dir))]
     assert _evals(whole.run_dir)[1][0] == 6
-    control = TrainingControl()
-    stopped = train(settings, tmp_path / "split", reporter=_StopInEvaluation(control, nth=2), control=control)
-    assert stopped.status == "stopped" and _last_step(stopped.run_dir) == 6
-    resumed_events = _StopInEvaluation()
-    resumed = train(run_dir=stopped.run_dir, resume=True, reporter=resumed_events)
-    assert resumed.status == "finished" and resumed.message == whole.message
-    assert resumed_events.events[:2] == [("eval", 6), ("step", 7)]
-    assert _evals(resumed.run_dir) == _evals(whole.run_dir)
-    assert _step_losses(resumed.run_dir) == _step_losses(whole.run_dir)
-    assert resumed.best == whole.best
+    assert_stop_in_second_evaluation_resumes_exactly(settings, whole, tmp_path / "split", evaluated_step=6)

@@ -95,13 +95,19 @@ def test_fit_redoes_the_cut_short_evaluation_first_with_the_runs_levers(tiny_mod
     test_faults.py has the same for full fine-tuning."""
     settings = tiny_settings(tiny_model_dir, small_csv, freeze="head", early_stopping_patience=3)
     whole = train(settings, tmp_path / "whole")
+    assert_stop_in_second_evaluation_resumes_exactly(settings, whole, tmp_path / "split", evaluated_step=10)
+
+
+def assert_stop_in_second_evaluation_resumes_exactly(settings, whole, run_dir, evaluated_step: int) -> None:
+    """Stop `settings`' run inside its second evaluation (at `evaluated_step`), resume it: the cut
+    evaluation is redone before any new step, and the run ends as `whole` (the uninterrupted run)."""
     control = TrainingControl()
-    stopped = train(settings, tmp_path / "split", reporter=_StopInEvaluation(control, nth=2), control=control)
-    assert stopped.status == "stopped" and _last_step(stopped.run_dir) == 10
+    stopped = train(settings, run_dir, reporter=_StopInEvaluation(control, nth=2), control=control)
+    assert stopped.status == "stopped" and _last_step(stopped.run_dir) == evaluated_step
     resumed_events = _StopInEvaluation()
     resumed = train(run_dir=stopped.run_dir, resume=True, reporter=resumed_events)
     assert resumed.status == "finished" and resumed.message == whole.message
-    assert resumed_events.events[:2] == [("eval", 10), ("step", 11)]
+    assert resumed_events.events[:2] == [("eval", evaluated_step), ("step", evaluated_step + 1)]
     assert _evals(resumed.run_dir) == _evals(whole.run_dir)
     assert _step_losses(resumed.run_dir) == _step_losses(whole.run_dir)
     assert resumed.best == whole.best
