@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from ftstudio.engine.library_output import quiet_progress_bars_early
-from ftstudio.gui.train.worker import REPORTER_SIGNALS, TrainingWorker
+from ftstudio.gui.train.worker import REPORTER_SIGNALS, RunEventSignals, TrainingWorker
 
 # Threads still running are kept here so garbage collection of a session (or of its window) can
 # never destroy a QThread mid-run; each leaves the set when it has finished.
@@ -86,24 +86,14 @@ class GuiThreadCollector(QObject):
             gc.collect(generation)
 
 
-class TrainingSession(QObject):
+class TrainingSession(RunEventSignals):
     """Starts, pauses, resumes and stops training runs; at most one runs at a time.
 
-    Signals (delivered on the main thread; payloads are plain dicts/str):
-      sig_status(str status, str message), sig_log(str), sig_progress(str phase, int done, int total),
-      sig_info(dict), sig_step(dict), sig_eval(dict), sig_checkpoint(dict): the worker's, re-emitted.
-      sig_finished(dict): {run_dir, status, message, best}; once per run, after its last event.
+    Signals (delivered on the main thread; payloads are plain dicts/str): the worker's
+    RunEventSignals, re-emitted (sig_finished once per run, after its last event), and
       sig_started(): a run was started (the thread is running).
     """
 
-    sig_status = Signal(str, str)
-    sig_log = Signal(str)
-    sig_progress = Signal(str, int, int)
-    sig_info = Signal(object)
-    sig_step = Signal(object)
-    sig_eval = Signal(object)
-    sig_checkpoint = Signal(object)
-    sig_finished = Signal(object)
     sig_started = Signal()
 
     _FORWARDED = (*REPORTER_SIGNALS, "sig_finished")

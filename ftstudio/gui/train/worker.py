@@ -30,11 +30,10 @@ def signal_name(method: str) -> str:
 REPORTER_SIGNALS: tuple[str, ...] = tuple(signal_name(method) for method in REPORTER_METHODS)
 
 
-class TrainingWorker(QObject):
-    """Runs one training run (or resumes one) in a child process when `run()` is invoked on its thread.
-
-    Signals (all emitted from the worker thread, delivered queued to receivers elsewhere); each
-    Reporter method `on_x` has its `sig_x` (REPORTER_SIGNALS), which a new method must add:
+class RunEventSignals(QObject):
+    """The signals of a training run's events, declared once for the worker that emits them and
+    the session that re-emits them on the main thread. Each Reporter method `on_x` has its `sig_x`
+    (REPORTER_SIGNALS), which a new method must add here (Qt signals are declared by hand):
       sig_status(str status, str message): the run changed state (events.PREPARING ... FAILED).
       sig_log(str line): a human-readable log line.
       sig_progress(str phase, int done, int total): progress inside tokenizing/evaluating/saving.
@@ -53,6 +52,14 @@ class TrainingWorker(QObject):
     sig_eval = Signal(object)
     sig_checkpoint = Signal(object)
     sig_finished = Signal(object)
+
+
+class TrainingWorker(RunEventSignals):
+    """Runs one training run (or resumes one) in a child process when `run()` is invoked on its thread.
+
+    Its signals (RunEventSignals) are emitted from the worker thread and delivered queued to
+    receivers elsewhere.
+    """
 
     def __init__(self, settings, runs_dir: str | Path | None, resume_run_dir: str | Path | None = None) -> None:
         super().__init__()
