@@ -45,9 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run from its last checkpoint")
     train.add_argument("--quiet", action="store_true", help="only print evaluations and the result")
 
-    predict = sub.add_parser("predict", help="classify texts with a checkpoint or run")
+    predict = sub.add_parser("predict", help="predict with a checkpoint or run, or test it on a labelled file")
     predict.add_argument("checkpoint", help="checkpoint folder or run folder (uses best/)")
-    predict.add_argument("texts", nargs="+", help="texts to classify ('-' reads lines from stdin)")
+    predict.add_argument("texts", nargs="*",
+                         help="texts to predict ('-' reads lines from stdin; for a pair model each line is "
+                              "text<TAB>second text)")
+    predict.add_argument("--pair", action="append", metavar="TEXT",
+                         help="a pair model's second text, once per text, in order")
+    predict.add_argument("--file", metavar="DATA",
+                         help="a labelled data file: print the task's metrics on it instead of predictions")
     predict.add_argument("--json", action="store_true", help="print JSON lines")
     predict.add_argument("--device", default="cpu", help="cpu, cuda or mps")
 
@@ -58,8 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = sub.add_parser("data", help="check a dataset and summarise it")
     data.add_argument("data", help="sample, a file, or a Hub dataset")
+    data.add_argument("--task", default="auto", help="auto, single-label, multi-label or regression")
     data.add_argument("--text-column")
+    data.add_argument("--text-pair-column")
     data.add_argument("--label-column")
+    data.add_argument("--label-separator")
     data.add_argument("--model", default="default", help="tokenizer used for token lengths")
     data.add_argument("--max-length", type=int, default=128)
     return parser
@@ -181,16 +190,20 @@ def _exit_status_of(result: Any, signum: int | None) -> int:
 
 # ------------------------------------------------------------------ predict / runs / models / data
 def cmd_predict(args: argparse.Namespace) -> int:
+    from ftstudio.cli.predictions import print_evaluation, print_prediction, read_inputs
     from ftstudio.engine.predict.predictor import Predictor
 
-    texts = [line.rstrip("\n") for line in sys.stdin if line.strip()] if args.texts == ["-"] else args.texts
+    if not args.texts and not args.file:
+        raise SettingsError("Give texts to predict, '-' to read them from stdin, or --file DATA to test on a file.")
     predictor = Predictor(args.checkpoint, device=args.device)
-    for prediction in predictor.predict(texts):
-        if args.json:
-            print(json.dumps(prediction.to_dict()))
-        else:
-            probs = "  ".join(f"{name} {p:6.1%}" for name, p in prediction.probabilities.items())
-            print(f"{prediction.label:<12} {prediction.score:6.1%}  [{probs}]  {prediction.text}")
+    if args.file:
+        from ftstudio.engine.predict.file_evaluation import evaluate_file
+
+        print_evaluation(evaluate_file(predictor, args.file), args.json)
+        return EXIT_OK
+    texts, pairs = read_inputs(args.texts, args.pair, predictor.takes_pairs, sys.stdin)
+    for prediction in predictor.predict(texts, pairs=pairs):
+        print_prediction(prediction, args.json)
     return EXIT_OK
 
 
@@ -238,12 +251,11 @@ def cmd_data(args: argparse.Namespace) -> int:
     from ftstudio.engine.models.sources import resolve_model_source
     from ftstudio.engine.settings import TrainSettings
 
-    settings = TrainSettings(data=args.data, text_column=args.text_column, label_column=args.label_column,
-                             max_length=args.max_length).validate()
+    settings = TrainSettings(data=args.data, task=args.task, text_column=args.text_column,
+                             text_pair_column=args.text_pair_column, label_column=args.label_column,
+                             label_separator=args.label_separator, max_length=args.max_length).validate()
     prepared = prepare_data(settings)
     tokenizer = load_tokenizer(resolve_model_source(args.model))
-    print(f"Text column: {prepared.text_column}   label column: {prepared.label_column}")
-    print(f"Labels: {', '.join(prepared.label_names)}")
     print(format_summary(summarize(prepared, tokenizer, args.max_length)))  # notes included
     return EXIT_OK
 

@@ -69,7 +69,7 @@ class ConsoleReporter(Reporter):
         self._print(f"Run folder: {info['run_dir']}")
         self._print(
             f"Data: {info['train_rows']} train / {info['validation_rows']} validation rows, "
-            f"labels: {', '.join(info['label_names'])}"
+            f"task: {info.get('task_title', 'single-label classification')}, labels: {', '.join(info['label_names'])}"
         )
 
     def on_step(self, event: StepEvent) -> None:
@@ -82,10 +82,10 @@ class ConsoleReporter(Reporter):
         )
 
     def on_eval(self, event: EvalEvent) -> None:
-        self._print(
-            f"{event.split} @ step {event.step}: loss {event.loss:.4f}  accuracy {event.accuracy:.4f}  "
-            f"macro F1 {event.f1:.4f}  (precision {event.precision:.4f}, recall {event.recall:.4f})"
-        )
+        from ftstudio.engine.tasks.metric_names import metric_label
+
+        shown = "  ".join(f"{metric_label(name)} {value:.4f}" for name, value in event.metrics.items())
+        self._print(f"{event.split} @ step {event.step}: loss {event.loss:.4f}  {shown}")
 
     def on_checkpoint(self, event: CheckpointEvent) -> None:
         if not self.quiet:

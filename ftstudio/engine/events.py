@@ -55,21 +55,40 @@ class StepEvent:
 
 @dataclass
 class EvalEvent:
-    """Validation (or test) metrics at a given step."""
+    """Validation (or test) results at a given step: the loss, the task's scalar metrics
+    (accuracy and macro F1; micro F1 and subset accuracy; RMSE and Pearson; ...) and details
+    (confusion matrix, per-class or per-label tables, thresholds).
+
+    As a record (`to_dict`, one line of metrics.jsonl) metrics and details sit beside step and
+    loss, as they always have: `{"event": "eval", "step": 40, "loss": 0.5, "f1": 0.8, ...}`.
+    """
 
     step: int
     epoch: float
     loss: float
-    accuracy: float
-    precision: float  # macro
-    recall: float  # macro
-    f1: float  # macro
-    confusion: list[list[int]]  # rows: true label, columns: predicted label
+    metrics: dict[str, float] = field(default_factory=dict)
     split: str = "validation"
-    per_class: dict[str, dict[str, float]] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    task: str = "single-label"
+
+    def value(self, name: str) -> float:
+        """A metric by name; 'loss' included."""
+        return self.loss if name == "loss" else self.metrics[name]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"event": "eval", **asdict(self)}
+        return {"event": "eval", "step": self.step, "epoch": self.epoch, "split": self.split, "task": self.task,
+                "loss": self.loss, **self.metrics, **self.details}
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> EvalEvent:
+        """The inverse of `to_dict`: numbers are metrics, everything else details."""
+        fixed = {"event", "step", "epoch", "split", "task", "loss"}
+        metrics = {k: v for k, v in record.items() if k not in fixed and isinstance(v, (int, float))
+                   and not isinstance(v, bool)}
+        details = {k: v for k, v in record.items() if k not in fixed and k not in metrics}
+        return cls(step=int(record["step"]), epoch=float(record.get("epoch", 0.0)), loss=float(record["loss"]),
+                   metrics=metrics, split=str(record.get("split", "validation")), details=details,
+                   task=str(record.get("task", "single-label")))
 
 
 @dataclass
@@ -207,6 +226,8 @@ def _plain(value: Any, kind: Any) -> Any:
 
 def _event(value: Any, kind: Any) -> Any:
     if dataclasses.is_dataclass(kind) and isinstance(value, dict):
+        if hasattr(kind, "from_dict"):
+            return kind.from_dict(value)
         return kind(**{key: item for key, item in value.items() if key != "event"})
     return value
 

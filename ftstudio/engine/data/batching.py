@@ -21,11 +21,15 @@ TOKENIZE_CHUNK = 1000  # texts per tokenizer call: large enough to be fast, smal
 
 @dataclass
 class TokenizedSplit:
-    """Token ids per text (unpadded) and integer labels."""
+    """Token ids per text, or per pair of texts joined as the model expects (unpadded), and the
+    targets as the loss sees them: class ids (int64), multi-hot rows or scores (float32)."""
 
     input_ids: list[list[int]]
     labels: np.ndarray
     lengths: np.ndarray
+    # Segment ids of pairs, for models that read them (BERT); None for single texts, where
+    # they are all 0 and the model's default is the same.
+    token_type_ids: list[list[int]] | None = None
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -33,26 +37,42 @@ class TokenizedSplit:
 
 def tokenize_texts(
     texts: list[str],
-    labels: list[int] | np.ndarray,
+    labels: list[Any] | np.ndarray,
     tokenizer: Any,
     max_length: int,
     control: TrainingControl | None = None,
     reporter: Reporter | None = None,
     phase: str = "tokenizing",
+    pairs: list[str] | None = None,
 ) -> TokenizedSplit:
-    """Tokenize in chunks, checking for stop/pause between chunks and reporting progress."""
+    """Tokenize in chunks (with `pairs`, each text with its second text, the longer one truncated
+    first), checking for stop/pause between chunks and reporting progress."""
     ids: list[list[int]] = []
+    segments: list[list[int]] | None = [] if pairs is not None else None
     total = len(texts)
     for start in range(0, total, TOKENIZE_CHUNK):
         if control is not None:
             control.check(reporter, resume_status="preparing")
         chunk = texts[start : start + TOKENIZE_CHUNK]
-        encoded = tokenizer(chunk, truncation=True, max_length=max_length, padding=False)
+        second = pairs[start : start + TOKENIZE_CHUNK] if pairs is not None else None
+        pair = {"text_pair": second} if second is not None else {}
+        encoded = tokenizer(chunk, truncation=True, max_length=max_length, padding=False, **pair)
         ids.extend(encoded["input_ids"])
+        if segments is not None:
+            if "token_type_ids" not in encoded:
+                segments = None  # the model has no segment embeddings (RoBERTa, DistilBERT, ...)
+            else:
+                segments.extend(encoded["token_type_ids"])
         if reporter is not None:
             reporter.on_progress(phase, min(start + TOKENIZE_CHUNK, total), total)
     lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
-    return TokenizedSplit(ids, np.asarray(labels, dtype=np.int64), lengths)
+    return TokenizedSplit(ids, as_targets(labels), lengths, segments)
+
+
+def as_targets(labels: list[Any] | np.ndarray) -> np.ndarray:
+    """Class ids as int64; anything fractional (multi-hot rows, scores) as float32."""
+    array = np.asarray(labels)
+    return array.astype(np.int64) if array.dtype.kind in "iub" else array.astype(np.float32)
 
 
 def epoch_order(size: int, seed: int, epoch: int) -> np.ndarray:
@@ -105,6 +125,12 @@ def collate(split: TokenizedSplit, indices: np.ndarray, pad_token_id: int, pin: 
     batch = {
         "input_ids": torch.from_numpy(input_ids),
         "attention_mask": torch.from_numpy(attention),
-        "labels": torch.as_tensor(split.labels[indices], dtype=torch.long),
     }
+    if split.token_type_ids is not None:
+        segments = np.zeros((len(rows), width), dtype=np.int64)
+        for i, index in enumerate(indices):
+            row = split.token_type_ids[index]
+            segments[i, : len(row)] = row
+        batch["token_type_ids"] = torch.from_numpy(segments)
+    batch["labels"] = torch.from_numpy(np.ascontiguousarray(split.labels[indices]))
     return {k: v.pin_memory() for k, v in batch.items()} if pin else batch

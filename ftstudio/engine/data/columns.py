@@ -9,6 +9,7 @@ right ones with `text_column` / `label_column`.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,6 +23,8 @@ TEXT_NAMES = ("text", "sentence", "review", "content", "tweet", "comment", "body
               "utterance", "question")
 LABEL_NAMES = ("label", "labels", "sentiment", "class", "target", "category", "y", "intent", "emotion",
                "airline_sentiment")
+SCORE_NAMES = ("score", "rating", "stars", "value", "target", "label", "y", "similarity", "sentiment_score",
+               "relatedness_score")
 _SAMPLE_ROWS = 2000  # rows inspected to judge a column's kind and text length
 _NUMBER = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
 _INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
@@ -105,28 +108,96 @@ def _check_exists(dataset: datasets.Dataset, column: str | None, what: str) -> N
         )
 
 
-def detect_columns(dataset: datasets.Dataset, text_column: str | None = None,
-                   label_column: str | None = None) -> tuple[str, str]:
-    """Return (text column, label column), validating user choices and detecting the rest."""
+# Column pairs that conventionally hold the two texts of a pair task (GLUE, NLI, QA matching).
+PAIR_NAMES = (("sentence1", "sentence2"), ("premise", "hypothesis"), ("question1", "question2"),
+              ("text_a", "text_b"), ("text1", "text2"), ("query", "passage"), ("question", "answer"),
+              ("tweet", "statement"))  # (the last: the embedded pairs sample)
+
+
+@dataclass(frozen=True)
+class DataColumns:
+    """The columns a task reads: the text, the optional second text of a pair, and the label
+    column(s) (several only for multi-label 0/1 columns)."""
+
+    text: str
+    labels: tuple[str, ...]
+    text_pair: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The label column(s) as the user writes them: 'label', or 'toxic,insult,threat'."""
+        return ",".join(self.labels)
+
+    @property
+    def used(self) -> list[str]:
+        return [self.text, *([self.text_pair] if self.text_pair else []), *self.labels]
+
+
+def split_label_columns(dataset: datasets.Dataset, label_column: str | None) -> list[str] | None:
+    """'toxic,insult,threat' as three columns (when it is not itself a column's name); each must exist."""
+    if not label_column:
+        return None
+    if label_column in dataset.column_names or "," not in label_column:
+        _check_exists(dataset, label_column, "label")
+        return [label_column]
+    parts = [part.strip() for part in label_column.split(",") if part.strip()]
+    for part in parts:
+        _check_exists(dataset, part, "label")
+    if len(set(parts)) != len(parts):
+        raise DatasetError(f"The label columns '{_show(label_column)}' name a column twice.")
+    return parts
+
+
+def detect_columns(dataset: datasets.Dataset, text_column: str | None = None, label_column: str | None = None,
+                   text_pair_column: str | None = None, scores: bool = False) -> DataColumns:
+    """The text, pair and label columns: the user's choices validated, the rest detected (with
+    `scores`, the label is a numeric column: a regression's target)."""
     text_column = text_column or None
-    label_column = label_column or None
+    text_pair_column = text_pair_column or None
+    labels = split_label_columns(dataset, label_column)
     _check_exists(dataset, text_column, "text")
-    _check_exists(dataset, label_column, "label")
+    _check_exists(dataset, text_pair_column, "second text")
+    if text_column is None and text_pair_column is None:
+        text_column, text_pair_column = _named_pair(dataset, labels)
+    taken = set(labels or ()) | ({text_pair_column} if text_pair_column else set())
     if text_column is None:
-        text_column = _detect_text(dataset, exclude=label_column)
-    elif column_kind(dataset.features[text_column]) != "string" or _holds_numbers(dataset, text_column):
+        text_column = _detect_text(dataset, exclude=taken)
+    else:
+        _check_text(dataset, text_column, "text")
+    if text_pair_column is not None:
+        _check_text(dataset, text_pair_column, "second text")
+        if text_pair_column == text_column:
+            raise DatasetError(f"The text and the second text column are both '{_show(text_column)}'; choose two "
+                               "different columns.")
+    if labels is None:
+        exclude = {text_column, text_pair_column}
+        labels = [_detect_score(dataset, exclude) if scores else _detect_label(dataset, exclude)]
+    clash = next((c for c in labels if c in (text_column, text_pair_column)), None)
+    if clash is not None:
         raise DatasetError(
-            f"The text column '{text_column}' holds {_what_it_holds(dataset, text_column)}, not text; "
-            f"choose a text column (columns: {_describe(dataset)})."
-        )
-    if label_column is None:
-        label_column = _detect_label(dataset, exclude=text_column)
-    if label_column == text_column:
-        raise DatasetError(
-            f"The text and the label column are both '{text_column}'; choose different columns "
+            f"The text and the label column are both '{_show(clash)}'; choose different columns "
             f"(columns: {_describe(dataset)})."
         )
-    return text_column, label_column
+    return DataColumns(text_column, tuple(labels), text_pair_column)
+
+
+def _named_pair(dataset: datasets.Dataset, labels: list[str] | None) -> tuple[str | None, str | None]:
+    """Two columns conventionally named as a pair's texts (sentence1/sentence2, premise/hypothesis, ...)."""
+    lowered = {c.lower(): c for c in reversed(dataset.column_names) if c not in (labels or ())}
+    for first, second in PAIR_NAMES:
+        if first in lowered and second in lowered:
+            pair = (lowered[first], lowered[second])
+            if all(column_kind(dataset.features[c]) == "string" and not _holds_numbers(dataset, c) for c in pair):
+                return pair
+    return None, None
+
+
+def _check_text(dataset: datasets.Dataset, column: str, what: str) -> None:
+    if column_kind(dataset.features[column]) != "string" or _holds_numbers(dataset, column):
+        raise DatasetError(
+            f"The {what} column '{_show(column)}' holds {_what_it_holds(dataset, column)}, not text; "
+            f"choose a text column (columns: {_describe(dataset)})."
+        )
 
 
 def _what_it_holds(dataset: datasets.Dataset, column: str) -> str:
@@ -136,10 +207,10 @@ def _what_it_holds(dataset: datasets.Dataset, column: str) -> str:
     return "numbers" if kind in ("int", "float", "bool", "classlabel", "string") else "values of another kind"
 
 
-def _detect_text(dataset: datasets.Dataset, exclude: str | None) -> str:
+def _detect_text(dataset: datasets.Dataset, exclude: set[str]) -> str:
     # A column named like a label (label, sentiment, ...) is never taken for the text.
     candidates = [c for c in dataset.column_names
-                  if c != exclude and c.lower() not in LABEL_NAMES
+                  if c not in exclude and c.lower() not in LABEL_NAMES
                   and column_kind(dataset.features[c]) == "string" and not _holds_numbers(dataset, c)]
     if not candidates:
         lists = any(column_kind(dataset.features[c]) == "lists" for c in dataset.column_names)
@@ -183,17 +254,33 @@ def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value) or (isinstance(value, str) and not value.strip())
 
 
-def _detect_label(dataset: datasets.Dataset, exclude: str) -> str:
-    others = [c for c in dataset.column_names if c != exclude]
+def _detect_label(dataset: datasets.Dataset, exclude: set[str | None]) -> str:
+    others = [c for c in dataset.column_names if c not in exclude]
     named = _by_name(others, LABEL_NAMES)
     if named is not None:
         return named
-    candidates = label_candidates(dataset, exclude)
+    candidates = [(n, c) for n, c in label_candidates(dataset, None) if c not in exclude]
     if not candidates:
         raise DatasetError(
             f"No column looks like class labels; columns are {_describe(dataset)}. Choose the label column."
         )
     return candidates[0][1]
+
+
+def _detect_score(dataset: datasets.Dataset, exclude: set[str | None]) -> str:
+    """A regression's target: a numeric column named like one, else the first with fractions,
+    else the first numeric column."""
+    numeric = [c for c in dataset.column_names if c not in exclude and _holds_numbers(dataset, c)
+               and column_kind(dataset.features[c]) != "bool"]
+    if not numeric:
+        raise DatasetError(
+            f"No column holds numbers to learn as scores; columns are {_describe(dataset)}. Choose the label column."
+        )
+    named = _by_name(numeric, SCORE_NAMES)
+    if named is not None:
+        return named
+    fractional = [c for c in numeric if column_kind(dataset.features[c]) == "float"]
+    return (fractional or numeric)[0]
 
 
 # ------------------------------------------------------------------ label encoding
@@ -208,7 +295,7 @@ def encode_labels(train: datasets.Dataset, column: str,
         encoded = {split: _class_ids(vals, names, column, split) for split, vals in values.items()}
         _check_classes(train, column, [names[i] for i in np.unique(encoded["train"])], len(encoded["train"]))
         return names, encoded
-    keys = _whole_numbers_as_integers({split: _keys(vals, column) for split, vals in values.items()})
+    keys = _whole_numbers_as_integers({split: label_keys(vals, column) for split, vals in values.items()})
     present = sorted(set(keys["train"]), key=_name_order(keys["train"]))
     _check_classes(train, column, present, len(keys["train"]))
     index = {name: i for i, name in enumerate(present)}
@@ -232,7 +319,7 @@ def _class_ids(vals: list[Any], names: list[str], column: str, split: str) -> np
     return ids
 
 
-def _keys(vals: list[Any], column: str) -> list[str]:
+def label_keys(vals: list[Any], column: str) -> list[str]:
     """Each label as its name: strings as they are, integers (also 1.0) as '1', booleans as 'True'."""
     keys = []
     for value in vals:
@@ -244,13 +331,13 @@ def _keys(vals: list[Any], column: str) -> list[str]:
             if not float(value).is_integer():
                 raise DatasetError(
                     f"The label column '{column}' holds decimal numbers ({value}); classification needs "
-                    "categories: choose another label column."
+                    "categories: choose another label column, or train a regression (--task regression)."
                 )
             keys.append(str(int(value)))
         else:
             raise DatasetError(
-                f"The label column '{column}' holds {type(value).__name__} values; each row needs one label "
-                "(multi-label data is not supported): choose another label column."
+                f"The label column '{column}' holds {type(value).__name__} values; single-label classification "
+                "needs one label per row: use the multi-label task (--task multi-label), or choose another column."
             )
     return keys
 

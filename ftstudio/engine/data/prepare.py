@@ -1,10 +1,11 @@
-"""How training data becomes clean `text`/`label` splits.
+"""How training data becomes clean splits of texts and task targets.
 
 `prepare_data` is the one entry point the trainer, the CLI and the window use: it resolves the
-user's data spec and reads the data's own splits (`sources.py`), finds the text and label columns,
-drops unusable rows, encodes labels as integers (`columns.py`) and holds out validation/test rows
-with a seeded stratified split (`splits.py`). Everything that can go wrong raises a `DatasetError`
-whose message tells the user what to change.
+user's data spec and reads the data's own splits (`sources.py`), finds the text, second-text and
+label columns (`columns.py`), settles the task (`tasks/detection.py`: `auto` picks multi-label
+for label lists), drops unusable rows, lets the task encode the targets, and holds out
+validation/test rows with a seeded split stratified on the task's strata (`splits.py`).
+Everything that can go wrong raises a `DatasetError` whose message tells the user what to change.
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ftstudio.engine.data.columns import detect_columns, encode_labels
+from ftstudio.engine.data.columns import DataColumns, detect_columns
 from ftstudio.engine.data.sources import DataSource, load_raw_with_notes, resolve_data_source
 from ftstudio.engine.data.splits import hold_out, subsample
-from ftstudio.engine.errors import DatasetError
+from ftstudio.engine.errors import DatasetError, SettingsError
 from ftstudio.engine.events import PREPARING, Reporter
 
 if TYPE_CHECKING:
     import datasets
 
     from ftstudio.engine.settings import TrainSettings
+    from ftstudio.engine.tasks.base import Task
 
 _log = logging.getLogger(__name__)
 _PHASES = 5  # progress steps reported as ("loading", done, _PHASES)
@@ -32,18 +34,50 @@ _PHASES = 5  # progress steps reported as ("loading", done, _PHASES)
 
 @dataclass
 class PreparedData:
-    """Clean splits ready for tokenization: each has exactly `text` (str) and `label` (int)."""
+    """Clean splits ready for tokenization: each has `text`, `text_pair` (pair tasks only) and
+    `label` (a class id, a multi-hot row or a score, as the task encodes it)."""
 
     splits: dict[str, datasets.Dataset]
     label_names: list[str]
-    text_column: str
-    label_column: str
+    columns: DataColumns
     source: DataSource
+    task: Task
+    task_state: dict[str, Any] = field(default_factory=dict)  # saved with checkpoints (scale, thresholds)
     notes: list[str] = field(default_factory=list)  # what the user should know (rows dropped, ...)
 
     @property
     def num_labels(self) -> int:
         return len(self.label_names)
+
+    @property
+    def text_column(self) -> str:
+        return self.columns.text
+
+    @property
+    def label_column(self) -> str:
+        return self.columns.label
+
+    @property
+    def text_pair_column(self) -> str | None:
+        return self.columns.text_pair
+
+    def targets(self, split: str) -> np.ndarray:
+        """The split's targets as one array (class ids, multi-hot rows or scores)."""
+        dataset = self.splits[split]
+        return np.asarray(dataset.with_format("numpy")["label"])
+
+
+@dataclass
+class _Rows:
+    """One split's usable rows: texts, second texts (or None), raw label values."""
+
+    texts: list[str]
+    pairs: list[str] | None
+    values: list[Any]
+
+    def take(self, rows: np.ndarray) -> _Rows:
+        return _Rows([self.texts[i] for i in rows], [self.pairs[i] for i in rows] if self.pairs is not None else None,
+                     [self.values[i] for i in rows])
 
 
 class _Steps:
@@ -68,35 +102,48 @@ class _Steps:
 
 
 def prepare_data(settings: TrainSettings, control: Any = None, reporter: Reporter | None = None) -> PreparedData:
-    """Resolve, read, detect columns, clean, encode labels and split: same settings, same splits."""
+    """Resolve, read, detect columns and task, clean, encode targets and split: same settings, same splits."""
+    from ftstudio.engine.tasks.detection import resolve_task
+
     steps = _Steps(control, reporter)
     steps.next(f"Reading data: {settings.data}")
     source = resolve_data_source(settings.data)
     raw, notes = load_raw_with_notes(source, control)
     steps.next("Finding the text and label columns")
-    text_column, label_column = detect_columns(raw["train"], settings.text_column, settings.label_column)
-    _check_split_columns(raw, text_column, label_column)
+    columns = detect_columns(raw["train"], settings.text_column, settings.label_column, settings.text_pair_column,
+                             scores=settings.task == "regression")
+    _check_split_columns(raw, columns)
+    task, labels, task_notes = resolve_task(raw["train"], list(columns.labels), settings.task,
+                                            settings.label_separator)
+    notes += task_notes
+    if settings.metric_for_best != "auto" and task.check_metric(settings.metric_for_best):
+        raise SettingsError(task.check_metric(settings.metric_for_best), "metric_for_best")
     steps.next("Cleaning rows and encoding labels")
-    columns = {name: _clean(ds, text_column, label_column, name, notes) for name, ds in raw.items()}
-    columns = {name: pair for name, pair in columns.items() if pair[0] or name == "train"}
-    if not columns["train"][0]:
+    rows = {name: _clean(ds, columns, task, name, notes) for name, ds in raw.items()}
+    rows = {name: split_rows for name, split_rows in rows.items() if split_rows.texts or name == "train"}
+    if not rows["train"].texts:
         raise DatasetError(
-            f"No usable rows: every training row lacks text ('{text_column}') or a label ('{label_column}')."
+            f"No usable rows: every training row lacks text ('{columns.text}') or a label ('{columns.label}')."
         )
-    label_names, encoded = encode_labels(raw["train"], label_column, {n: p[1] for n, p in columns.items()})
-    texts = {name: pair[0] for name, pair in columns.items()}
+    targets = task.encode(raw["train"], labels, {name: r.values for name, r in rows.items()})
+    # The columns go with the state into every checkpoint: testing a file later finds them by name.
+    state = {**targets.state, "text_column": columns.text, "text_pair_column": columns.text_pair,
+             "label_columns": list(columns.labels), "text_pair": columns.text_pair is not None}
+    if task.name == "multi-label":
+        state["tune_thresholds"] = bool(settings.tune_thresholds)
+    encoded = targets.encoded
     steps.next("Splitting")
-    texts, encoded = _add_missing_splits(texts, encoded, len(label_names), settings, notes)
-    texts, encoded = _cap(texts, encoded, len(label_names), settings, notes)
+    rows, encoded = _add_missing_splits(rows, encoded, task, settings, notes)
+    rows, encoded = _cap(rows, encoded, task, settings, notes)
     steps.next("Building splits")
-    splits = {name: _to_dataset(texts[name], encoded[name]) for name in texts}
+    splits = {name: _to_dataset(rows[name], encoded[name]) for name in rows}
     steps.finish(notes)
-    return PreparedData(splits, label_names, text_column, label_column, source, notes)
+    return PreparedData(splits, targets.label_names, columns, source, task, state, notes)
 
 
-def _check_split_columns(raw: dict[str, datasets.Dataset], text_column: str, label_column: str) -> None:
+def _check_split_columns(raw: dict[str, datasets.Dataset], columns: DataColumns) -> None:
     for name, dataset in raw.items():
-        for column in (text_column, label_column):
+        for column in columns.used:
             if column not in dataset.column_names:
                 raise DatasetError(
                     f"The {name} split has no column '{column}' (its columns: {', '.join(dataset.column_names)}); "
@@ -104,90 +151,104 @@ def _check_split_columns(raw: dict[str, datasets.Dataset], text_column: str, lab
                 )
 
 
-def _is_missing_label(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and value != value:  # NaN, e.g. a blank cell in a numeric column
-        return True
-    return isinstance(value, str) and not value.strip()
-
-
-def _clean(dataset: datasets.Dataset, text_column: str, label_column: str, split: str,
-           notes: list[str]) -> tuple[list[str], list[Any]]:
-    """Rows with text and a label, texts stripped; counts what was dropped in `notes`."""
+def _clean(dataset: datasets.Dataset, columns: DataColumns, task: Task, split: str, notes: list[str]) -> _Rows:
+    """Rows with text (both texts for a pair) and a label, texts stripped; counts what was
+    dropped in `notes`."""
     import datasets
 
-    texts = dataset[text_column][:]
-    labels = dataset[label_column][:]
+    texts = dataset[columns.text][:]
+    pairs = dataset[columns.text_pair][:] if columns.text_pair else None
+    label_values = [dataset[c][:] for c in columns.labels]
+    values = label_values[0] if len(label_values) == 1 else list(zip(*label_values, strict=True))
+    feature = dataset.features[columns.labels[0]]
     # ClassLabel uses -1 for "no label" (e.g. GLUE test splits).
-    unlabelled = -1 if isinstance(dataset.features[label_column], datasets.ClassLabel) else None
-    kept_texts, kept_labels = [], []
-    no_text = no_label = 0
-    for text, label in zip(texts, labels, strict=True):
+    unlabelled = -1 if len(columns.labels) == 1 and isinstance(feature, datasets.ClassLabel) else None
+    kept = _Rows([], [] if pairs is not None else None, [])
+    no_text = no_pair = no_label = 0
+    for i, (text, value) in enumerate(zip(texts, values, strict=True)):
         text = text.strip() if isinstance(text, str) else ""
+        second = pairs[i].strip() if pairs is not None and isinstance(pairs[i], str) else ""
         if not text:
             no_text += 1
-        elif _is_missing_label(label) or (unlabelled is not None and label == unlabelled):
+        elif pairs is not None and not second:
+            no_pair += 1
+        elif task.is_missing(value) or (unlabelled is not None and value == unlabelled):
             no_label += 1
         else:
-            kept_texts.append(text)
-            kept_labels.append(label.strip() if isinstance(label, str) else label)
-    if no_text or no_label:
-        dropped = " and ".join(part for count, what in ((no_text, "with empty text"), (no_label, "without a label"))
-                               if count for part in [f"{_rows(count)} {what}"])
-        notes.append(f"Dropped {dropped} from the {split} split ({_rows(len(kept_texts))} left).")
-    if not kept_texts and split != "train":
+            kept.texts.append(text)
+            if kept.pairs is not None:
+                kept.pairs.append(second)
+            kept.values.append(value.strip() if isinstance(value, str) else value)
+    dropped = [f"{_rows(count)} {what}" for count, what in (
+        (no_text, "with empty text"), (no_pair, f"without a second text ('{columns.text_pair}')"),
+        (no_label, "without a label")) if count]
+    if dropped:
+        notes.append(f"Dropped {' and '.join(dropped)} from the {split} split ({_rows(len(kept.texts))} left).")
+    if not kept.texts and split != "train":
         notes.append(f"The {split} split has no usable rows; it was left out.")
-    return kept_texts, kept_labels
+    return kept
 
 
 def _rows(count: int) -> str:
     return f"{count} row" if count == 1 else f"{count} rows"
 
 
-def _add_missing_splits(texts: dict[str, list[str]], labels: dict[str, np.ndarray], num_classes: int,
+def _add_missing_splits(rows: dict[str, _Rows], encoded: dict[str, np.ndarray], task: Task,
                         settings: TrainSettings, notes: list[str]) -> tuple[dict, dict]:
     """Hold out validation (always) and test (when asked for) from train when the data lacks them."""
     wanted = []
-    if settings.test_split > 0 and "test" not in texts:
+    if settings.test_split > 0 and "test" not in rows:
         wanted.append(("test", settings.test_split))
-    if "validation" not in texts:
+    if "validation" not in rows:
         wanted.append(("validation", settings.validation_split))
     if not wanted:
-        return texts, labels
-    parts = hold_out(labels["train"], num_classes, [fraction for _, fraction in wanted], settings.seed)
-    train_texts, train_labels = texts["train"], labels["train"]
-    for name, rows in zip(["train", *(n for n, _ in wanted)], parts, strict=True):
-        texts[name] = [train_texts[i] for i in rows]
-        labels[name] = train_labels[rows]
+        return rows, encoded
+    strata, count = task.strata(encoded["train"])
+    parts = hold_out(strata, count, [fraction for _, fraction in wanted], settings.seed)
+    train_rows, train_targets = rows["train"], encoded["train"]
+    for name, indices in zip(["train", *(n for n, _ in wanted)], parts, strict=True):
+        rows[name] = train_rows.take(indices)
+        encoded[name] = train_targets[indices]
     for name, fraction in wanted:
-        if not texts[name]:
+        if not rows[name].texts:
             raise DatasetError(
-                f"Too few rows ({len(train_texts)}) to hold out a {name} split: add rows, or provide a "
+                f"Too few rows ({len(train_rows.texts)}) to hold out a {name} split: add rows, or provide a "
                 f"{name} file."
             )
-        notes.append(f"Held out {len(texts[name])} training rows ({fraction:.0%}, stratified, seed "
+        notes.append(f"Held out {len(rows[name].texts)} training rows ({fraction:.0%}, stratified, seed "
                      f"{settings.seed}) as the {name} split.")
-    return texts, labels
+    return rows, encoded
 
 
-def _cap(texts: dict[str, list[str]], labels: dict[str, np.ndarray], num_classes: int,
+def _cap(rows: dict[str, _Rows], encoded: dict[str, np.ndarray], task: Task,
          settings: TrainSettings, notes: list[str]) -> tuple[dict, dict]:
     """Apply max_samples: train to max_samples, validation/test to max(max_samples // 4, 100)."""
     if settings.max_samples <= 0:
-        return texts, labels
-    for name in list(texts):
+        return rows, encoded
+    for name in list(rows):
         limit = settings.max_samples if name == "train" else max(settings.max_samples // 4, 100)
-        if len(texts[name]) > limit:
-            rows = subsample(labels[name], num_classes, limit, settings.seed)
-            notes.append(f"Using {len(rows)} of {len(texts[name])} {name} rows (max_samples).")
-            texts[name] = [texts[name][i] for i in rows]
-            labels[name] = labels[name][rows]
-    return texts, labels
+        if len(rows[name].texts) > limit:
+            strata, count = task.strata(encoded[name])
+            chosen = subsample(strata, count, limit, settings.seed)
+            notes.append(f"Using {len(chosen)} of {len(rows[name].texts)} {name} rows (max_samples).")
+            rows[name] = rows[name].take(chosen)
+            encoded[name] = encoded[name][chosen]
+    return rows, encoded
 
 
-def _to_dataset(texts: list[str], labels: np.ndarray) -> datasets.Dataset:
+def _to_dataset(rows: _Rows, targets: np.ndarray) -> datasets.Dataset:
     import datasets
 
-    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.Value("int64")})
-    return datasets.Dataset.from_dict({"text": texts, "label": [int(x) for x in labels]}, features=features)
+    columns: dict[str, Any] = {"text": rows.texts}
+    features: dict[str, Any] = {"text": datasets.Value("string")}
+    if rows.pairs is not None:
+        columns["text_pair"] = rows.pairs
+        features["text_pair"] = datasets.Value("string")
+    if targets.dtype.kind in "iu":
+        columns["label"], features["label"] = [int(x) for x in targets], datasets.Value("int64")
+    elif targets.ndim == 2:
+        columns["label"] = targets.astype(np.float32).tolist()
+        features["label"] = datasets.Sequence(datasets.Value("float32"), length=targets.shape[1])
+    else:
+        columns["label"], features["label"] = targets.astype(np.float32).tolist(), datasets.Value("float32")
+    return datasets.Dataset.from_dict(columns, features=datasets.Features(features))

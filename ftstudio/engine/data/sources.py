@@ -46,6 +46,13 @@ def resolve_data_source(spec: str) -> DataSource:
         from ftstudio.engine.data.sample import SAMPLE_DESCRIPTION
 
         return DataSource("sample", "sample", SAMPLE_DESCRIPTION.split(":")[0])
+    if text.lower().startswith("sample:"):
+        from ftstudio.engine.data.sample_tasks import TASK_SAMPLES
+
+        name = text.lower()
+        if name not in TASK_SAMPLES:
+            raise DatasetError(f"Unknown sample '{text}': choose one of sample, {', '.join(TASK_SAMPLES)}.")
+        return DataSource("sample", name, f"embedded {name}")
     path = Path(text).expanduser()
     kind = data_path_kind(path)  # pipes, devices and link loops are refused here, never opened
     if kind == "folder":
@@ -79,8 +86,9 @@ def load_raw_with_notes(source: DataSource, control: Any) -> tuple[dict[str, dat
     """The data's own splits and the notes on how they were read (for `prepare_data`)."""
     if source.kind == "sample":
         from ftstudio.engine.data.sample import load_sample
+        from ftstudio.engine.data.sample_tasks import load_task_sample
 
-        return {"train": load_sample()}, []
+        return {"train": load_sample() if source.ref == "sample" else load_task_sample(source.ref)}, []
     if source.kind == "file":
         path = Path(source.ref)
         if data_path_kind(path) == "missing":

@@ -20,17 +20,21 @@ _BINS = 30
 _SPLIT_ORDER = ("train", "validation", "test")
 
 
-def token_lengths(texts: Sequence[str], tokenizer: Any, control: Any = None) -> np.ndarray:
-    """Token count of each text (special tokens included, no truncation), in chunks so a stop
-    request (control.check()) is honoured between them."""
+def token_lengths(texts: Sequence[str], tokenizer: Any, control: Any = None,
+                  pairs: Sequence[str] | None = None) -> np.ndarray:
+    """Token count of each text (of each pair, joined as the model reads them; special tokens
+    included, no truncation), in chunks so a stop request (control.check()) is honoured between them."""
     lengths: list[int] = []
     texts = list(texts)
+    pairs = list(pairs) if pairs is not None else None
     for start in range(0, len(texts), _CHUNK):
         if control is not None:
             control.check()
         chunk = texts[start:start + _CHUNK]
+        second = pairs[start:start + _CHUNK] if pairs is not None else None
         # verbose=False: no "sequence longer than the model's maximum" warning; measuring is the point.
-        encoded = tokenizer(chunk, padding=False, truncation=False, verbose=False)
+        pair = {"text_pair": second} if second is not None else {}
+        encoded = tokenizer(chunk, padding=False, truncation=False, verbose=False, **pair)
         lengths.extend(len(ids) for ids in encoded["input_ids"])
     return np.asarray(lengths, dtype=np.int64)
 
@@ -41,31 +45,33 @@ def _ordered(splits: dict[str, Any]) -> list[str]:
 
 def summarize(prepared: PreparedData, tokenizer: Any = None, max_length: int = 128,
               control: Any = None) -> dict[str, Any]:
-    """Rows and class counts per split; with a tokenizer, train token-length statistics too.
+    """Rows and the task's label summary per split (class counts; label frequencies and labels
+    per row; a score histogram); with a tokenizer, train token-length statistics too.
 
     Returns plain data (JSON-serialisable) so the run folder, the CLI and the window share it.
     """
     order = _ordered(prepared.splits)
+    task = prepared.task
+    labels = {split: task.summarize(prepared.targets(split), prepared.label_names, prepared.task_state)
+              for split in order}
     summary: dict[str, Any] = {
         "source": prepared.source.display,
+        "task": task.name,
+        "task_title": task.title,
         "text_column": prepared.text_column,
+        "text_pair_column": prepared.text_pair_column,
         "label_column": prepared.label_column,
         "label_names": list(prepared.label_names),
         "rows": {split: len(prepared.splits[split]) for split in order},
-        "classes": {split: _class_counts(prepared, split) for split in order},
+        "labels": labels,
+        "classes": {split: found["counts"] for split, found in labels.items() if "counts" in found},
         "notes": list(prepared.notes),
     }
     if tokenizer is not None:
-        texts = prepared.splits["train"]["text"][:]
-        summary["tokens"] = length_stats(token_lengths(texts, tokenizer, control), max_length)
+        train = prepared.splits["train"]
+        pairs = train["text_pair"][:] if "text_pair" in train.column_names else None
+        summary["tokens"] = length_stats(token_lengths(train["text"][:], tokenizer, control, pairs), max_length)
     return summary
-
-
-def _class_counts(prepared: PreparedData, split: str) -> dict[str, int]:
-    labels = np.asarray(prepared.splits[split]["label"][:], dtype=np.int64)
-    counts = np.bincount(labels, minlength=len(prepared.label_names)) if labels.size else \
-        np.zeros(len(prepared.label_names), dtype=np.int64)
-    return {name: int(count) for name, count in zip(prepared.label_names, counts, strict=True)}
 
 
 def length_stats(lengths: np.ndarray, max_length: int) -> dict[str, Any]:
@@ -92,14 +98,20 @@ def length_stats(lengths: np.ndarray, max_length: int) -> dict[str, Any]:
 
 
 def format_summary(summary: dict[str, Any]) -> str:
-    """Multi-line text for the CLI: rows, class balance per split, token lengths, notes."""
-    lines = [f"Data: {summary['source']} (text: '{summary['text_column']}', label: '{summary['label_column']}')",
-             f"Classes ({len(summary['label_names'])}): {', '.join(summary['label_names'])}"]
+    """Multi-line text for the CLI: task, rows, labels per split, token lengths, notes."""
+    from ftstudio.engine.tasks.registry import get_task
+
+    task = get_task(summary.get("task", "single-label"))
+    texts = f"text: '{summary['text_column']}'"
+    if summary.get("text_pair_column"):
+        texts += f", second text: '{summary['text_pair_column']}'"
+    what = {"classes": "Classes", "labels": "Labels", "scores": "Score"}.get(
+        next(iter(summary["labels"].values()), {}).get("kind", "classes"), "Labels")
+    lines = [f"Data: {summary['source']} ({texts}, label: '{summary['label_column']}')",
+             f"Task: {summary.get('task_title', task.title)}",
+             f"{what} ({len(summary['label_names'])}): {', '.join(summary['label_names'])}"]
     for split, rows in summary["rows"].items():
-        counts = summary["classes"].get(split, {})
-        balance = ", ".join(f"{name} {count} ({count / rows:.0%})" if rows else f"{name} 0"
-                            for name, count in counts.items())
-        lines.append(f"  {split:<10} {rows:>8} rows   {balance}")
+        lines.append(f"  {split:<10} {rows:>8} rows   {task.describe(summary['labels'][split])}")
     tokens = summary.get("tokens")
     if tokens and tokens.get("count"):
         lines.append(

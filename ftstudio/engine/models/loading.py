@@ -129,10 +129,15 @@ def load_model_and_tokenizer(
     classifier_dropout: float = 0.1,
     trust_remote_code: bool = False,
     allow_pickle: bool = False,
+    task: Any = None,
 ) -> LoadedModel:
-    """Like load_for_classification, returning the notes instead of logging them."""
+    """Like load_for_classification, returning the notes instead of logging them. `task` (a
+    tasks.base.Task; single-label when None) sets the head's width and the loss (problem_type)."""
+    from ftstudio.engine.tasks.registry import TASKS
+
+    task = task or TASKS["single-label"]
     labels = [str(name) for name in label_names]
-    if len(labels) < 2 or len(set(labels)) != len(labels):
+    if task.num_outputs(labels) > 1 and (len(labels) < 2 or len(set(labels)) != len(labels)):
         raise ModelError(
             f"Classification needs at least two distinct label names (got {labels[:5]}). Check the label column."
         )
@@ -141,9 +146,10 @@ def load_model_and_tokenizer(
     notes: list[str] = []
     if trust_remote_code:
         notes.append(_warn_remote_code(source))
-    config = _classification_config(folder, source, labels, classifier_dropout, trust_remote_code, notes)
+    config = _classification_config(folder, source, labels, classifier_dropout, trust_remote_code, notes,
+                                    task.num_outputs(labels), task.problem_type)
     model, info = _load_weights(folder, source, config, trust_remote_code, allow_pickle)
-    notes.extend(_load_notes(info, len(labels)))
+    notes.extend(_load_notes(info, config.num_labels))
     tokenizer = _tokenizer_from(folder, source, trust_remote_code)  # the folder is local by now
     if getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = tokenizer.pad_token_id
@@ -157,18 +163,23 @@ def _warn_remote_code(source: ModelSource) -> str:
 
 
 def _classification_config(
-    folder: Path, source: ModelSource, labels: list[str], dropout: float, trust: bool, notes: list[str]
+    folder: Path, source: ModelSource, labels: list[str], dropout: float, trust: bool, notes: list[str],
+    outputs: int, problem_type: str,
 ) -> Any:
-    """The model's config with num_labels, id2label/label2id and the classifier dropout set."""
+    """The model's config with the head's width, id2label/label2id, the problem type (which
+    selects the loss in transformers and the output function in its pipelines) and the
+    classifier dropout set. A regression head's one output is named after the score column."""
     from transformers import AutoConfig
 
+    names = labels[:outputs]
     try:
         with quiet_transformers():
             config = AutoConfig.from_pretrained(
                 str(folder),
-                num_labels=len(labels),
-                id2label=dict(enumerate(labels)),
-                label2id={name: i for i, name in enumerate(labels)},
+                num_labels=outputs,
+                id2label=dict(enumerate(names)),
+                label2id={name: i for i, name in enumerate(names)},
+                problem_type=problem_type,
                 trust_remote_code=trust,
             )
     except Exception as exc:  # noqa: BLE001

@@ -1,12 +1,16 @@
-"""Predictor: a checkpoint in, labels and every class's probability out.
+"""Predictor: a checkpoint in, the task's predictions out.
 
 Accepts a checkpoint folder, a run folder (its best/, else last/), or a model spec for the
 untrained base model (to show what fine-tuning changed). Weights load from safetensors only.
+The task (and what it saved: a pair model's second text, multi-label thresholds, a score's
+name) comes from the checkpoint's trainer_state.json, or from transformers' `problem_type` for
+a checkpoint made elsewhere.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +19,24 @@ from ftstudio.engine.errors import CheckpointError, DatasetError, FtStudioError,
 
 @dataclass
 class Prediction:
-    """The top label, its probability, and every class's probability (label order)."""
+    """One row's prediction. Every task fills `label` and `score` (the top class and its
+    probability; the chosen labels joined and the highest probability; the score's name and the
+    predicted value); the rest is what the task adds."""
 
     text: str
     label: str
     score: float
-    probabilities: dict[str, float]
+    probabilities: dict[str, float] = field(default_factory=dict)  # classes and multi-label
+    text_pair: str | None = None
+    labels: list[str] | None = None  # multi-label: the labels at or above their threshold
+    thresholds: dict[str, float] | None = None  # multi-label
+    value: float | None = None  # regression: the predicted score, in the data's units
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "label": self.label, "score": self.score, "probabilities": self.probabilities}
+        found = {"text": self.text, "text_pair": self.text_pair, "label": self.label, "score": self.score,
+                 "labels": self.labels, "value": self.value, "probabilities": self.probabilities or None,
+                 "thresholds": self.thresholds}
+        return {k: v for k, v in found.items() if v is not None}
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
@@ -51,8 +64,6 @@ def resolve_checkpoint(path: str | Path) -> Path:
 def _check_is_classifier(path: Path) -> None:
     """Refuse a checkpoint of another task: loading a masked-LM or QA checkpoint as a classifier
     silently adds a random head, and its 'predictions' would be noise with LABEL_0/LABEL_1."""
-    import json
-
     try:
         config = json.loads((path / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -66,6 +77,16 @@ def _check_is_classifier(path: Path) -> None:
         )
 
 
+def _saved_state(path: Path) -> dict[str, Any]:
+    from ftstudio.engine.runs.checkpoints import TRAINER_STATE
+
+    try:
+        state = json.loads((path / TRAINER_STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
 class Predictor:
     """Loads once, predicts many. Thread-confined: use one Predictor per thread."""
 
@@ -74,6 +95,7 @@ class Predictor:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         from ftstudio.engine.models.loading import quiet_transformers
+        from ftstudio.engine.tasks.registry import task_of_config
 
         self.path = resolve_checkpoint(path)
         self.device = torch.device(device)
@@ -84,21 +106,33 @@ class Predictor:
         except (OSError, ValueError, KeyError) as exc:
             raise CheckpointError(f"Cannot load checkpoint {self.path}: {first_line(exc)}") from None
         self.model.to(self.device).eval()
+        saved = _saved_state(self.path)
+        saved_task = saved.get("task") if isinstance(saved.get("task"), dict) else {}
+        self.task = task_of_config(self.model.config, saved_task)
+        self.task_state: dict[str, Any] = dict(saved_task.get("state") or {})
         id2label = self.model.config.id2label
         self.label_names = [str(id2label[i]) for i in range(len(id2label))]
-        self.max_length = max_length or _saved_max_length(self.path) or 512
+        try:
+            self.max_length = max_length or int(saved["max_length"])
+        except (KeyError, TypeError, ValueError):
+            self.max_length = max_length or 512
 
     @classmethod
-    def base_model(cls, model_spec: str, label_names: list[str], device: str = "cpu", seed: int = 0) -> Predictor:
-        """The pretrained model with a fresh, untrained head: the 'before' of a fine-tune."""
+    def base_model(cls, model_spec: str, label_names: list[str], device: str = "cpu", seed: int = 0,
+                   task: str = "single-label", task_state: dict[str, Any] | None = None) -> Predictor:
+        """The pretrained model with a fresh, untrained head: the 'before' of a fine-tune (a
+        regression head in the data's units, as a checkpoint holds it)."""
         import torch
 
         from ftstudio.engine.models.loading import load_model_and_tokenizer
         from ftstudio.engine.models.sources import resolve_model_source
+        from ftstudio.engine.tasks.registry import get_task
 
         self = cls.__new__(cls)
         torch.manual_seed(seed)
-        loaded = load_model_and_tokenizer(resolve_model_source(model_spec), label_names)
+        self.task, self.task_state = get_task(task), dict(task_state or {})
+        loaded = load_model_and_tokenizer(resolve_model_source(model_spec), label_names, task=self.task)
+        self.task.saved_weights(loaded.model, self.task_state).__enter__()  # folded for good: never trained
         self.path = Path(str(model_spec))
         self.device = torch.device(device)
         self.model, self.tokenizer = loaded.model.to(self.device).eval(), loaded.tokenizer
@@ -106,84 +140,38 @@ class Predictor:
         self.max_length = 128
         return self
 
-    def predict(self, texts: list[str] | str, batch_size: int = 64) -> list[Prediction]:
+    @property
+    def takes_pairs(self) -> bool:
+        """Whether the model was trained on pairs of texts (then predictions need both)."""
+        return bool(self.task_state.get("text_pair"))
+
+    def logits(self, texts: list[str], pairs: list[str] | None = None) -> Any:
+        """The model's raw outputs for one batch, as a float numpy array [rows, outputs]."""
         import torch
 
-        if isinstance(texts, str):
-            texts = [texts]
-        results: list[Prediction] = []
         with torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
-                chunk = [str(t) for t in texts[start : start + batch_size]]
-                encoded = self.tokenizer(chunk, truncation=True, max_length=self.max_length, padding=True,
-                                         return_tensors="pt").to(self.device)
-                probs = torch.softmax(self.model(**encoded).logits.float(), dim=-1).cpu().numpy()
-                for text, row in zip(chunk, probs):
-                    top = int(row.argmax())
-                    results.append(Prediction(text, self.label_names[top], float(row[top]),
-                                              {name: float(p) for name, p in zip(self.label_names, row)}))
+            encoded = self.tokenizer(texts, pairs, truncation=True, max_length=self.max_length, padding=True,
+                                     return_tensors="pt").to(self.device)
+            return self.model(**encoded).logits.float().cpu().numpy()
+
+    def predict(self, texts: list[str] | str, batch_size: int = 64,
+                pairs: list[str] | str | None = None) -> list[Prediction]:
+        """Predictions for `texts` (and their second texts, for a pair model)."""
+        texts = [texts] if isinstance(texts, str) else [str(t) for t in texts]
+        if isinstance(pairs, str):
+            pairs = [pairs]
+        if pairs is not None and len(pairs) != len(texts):
+            raise DatasetError(f"{len(texts)} texts but {len(pairs)} second texts: give one second text per text.")
+        if self.takes_pairs and pairs is None:
+            raise DatasetError("This model compares pairs of texts: give a second text for each text.")
+        results: list[Prediction] = []
+        for start in range(0, len(texts), batch_size):
+            chunk = texts[start : start + batch_size]
+            second = [str(p) for p in pairs[start : start + batch_size]] if pairs is not None else None
+            found = self.task.predict(self.logits(chunk, second), self.label_names, self.task_state)
+            for i, (text, fields) in enumerate(zip(chunk, found, strict=True)):
+                results.append(Prediction(text=text, text_pair=second[i] if second else None, **fields))
         return results
 
 
-def _saved_max_length(path: Path) -> int | None:
-    from ftstudio.engine.runs.checkpoints import TRAINER_STATE
-
-    try:
-        import json
-
-        return int(json.loads((path / TRAINER_STATE).read_text(encoding="utf-8"))["max_length"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def evaluate_file(
-    predictor: Predictor,
-    data_spec: str,
-    text_column: str | None = None,
-    label_column: str | None = None,
-    control: Any = None,
-    progress: Any = None,
-    batch_size: int = 64,
-) -> dict[str, Any]:
-    """Accuracy, macro F1 and the confusion matrix of `predictor` on a labelled file (all splits)."""
-    import numpy as np
-
-    from ftstudio.engine.data.columns import detect_columns
-    from ftstudio.engine.data.sources import load_raw, resolve_data_source
-    from ftstudio.engine.tasks.classification import classification_metrics
-
-    splits = load_raw(resolve_data_source(data_spec))
-    texts: list[str] = []
-    gold: list[str] = []
-    for split in splits.values():
-        text_col, label_col = detect_columns(split, text_column, label_column)
-        for text, label in zip(split[text_col], split[label_col]):
-            if text is None or label is None or str(text).strip() == "":
-                continue
-            texts.append(str(text))
-            gold.append(str(label))
-    if not texts:
-        raise DatasetError(f"{data_spec} has no rows with both a text and a label.")
-    index = {name: i for i, name in enumerate(predictor.label_names)}
-    unknown = sorted(set(gold) - set(index))
-    if unknown:
-        raise DatasetError(
-            f"Label '{unknown[0]}' in {Path(data_spec).name} is unknown to the model, whose labels are "
-            f"{', '.join(predictor.label_names)}. Use a file labelled like the training data."
-        )
-    predicted: list[int] = []
-    for start in range(0, len(texts), batch_size):
-        if control is not None:
-            control.check()
-        for p in predictor.predict(texts[start : start + batch_size], batch_size=batch_size):
-            predicted.append(index[p.label])
-        if progress is not None:
-            progress(min(start + batch_size, len(texts)), len(texts))
-    labels = np.array([index[g] for g in gold])
-    metrics = classification_metrics(labels, np.array(predicted), len(predictor.label_names), predictor.label_names)
-    metrics["rows"] = len(texts)
-    metrics["label_names"] = list(predictor.label_names)
-    return metrics
-
-
-__all__ = ["Prediction", "Predictor", "evaluate_file", "resolve_checkpoint", "FtStudioError"]
+__all__ = ["Prediction", "Predictor", "resolve_checkpoint", "FtStudioError"]

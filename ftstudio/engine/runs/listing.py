@@ -31,6 +31,7 @@ from ftstudio.engine.runs.folder import (
     recover_if_idle,
 )
 from ftstudio.engine.runs.lock import is_live, locks_supported
+from ftstudio.engine.tasks.base import is_better
 
 
 @dataclass
@@ -85,6 +86,7 @@ class RunSummary:
     best_metric: str
     best_value: float | None
     settings: dict[str, Any] = field(default_factory=dict)
+    task: str = "single-label"  # runs compare with runs of the same task
 
     @property
     def can_resume(self) -> bool:
@@ -138,6 +140,7 @@ def _read_summary(run_dir: Path) -> tuple[RunSummary, int]:
     settings = info["settings"]
     status = read_status(run_dir)
     metric = settings.get("metric_for_best", "f1")
+    task = str(settings.get("task", "single-label"))
     best_value = None
     step = 0
     total = 0
@@ -145,11 +148,12 @@ def _read_summary(run_dir: Path) -> tuple[RunSummary, int]:
         step = max(step, int(record.get("step", 0) or 0))
         if record.get("event") == "info":
             total = int(record.get("total_steps", 0) or 0)
+            metric = str(record.get("best_metric") or metric)  # "auto" resolved for the run's task
+            task = str(record.get("task") or task)
         if record.get("event") == "eval" and record.get("split", "validation") == "validation":
             value = record.get(metric)
-            if isinstance(value, (int, float)):
-                better = best_value is None or (value < best_value if metric == "loss" else value > best_value)
-                best_value = value if better else best_value
+            if isinstance(value, (int, float)) and is_better(metric, value, best_value):
+                best_value = value
     created = float(info.get("created") or (run_dir / SETTINGS_FILE).stat().st_mtime)
     summary = RunSummary(
         run_dir=run_dir,
@@ -163,6 +167,7 @@ def _read_summary(run_dir: Path) -> tuple[RunSummary, int]:
         step=step,
         total_steps=total,
         best_metric=metric,
+        task="single-label" if task == "auto" else task,
         best_value=best_value,
         settings=settings,
     )

@@ -24,7 +24,12 @@ SCHEDULERS = ("linear", "cosine", "constant")
 OPTIMIZERS = ("adamw", "sgd")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cuda", "mps", "cpu")
-BEST_METRICS = ("f1", "accuracy", "loss")
+TASKS = ("auto", "single-label", "multi-label", "regression")
+# "auto" is the task's natural metric; the others are every task's metrics (refused for a task
+# that does not report them, once the task is known).
+BEST_METRICS = ("auto", "loss", "accuracy", "f1", "precision", "recall", "micro_f1", "macro_f1", "micro_precision",
+                "micro_recall", "macro_precision", "macro_recall", "subset_accuracy", "rmse", "mae", "mse",
+                "pearson", "spearman", "r2")
 MAX_STEPS = 10_000_000  # bounds every optimizer-step count (max_steps, eval_steps, save_steps)
 
 # Group headings, in the order the window and `ftstudio train --help` show them.
@@ -51,10 +56,19 @@ class TrainSettings:
                         help='"sample" (embedded airline tweets), a CSV/TSV/JSON/JSONL/Parquet file, '
                              'or a Hub dataset',
                         hint="give sample, a file or a Hub dataset")
+    task: str = setting("auto", group=MODEL_AND_DATA, choices=TASKS,
+                        help="what to learn: single-label, multi-label or regression (auto: multi-label for "
+                             "label lists, else single-label)")
     text_column: str | None = setting(None, group=MODEL_AND_DATA,
                                       help="the column holding the texts (not given: detected from the data)")
+    text_pair_column: str | None = setting(None, group=MODEL_AND_DATA,
+                                           help="the column holding each row's second text, for text-pair tasks")
     label_column: str | None = setting(None, group=MODEL_AND_DATA,
-                                       help="the column holding the labels (not given: detected from the data)")
+                                       help="the column holding the labels (not given: detected); several 0/1 "
+                                            "columns for multi-label, comma-separated: toxic,insult,threat")
+    label_separator: str | None = setting(None, group=MODEL_AND_DATA,
+                                          help="multi-label: the separator of label strings like 'a;b' "
+                                               "(not given: detected among , ; |)")
 
     # --- how long
     epochs: int = setting(3, group=TRAINING_LENGTH, minimum=1, maximum=1000,
@@ -134,8 +148,12 @@ class TrainSettings:
     early_stopping_patience: int = setting(0, group=EVALUATION, unit="evaluations", minimum=0, maximum=10_000,
                                            at_minimum="off", help="stop after N evaluations without improvement "
                                                                   "(eval_steps 0 evaluates about 10 times a run)")
-    metric_for_best: str = setting("f1", group=EVALUATION, choices=BEST_METRICS,
-                                   help='what makes a checkpoint "best" (f1: macro F1; loss: validation loss)')
+    metric_for_best: str = setting("auto", group=EVALUATION, choices=BEST_METRICS,
+                                   help='what makes a checkpoint "best" (auto: macro F1 for single-label, micro F1 '
+                                        'for multi-label, RMSE for regression; loss: validation loss)')
+    tune_thresholds: bool = setting(False, group=EVALUATION,
+                                    help="multi-label: tune each label's decision threshold for F1 on validation "
+                                         "(saved with the checkpoint; else 0.5)")
     log_steps: int = setting(10, group=EVALUATION, unit="steps", minimum=1, maximum=100_000,
                              help="report the training loss every N optimizer steps")
 

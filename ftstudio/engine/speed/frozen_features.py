@@ -100,7 +100,8 @@ class FeatureCache:
 
         first = splits[names[0]]
         rows = min(PROBE_ROWS, len(first))
-        probe = TokenizedSplit(first.input_ids[:rows], first.labels[:rows], first.lengths[:rows])
+        probe = TokenizedSplit(first.input_ids[:rows], first.labels[:rows], first.lengths[:rows],
+                               first.token_type_ids[:rows] if first.token_type_ids is not None else None)
         encode = dict(device=device, autocast=autocast, batch_size=batch_size, pad_token_id=pad_token_id,
                       control=control, reporter=reporter)
         probe_cache = cls(model, {"probe": encode_first_token(model, probe, **encode)}, {})
@@ -109,7 +110,7 @@ class FeatureCache:
         features, labels = {}, {}
         for name in names:
             features[name] = encode_first_token(model, splits[name], phase=f"encoding {name}", **encode)
-            labels[name] = torch.as_tensor(splits[name].labels, dtype=torch.long, device=device)
+            labels[name] = torch.as_tensor(splits[name].labels, device=device)  # ids, multi-hot rows or scores
         return cls(model, features, labels)
 
     def _reproduces_model(self, probe: TokenizedSplit, pad_token_id: int, device: Any, autocast: Any) -> bool:

@@ -1,6 +1,8 @@
 """Task types: what a task's data, head, metrics and predictions look like.
 
-Today one task exists, single-label text classification (`classification.py`). Each further task
-type (regression, multi-label, text pairs, token classification, masked-LM pre-training) becomes
-one module here plus its registration, never an `if` in the training loop.
+Each task type is one module (`single_label.py`, `multi_label.py`, `regression.py`) with a
+subclass of `base.Task`, registered in `registry.py`; the data preparation, the loop,
+evaluation, checkpoints and prediction call its methods and never ask which task runs.
+`detection.py` picks the task for `task = "auto"` and finds the shape of multi-label data.
+Token classification and masked-LM pre-training join as further modules and registrations.
 """

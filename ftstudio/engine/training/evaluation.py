@@ -1,21 +1,23 @@
-"""Evaluate a model on a tokenized split: loss and classification metrics, stop-aware."""
+"""Evaluate a model on a tokenized split: the task's loss and metrics, stop-aware."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from ftstudio.engine.data.batching import TokenizedSplit, collate, eval_batches
-from ftstudio.engine.tasks.classification import classification_metrics
 
 if TYPE_CHECKING:
     from ftstudio.engine.events import Reporter, TrainingControl
     from ftstudio.engine.speed.frozen_features import FeatureCache
+    from ftstudio.engine.tasks.base import Outputs, Task
 
 
 def evaluate(
     model: Any,
     split: TokenizedSplit,
     *,
+    task: Task,
+    task_state: dict[str, Any],
     device: Any,
     autocast: Any,
     batch_size: int,
@@ -25,28 +27,27 @@ def evaluate(
     reporter: Reporter | None = None,
     features: FeatureCache | None = None,
     split_name: str = "validation",
-) -> dict[str, Any]:
-    """Mean cross-entropy and metrics over the whole split.
+) -> tuple[Outputs, float]:
+    """The task's metrics over the whole split and its mean loss (the training loss's definition).
 
-    Predictions stay on the device until the end: one host sync per evaluation, not per batch.
+    Logits stay on the device until the end: one host sync per evaluation, not per batch.
     With `features` (a frozen encoder's cached outputs for `split_name`) only the head runs; the
     logits are the ones the full model gives in eval mode.
     """
     import torch
-    import torch.nn.functional as F
 
     was_training = model.training
     model.eval()
     batches = eval_batches(split, batch_size * 2)  # no gradients: a larger batch fits
     loss_sum = torch.zeros((), device=device, dtype=torch.float32)
-    predictions = torch.empty(len(split), dtype=torch.long, device=device)
+    all_logits: torch.Tensor | None = None
     try:
         with torch.inference_mode():
             for number, indices in enumerate(batches):
                 if control is not None:
                     control.check(reporter, resume_status="evaluating")
+                rows = torch.as_tensor(indices, device=device)
                 if features is not None:
-                    rows = torch.as_tensor(indices, device=device)
                     labels = features.labels[split_name][rows]
                     with autocast():
                         logits = features.logits(split_name, rows)
@@ -56,12 +57,20 @@ def evaluate(
                     inputs = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
                     with autocast():
                         logits = model(**inputs).logits
-                loss_sum += F.cross_entropy(logits.float(), labels, reduction="sum")
-                predictions[torch.as_tensor(indices, device=device)] = logits.argmax(dim=-1)
+                if all_logits is None:
+                    all_logits = torch.empty((len(split), logits.shape[-1]), dtype=torch.float32, device=device)
+                loss_sum += task.loss_sum(logits, labels)
+                all_logits[rows] = logits.float()
                 if reporter is not None and (number % 10 == 0 or number == len(batches) - 1):
                     reporter.on_progress("evaluating", number + 1, len(batches))
     finally:
         model.train(was_training)
-    metrics = classification_metrics(split.labels, predictions.cpu().numpy(), len(label_names), label_names)
-    metrics["loss"] = float(loss_sum.item() / max(len(split), 1))
-    return metrics
+    logits_np = all_logits.cpu().numpy() if all_logits is not None else _no_logits(task, label_names)
+    outputs = task.evaluate(logits_np, split.labels, label_names, task_state)
+    return outputs, float(loss_sum.item() / max(len(split), 1))
+
+
+def _no_logits(task: Task, label_names: list[str]) -> Any:
+    import numpy as np
+
+    return np.zeros((0, task.num_outputs(label_names)), dtype=np.float32)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ftstudio.engine.errors import first_line, one_line
 from ftstudio.engine.events import FAILED, FINISHED, STOPPED, STOPPING
+from ftstudio.engine.runs import checkpoints
 
 if TYPE_CHECKING:
     from ftstudio.engine.runs.recorder import RunRecorder
@@ -81,7 +82,7 @@ def best_of(trainer: Trainer | None) -> dict[str, Any] | None:
     """The best evaluation so far: step, metric name and value (None before any evaluation)."""
     if trainer is None or trainer.best_step is None:
         return None
-    return {"step": trainer.best_step, "metric": trainer.s.metric_for_best, "value": trainer.best_value}
+    return {"step": trainer.best_step, "metric": trainer.best_metric, "value": trainer.best_value}
 
 
 def _write_summary(trainer: Trainer, recorder: RunRecorder) -> None:
@@ -101,9 +102,9 @@ def _write_summary(trainer: Trainer, recorder: RunRecorder) -> None:
 
 def _evaluate_test_split_on_best(trainer: Trainer) -> None:
     """The test split, when there is one, measured with the best checkpoint's weights."""
-    best = trainer.run_dir / "best" / "model.safetensors"
-    if "test" in trainer.splits and best.is_file():
-        from safetensors.torch import load_file
-
-        trainer.model.load_state_dict(load_file(str(best)), strict=False)
+    best = trainer.run_dir / "best"
+    if "test" in trainer.splits and (best / "model.safetensors").is_file():
+        trainer.task_state = dict((checkpoints.read_trainer_state(best).get("task") or {}).get("state")
+                                  or trainer.task_state)
+        trainer.load_weights(best, checkpoints.load_training_state(best).get("task_weights"))
         trainer.evaluate_split("test")

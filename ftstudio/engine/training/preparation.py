@@ -71,15 +71,17 @@ def _load_inputs(plan: RunPlan, recorder: RunRecorder, control: TrainingControl)
     checkpoint = checkpoints.find_resume_checkpoint(plan.run_dir, owned=True) if plan.from_checkpoint else None
     _seed_everything(settings.seed)
     prepared = prepare_data(settings, control=control, reporter=recorder)
+    recorder.on_log(_describe_task(prepared))
     _warn_sparse_classes(prepared, recorder)
     control.check(recorder, resume_status=PREPARING)
     source = resolve_model_source(settings.model, allow_pickle=settings.allow_pickle)
     recorder.on_log(f"Loading model {source.display} ...")
     loaded = load_model_and_tokenizer(
         source, prepared.label_names, classifier_dropout=settings.classifier_dropout,
-        trust_remote_code=settings.trust_remote_code, allow_pickle=settings.allow_pickle,
+        trust_remote_code=settings.trust_remote_code, allow_pickle=settings.allow_pickle, task=prepared.task,
     )
-    for note in loaded.notes:
+    prepared.task_state, task_notes = prepared.task.prepare_model(loaded.model, prepared.task_state)
+    for note in [*loaded.notes, *task_notes]:
         recorder.on_log(note)
     if settings.reinit_top_layers and not plan.from_checkpoint:  # a checkpoint has its layers already
         reinit_top_layers(loaded.model, settings.reinit_top_layers)
@@ -151,6 +153,11 @@ def _report_info(plan: RunPlan, inputs: RunInputs, trainer: Trainer, recorder: R
         "model": plan.settings.model,
         "data": plan.settings.data,
         "label_names": inputs.prepared.label_names,
+        "task": inputs.prepared.task.name,
+        "task_title": inputs.prepared.task.title,
+        "metrics": list(inputs.prepared.task.metric_names),
+        "best_metric": trainer.best_metric,
+        "text_pair": inputs.prepared.text_pair_column is not None,
         "trainable_params": trainable,
         "total_params": total,
         "device": inputs.device.type,
@@ -176,15 +183,23 @@ def _report_info(plan: RunPlan, inputs: RunInputs, trainer: Trainer, recorder: R
         recorder.on_log(f"Hint: {advice.message}")
 
 
-def _warn_sparse_classes(prepared: Any, recorder: RunRecorder) -> None:
-    """Hundreds of classes with a handful of rows each train, but learn little: say so up front."""
-    import numpy as np
+def _describe_task(prepared: Any) -> str:
+    columns = prepared.columns
+    texts = f"texts '{columns.text}' + '{columns.text_pair}'" if columns.text_pair else f"text '{columns.text}'"
+    return f"Task: {prepared.task.title.lower()} ({texts}, labels '{columns.label}')."
 
-    counts = np.bincount(np.asarray(prepared.splits["train"]["label"][:]), minlength=len(prepared.label_names))
-    sparse = int((counts < 5).sum())
+
+def _warn_sparse_classes(prepared: Any, recorder: RunRecorder) -> None:
+    """Hundreds of classes (or labels) with a handful of rows each train, but learn little: say so up front."""
+    summary = prepared.task.summarize(prepared.targets("train"), prepared.label_names, prepared.task_state)
+    counts = summary.get("counts")
+    if not counts:
+        return
+    sparse = sum(1 for count in counts.values() if count < 5)
     if sparse:
-        recorder.on_log(f"Warning: {sparse} of {len(counts)} classes have fewer than 5 training rows; the model "
-                        "will hardly learn them. Add rows or merge rare classes.")
+        what = "labels" if summary["kind"] == "labels" else "classes"
+        recorder.on_log(f"Warning: {sparse} of {len(counts)} {what} have fewer than 5 training rows; the model "
+                        f"will hardly learn them. Add rows or merge rare {what}.")
 
 
 def _seed_everything(seed: int) -> None:
@@ -212,10 +227,11 @@ def _data_summary(prepared: Any, trainer: Trainer, max_length: int) -> dict[str,
     import numpy as np
 
     lengths = trainer.train_split.lengths
-    counts = np.bincount(trainer.train_split.labels, minlength=len(prepared.label_names))
+    labels = prepared.task.summarize(prepared.targets("train"), prepared.label_names, prepared.task_state)
     return {
         "rows": {name: len(split) for name, split in trainer.splits.items()},
-        "class_counts": {name: int(c) for name, c in zip(prepared.label_names, counts)},
+        "class_counts": labels.get("counts", {}),
+        "labels": labels,
         "token_length_p50": float(np.percentile(lengths, 50)) if len(lengths) else 0.0,
         "token_length_p95": float(np.percentile(lengths, 95)) if len(lengths) else 0.0,
         "truncated_share": float(np.mean(lengths >= max_length)) if len(lengths) else 0.0,
@@ -233,7 +249,8 @@ def _provenance(settings: Any, inputs: RunInputs) -> dict[str, Any]:
     return {
         "model": {"spec": settings.model, "kind": source.kind, "ref": str(source.ref)},
         "data": {"spec": settings.data, "kind": prepared.source.kind, "ref": str(prepared.source.ref),
-                 "text_column": prepared.text_column, "label_column": prepared.label_column},
+                 "text_column": prepared.text_column, "label_column": prepared.label_column,
+                 "text_pair_column": prepared.text_pair_column, "task": prepared.task.name},
         "label_names": prepared.label_names,
         "created": time.time(),
         "versions": {"ftstudio": __version__, "python": platform.python_version(), "torch": torch.__version__,

@@ -29,6 +29,7 @@ from ftstudio.engine.events import (
 from ftstudio.engine.runs import checkpoints
 from ftstudio.engine.runs.recorder import RunRecorder
 from ftstudio.engine.settings import TrainSettings
+from ftstudio.engine.tasks.base import is_better
 from ftstudio.engine.training.evaluation import evaluate
 from ftstudio.engine.training.optimization import (
     count_steps,
@@ -79,12 +80,16 @@ class Trainer:
         self.prepared, self.model, self.tokenizer = prepared, model, tokenizer
         self.device, self.precision = device, precision
         self.label_names = list(prepared.label_names)
+        self.task, self.task_state = prepared.task, dict(prepared.task_state)
+        self.best_metric = self.task.resolve_metric(s.metric_for_best)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.splits = {}
         for name, split in prepared.splits.items():
+            pairs = list(split["text_pair"]) if "text_pair" in split.column_names else None
+            targets = self.task.training_targets(prepared.targets(name), self.task_state)
             self.splits[name] = tokenize_texts(
-                list(split["text"]), list(split["label"]), tokenizer, s.max_length,
-                self.control, self.rep, phase=f"tokenizing {name}",
+                list(split["text"]), targets, tokenizer, s.max_length,
+                self.control, self.rep, phase=f"tokenizing {name}", pairs=pairs,
             )
         self.train_split = self.splits["train"]
         self.steps_per_epoch, self.total_steps, self.epochs = count_steps(len(self.train_split), s)
@@ -116,7 +121,8 @@ class Trainer:
             "metrics": self.last_metrics,
             "label_names": self.label_names,
             "max_length": self.s.max_length,
-            "metric_for_best": self.s.metric_for_best,
+            "metric_for_best": self.best_metric,
+            "task": {"name": self.task.name, "state": self.task_state},
         }
 
     def training_state(self) -> dict[str, Any]:
@@ -126,6 +132,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "rng_cpu": torch.get_rng_state(),
+            "task_weights": self.task.exact_weights(self.model, self.task_state),
         }
         if self.scaler is not None:
             state["scaler"] = self.scaler.state_dict()
@@ -136,17 +143,13 @@ class Trainer:
     def restore(self, checkpoint: Path) -> None:
         """Continue from a checkpoint: weights, optimizer, schedule, RNG, data position."""
         import torch
-        from safetensors.torch import load_file
 
         from ftstudio.engine.models.freezing import apply_freeze
 
         state = checkpoints.read_trainer_state(checkpoint)
-        weights = load_file(str(checkpoint / "model.safetensors"), device="cpu")
-        missing, unexpected = self.model.load_state_dict(weights, strict=False)
-        missing = [k for k in missing if k not in getattr(self.model, "_tied_weights_keys", None) or []]
-        if unexpected:
-            raise TrainingError(f"Checkpoint {checkpoint} does not match the run's model (unexpected {unexpected[0]}).")
         training = checkpoints.load_training_state(checkpoint)
+        self.task_state = dict((state.get("task") or {}).get("state") or self.task_state)
+        self.load_weights(checkpoint, training.get("task_weights"))
         self.global_step = int(state["global_step"])
         self.epoch = int(state["epoch"])
         self.micro = int(state["micro_batch"])
@@ -168,6 +171,17 @@ class Trainer:
         torch.set_rng_state(training["rng_cpu"])
         if self.device.type == "cuda" and "rng_cuda" in training:
             torch.cuda.set_rng_state(training["rng_cuda"], self.device)
+
+    def load_weights(self, checkpoint: Path, exact: dict[str, Any] | None = None) -> None:
+        """A checkpoint's weights into the model, turned back into the training-space weights
+        the task trains (the exact ones from the resume state when given)."""
+        from safetensors.torch import load_file
+
+        weights = load_file(str(checkpoint / "model.safetensors"), device="cpu")
+        _, unexpected = self.model.load_state_dict(weights, strict=False)
+        if unexpected:
+            raise TrainingError(f"Checkpoint {checkpoint} does not match the run's model (unexpected {unexpected[0]}).")
+        self.task.training_weights(self.model, self.task_state, exact)
 
     # ---------------------------------------------------------------- loop
     def fit(self) -> str:
@@ -346,41 +360,40 @@ class Trainer:
 
     def _evaluate_and_maybe_save(self, force_save: bool) -> str:
         self.rep.on_status(EVALUATING)
-        metrics = self.evaluate_split("validation")
+        event = self.evaluate_split("validation")
         self.last_eval_step = self.global_step
-        value = metrics[self.s.metric_for_best]
-        improved = self.best_value is None or (
-            value < self.best_value if self.s.metric_for_best == "loss" else value > self.best_value
-        )
+        value = event.value(self.best_metric)
+        improved = is_better(self.best_metric, value, self.best_value)
         if improved:
             self.best_value, self.best_step, self.bad_evals = value, self.global_step, 0
         else:
             self.bad_evals += 1
-        self.last_metrics = {k: metrics[k] for k in ("loss", "accuracy", "precision", "recall", "f1")}
+        self.last_metrics = {"loss": event.loss, **event.metrics}
         if force_save or improved:
             self.save(is_best=improved)
         self.rep.on_status(TRAINING)
         patience = self.s.early_stopping_patience
         if patience and self.bad_evals >= patience:
-            return f"Early stopping: {self.s.metric_for_best} did not improve in {patience} evaluations."
+            return f"Early stopping: {self.best_metric} did not improve in {patience} evaluations."
         return ""
 
-    def evaluate_split(self, name: str) -> dict[str, Any]:
-        metrics = evaluate(
-            self.model, self.splits[name], device=self.device, autocast=self.autocast,
-            batch_size=self.s.batch_size, pad_token_id=self.pad_id, label_names=self.label_names,
-            control=self.control, reporter=self.rep,
+    def evaluate_split(self, name: str) -> EvalEvent:
+        """Evaluate a split, report it, and (for validation) keep what the task learns from it
+        (multi-label's tuned thresholds) for the next checkpoint."""
+        outputs, loss = evaluate(
+            self.model, self.splits[name], task=self.task, task_state=self.task_state, device=self.device,
+            autocast=self.autocast, batch_size=self.s.batch_size, pad_token_id=self.pad_id,
+            label_names=self.label_names, control=self.control, reporter=self.rep,
             features=self.features if self.features is not None and self.features.has(name) else None,
             split_name=name,
         )
-        self.rep.on_eval(EvalEvent(
-            step=self.global_step,
-            epoch=round(self.global_step / self.steps_per_epoch, 4),
-            loss=metrics["loss"], accuracy=metrics["accuracy"], precision=metrics["precision"],
-            recall=metrics["recall"], f1=metrics["f1"], confusion=metrics["confusion"],
-            split=name, per_class=metrics["per_class"],
-        ))
-        return metrics
+        if name == "validation":
+            self.task_state = self.task.state_after_evaluation(outputs, self.task_state)
+        event = EvalEvent(step=self.global_step, epoch=round(self.global_step / self.steps_per_epoch, 4),
+                          loss=loss, metrics=outputs.metrics, split=name, details=outputs.details,
+                          task=self.task.name)
+        self.rep.on_eval(event)
+        return event
 
     def save(self, is_best: bool = False) -> Path:
         """Checkpoint at the current step boundary (also used when stopping)."""
@@ -389,10 +402,12 @@ class Trainer:
             raise TrainingError(self._nan_message(float(self.window_loss.item())))
         self.rep.on_status(SAVING)
         self.train_seconds = self._elapsed() if hasattr(self, "_started") else self.train_seconds
-        path = checkpoints.save_checkpoint(
-            self.run_dir, self.global_step, self.model, self.tokenizer, self.trainer_state(),
-            self.training_state(), is_best=is_best, keep=self.s.keep_checkpoints,
-        )
+        training_state = self.training_state()  # (the training-space weights, before they are folded)
+        with self.task.saved_weights(self.model, self.task_state):  # stock transformers reads the user's units
+            path = checkpoints.save_checkpoint(
+                self.run_dir, self.global_step, self.model, self.tokenizer, self.trainer_state(),
+                training_state, is_best=is_best, keep=self.s.keep_checkpoints,
+            )
         self.last_saved_step = self.global_step
         self._last_save_time = self.clock()
         metrics = dict(self.last_metrics) if self.last_eval_step == self.global_step else {}  # this step's only

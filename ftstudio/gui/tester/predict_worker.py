@@ -178,7 +178,7 @@ class PredictWorker(QObject):
             )
 
     def _evaluate(self, request: dict, predictor: Any) -> None:
-        from ftstudio.engine.predict.predictor import evaluate_file
+        from ftstudio.engine.predict.file_evaluation import evaluate_file
 
         self.sig_busy.emit({**_head(request), "stage": "evaluating", "path": request["model"]})
         last = [-1]

@@ -133,7 +133,8 @@ def test_detect_columns_returns_distinct_existing_columns_or_refuses(columns, da
     dataset = datasets.Dataset.from_dict(table)
     text_choice = data.draw(st.sampled_from(list(table))) if override else None
     try:
-        text, label = detect_columns(dataset, text_column=text_choice)
+        found = detect_columns(dataset, text_column=text_choice)
+        text, label = found.text, found.label
     except DatasetError as error:
         event(f"refused: {str(error)[:30]}")
         assert "\n" not in str(error)

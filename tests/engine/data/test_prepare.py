@@ -13,7 +13,7 @@ import pytest
 
 from ftstudio.engine.data import reading as data_io
 from ftstudio.engine.data import sample
-from ftstudio.engine.data.columns import detect_columns
+from ftstudio.engine.data.columns import DataColumns, detect_columns
 from ftstudio.engine.data.prepare import prepare_data
 from ftstudio.engine.data.sample import sample_dataset_path
 from ftstudio.engine.data.sources import DataSource, load_raw, resolve_data_source
@@ -214,11 +214,11 @@ def test_detect_columns_by_name_and_by_content():
 
     named = datasets.Dataset.from_dict({"id": [1, 2, 3, 4], "Review": ["a b", "c", "d e", "f"],
                                         "Sentiment": ["p", "n", "p", "n"]})
-    assert detect_columns(named) == ("Review", "Sentiment")
+    assert detect_columns(named) == DataColumns("Review", ("Sentiment",))
     unnamed = datasets.Dataset.from_dict({"short": ["x", "y", "x", "y"], "long": ["long text a", "more words",
                                           "and more here", "so long"], "n": [3, 1, 2, 4]})
-    assert detect_columns(unnamed) == ("long", "short")
-    assert detect_columns(unnamed, label_column="n") == ("long", "n")
+    assert detect_columns(unnamed) == DataColumns("long", ("short",))
+    assert detect_columns(unnamed, label_column="n") == DataColumns("long", ("n",))
     with pytest.raises(DatasetError, match="'nope' is not in the data; its columns are short, long, n"):
         detect_columns(unnamed, text_column="nope")
     with pytest.raises(DatasetError, match="holds numbers"):
@@ -305,7 +305,7 @@ def test_bad_columns_and_labels_give_clear_errors(tmp_path):
     numbers = write_csv(tmp_path / "num.csv", [(i, "ab"[i % 2]) for i in range(60)])
     assert_error(numbers, "No column holds text", "text (int)")
     decimals = write_csv(tmp_path / "dec.csv", [(t, i / 7) for i, t in enumerate(texts)], header=("text", "score"))
-    assert_error(decimals, "decimal numbers", label_column="score")
+    assert_error(decimals, "looks like a score", "--task regression", label_column="score")
 
 
 def test_mismatched_splits(tmp_path):

@@ -46,8 +46,8 @@ def test_every_reporter_call_survives_the_pipe():
     child = StreamReporter(stream)
     step = StepEvent(step=3, total_steps=10, epoch=0.3, loss=1.25, learning_rate=1e-4, samples_per_second=40.5,
                      elapsed=2.0, eta=5.0)
-    evaluation = EvalEvent(step=3, epoch=0.3, loss=0.9, accuracy=0.5, precision=0.4, recall=0.3, f1=0.35,
-                           confusion=[[1, 0], [1, 2]], per_class={"a": {"f1": 0.5}})
+    evaluation = EvalEvent(step=3, epoch=0.3, loss=0.9, metrics=dict(accuracy=0.5, precision=0.4, recall=0.3, f1=0.35),
+                           details=dict(confusion=[[1, 0], [1, 2]], per_class={"a": {"f1": 0.5}}))
     checkpoint = CheckpointEvent(step=3, path="/runs/x/checkpoints/step-3", is_best=True, metrics={"accuracy": 0.5})
     child.on_status("training", "")
     child.on_log("a line with ünïcode")

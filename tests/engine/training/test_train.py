@@ -63,7 +63,7 @@ def test_run_finishes_and_writes_a_complete_run_folder(tiny_model_dir, small_csv
     # Events: info first, steps with finite loss, evals with a confusion matrix of the label count.
     assert recorder.infos and recorder.infos[0]["total_params"] >= recorder.infos[0]["trainable_params"] > 0
     assert recorder.steps and all(s.loss == s.loss for s in recorder.steps)
-    assert recorder.evals and len(recorder.evals[-1].confusion) == 3
+    assert recorder.evals and len(recorder.evals[-1].details["confusion"]) == 3
     assert recorder.statuses[0] == "preparing" and recorder.statuses[-1] == "finished"
     records = runs.read_metrics(run_dir)
     summary = [r for r in records if r["event"] == "train_summary"]
@@ -194,7 +194,7 @@ def test_real_model_beats_the_majority_class_on_the_embedded_sample(tmp_path):
     validation = [e for e in recorder.evals if e.split == "validation"]
     # The bar: always answering the commonest class, read off the confusion matrix the window
     # shows (its rows count the true labels of the validation rows).
-    true_counts = [sum(row) for row in validation[-1].confusion]
+    true_counts = [sum(row) for row in validation[-1].details["confusion"]]
     majority = max(true_counts) / sum(true_counts)
-    best_accuracy = max(e.accuracy for e in validation)
+    best_accuracy = max(e.metrics["accuracy"] for e in validation)
     assert best_accuracy > majority + 0.03, (best_accuracy, majority)

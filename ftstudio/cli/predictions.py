@@ -1,0 +1,69 @@
+"""`ftstudio predict`'s input and output: texts (and a pair model's second texts) in, one line
+per prediction out (or JSON lines), and a test file's metrics as a table."""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+from ftstudio.engine.errors import SettingsError
+from ftstudio.engine.tasks.metric_names import metric_label
+
+
+def read_inputs(texts: list[str], pairs: list[str] | None, takes_pairs: bool,
+                stdin: IO[str]) -> tuple[list[str], list[str] | None]:
+    """The texts to predict, and their second texts for a pair model: from the arguments and
+    --pair, or from stdin ('-'), where a pair is written text<TAB>second text."""
+    if texts == ["-"]:
+        lines = [line.rstrip("\n") for line in stdin if line.strip()]
+        if not takes_pairs:
+            return lines, None
+        split = [line.split("\t", 1) for line in lines]
+        missing = next((i for i, parts in enumerate(split) if len(parts) < 2), None)
+        if missing is not None:
+            raise SettingsError(f"Line {missing + 1} of stdin has no tab: this model compares pairs, so write each "
+                                "line as text<TAB>second text.")
+        return [p[0] for p in split], [p[1] for p in split]
+    if takes_pairs and not pairs:
+        raise SettingsError("This model compares pairs of texts: give each text's second text with --pair TEXT.")
+    if pairs and not takes_pairs:
+        raise SettingsError("This model reads single texts; --pair is only for models trained on text pairs.")
+    if pairs and len(pairs) != len(texts):
+        raise SettingsError(f"{len(texts)} texts but {len(pairs)} --pair texts: give one --pair per text.")
+    return texts, pairs
+
+
+def print_prediction(prediction: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(prediction.to_dict(), ensure_ascii=False))
+        return
+    text = prediction.text if prediction.text_pair is None else f"{prediction.text}  ||  {prediction.text_pair}"
+    if prediction.value is not None:
+        print(f"{prediction.label} {prediction.value:.4g}  {text}")
+    elif prediction.labels is not None:
+        thresholds = prediction.thresholds or {}
+        probs = "  ".join(f"{name} {p:5.1%}{'*' if p >= thresholds.get(name, 0.5) else ''}"
+                          for name, p in prediction.probabilities.items())
+        print(f"{prediction.label:<20} [{probs}]  {text}")
+    else:
+        probs = "  ".join(f"{name} {p:6.1%}" for name, p in prediction.probabilities.items())
+        print(f"{prediction.label:<12} {prediction.score:6.1%}  [{probs}]  {text}")
+
+
+def print_evaluation(result: dict[str, Any], as_json: bool) -> None:
+    """A test file's metrics: the headline numbers, then the per-class or per-label table."""
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    from ftstudio.engine.tasks.registry import get_task
+
+    task = get_task(result["task"])
+    print(f"{task.title} on {result['rows']} rows")
+    for name in task.metric_names:
+        print(f"  {metric_label(name):<18} {result[name]:.4f}")
+    table = result.get("per_label") or result.get("per_class")
+    if table:
+        print(f"  {'label':<24} {'precision':>9} {'recall':>7} {'F1':>7} {'support':>8}")
+        for name, row in table.items():
+            print(f"  {name[:24]:<24} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1']:>7.3f} "
+                  f"{row['support']:>8}")

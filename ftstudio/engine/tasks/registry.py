@@ -1,0 +1,39 @@
+"""The task types ftstudio knows, by the name settings use, and the task of a saved checkpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ftstudio.engine.errors import SettingsError
+from ftstudio.engine.tasks.base import Task
+from ftstudio.engine.tasks.multi_label import MultiLabelTask
+from ftstudio.engine.tasks.regression import RegressionTask
+from ftstudio.engine.tasks.single_label import SingleLabelTask
+
+TASKS: dict[str, Task] = {task.name: task for task in (SingleLabelTask(), MultiLabelTask(), RegressionTask())}
+TASK_CHOICES = ("auto", *TASKS)
+# Every metric any task reports: what metric_for_best may name before the task is known.
+ALL_METRICS = tuple(dict.fromkeys(("auto", "loss", *(m for t in TASKS.values() for m in t.metric_names))))
+
+
+def get_task(name: str) -> Task:
+    """The task type called `name`; SettingsError for an unknown one."""
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise SettingsError(f"task: unknown task '{name}'; choose one of {', '.join(TASK_CHOICES)}.", "task") from None
+
+
+def task_of_config(config: Any, saved: dict[str, Any] | None = None) -> Task:
+    """The task of a checkpoint: as ftstudio saved it, else from transformers' problem_type (a
+    checkpoint from elsewhere), else single-label."""
+    name = (saved or {}).get("name")
+    if isinstance(name, str) and name in TASKS:
+        return TASKS[name]
+    problem = getattr(config, "problem_type", None)
+    for task in TASKS.values():
+        if task.problem_type == problem:
+            return task
+    if getattr(config, "num_labels", 2) == 1:
+        return TASKS["regression"]
+    return TASKS["single-label"]
