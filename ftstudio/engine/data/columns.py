@@ -26,7 +26,8 @@ LABEL_NAMES = ("label", "labels", "sentiment", "class", "target", "category", "y
 SCORE_NAMES = ("score", "rating", "stars", "value", "target", "label", "y", "similarity", "sentiment_score",
                "relatedness_score")
 _SAMPLE_ROWS = 2000  # rows inspected to judge a column's kind and text length
-_NUMBER = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
+# A number as text, with a decimal point or a decimal comma (as Excel writes it in many locales).
+_NUMBER = re.compile(r"^\s*[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?\s*$")
 _INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
 # '1.0', '0.00', '1,0' (a decimal comma, as Excel writes in many locales): a whole number as a decimal.
 _WHOLE_DECIMAL = re.compile(r"^\s*[+-]?\d+[.,]0*\s*$")
@@ -270,15 +271,16 @@ def _detect_label(dataset: datasets.Dataset, exclude: set[str | None]) -> str:
 def _detect_score(dataset: datasets.Dataset, exclude: set[str | None]) -> str:
     """A regression's target: a numeric column named like one, else the first with fractions,
     else the first numeric column."""
+    # A column named like a score is taken even when a cell holds text: the row is refused in words.
+    named = _by_name([c for c in dataset.column_names if c not in exclude], SCORE_NAMES)
+    if named is not None:
+        return named
     numeric = [c for c in dataset.column_names if c not in exclude and _holds_numbers(dataset, c)
                and column_kind(dataset.features[c]) != "bool"]
     if not numeric:
         raise DatasetError(
             f"No column holds numbers to learn as scores; columns are {_describe(dataset)}. Choose the label column."
         )
-    named = _by_name(numeric, SCORE_NAMES)
-    if named is not None:
-        return named
     fractional = [c for c in numeric if column_kind(dataset.features[c]) == "float"]
     return (fractional or numeric)[0]
 

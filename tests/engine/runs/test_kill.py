@@ -53,14 +53,15 @@ SLOW_SAVE = 0.4
 KINDS = ("step", "write", "publish")
 
 
-def _args(model: Path, data: Path, epochs: int) -> list[str]:
+def _args(model: Path, data: Path, epochs: int, task: str = "auto") -> list[str]:
     return ["--model", str(model), "--data", str(data), "--epochs", str(epochs), "--batch-size", "8", "--max-length", "32",
-            "--lr", "2e-3", "--seed", "7", "--save-steps", "3", "--eval-steps", "6", "--set", "log_steps=1"]
+            "--lr", "2e-3", "--seed", "7", "--save-steps", "3", "--eval-steps", "6", "--set", "log_steps=1",
+            "--task", task]
 
 
-def _settings(model: Path, data: Path, epochs: int = 2) -> TrainSettings:
+def _settings(model: Path, data: Path, epochs: int = 2, task: str = "auto") -> TrainSettings:
     return TrainSettings(model=str(model), data=str(data), epochs=epochs, batch_size=8, max_length=32, learning_rate=2e-3,
-                         seed=7, save_steps=3, eval_steps=6, log_steps=1)
+                         seed=7, save_steps=3, eval_steps=6, log_steps=1, task=task)
 
 
 def _start(cli_args: list[str], log: Path) -> subprocess.Popen:
@@ -96,7 +97,7 @@ def _kill_at(proc: subprocess.Popen, kind: str, rng: random.Random, need_checkpo
     return True
 
 
-def _assert_readable_after_kill(run_dir: Path) -> None:
+def _assert_readable_after_kill(run_dir: Path, labels: list[str]) -> None:
     """What a user finds after the kill: every file parses, every checkpoint folder is whole."""
     assert isinstance(json.loads((run_dir / "settings.json").read_text()), dict)
     assert json.loads((run_dir / "status.json").read_text())["status"]
@@ -114,22 +115,25 @@ def _assert_readable_after_kill(run_dir: Path) -> None:
         checkpoints.load_training_state(info.path)
     newest = checkpoints.find_resume_checkpoint(run_dir, owned=False)
     predictor = Predictor(newest)
-    assert predictor.label_names == ["negative", "neutral", "positive"]
-    assert Predictor(run_dir).predict("great flight")[0].label in predictor.label_names
+    assert predictor.label_names == labels
+    pairs = ["this is positive"] if predictor.takes_pairs else None
+    prediction = Predictor(run_dir).predict("great flight", pairs=pairs)[0]
+    assert prediction.label and prediction.score == prediction.score  # a real answer, never NaN
 
 
-def _kill_resume_finish(tmp_path: Path, model: Path, data: Path, kills: int, seed: int, epochs: int) -> None:
+def _kill_resume_finish(tmp_path: Path, model: Path, data: Path, kills: int, seed: int, epochs: int,
+                        task: str = "auto", labels: tuple[str, ...] = ("negative", "neutral", "positive")) -> None:
     rng = random.Random(seed)
     run_dir, log = tmp_path / "run", tmp_path / "stderr.log"
     plan = [KINDS[i % len(KINDS)] for i in range(kills)]
     rng.shuffle(plan)
     done = 0
     for number, kind in enumerate(plan):
-        args = _args(model, data, epochs) + ["--output", str(run_dir)] if number == 0 else ["--resume", str(run_dir)]
+        args = _args(model, data, epochs, task) + ["--output", str(run_dir)] if number == 0 else ["--resume", str(run_dir)]
         if not _kill_at(_start(args, log), kind, rng, need_checkpoint=number == 0):
             break  # the run got to the end before this kill's moment came
         done += 1
-        _assert_readable_after_kill(run_dir)
+        _assert_readable_after_kill(run_dir, list(labels))
     final = subprocess.run([sys.executable, "-m", "ftstudio", "train", "--resume", str(run_dir), "--quiet"],
                            capture_output=True, text=True, timeout=600)
     assert final.returncode == 0, final.stderr
@@ -137,7 +141,7 @@ def _kill_resume_finish(tmp_path: Path, model: Path, data: Path, kills: int, see
     assert runs.read_status(run_dir)["status"] == "finished"
     assert done == kills, f"only {done} of {kills} kills landed before the run ended"
 
-    reference = train(_settings(model, data, epochs), tmp_path / "reference")
+    reference = train(_settings(model, data, epochs, task), tmp_path / "reference")
     assert reference.status == "finished", reference.message
     assert _step_losses(run_dir) == _step_losses(reference.run_dir)
     assert _evals(run_dir) == _evals(reference.run_dir)
@@ -145,6 +149,19 @@ def _kill_resume_finish(tmp_path: Path, model: Path, data: Path, kills: int, see
 
 def test_three_kills_then_resume_equals_an_uninterrupted_run(tiny_model_dir, small_csv, tmp_path):
     _kill_resume_finish(tmp_path, tiny_model_dir, small_csv, kills=3, seed=1, epochs=2)
+
+
+@pytest.mark.parametrize("task", ["multi-label", "regression", "pairs"])
+def test_kills_then_resume_equal_an_uninterrupted_run_for_every_task(tiny_model_dir, tmp_path, task):
+    from tests.task_data import write_multilabel, write_pairs, write_regression
+
+    if task == "multi-label":
+        data, labels = write_multilabel(tmp_path / "data.jsonl"), ("crew", "negative", "neutral", "positive", "urgent")
+    elif task == "regression":
+        data, labels = write_regression(tmp_path / "data.csv"), ("score",)
+    else:
+        data, labels, task = write_pairs(tmp_path / "data.csv"), ("agree", "disagree"), "auto"
+    _kill_resume_finish(tmp_path, tiny_model_dir, data, kills=3, seed=2, epochs=2, task=task, labels=labels)
 
 
 @pytest.mark.stress

@@ -101,8 +101,9 @@ def _step_losses(run_dir: Path) -> dict[int, float]:
     return {r["step"]: r["loss"] for r in runs.read_metrics(run_dir) if r["event"] == "step"}
 
 
-def _evals(run_dir: Path) -> list[tuple]:
-    return [(r["step"], r["loss"], r["accuracy"], r["f1"]) for r in runs.read_metrics(run_dir) if r["event"] == "eval"]
+def _evals(run_dir: Path) -> list[dict]:
+    """Every evaluation record whole: loss, the task's metrics and their details."""
+    return [{k: v for k, v in r.items() if k != "time"} for r in runs.read_metrics(run_dir) if r["event"] == "eval"]
 
 
 @pytest.mark.parametrize(
