@@ -225,6 +225,44 @@ def bad_inputs(tmp: Path, model: Path, data: Path) -> list[BadInput]:
                  command=["predict", str(model), "hello"]),
         BadInput("predict with a missing checkpoint", "run", ("does not exist",),
                  command=["predict", str(tmp / "nope"), "hello"]),
+        BadInput("predict without texts or a file", "run", ("give texts",), command=["predict", str(tmp / "nope")]),
+    ] + _task_cases(tmp, base)
+
+
+def _task_cases(tmp: Path, base: dict) -> list[BadInput]:
+    """Data and settings of the other task types (issue 16) that cannot train, each refused in words."""
+    texts = [t for t, _ in make_texts(40)]
+
+    def jsonl(name: str, labels: list) -> str:
+        return _text(tmp / name, "".join(json.dumps({"text": t, "labels": lab}) + "\n" for t, lab in zip(texts, labels)))
+
+    def csv(name: str, header: tuple, rows: list) -> str:
+        return str(write_csv(tmp / name, rows, header=header))
+
+    scores_with_text = csv("score-text.csv", ("text", "score"), [(t, "unknown" if i == 3 else i / 10)
+                                                                 for i, t in enumerate(texts)])
+    flat_scores = csv("flat.csv", ("text", "score"), [(t, 2.5) for t in texts])
+    pairs = csv("pairs-gaps.csv", ("text", "claim", "label"), [(t, "", "ab"[i % 2]) for i, t in enumerate(texts)])
+    flags = csv("flags.csv", ("text", "toxic", "insult"), [(t, "maybe" if i == 5 else i % 2, 1) for i, t in enumerate(texts)])
+    return [
+        BadInput("label lists all empty", "data", ("no labels at all",), data=jsonl("empty.jsonl", [[]] * 40)),
+        BadInput("nested label lists", "data", ("nested lists",), data=jsonl("nested.jsonl", [[["a"], ["b"]]] * 40)),
+        BadInput("score-like label column in auto", "data", ("looks like a score",),
+                 data=csv("scores.csv", ("text", "label"), [(t, i / 7) for i, t in enumerate(texts)])),
+        BadInput("0/1 label columns holding other values", "data", ("0 or 1",), columns=(None, "toxic,insult"),
+                 data=flags),
+        BadInput("score column with text in it", "settings", ("number in every row",),
+                 data=scores_with_text, settings={**base, "data": scores_with_text, "task": "regression"}),
+        BadInput("every score the same", "settings", ("same score",),
+                 data=flat_scores, settings={**base, "data": flat_scores, "task": "regression"}),
+        BadInput("second text column missing", "settings", ("second text column",),
+                 settings={**base, "text_pair_column": "claim"}),
+        BadInput("second text empty in every row", "settings", ("is empty",),
+                 data=pairs, settings={**base, "data": pairs, "text_pair_column": "claim"}),
+        BadInput("best metric of another task", "settings", ("not a metric of",), settings={**base, "metric_for_best": "rmse"}),
+        BadInput("several label columns for regression", "settings", ("several label columns",),
+                 data=flags, settings={**base, "data": flags, "label_column": "toxic,insult", "task": "regression"}),
+        BadInput("unknown task", "settings", ("task",), settings={**base, "task": "ner"}),
     ]
 
 

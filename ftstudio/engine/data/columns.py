@@ -194,6 +194,9 @@ def _named_pair(dataset: datasets.Dataset, labels: list[str] | None) -> tuple[st
 
 
 def _check_text(dataset: datasets.Dataset, column: str, what: str) -> None:
+    if all(_is_blank(v) for v in _sample(dataset, column)):  # (a blank column reads as numbers: all NaN)
+        raise DatasetError(f"The {what} column '{_show(column)}' is empty; choose a column that holds text "
+                           f"(columns: {_describe(dataset)}).")
     if column_kind(dataset.features[column]) != "string" or _holds_numbers(dataset, column):
         raise DatasetError(
             f"The {what} column '{_show(column)}' holds {_what_it_holds(dataset, column)}, not text; "
