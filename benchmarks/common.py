@@ -26,39 +26,86 @@ REPO = HERE.parent
 
 
 # ------------------------------------------------------------------ data
-def write_benchmark_data(out_dir: Path, max_train: int, seed: int = 42) -> dict[str, Any]:
-    """Train and validation CSVs (text,label) from the embedded sample.
+# The task benchmark's cases: the embedded sample each derives from, the settings that make the
+# engine read it as that task, the quality figures reported (the first is the one with a target),
+# and the columns of the files both peers read.
+TASKS: dict[str, dict[str, Any]] = {
+    "single-label": {"data": "sample", "settings": {"task": "single-label"}, "metrics": ("accuracy", "f1")},
+    "multi-label": {"data": "sample:multi-label", "settings": {"task": "multi-label"},
+                    "metrics": ("micro_f1", "macro_f1")},
+    "regression": {"data": "sample:regression", "settings": {"task": "regression"}, "metrics": ("pearson", "rmse")},
+    "pairs": {"data": "sample:pairs", "metrics": ("accuracy", "f1"),
+              "settings": {"task": "single-label", "text_column": "tweet", "text_pair_column": "statement"}},
+}
 
-    The validation rows are the sample's usual held-out 10% (stratified, seed 42), whole, so the
-    score of every case is read on the same 1,440 rows; the training rows are a stratified,
-    seeded subsample of the rest when `max_train` > 0 (the default benchmark is shorter).
+
+def write_benchmark_data(out_dir: Path, max_train: int, seed: int = 42) -> dict[str, Any]:
+    """Train and validation CSVs (text,label) from the embedded sample (`write_task_data` for
+    single-label)."""
+    return write_task_data(out_dir, "single-label", max_train, seed)
+
+
+def write_task_data(out_dir: Path, task: str, max_train: int, seed: int = 42, max_validation: int = 0) -> dict[str, Any]:
+    """Train and validation CSVs for one of `TASKS`, from its embedded sample, as users keep such data:
+
+    - single-label: `text,label` (label names);
+    - multi-label: `text` and one 0/1 column per label (the layout of most multi-label sets);
+    - regression: `text,sentiment_score` (the score as the sample gives it, unscaled);
+    - pairs: `tweet,statement,label` (label names).
+
+    The validation rows are the ones the engine holds out from the sample (10%, stratified on the
+    task's strata, seed 42), whole unless `max_validation` > 0 (a stratified subsample, for smoke
+    runs), so every case is scored on the same rows; the training rows are a stratified, seeded
+    subsample of the rest when `max_train` > 0. Returns what the peers need: the folder, the label
+    names, the file's columns (`text`, `text_pair`, `labels`: the label column(s)), the engine
+    settings that read the files as this task, and the row counts.
     """
     from ftstudio.engine.data.prepare import prepare_data
     from ftstudio.engine.data.splits import subsample
     from ftstudio.engine.settings import TrainSettings
 
-    prepared = prepare_data(TrainSettings(data="sample", seed=seed))
+    spec = TASKS[task]
+    prepared = prepare_data(TrainSettings(data=spec["data"], seed=seed, **spec["settings"]))
     names = list(prepared.label_names)
+    text = prepared.columns.text
+    pair = prepared.columns.text_pair
+    labels = names if task == "multi-label" else list(prepared.columns.labels)
     out_dir.mkdir(parents=True, exist_ok=True)
     sizes = {}
-    for split in ("train", "validation"):
-        texts = list(prepared.splits[split]["text"])
-        labels = np.asarray(prepared.splits[split]["label"], dtype=np.int64)
-        rows = np.arange(len(texts))
-        if split == "train" and 0 < max_train < len(texts):
-            rows = np.sort(subsample(labels, len(names), max_train, seed))
+    for split, cap in (("train", max_train), ("validation", max_validation)):
+        dataset = prepared.splits[split]
+        targets = prepared.targets(split)
+        rows = np.arange(len(dataset))
+        if 0 < cap < len(rows):
+            strata, count = prepared.task.strata(targets)
+            rows = np.sort(subsample(strata, count, cap, seed))
+        texts, pairs = dataset["text"][:], dataset["text_pair"][:] if pair else None
         with open(out_dir / f"{split}.csv", "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["text", "label"])
-            writer.writerows((texts[i], names[labels[i]]) for i in rows)
+            writer.writerow([text, *([pair] if pair else []), *labels])
+            for i in rows:
+                if task == "multi-label":
+                    target = [int(x > 0.5) for x in targets[i]]
+                elif task == "regression":
+                    target = [f"{float(targets[i]):.6g}"]
+                else:
+                    target = [names[targets[i]]]
+                writer.writerow([texts[i], *([pairs[i]] if pairs else []), *target])
         sizes[split] = int(len(rows))
-    return {"dir": str(out_dir), "label_names": names, "rows": sizes}
+    settings = dict(spec["settings"], label_column=",".join(labels))
+    return {"dir": str(out_dir), "task": task, "label_names": names, "rows": sizes,
+            "columns": {"text": text, "text_pair": pair, "labels": labels}, "settings": settings}
 
 
 def read_split(data_dir: str | Path, split: str) -> tuple[list[str], list[str]]:
     with open(Path(data_dir) / f"{split}.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     return [r["text"] for r in rows], [r["label"] for r in rows]
+
+
+def count_rows(data_dir: str | Path, split: str) -> int:
+    with open(Path(data_dir) / f"{split}.csv", newline="", encoding="utf-8") as handle:
+        return sum(1 for _ in csv.DictReader(handle))
 
 
 def token_lengths(model_dir: str, data_dir: str | Path, max_length: int) -> dict[str, list[int]]:
@@ -86,6 +133,28 @@ def accuracy_and_macro_f1(labels: np.ndarray, predictions: np.ndarray, num_class
         fn = np.sum((predictions != cls) & (labels == cls))
         f1s.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
     return float(np.mean(predictions == labels)), float(np.mean(f1s))
+
+
+def multi_label_f1(labels: np.ndarray, predictions: np.ndarray) -> tuple[float, float]:
+    """Micro and macro F1 of multi-hot predictions (a label never predicted nor present scores
+    zero in the macro mean, as in `accuracy_and_macro_f1`)."""
+    labels, predictions = np.asarray(labels) > 0.5, np.asarray(predictions) > 0.5
+    tp = np.sum(labels & predictions, axis=0)
+    fp = np.sum(~labels & predictions, axis=0)
+    fn = np.sum(labels & ~predictions, axis=0)
+    micro = 2 * tp.sum() / max(2 * tp.sum() + fp.sum() + fn.sum(), 1)
+    per_label = np.where(2 * tp + fp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
+    return float(micro), float(per_label.mean())
+
+
+def rmse_and_pearson(truth: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
+    """Root mean squared error and Pearson correlation (0 when either side is constant)."""
+    truth = np.asarray(truth, dtype=np.float64).reshape(-1)
+    predicted = np.asarray(predicted, dtype=np.float64).reshape(-1)
+    rmse = float(np.sqrt(np.mean((predicted - truth) ** 2)))
+    if truth.std() == 0 or predicted.std() == 0:
+        return rmse, 0.0
+    return rmse, float(np.corrcoef(truth, predicted)[0, 1])
 
 
 # ------------------------------------------------------------------ work done

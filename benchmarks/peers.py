@@ -6,10 +6,16 @@ gradient clipping at 1.0, seed, evaluation every epoch: ftstudio's `eval_steps` 
 an epoch's steps, as its default schedule evaluates ~10 times a run):
 
 - `hf_trainer`: the stock Hugging Face recipe: `datasets` map with truncation,
-  `DataCollatorWithPadding`, `Trainer` with default `TrainingArguments` apart from those.
+  `DataCollatorWithPadding`, `Trainer` with default `TrainingArguments` apart from those. For the
+  task benchmark (`cfg["task"]`, see `tasks.py`) the recipe its users write for that task:
+  multi-label: `problem_type="multi_label_classification"`, float multi-hot labels built from the
+  0/1 columns, micro F1 of sigmoid >= 0.5; regression: `num_labels=1`, `problem_type="regression"`,
+  the raw float scores (not standardised), RMSE and Pearson; pairs: `tokenizer(text, text_pair)`,
+  accuracy and macro F1.
 - `torch_loop`: a plain PyTorch loop over the whole set tokenized once, padded to its longest
   text, `DataLoader(shuffle=True)`, AdamW with its defaults, `loss.item()` every step.
-- `ftstudio`: `ftstudio.engine.training.train.train` with the same settings (what `ftstudio train` runs).
+- `ftstudio`: `ftstudio.engine.training.train.train` with the same settings (what `ftstudio train` runs),
+  plus the task's own (`task`, `text_column`, `text_pair_column`, `label_column`) for a task case.
 
 Head-only ("head") freezes the base model except its pooler in every peer: ftstudio's head
 group is the pooler plus the classifier, so all peers train the same parameters.
@@ -27,7 +33,18 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Clock, accuracy_and_macro_f1, load_config, quiet_libraries, read_split, write_result  # noqa: E402
+from common import (  # noqa: E402
+    TASKS,
+    Clock,
+    accuracy_and_macro_f1,
+    count_rows,
+    load_config,
+    multi_label_f1,
+    quiet_libraries,
+    read_split,
+    rmse_and_pearson,
+    write_result,
+)
 
 
 def _freeze_encoder_but_pooler(model: Any) -> None:
@@ -37,8 +54,63 @@ def _freeze_encoder_but_pooler(model: Any) -> None:
 
 
 # ------------------------------------------------------------------ Hugging Face Trainer
-def run_hf_trainer(cfg: dict[str, Any]) -> dict[str, Any]:
+def stock_recipe(cfg: dict[str, Any], tokenizer: Any) -> tuple[Any, dict[str, Any], Any]:
+    """What a user of the task writes around the Trainer: the `datasets.map` function (tokens and
+    labels), the model's head arguments, and `compute_metrics`."""
     import numpy as np
+
+    task, names, max_length = cfg.get("task", "single-label"), cfg["label_names"], cfg["max_length"]
+    columns = cfg.get("columns") or {"text": "text", "text_pair": None, "labels": ["label"]}
+    text, pair, label = columns["text"], columns["text_pair"], columns["labels"][0]
+    label2id = {name: i for i, name in enumerate(names)}
+    head = {"num_labels": len(names), "id2label": dict(enumerate(names)), "label2id": label2id}
+
+    if task == "multi-label":
+        def preprocess(batch):
+            encoded = tokenizer(batch[text], truncation=True, max_length=max_length)
+            # BCEWithLogitsLoss wants float targets: one multi-hot row per text from the 0/1 columns.
+            labels = np.zeros((len(batch[text]), len(names)), dtype=np.float32)
+            for i, name in enumerate(names):
+                labels[:, i] = batch[name]
+            encoded["labels"] = labels.tolist()
+            return encoded
+
+        def compute_metrics(eval_pred):
+            logits, labels = eval_pred
+            probabilities = 1 / (1 + np.exp(-logits))
+            micro, macro = multi_label_f1(labels, probabilities >= 0.5)
+            return {"micro_f1": micro, "macro_f1": macro}
+
+        return preprocess, dict(head, problem_type="multi_label_classification"), compute_metrics
+
+    if task == "regression":
+        def preprocess(batch):
+            encoded = tokenizer(batch[text], truncation=True, max_length=max_length)
+            encoded["labels"] = [float(x) for x in batch[label]]
+            return encoded
+
+        def compute_metrics(eval_pred):
+            predictions, labels = eval_pred
+            rmse, pearson = rmse_and_pearson(labels, predictions.reshape(-1))
+            return {"rmse": rmse, "pearson": pearson}
+
+        return preprocess, {"num_labels": 1, "problem_type": "regression"}, compute_metrics
+
+    def preprocess(batch):  # single-label, on one text or (pairs) two
+        encoded = tokenizer(batch[text], batch[pair] if pair else None, truncation=True, max_length=max_length)
+        # "labels", not "label": datasets keeps a reused column's string type.
+        encoded["labels"] = [label2id[x] for x in batch[label]]
+        return encoded
+
+    def compute_metrics(eval_pred):
+        logits, labels = eval_pred
+        accuracy, f1 = accuracy_and_macro_f1(labels, np.argmax(logits, axis=-1), len(names))
+        return {"accuracy": accuracy, "f1": f1}
+
+    return preprocess, head, compute_metrics
+
+
+def run_hf_trainer(cfg: dict[str, Any]) -> dict[str, Any]:
     from datasets import load_dataset
     from transformers import (
         AutoModelForSequenceClassification,
@@ -51,27 +123,13 @@ def run_hf_trainer(cfg: dict[str, Any]) -> dict[str, Any]:
 
     clock = Clock()
     set_seed(cfg["seed"])  # before the model loads, as Hugging Face's examples do: the new head's init
-    names = cfg["label_names"]
-    label2id = {name: i for i, name in enumerate(names)}
     data = load_dataset("csv", data_files={s: str(Path(cfg["data_dir"]) / f"{s}.csv") for s in ("train", "validation")})
     tokenizer = AutoTokenizer.from_pretrained(cfg["model_dir"])
-
-    def preprocess(batch):
-        encoded = tokenizer(batch["text"], truncation=True, max_length=cfg["max_length"])
-        # "labels", not "label": datasets keeps a reused column's string type.
-        encoded["labels"] = [label2id[x] for x in batch["label"]]
-        return encoded
-
-    data = data.map(preprocess, batched=True, remove_columns=["text", "label"])
-    model = AutoModelForSequenceClassification.from_pretrained(
-        cfg["model_dir"], num_labels=len(names), id2label=dict(enumerate(names)), label2id=label2id)
+    preprocess, head, compute_metrics = stock_recipe(cfg, tokenizer)
+    data = data.map(preprocess, batched=True, remove_columns=data["train"].column_names)
+    model = AutoModelForSequenceClassification.from_pretrained(cfg["model_dir"], **head)
     if cfg["workload"] == "head":
         _freeze_encoder_but_pooler(model)
-
-    def compute_metrics(eval_pred):
-        logits, labels = eval_pred
-        accuracy, f1 = accuracy_and_macro_f1(labels, np.argmax(logits, axis=-1), len(names))
-        return {"accuracy": accuracy, "f1": f1}
 
     args = TrainingArguments(
         output_dir=str(Path(cfg["scratch"]) / "hf"),
@@ -91,13 +149,13 @@ def run_hf_trainer(cfg: dict[str, Any]) -> dict[str, Any]:
                       compute_metrics=compute_metrics)
     output = trainer.train()
     wall = clock()
-    last_eval = [h for h in trainer.state.log_history if "eval_accuracy" in h][-1]
+    metrics = TASKS[cfg.get("task", "single-label")]["metrics"]
+    last_eval = [h for h in trainer.state.log_history if f"eval_{metrics[0]}" in h][-1]
     return {
         "train_runtime": output.metrics["train_runtime"],
         "train_samples_per_second": output.metrics["train_samples_per_second"],
         "wall_to_end": wall,
-        "accuracy": last_eval["eval_accuracy"],
-        "f1": last_eval["eval_f1"],
+        **{name: last_eval[f"eval_{name}"] for name in metrics},
         "train_samples": len(data["train"]) * cfg["epochs"],
     }
 
@@ -175,32 +233,34 @@ def ftstudio_settings(cfg: dict[str, Any]) -> Any:
     from ftstudio.engine.training.optimization import count_steps
 
     overrides = cfg.get("ftstudio_overrides", {})
+    # A task case names its task and columns (`common.write_task_data`'s "settings").
+    task_settings = {k: v for k, v in cfg.get("task_settings", {}).items() if k not in overrides}
     settings = TrainSettings(
         model=cfg["model_dir"], data=cfg["data_dir"], max_length=cfg["max_length"], epochs=cfg["epochs"],
         batch_size=cfg["batch_size"], learning_rate=cfg["learning_rate"], weight_decay=0.01, warmup_ratio=0.1,
         max_grad_norm=1.0, seed=cfg["seed"], freeze="full" if cfg["workload"] == "full" else "head",
-        **overrides,
+        **task_settings, **overrides,
     )
     if "eval_steps" in overrides:
         return settings
     # The stock recipe evaluates once per epoch (eval_strategy="epoch"); ftstudio's default schedule
     # evaluates ~10 times a run, so the same per-epoch schedule is pinned: every epoch's steps.
-    train_rows = len(read_split(cfg["data_dir"], "train")[0])
-    return settings.replace(eval_steps=count_steps(train_rows, settings)[0])
+    return settings.replace(eval_steps=count_steps(count_rows(cfg["data_dir"], "train"), settings)[0])
 
 
 def ftstudio_result(run_dir: Path, wall: float) -> dict[str, Any]:
-    """The figures every ftstudio run leaves in its metrics log."""
+    """The figures every ftstudio run leaves in its metrics log (the quality figures: those of its
+    task in `TASKS`)."""
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
     summary = [r for r in records if r["event"] == "train_summary"][-1]
     last_eval = [r for r in records if r["event"] == "eval" and r.get("split") == "validation"][-1]
     logs = [r for r in records if r["event"] == "status"]
+    task = next((r.get("task") for r in records if r["event"] == "info"), None) or "single-label"
     return {
         "train_runtime": summary["train_runtime"],
         "train_samples_per_second": summary["train_samples_per_second"],
         "wall_to_end": wall,
-        "accuracy": last_eval["accuracy"],
-        "f1": last_eval["f1"],
+        **{name: last_eval[name] for name in TASKS[task]["metrics"]},
         "train_samples": summary["train_samples"],
         "run_dir": str(run_dir),
         "final_status": logs[-1]["status"] if logs else "",

@@ -10,13 +10,19 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from common import TASKS
+
 README_START, README_END = "<!-- last-run:start -->", "<!-- last-run:end -->"
+TASKS_README_START, TASKS_README_END = "<!-- tasks-run:start -->", "<!-- tasks-run:end -->"
 TARGETS = {
     "full_speedup_vs_hf": 1.5,  # ftstudio samples/s over the stock Trainer's, full fine-tuning
     "head3_wall_speedup_vs_hf": 2.5,  # stock wall time to the end of training over ftstudio's, head-only 3 epochs
     "gui_vs_engine": 0.95,  # window's worker path samples/s over the headless engine's
     "ui_block_ms": 50.0,  # worst event-loop lateness while training
     "accuracy_points": 1.0,  # |ftstudio - stock| validation accuracy, in points
+    "task_speedup_vs_hf": 1.5,  # task benchmark: ftstudio samples/s over the stock recipe's for that task
+    "task_quality_points": 1.0,  # task benchmark: the task's headline metric at most this far below stock
+    "task_correlation": 0.01,  # ... in correlation for regression (Pearson)
     "launch_seconds": 2.0,
     "tester_ms": 50.0,
 }
@@ -53,7 +59,7 @@ def _median_rows(results: list[dict[str, Any]]) -> dict[tuple[str, str], dict[st
     for key, runs in grouped.items():
         row = dict(runs[0])
         for field in ("train_samples_per_second", "train_runtime", "wall_to_end", "accuracy", "f1", "peak_rss_mb",
-                      "flops_share"):
+                      "flops_share", "micro_f1", "macro_f1", "pearson", "rmse"):
             values = [r[field] for r in runs if r.get(field) is not None]
             row[field] = statistics.median(values) if values else None
         lateness = [r["ui_lateness_training"]["max_ms"] for r in runs if "ui_lateness_training" in r]
@@ -183,10 +189,102 @@ def format_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def update_readme(path: Path, report: dict[str, Any], table: str) -> None:
-    """Replace the text between the last-run markers with this run's table."""
-    text = path.read_text(encoding="utf-8") if path.is_file() else f"{README_START}\n{README_END}\n"
-    body = f"{README_START}\nCommand: `{report['command']}`\n\n{table}\n{README_END}"
-    pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
+# ------------------------------------------------------------------ task benchmark (tasks.py)
+# Quality figures shown in points (x100); the others (correlation, error in the data's units) as they are.
+_POINTS = {"accuracy", "f1", "micro_f1", "macro_f1"}
+_METRIC_TITLES = {"accuracy": "accuracy", "f1": "macro F1", "micro_f1": "micro F1", "macro_f1": "macro F1",
+                  "pearson": "Pearson", "rmse": "RMSE"}
+
+
+def _quality_delta(name: str, ours: float, stock: float) -> float:
+    """ftstudio minus stock, in points for shares and as is for correlation and error."""
+    return round(100 * (ours - stock), 2) if name in _POINTS else round(ours - stock, 4)
+
+
+def quality_text(task: str, row: dict[str, Any]) -> str:
+    parts = []
+    for name in TASKS[task]["metrics"]:
+        value = row.get(name)
+        shown = "-" if value is None else f"{100 * value:.2f}" if name in _POINTS else f"{value:.4f}"
+        parts.append(f"{_METRIC_TITLES[name]} {shown}")
+    return ", ".join(parts)
+
+
+def task_ratios(report: dict[str, Any]) -> dict[str, Any]:
+    """Per task: ftstudio against the stock recipe (samples/s, wall time, each quality figure),
+    and the targets: samples/s >= 1.5x, the headline figure (the task's first) at most 1 point
+    (0.01 in correlation) below the stock recipe's."""
+    rows = _median_rows(report["results"])
+    out: dict[str, Any] = {"cases": {}, "targets": []}
+    for task in sorted({c for c, _ in rows}):
+        ft, hf = rows.get((task, "ftstudio")), rows.get((task, "hf_trainer"))
+        if not (ft and hf):
+            continue
+        entry = {"samples_per_second_vs_hf": round(ft["train_samples_per_second"] / hf["train_samples_per_second"], 3),
+                 "wall_speedup_vs_hf": round(hf["wall_to_end"] / ft["wall_to_end"], 3)}
+        for name in TASKS[task]["metrics"]:
+            if ft.get(name) is not None and hf.get(name) is not None:
+                entry[f"{name}_vs_hf"] = _quality_delta(name, ft[name], hf[name])
+        out["cases"][task] = entry
+        speed = entry["samples_per_second_vs_hf"]
+        out["targets"].append(_check(f"{task}: samples/s vs stock >= {TARGETS['task_speedup_vs_hf']}x", speed,
+                                     speed >= TARGETS["task_speedup_vs_hf"]))
+        headline = TASKS[task]["metrics"][0]
+        delta = entry.get(f"{headline}_vs_hf")
+        if delta is not None:
+            allowed = TARGETS["task_quality_points"] if headline in _POINTS else TARGETS["task_correlation"]
+            unit = ("point" if allowed == 1 else "points") if headline in _POINTS else "in correlation"
+            out["targets"].append(_check(f"{task}: {_METRIC_TITLES[headline]} >= stock - {allowed:g} {unit}", delta,
+                                         delta >= -allowed))
+    return out
+
+
+def format_task_table(report: dict[str, Any]) -> str:
+    """Markdown tables for the task benchmark: every (task, peer), then ftstudio against stock."""
+    settings = report["settings"]
+    lines = [
+        f"Run {report['date']} on {report['machine']}; torch {report['versions'].get('torch', '?')}, "
+        f"transformers {report['versions'].get('transformers', '?')}; full fine-tuning, "
+        f"{settings['epochs']} epoch{'s' if settings['epochs'] != 1 else ''}, "
+        f"max length {settings['max_length']}, batch {settings['batch_size']}, learning rate "
+        f"{settings['learning_rate']:g}, seeds {settings['seeds']}; {report['duration_seconds'] / 60:.0f} min.",
+        "",
+        "| task | peer | rows (train / validation) | samples/s | train s | wall s | quality (validation) | peak RSS MB | notes |",
+        "|---|---|---|---:|---:|---:|---|---:|---|",
+    ]
+    for (task, peer), r in sorted(_median_rows(report["results"]).items()):
+        rows = report["data_rows"].get(task, {})
+        notes = [f"median of {r['repeats']}"]
+        if r.get("steal_max", 0) >= 0.05:
+            notes.append(f"steal up to {100 * r['steal_max']:.0f}%")
+        if r.get("reruns"):
+            notes.append(f"{r['reruns']} disturbed run(s) repeated")
+        lines.append(
+            f"| {task} | {peer} | {rows.get('train', '?')} / {rows.get('validation', '?')} | "
+            f"{_fmt(r['train_samples_per_second'])} | {_fmt(r['train_runtime'])} | {_fmt(r['wall_to_end'])} | "
+            f"{quality_text(task, r)} | {_fmt(r['peak_rss_mb'], 0)} | {'; '.join(notes)} |")
+    for r in report["results"]:
+        if "error" in r:
+            lines.append(f"| {r['case']} | {r['peer']} | failed: {r['error']} | | | | | | |")
+    lines += ["", "| task | samples/s vs stock | wall time vs stock | quality vs stock (ftstudio - stock) |",
+              "|---|---:|---:|---|"]
+    for task, e in report["ratios"]["cases"].items():
+        deltas = ", ".join(
+            f"{_METRIC_TITLES[n]} {e[f'{n}_vs_hf']:+.2f} points" if n in _POINTS else f"{_METRIC_TITLES[n]} {e[f'{n}_vs_hf']:+.4f}"
+            for n in TASKS[task]["metrics"] if f"{n}_vs_hf" in e)
+        lines.append(f"| {task} | {e['samples_per_second_vs_hf']:.2f}x | {e['wall_speedup_vs_hf']:.2f}x | {deltas} |")
+    lines += ["", "| target | measured | met |", "|---|---:|---|"]
+    for check in report["ratios"]["targets"]:
+        lines.append(f"| {check['target']} | {check['value']} | {'yes' if check['met'] else 'NO'} |")
+    return "\n".join(lines)
+
+
+def update_readme(path: Path, report: dict[str, Any], table: str, start: str = README_START,
+                  end: str = README_END) -> None:
+    """Replace the text between the markers (the last run's, or with `start`/`end` another
+    section's) with this run's table."""
+    text = path.read_text(encoding="utf-8") if path.is_file() else f"{start}\n{end}\n"
+    body = f"{start}\nCommand: `{report['command']}`\n\n{table}\n{end}"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
     text = pattern.sub(lambda _m: body, text) if pattern.search(text) else text + "\n" + body + "\n"
     path.write_text(text, encoding="utf-8")

@@ -54,6 +54,11 @@ def full_matrix() -> list[str]:
     return [f"{w}-{e}-{n}-{b}" for w, e, n, b in itertools.product(("full", "head"), (1, 3), (64, 128), (16, 32))]
 
 
+def peer_script(peer: str) -> tuple[str, str]:
+    """The child script and its mode for a peer: the window's path runs in gui_path.py."""
+    return ("gui_path.py", "train") if peer == "ftstudio_gui" else ("peers.py", peer)
+
+
 def run_child(script: str, mode: str, cfg: dict[str, Any], scratch: Path, timeout: int) -> dict[str, Any]:
     """One peer on one case in a fresh process; its JSON result (or the error it ended with)."""
     scratch.mkdir(parents=True, exist_ok=True)
@@ -188,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             cfg = dict(base, seed=SEED + repeat)
             order = peers[repeat % len(peers):] + peers[: repeat % len(peers)]
             for peer in order:
-                script, mode = ("gui_path.py", "train") if peer == "ftstudio_gui" else ("peers.py", peer)
+                script, mode = peer_script(peer)
                 print(f"[{time.time() - started:7.0f}s] {case['case']} #{repeat + 1}: {peer} ...", flush=True)
                 result = run_undisturbed(script, mode, cfg, scratch / f"{case['case']}-{peer}-{repeat}", args)
                 result.update(case=case["case"], workload=case["workload"], epochs=case["epochs"],

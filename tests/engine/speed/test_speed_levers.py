@@ -193,6 +193,52 @@ def test_benchmark_peers_run_on_a_tiny_model(tiny_model_dir, tmp_path, monkeypat
     assert json.dumps(fake["ratios"])
 
 
+@pytest.mark.parametrize("task", ["multi-label", "regression", "pairs"])
+def test_task_benchmark_peers_run_on_a_tiny_model(task, tiny_model_dir, tmp_path, monkeypatch):
+    """The task benchmark (benchmarks/tasks.py) end to end but in-process and tiny: its files
+    derived from the task's sample, the stock recipe of that task and ftstudio with the task's
+    settings on them, and the task table."""
+    pytest.importorskip("accelerate", reason="the stock Trainer peer needs accelerate: pip install -e '.[bench]'")
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    for name in ("common", "peers", "report", "run", "tasks"):
+        sys.modules.pop(name, None)
+    import common
+    import peers
+    import report
+    import tasks  # noqa: F401 - the driver imports (its run is the benchmark, not a test)
+
+    data = common.write_task_data(tmp_path / "data", task, 40, max_validation=24)
+    assert data["rows"] == {"train": 40, "validation": 24}
+    with open(Path(data["dir"]) / "train.csv", encoding="utf-8") as handle:
+        header = handle.readline().strip().split(",")
+    assert header == {"multi-label": ["text", *data["label_names"]], "regression": ["text", "sentiment_score"],
+                      "pairs": ["tweet", "statement", "label"]}[task]
+    cfg = dict(task=task, workload="full", epochs=1, max_length=32, batch_size=16, learning_rate=1e-3, seed=1,
+               model_dir=str(tiny_model_dir), data_dir=data["dir"], label_names=data["label_names"],
+               columns=data["columns"], task_settings=data["settings"], scratch=str(tmp_path / "scratch"))
+    results = []
+    for peer in ("hf_trainer", "ftstudio"):
+        result = peers.PEERS[peer](cfg)
+        assert result["train_samples_per_second"] > 0 and result["train_samples"] == 40, (peer, result)
+        for name in common.TASKS[task]["metrics"]:
+            assert np.isfinite(result[name]), (peer, name, result)
+        results.append(dict(result, peer=peer, case=task, peak_rss_mb=1.0))
+    records = [json.loads(line) for line in (Path(results[-1]["run_dir"]) / "metrics.jsonl").open(encoding="utf-8")]
+    info = next(r for r in records if r["event"] == "info")
+    assert info["task"] == ("single-label" if task == "pairs" else task)
+    assert info["text_pair"] == (task == "pairs")
+    fake = {"date": "now", "machine": "test", "versions": {}, "data_rows": {task: data["rows"]},
+            "duration_seconds": 1, "results": results,
+            "settings": {"epochs": 1, "max_length": 32, "batch_size": 16, "learning_rate": 1e-3, "seeds": [1]}}
+    fake["ratios"] = report.task_ratios(fake)
+    assert len(fake["ratios"]["targets"]) == 2
+    table = report.format_task_table(fake)
+    assert f"| {task} | ftstudio |" in table and f"| {task} | hf_trainer |" in table
+    report.update_readme(tmp_path / "README.md", dict(fake, command="tasks.py"), table,
+                         report.TASKS_README_START, report.TASKS_README_END)
+    assert table in (tmp_path / "README.md").read_text(encoding="utf-8")
+
+
 def test_benchmark_repeats_only_runs_the_hypervisor_disturbed(monkeypatch):
     """A run is repeated when another guest took too much of the VM, or when every UI stall past
     the target came while the VM was descheduled; a stall of the window's own making is kept."""
