@@ -52,6 +52,7 @@ class DataChoices(QObject):
         self._delimited: str | None = None  # the separator the engine read the labels with
         self._task_of_sample = False  # the task came with an embedded sample, not from the user
         self._columns: list[str] = []
+        self._shown: tuple[str | None, ...] = (None, None, None)  # text, pair, label the pickers show
         self._build(parent)
 
     def _build(self, parent: QWidget) -> None:
@@ -181,6 +182,7 @@ class DataChoices(QObject):
         else:
             text, pair, label = (self._values[n] for n in ("text_column", "text_pair_column", "label_column"))
             labels = [part for part in (label or "").split(",") if part]
+        self._shown = (text or None, pair or None, label or None)
         for combo, current in ((self.text_combo, text), (self.label_combo, label)):
             combo.clear()
             combo.addItems(columns)
@@ -202,7 +204,7 @@ class DataChoices(QObject):
         self._show_separator()
 
     def clear_columns(self) -> None:
-        self._columns = []
+        self._columns, self._shown = [], (None, None, None)
         self._detected_task = self._delimited = None
         for combo in (self.text_combo, self.pair_combo, self.label_combo):
             combo.clear()
@@ -242,14 +244,14 @@ class DataChoices(QObject):
         chosen = {"text_column": self.text_combo.currentText() or None,
                   "text_pair_column": self.pair_combo.currentData() or None,
                   "label_column": self.label_combo.currentText().strip() or None}
-        if any(self._values[name] != value for name, value in chosen.items()):
-            self._values.update(chosen)
-            self.sig_changed.emit()
+        if tuple(chosen.values()) == self._shown:
+            return  # what the data is already read with (picked again, or a field left unchanged)
+        self._values.update(chosen)
+        self.sig_changed.emit()
 
     @Slot()
     def _on_label_typed(self) -> None:
-        typed = self.label_combo.currentText().strip()
-        if typed and typed != (self._values["label_column"] or ""):
+        if self.label_combo.currentText().strip():
             self._on_columns_chosen()
 
     @Slot()

@@ -108,6 +108,8 @@ def test_the_second_text_is_detected_shown_and_can_be_turned_off(qtbot, page, tm
     header = [data._table_model.headerData(i, Qt.Orientation.Horizontal) for i in range(3)]
     assert header == ["question1 (as text)", "question2 (as second text)", "label"]
     assert "text pairs ('question1' with 'question2')" in data._message.text()
+    data._choices.label_combo.lineEdit().editingFinished.emit()  # tabbing through: nothing to reload
+    assert not data.is_loading() and data.text_column() is None
 
     _choose(qtbot, data, pair, "")  # (none): one text per row, not detected again
     assert data.prepared().text_pair_column is None
