@@ -1,5 +1,8 @@
-"""Choose the training data and see it before training: raw rows, the text and label columns,
-class balance, split sizes, token lengths against max_length, and any problem in words.
+"""Choose the training data and see it before training: raw rows, the task and the columns it
+reads (text, second text, labels), what the labels look like (class balance; label frequencies
+and labels per row; the values' histogram), split sizes, token lengths against max_length, and
+any problem in words -- with the one click that fixes it where there is one (a score-like label
+column in Automatic mode: "Train as regression").
 
 Loading runs `load_raw` (for the preview) and `prepare_data` (the exact splits training will use)
 on the background runner; token lengths need the model's tokenizer, so they are measured in a
@@ -14,7 +17,6 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
     QGridLayout,
     QGroupBox,
@@ -31,14 +33,15 @@ from PySide6.QtWidgets import (
 from ftstudio.engine.errors import user_message
 from ftstudio.engine.settings import TrainSettings
 from ftstudio.gui.background import BackgroundRunner, BackgroundTask
+from ftstudio.gui.setup.data_choices import DataChoices, column_marks, describe_data
+from ftstudio.gui.setup.data_sources import OPEN_FILE, RECENT_KEY, DataSourceCombo, sample_task
 from ftstudio.gui.setup.data_tasks import load_data, measure_token_lengths
-from ftstudio.gui.setup.data_views import ClassCountsChart, RawPreviewModel, TokenLengthChart
-from ftstudio.gui.setup.recent_paths import recent_paths, remember_path
+from ftstudio.gui.setup.data_views import RawPreviewModel, TokenLengthChart
+from ftstudio.gui.setup.label_charts import LabelSummaryView
+from ftstudio.gui.setup.recent_paths import remember_path
 from ftstudio.gui.style import set_role
 
-SAMPLE_LABEL = "Embedded sample: airline tweets (3 classes)"
-OPEN_FILE = "__open_file__"
-RECENT_KEY = "data/recent_files"
+SCORE_REFUSAL = "looks like a score"  # the engine's words when Automatic meets a score column
 # Settings that change which rows land in which split: editing one re-prepares the data.
 SPLIT_FIELDS = ("validation_split", "test_split", "max_samples", "seed")
 FILE_FILTER = ("Data files (*.csv *.tsv *.tab *.txt *.json *.jsonl *.ndjson *.parquet *.gz *.bz2 *.xz);;"
@@ -60,11 +63,10 @@ class DataPanel(QGroupBox):
         self._runner = runner or BackgroundRunner(self)
         self._owns_runner = runner is None
         self._spec = "sample"
-        self._text_choice: str | None = None  # None: let the engine detect the column
-        self._label_choice: str | None = None
         self._base = TrainSettings()
         self._model_spec: str | None = "default"
         self._prepared: Any = None
+        self._summary: dict[str, Any] | None = None
         self._error = ""
         self._load_task: BackgroundTask | None = None
         self._length_task: BackgroundTask | None = None
@@ -77,6 +79,8 @@ class DataPanel(QGroupBox):
         self._reload_timer.setInterval(400)
         self._reload_timer.timeout.connect(self._load)
         self._started = False
+        self._choices = DataChoices(self)
+        self._choices.sig_changed.connect(self._load)
         self._build()
         self._fill_sources()
         # Loading starts once the event loop runs, so the window shows before threads compete.
@@ -89,12 +93,7 @@ class DataPanel(QGroupBox):
 
     # ------------------------------------------------------------------ building
     def _build(self) -> None:
-        self._source = QComboBox()
-        self._source.setObjectName("dataSource")
-        self._source.setToolTip("The labelled texts to train on: the embedded sample or a CSV/TSV/JSON/"
-                                "JSONL/Parquet file (a folder with train/validation/test files works too).")
-        self._source.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self._source.setMinimumContentsLength(24)
+        self._source = DataSourceCombo()
         self._source.activated.connect(self._on_source_activated)
         self._hub = QLineEdit()
         self._hub.setObjectName("dataHubName")
@@ -104,19 +103,18 @@ class DataPanel(QGroupBox):
         hub_button = QPushButton("Load")
         hub_button.setToolTip("Load a dataset from the Hugging Face Hub (or its local cache).")
         hub_button.clicked.connect(self._on_hub_load)
-        self._text_combo, self._label_combo = QComboBox(), QComboBox()
-        self._text_combo.setObjectName("textColumn")
-        self._label_combo.setObjectName("labelColumn")
-        self._text_combo.setToolTip("The column holding the texts to classify (detected automatically).")
-        self._label_combo.setToolTip("The column holding the class of each text (detected automatically).")
-        self._text_combo.activated.connect(lambda _i: self._on_column_chosen())
-        self._label_combo.activated.connect(lambda _i: self._on_column_chosen())
         self._splits = QLabel()
         self._splits.setObjectName("splitSizes")
         self._message = QLabel()
         self._message.setObjectName("dataMessage")
         self._message.setWordWrap(True)
         self._message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._propose = QPushButton("Train as regression")
+        self._propose.setObjectName("proposeRegression")
+        self._propose.setToolTip("Set the task to Regression: the model learns to predict the label column's "
+                                 "numbers instead of treating each value as a class.")
+        self._propose.clicked.connect(lambda: self.set_task("regression"))
+        self._propose.setVisible(False)
 
         self._table_model = RawPreviewModel(self)
         self._table = QTableView()
@@ -126,7 +124,7 @@ class DataPanel(QGroupBox):
         self._table.setWordWrap(False)
         self._table.verticalHeader().setDefaultSectionSize(22)
         self._table.horizontalHeader().setStretchLastSection(True)
-        self._classes = ClassCountsChart()
+        self._labels_view = LabelSummaryView()
         self._lengths_chart = TokenLengthChart()
         self._notes = QLabel()
         self._notes.setObjectName("dataNotes")
@@ -143,66 +141,60 @@ class DataPanel(QGroupBox):
         hub_row.addWidget(self._hub, 1)
         hub_row.addWidget(hub_button)
         grid.addLayout(hub_row, 1, 1, 1, 3)
-        grid.addWidget(QLabel("Text column"), 2, 0)
-        grid.addWidget(self._text_combo, 2, 1)
-        grid.addWidget(QLabel("Label column"), 2, 2)
-        grid.addWidget(self._label_combo, 2, 3)
+        self._choices.add_rows(grid, 2)
+        message_row = QHBoxLayout()
+        message_row.addWidget(self._message, 1)
+        message_row.addWidget(self._propose, 0, Qt.AlignmentFlag.AlignVCenter)
         charts = QSplitter(Qt.Orientation.Horizontal)
-        charts.addWidget(self._classes)
+        charts.addWidget(self._labels_view)
         charts.addWidget(self._lengths_chart)
-        charts.setSizes([260, 340])
+        charts.setSizes([300, 300])
         body = QSplitter(Qt.Orientation.Vertical)
         body.addWidget(self._table)
         body.addWidget(charts)
-        body.setSizes([260, 200])
+        body.setSizes([180, 320])  # the label charts (two for multi-label) need the height more
         body.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.addLayout(grid)
-        layout.addWidget(self._message)
+        layout.addLayout(message_row)
         layout.addWidget(self._splits)
         layout.addWidget(body, 1)
         layout.addWidget(self._notes)
 
     def _fill_sources(self) -> None:
-        combo = self._source
-        combo.blockSignals(True)
-        combo.clear()
-        combo.addItem(SAMPLE_LABEL, "sample")
-        recent = [p for p in recent_paths(RECENT_KEY) if Path(p).exists()]
-        if recent:
-            combo.insertSeparator(combo.count())
-            for path in recent:
-                combo.addItem(f"File: {Path(path).name}", path)
-                combo.setItemData(combo.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
-        combo.insertSeparator(combo.count())
-        combo.addItem("Open file...", OPEN_FILE)
-        self._select_spec(self._spec)
-        combo.blockSignals(False)
+        self._last_index = self._source.fill(self._spec)
 
     def _select_spec(self, spec: str) -> None:
-        index = self._source.findData(spec)
-        if index < 0:
-            label = f"File: {Path(spec).name}" if Path(spec).exists() else f"Hub: {spec}"
-            index = self._source.count() - 2
-            self._source.insertItem(index, label, spec)
-            self._source.setItemData(index, spec, Qt.ItemDataRole.ToolTipRole)
-        self._source.setCurrentIndex(index)
-        self._last_index = index
+        self._last_index = self._source.select(spec)
 
     # ------------------------------------------------------------------ public
     def data_spec(self) -> str:
-        """What TrainSettings.data gets: "sample", a file/folder path or a Hub dataset name."""
+        """What TrainSettings.data gets: a sample ("sample", "sample:pairs", ...), a file/folder
+        path or a Hub dataset name."""
         return self._spec
+
+    def task(self) -> str:
+        """The Task choice: auto, single-label, multi-label or regression."""
+        return self._choices.value("task")
 
     def text_column(self) -> str | None:
         """The column the user picked, or None when detection is left to the engine."""
-        return self._text_choice
+        return self._choices.value("text_column")
 
     def label_column(self) -> str | None:
-        return self._label_choice
+        """One column, or several 0/1 columns as 'a,b,c'; None: detected."""
+        return self._choices.value("label_column")
+
+    def choices(self) -> dict[str, Any]:
+        """task, text_column, text_pair_column, label_column and label_separator for TrainSettings."""
+        return self._choices.choices()
 
     def prepared(self) -> Any:
         return self._prepared
+
+    def summary(self) -> dict[str, Any] | None:
+        """`engine.data.summary.summarize()` of the prepared data (None when there is none)."""
+        return self._summary if self._prepared is not None else None
 
     def error(self) -> str:
         """Why the data cannot be trained on ("" when it can, or while it is still loading)."""
@@ -211,11 +203,29 @@ class DataPanel(QGroupBox):
     def is_loading(self) -> bool:
         return self._load_task is not None
 
-    def set_data(self, spec: str, text_column: str | None = None, label_column: str | None = None) -> None:
-        """Select data and columns (from saved choices or a settings file) and load it."""
+    def set_data(self, spec: str, text_column: str | None = None, label_column: str | None = None,
+                 text_pair_column: str | None = None) -> None:
+        """Select data and columns (None: detected) and load it; the Task choice stays (unless
+        it only came with an embedded sample and this is not one)."""
         self._spec = (spec or "sample").strip() or "sample"
-        self._text_choice, self._label_choice = text_column or None, label_column or None
+        if sample_task(self._spec) is None:
+            self._choices.leave_sample()
+        self._choices.reset_columns(text_column, label_column, text_pair_column)
         self._select_spec(self._spec)
+        if self._started:
+            self._load()
+
+    def set_choices(self, settings: TrainSettings) -> None:
+        """Select the data, task and columns of `settings` (a settings file, saved choices) and load it."""
+        self._spec = (settings.data or "sample").strip() or "sample"
+        self._choices.set_choices(settings)
+        self._select_spec(self._spec)
+        if self._started:
+            self._load()
+
+    def set_task(self, task: str) -> None:
+        """Choose the task (auto, single-label, multi-label, regression) and prepare the data for it."""
+        self._choices.set_task(task)
         if self._started:
             self._load()
 
@@ -266,6 +276,9 @@ class DataPanel(QGroupBox):
             self.choose_file(path)
             return
         self._last_index = index
+        task = sample_task(str(spec))
+        if task is not None:  # an embedded sample brings the task it was made for
+            self._choices.set_task(task, of_sample=True)
         self.set_data(str(spec))
 
     @Slot()
@@ -276,11 +289,6 @@ class DataPanel(QGroupBox):
             return
         self.set_data(name)
 
-    def _on_column_chosen(self) -> None:
-        text, label = self._text_combo.currentText(), self._label_combo.currentText()
-        self._text_choice, self._label_choice = text or None, label or None
-        self._load()
-
     # ------------------------------------------------------------------ loading
     def _load(self) -> None:
         self._reload_timer.stop()
@@ -288,10 +296,13 @@ class DataPanel(QGroupBox):
             if task is not None:
                 task.cancel()
         self._length_task = None
-        settings = self._base.replace(data=self._spec, text_column=self._text_choice,
-                                      label_column=self._label_choice)
+        # metric_for_best is checked against the task by the page, not here: a metric of another
+        # task must not hide the data's preview.
+        settings = self._base.replace(data=self._spec, metric_for_best="auto", **self._choices.choices())
         self._prepared, self._error, self._lengths, self._lengths_key = None, "", None, None
-        self._show_message(f"Loading {Path(self._spec).name if self._spec != 'sample' else 'the sample'}...", "busy")
+        self._propose.setVisible(False)
+        self._show_message(f"Loading {Path(self._spec).name if not self._spec.startswith('sample') else 'the sample'}...",
+                           "busy")
         self.sig_data_changed.emit(None)
         self._load_task = self._runner.submit(load_data, settings, pass_task=True, name="prepare-data",
                                               on_result=self._on_loaded, on_error=self._on_load_failed)
@@ -301,28 +312,20 @@ class DataPanel(QGroupBox):
         self._load_task = None
         columns, rows = result["preview"]
         prepared, problem = result["prepared"], result["error"]
-        text = prepared.text_column if prepared else self._text_choice
-        label = prepared.label_column if prepared else self._label_choice
-        self._table_model.set_rows(columns, rows, text, label)
-        self._fit_columns()
-        for combo, current in ((self._text_combo, text), (self._label_combo, label)):
-            combo.clear()
-            combo.addItems(columns)
-            combo.setCurrentIndex(columns.index(current) if current in columns else -1)
+        self._choices.show_columns(columns, prepared, result["columns"])
+        self._table_model.set_rows(columns, rows, column_marks(result["columns"], self._choices.choices()))
+        self._fit_columns(pairs=prepared is not None and prepared.text_pair_column is not None)
         if prepared is None:
-            self._show_error(user_message(problem, "Cannot read this data"))
-            self._classes.clear()
-            self._lengths_chart.clear("")
-            self._splits.setText("")
-            self._notes.setText("")
+            self._clear_views()
+            message = user_message(problem, "Cannot read this data")
+            self._show_error(message)
+            self._propose.setVisible(self.task() == "auto" and SCORE_REFUSAL in message)
             return
-        self._prepared = prepared
-        summary = result["summary"]
-        self._show_message(f"{summary['source']}: {len(prepared.label_names)} classes "
-                           f"({', '.join(prepared.label_names[:8])}{', ...' if len(prepared.label_names) > 8 else ''})",
-                           "ok")
+        self._prepared, self._summary = prepared, result["summary"]
+        summary = self._summary
+        self._show_message(describe_data(summary), "ok")
         self._splits.setText("Rows: " + ", ".join(f"{split} {n:,}" for split, n in summary["rows"].items()))
-        self._classes.set_counts(summary["classes"].get("train", {}))
+        self._labels_view.set_summary(summary["labels"]["train"], prepared.label_column)
         self._notes.setText("\n".join(summary["notes"]))
         self.sig_data_changed.emit(prepared)
         self._measure_lengths()
@@ -330,21 +333,25 @@ class DataPanel(QGroupBox):
     @Slot(object)
     def _on_load_failed(self, exc: BaseException) -> None:
         self._load_task = None
-        self._table_model.set_rows([], [], None, None)
-        for combo in (self._text_combo, self._label_combo):
-            combo.clear()
-        self._classes.clear()
+        self._table_model.set_rows([], [])
+        self._choices.clear_columns()
+        self._clear_views()
+        self._show_error(user_message(exc, "Cannot read this data"))
+
+    def _clear_views(self) -> None:
+        self._labels_view.clear()
         self._lengths_chart.clear("")
         self._splits.setText("")
         self._notes.setText("")
-        self._show_error(user_message(exc, "Cannot read this data"))
 
-    def _fit_columns(self) -> None:
+    def _fit_columns(self, pairs: bool = False) -> None:
         """Size columns to their contents, but no column (a long text) may hide the others."""
         header = self._table.horizontalHeader()
         header.setStretchLastSection(False)
         self._table.resizeColumnsToContents()
-        limit = max(120, int(self._table.viewport().width() * 0.6))
+        # Two texts side by side (a pair) share the width; one text may take most of it.
+        share = 0.35 if pairs else 0.6
+        limit = max(120, int(self._table.viewport().width() * share))
         for column in range(self._table_model.columnCount()):
             header.resizeSection(column, min(header.sectionSize(column), limit))
         header.setStretchLastSection(True)
@@ -382,11 +389,12 @@ class DataPanel(QGroupBox):
         self._lengths_chart.clear(f"Token lengths unavailable: {user_message(exc, 'Cannot tokenize')}")
 
     def _show_lengths(self) -> None:
-        if self._lengths is None:
+        if self._lengths is None or self._prepared is None:
             return
         from ftstudio.engine.data.summary import length_stats
 
-        self._lengths_chart.set_stats(length_stats(self._lengths, self._base.max_length))
+        self._lengths_chart.set_stats(length_stats(self._lengths, self._base.max_length),
+                                      pairs=self._prepared.text_pair_column is not None)
 
     # ------------------------------------------------------------------ messages
     def _show_error(self, text: str) -> None:
@@ -396,3 +404,4 @@ class DataPanel(QGroupBox):
     def _show_message(self, text: str, role: str) -> None:
         self._message.setText(text)
         set_role(self._message, role)
+

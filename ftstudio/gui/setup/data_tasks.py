@@ -7,6 +7,7 @@ BackgroundRunner; the engine imports happen inside them so the window starts wit
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from ftstudio.engine.settings import TrainSettings
@@ -14,10 +15,20 @@ from ftstudio.gui.background import BackgroundTask
 
 PREVIEW_ROWS = 200  # raw rows shown in the preview table
 PREVIEW_CELL_CHARS = 300  # longer cells are cut (a whole article would make the table unusable)
+# datasets' fingerprinting looks up transformers.PreTrainedTokenizerBase whenever transformers is
+# in sys.modules; while another thread is still importing transformers (the tokenizer of the
+# length measurement) that lookup fails ("module 'transformers' has no attribute ..."). Preparing
+# data and importing transformers therefore never overlap.
+_TRANSFORMERS_IMPORT = threading.Lock()
 
 
 def load_data(task: BackgroundTask, settings: TrainSettings) -> dict[str, Any]:
     """Raw preview rows, then the prepared splits and their summary (or the problem with them)."""
+    with _TRANSFORMERS_IMPORT:
+        return _load_data(task, settings)
+
+
+def _load_data(task: BackgroundTask, settings: TrainSettings) -> dict[str, Any]:
     from ftstudio.engine.data.prepare import prepare_data
     from ftstudio.engine.data.sources import load_raw, resolve_data_source
     from ftstudio.engine.data.summary import summarize
@@ -33,19 +44,44 @@ def load_data(task: BackgroundTask, settings: TrainSettings) -> dict[str, Any]:
     try:
         prepared = prepare_data(settings, control=task.control)
     except DatasetError as exc:  # keep the preview so the user can pick the right columns
-        return {"preview": (columns, rows), "prepared": None, "error": exc, "summary": None}
-    return {"preview": (columns, rows), "prepared": prepared, "error": None, "summary": summarize(prepared)}
+        return {"preview": (columns, rows), "prepared": None, "error": exc, "summary": None,
+                "columns": _columns_found(train, settings)}
+    return {"preview": (columns, rows), "prepared": prepared, "error": None, "summary": summarize(prepared),
+            "columns": prepared.columns}
+
+
+def _columns_found(train: Any, settings: TrainSettings) -> Any:
+    """The columns the engine would read when the data was refused after finding them (a label
+    column that looks like a score, say), so the pickers show them; None when they are the problem."""
+    from ftstudio.engine.data.columns import detect_columns
+    from ftstudio.engine.errors import DatasetError
+
+    try:
+        return detect_columns(train, settings.text_column, settings.label_column, settings.text_pair_column,
+                              scores=settings.task == "regression")
+    except DatasetError:
+        return None
 
 
 def measure_token_lengths(task: BackgroundTask, prepared: Any, model_spec: str) -> Any:
-    """Token count of every training text under the model's tokenizer (for the length chart)."""
+    """Token count of every training text (of both texts of a pair, as the model reads them)
+    under the model's tokenizer (for the length chart)."""
     from ftstudio.engine.data.summary import token_lengths
-    from ftstudio.engine.models.loading import load_tokenizer
 
+    with _TRANSFORMERS_IMPORT:
+        import transformers
+
+        transformers.PreTrainedTokenizerBase  # noqa: B018 - resolves the lazy module while holding the lock
+        from ftstudio.engine.models.loading import load_tokenizer
     tokenizer = load_tokenizer(model_spec)
-    return token_lengths(prepared.splits["train"]["text"][:], tokenizer, task.control)
+    train = prepared.splits["train"]
+    pairs = train["text_pair"][:] if "text_pair" in train.column_names else None
+    return token_lengths(train["text"][:], tokenizer, task.control, pairs)
 
 
 def _preview_cell(value: Any) -> str:
-    text = "" if value is None else str(value)
+    if isinstance(value, list | tuple):  # a multi-label row's labels: [negative, United]
+        text = "[" + ", ".join("" if v is None else str(v) for v in value) + "]"
+    else:
+        text = "" if value is None else str(value)
     return text if len(text) <= PREVIEW_CELL_CHARS else text[: PREVIEW_CELL_CHARS - 1] + "…"

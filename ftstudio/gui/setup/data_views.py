@@ -1,5 +1,5 @@
-"""The data panel's views: the raw-rows table model, the class-balance bars and the token-length
-histogram with its max_length line.
+"""The data panel's views: the raw-rows table model, the chart box the charts share, and the
+token-length histogram with its max_length line (the label charts are in label_charts.py).
 
 pyqtgraph is imported when a chart first gets data, not when the window is built, so the window
 opens fast; the charts take their colours from the theme (style.colors()).
@@ -19,7 +19,8 @@ _Index = QModelIndex | QPersistentModelIndex
 
 
 class RawPreviewModel(QAbstractTableModel):
-    """The first rows of the raw train split as strings; the text and label columns are marked."""
+    """The first rows of the raw train split as strings; the columns in use are marked (bold, with
+    their role: text, second text, label)."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -27,11 +28,16 @@ class RawPreviewModel(QAbstractTableModel):
         self._rows: list[list[str]] = []
         self._marks: dict[str, str] = {}
 
-    def set_rows(self, columns: list[str], rows: list[list[str]], text: str | None, label: str | None) -> None:
+    def set_rows(self, columns: list[str], rows: list[list[str]], marks: dict[str, str] | None = None) -> None:
+        """Show `rows`; `marks` names the role of the columns in use ({"tweet": "text",
+        "statement": "second text", "label": "label"})."""
         self.beginResetModel()
         self._columns, self._rows = list(columns), rows
-        self._marks = {name: role for name, role in ((text, "text"), (label, "label")) if name}
+        self._marks = dict(marks or {})
         self.endResetModel()
+
+    def marks(self) -> dict[str, str]:
+        return dict(self._marks)
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt API
         return 0 if parent.isValid() else len(self._rows)
@@ -62,7 +68,7 @@ class RawPreviewModel(QAbstractTableModel):
         return None
 
 
-class _ChartBox(QWidget):
+class ChartBox(QWidget):
     """A title line over a plot that is created on first use (pyqtgraph imports lazily)."""
 
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
@@ -104,57 +110,23 @@ class _ChartBox(QWidget):
         self._stack.setCurrentWidget(self._placeholder)
 
 
-class ClassCountsChart(_ChartBox):
-    """Horizontal bars, one per class (names on the left axis), of the training split."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Classes (train)", parent)
-        self._bars: Any = None
-
-    def set_counts(self, counts: dict[str, int]) -> None:
-        if not counts:
-            self.clear()
-            return
-        import pyqtgraph as pg
-
-        plot = self.ensure_plot()
-        names, values = list(counts), list(counts.values())
-        total = sum(values) or 1
-        if self._bars is not None:
-            plot.removeItem(self._bars)
-        ys = list(range(len(names)))
-        self._bars = pg.BarGraphItem(x0=0, y=ys, height=0.7, width=values, brush=colors()["bar"], pen=None)
-        plot.addItem(self._bars)
-        # Many classes: label every k-th so the names stay readable.
-        step = max(1, len(names) // 12)
-        plot.getAxis("left").setTicks([[(i, _short(names[i])) for i in range(0, len(names), step)]])
-        plot.getAxis("left").setStyle(autoExpandTextSpace=True)
-        plot.setYRange(-0.6, len(names) - 0.4, padding=0)
-        plot.setXRange(0, max(values) * 1.05, padding=0)
-        smallest, largest = min(values), max(values)
-        self.title.setText(f"Classes: largest {largest / total:.0%}, smallest {smallest / total:.0%}")
-        self.setToolTip("\n".join(f"{n}: {v:,} ({v / total:.1%})" for n, v in counts.items()))
-
-    def clear(self, text: str = "") -> None:
-        self.title.setText("Classes (train)")
-        self.setToolTip("")
-        self.show_placeholder(text)
-
-
-class TokenLengthChart(_ChartBox):
+class TokenLengthChart(ChartBox):
     """Histogram of tokens per training text, the max_length line, and the truncated share."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Tokens per text (train)", parent)
         self._bars: Any = None
         self._line: Any = None
+        self._unit = "text"  # "pair" when the model reads two texts together
 
-    def set_stats(self, stats: dict[str, Any]) -> None:
-        """Draw `engine.data_summary.length_stats(...)`: histogram edges/counts and max_length."""
+    def set_stats(self, stats: dict[str, Any], pairs: bool = False) -> None:
+        """Draw `engine.data.summary.length_stats(...)`: histogram edges/counts and max_length
+        (with `pairs`, the lengths are of both texts of a row as the model reads them)."""
         import pyqtgraph as pg
 
         edges, counts = stats["histogram"]["edges"], stats["histogram"]["counts"]
         max_length = stats["max_length"]
+        self._unit = "pair" if pairs else "text"
         if not counts:
             self.clear("No texts to measure.")
             return
@@ -176,19 +148,20 @@ class TokenLengthChart(_ChartBox):
         plot.setYRange(0, max(counts) * 1.1, padding=0)
         share = stats["truncated_share"]
         self.title.setText(
-            f"Tokens per text: median {stats['p50']:.0f}, p95 {stats['p95']:.0f}, max {stats['max']}"
+            f"Tokens per {self._unit}: median {stats['p50']:.0f}, p95 {stats['p95']:.0f}, max {stats['max']}"
             f" · <b>{share:.1%} truncated</b> at {max_length}")
-        self.setToolTip(f"{share:.2%} of {stats['count']:,} training texts are longer than {max_length} tokens "
+        texts = "text pairs (both texts together)" if pairs else "texts"
+        self.setToolTip(f"{share:.2%} of {stats['count']:,} training {texts} are longer than {max_length} tokens "
                         "and will be cut. Raise max_length (slower) if that loses meaning.")
 
     def truncated_text(self) -> str:
         return self.title.text()
 
     def clear(self, text: str = "") -> None:
-        self.title.setText("Tokens per text (train)")
+        self.title.setText(f"Tokens per {self._unit} (train)")
         self.setToolTip("")
         self.show_placeholder(text)
 
 
-def _short(name: str, limit: int = 18) -> str:
+def short_name(name: str, limit: int = 18) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"

@@ -98,8 +98,8 @@ class LayersView(QGroupBox):
         self._refresh()
 
     def set_num_labels(self, n: int) -> None:
-        """The head's size depends on the number of classes."""
-        self._num_labels = max(2, int(n))
+        """The head's size depends on its outputs: classes, labels, or one value (regression)."""
+        self._num_labels = max(1, int(n))
         self._refresh()
 
     def plan(self) -> Any:

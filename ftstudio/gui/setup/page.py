@@ -17,16 +17,19 @@ from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from ftstudio.engine.errors import SettingsError
 from ftstudio.engine.settings import TrainSettings
+from ftstudio.engine.settings.train_settings import TASKS
 from ftstudio.engine.training.advice import run_advice
 from ftstudio.gui.background import BackgroundRunner
 from ftstudio.gui.setup.advice_bar import AdviceBar
+from ftstudio.gui.setup.data_choices import CHOICE_FIELDS, settings_choices
 from ftstudio.gui.setup.data_panel import DataPanel
 from ftstudio.gui.setup.layers_view import LayersView
 from ftstudio.gui.setup.model_panel import ModelPanel
 from ftstudio.gui.setup.settings_panel import SettingsPanel
 from ftstudio.gui.style import set_role
 
-_NOT_SETTINGS = ("model", "data", "text_column", "label_column", "extra")
+# Chosen in the Model and Data panels and remembered on their own keys ("choices/<name>").
+_NOT_SETTINGS = ("model", "data", *CHOICE_FIELDS, "extra")
 # The settings the user changed from the defaults. The old key held every field, defaults
 # included, so it cannot tell a choice from a former default: it is dropped, not read.
 _CHANGED_SETTINGS_KEY = "choices/changed_settings"
@@ -97,6 +100,8 @@ class SetupPage(QWidget):
             problem, field = f"Model: {self.model_panel.error()}", "model"
         elif self.data_panel.error():
             problem, field = f"Data: {self.data_panel.error()}", "data"
+        elif self._metric_problem(settings):
+            problem, field = self._metric_problem(settings), "metric_for_best"
         elif self.layers_view.problem():
             problem, field = self.layers_view.problem(), "freeze"
         elif self.settings_panel.hardware_problem():
@@ -110,20 +115,27 @@ class SetupPage(QWidget):
         self.show_problem(problem, field)
         return None if problem else settings
 
+    def _metric_problem(self, settings: TrainSettings) -> str:
+        """The best-checkpoint metric must be one the data's task reports (the engine's check)."""
+        prepared = self.data_panel.prepared()
+        if prepared is None or settings.metric_for_best == "auto":
+            return ""
+        return prepared.task.check_metric(settings.metric_for_best) or ""
+
     def gathered_settings(self) -> TrainSettings:
         """The choices as TrainSettings, not validated."""
         base = TrainSettings(model=self.model_panel.model_spec(), data=self.data_panel.data_spec(),
-                             text_column=self.data_panel.text_column(), label_column=self.data_panel.label_column())
+                             **self.data_panel.choices())
         return self.settings_panel.settings(base)
 
     def apply_settings(self, settings: TrainSettings) -> None:
-        """Show `settings`: model, data, columns and every training setting."""
+        """Show `settings`: model, data, task, columns and every training setting."""
         self.settings_panel.set_settings(settings)
         if settings.model != self.model_panel.model_spec():
             self.model_panel.set_model_spec(settings.model)
-        if (settings.data, settings.text_column, settings.label_column) != (
-                self.data_panel.data_spec(), self.data_panel.text_column(), self.data_panel.label_column()):
-            self.data_panel.set_data(settings.data, settings.text_column, settings.label_column)
+        shown = (self.data_panel.data_spec(), *self.data_panel.choices().values())
+        if (settings.data, *settings_choices(settings)) != shown:
+            self.data_panel.set_choices(settings)
         self.show_problem("")
 
     def show_problem(self, text: str, field: str | None = None) -> None:
@@ -138,8 +150,8 @@ class SetupPage(QWidget):
     def remember(self, store: QSettings) -> None:
         store.setValue("choices/model", self.model_panel.model_spec())
         store.setValue("choices/data", self.data_panel.data_spec())
-        store.setValue("choices/text_column", self.data_panel.text_column() or "")
-        store.setValue("choices/label_column", self.data_panel.label_column() or "")
+        for name, value in self.data_panel.choices().items():
+            store.setValue(f"choices/{name}", value or "")
         # Only what differs from the defaults: a default improved in a later version (as
         # group_by_length was) then reaches users who never touched it.
         defaults = TrainSettings().to_dict()
@@ -158,11 +170,11 @@ class SetupPage(QWidget):
             settings = TrainSettings.from_dict(saved, source="saved choices")
         except (ValueError, SettingsError):
             settings = TrainSettings()  # written by another version, or damaged: start from defaults
+        choices = {name: str(store.value(f"choices/{name}", "") or "") or None for name in CHOICE_FIELDS}
+        choices["task"] = choices["task"] if choices["task"] in TASKS else "auto"
         self.apply_settings(settings.replace(
             model=str(store.value("choices/model", "default") or "default"),
-            data=str(store.value("choices/data", "sample") or "sample"),
-            text_column=str(store.value("choices/text_column", "") or "") or None,
-            label_column=str(store.value("choices/label_column", "") or "") or None))
+            data=str(store.value("choices/data", "sample") or "sample"), **choices))
 
     def shutdown(self) -> None:
         for panel in (self.model_panel, self.data_panel, self.settings_panel):
@@ -189,9 +201,12 @@ class SetupPage(QWidget):
     @Slot(object)
     def _on_data_changed(self, prepared: Any) -> None:
         if prepared is not None:
-            self.layers_view.set_num_labels(prepared.num_labels)
+            self.layers_view.set_num_labels(prepared.task.num_outputs(prepared.label_names))
+            self.settings_panel.set_task(prepared.task.name)
             if self.problem.text().startswith("Data:"):
                 self.show_problem("")
+        elif self.data_panel.task() != "auto":  # loading: the task is already known
+            self.settings_panel.set_task(self.data_panel.task())
         self._refresh_advice()
 
     def _refresh_advice(self) -> None:

@@ -2,8 +2,10 @@
 
 The editors are built from the settings declaration (`ftstudio.engine.settings`): ranges, steps,
 decimals, choices, groups, order and tooltips all come from there, so the form, the CLI's flags
-and validation cannot disagree. This module only decides presentation: which settings the form
-shows (model, data and columns live in their own panels), their labels and the choices' wording.
+and validation cannot disagree. Which settings the form shows (model, data, task and columns live
+in their own panels), their labels and the choices' wording are in setting_labels.py. Once the
+data's task is known (`set_task`), the best-checkpoint metric offers only that task's metrics and
+threshold tuning is enabled for multi-label only.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from ftstudio.engine.settings import (
     TrainSettings,
     parse_freeze,
     setting_spec,
-    setting_specs,
 )
 from ftstudio.gui.background import BackgroundRunner
 from ftstudio.gui.setup.hardware_choice import HardwareChoice
@@ -44,70 +45,17 @@ from ftstudio.gui.setup.setting_editors import (
     setting_tooltip,
     show_value,
 )
+from ftstudio.gui.setup.setting_labels import (
+    CHOICE_LABELS,
+    FORM_LABELS,
+    FREEZE_CHOICES,
+    UNIT_SUFFIXED,
+    form_groups,
+    metric_choices,
+)
 from ftstudio.gui.style import set_invalid
 
-# The settings this form edits, each with its label (a check box shows it as its text).
-FORM_LABELS: dict[str, str] = {
-    "epochs": "Epochs",
-    "max_steps": "Max steps",
-    "batch_size": "Batch size",
-    "grad_accum": "Accumulation steps",
-    "group_by_length": "Group texts of similar length",
-    "max_samples": "Rows used",
-    "max_length": "Max tokens",
-    "validation_split": "Validation share",
-    "test_split": "Test share",
-    "learning_rate": "Learning rate",
-    "scheduler": "Schedule",
-    "warmup_ratio": "Warmup share",
-    "optimizer": "Optimizer",
-    "weight_decay": "Weight decay",
-    "momentum": "Momentum (SGD)",
-    "max_grad_norm": "Gradient clipping",
-    "classifier_dropout": "Head dropout",
-    "seed": "Random seed",
-    "freeze": "Strategy",
-    "reinit_top_layers": "Re-init top layers",
-    "layerwise_lr_decay": "Layer lr decay",
-    "device": "Device",
-    "precision": "Precision",
-    "oom_retry": "Halve the batch on out-of-memory",
-    "eval_steps": "Evaluate every",
-    "save_steps": "Checkpoint every",
-    "save_minutes": "Also checkpoint every",
-    "keep_checkpoints": "Checkpoints kept",
-    "early_stopping_patience": "Early stopping",
-    "metric_for_best": "Best checkpoint by",
-    "log_steps": "Log loss every",
-    "trust_remote_code": "Run code shipped with Hub models",
-    "allow_pickle": "Allow pickle weights (.bin)",
-}
-# How the choices read in combos (the value itself where a choice is missing here).
-CHOICE_LABELS: dict[str, dict[str, str]] = {
-    "scheduler": {"linear": "Linear decay", "cosine": "Cosine", "constant": "Constant"},
-    "optimizer": {"adamw": "AdamW", "sgd": "SGD with momentum"},
-    "metric_for_best": {"f1": "Macro F1", "accuracy": "Accuracy", "loss": "Validation loss"},
-}
-# Where the label reads as "every ... steps", the unit finishes the sentence inside the field.
-UNIT_SUFFIXED = ("eval_steps", "save_steps", "save_minutes", "early_stopping_patience", "log_steps")
-
-FREEZE_CHOICES = {
-    "full": ("Full fine-tuning", "Every parameter trains: usually the most accurate, the most memory."),
-    "head": ("Head only", "Only the new classification head trains; the encoder is frozen. Fast, least accurate."),
-    "embeddings": ("Embeddings frozen", "The word embeddings stay as pretrained; all layers and the head train."),
-    "bottom": ("Bottom N layers frozen", "The embeddings and the lowest N layers stay frozen; the rest trains."),
-    "gradual": ("Gradual unfreezing", "Epoch 1 trains the head, then one more layer joins from the top each epoch."),
-}
-
-
-def form_groups() -> list[tuple[str, list[SettingSpec]]]:
-    """The form's group boxes: (heading, the settings in it), in the declaration's order."""
-    groups: dict[str, list[SettingSpec]] = {}
-    for spec in setting_specs():
-        if spec.name in FORM_LABELS:
-            groups.setdefault(spec.group, []).append(spec)
-    return list(groups.items())
-
+__all__ = ["CHOICE_LABELS", "FORM_LABELS", "SettingsPanel", "form_groups"]
 
 class _WheelGuard(QObject):
     """Spin boxes and combos inside a scroll area must not change when the user scrolls past."""
@@ -140,7 +88,9 @@ class SettingsPanel(QWidget):
         self._widgets: dict[str, QWidget] = {}
         self._guard = _WheelGuard(self)
         self._loading = False  # set_settings in progress: one sig_changed per field is plenty
+        self._task: str | None = None  # the data's task, once known: it decides the metrics offered
         self._build()
+        self._fill_metrics()
         self.set_settings(TrainSettings())
 
     # ------------------------------------------------------------------ building
@@ -268,6 +218,9 @@ class SettingsPanel(QWidget):
                     select_data(widget, kind)
                     if kind == "bottom":
                         self._bottom_n.setValue(n)
+                elif name == "metric_for_best":
+                    self._offer_metric(value)
+                    select_data(widget, value)
                 else:
                     show_value(widget, value)
         finally:
@@ -276,6 +229,39 @@ class SettingsPanel(QWidget):
         self._refresh_dependent()
         self.sig_freeze_changed.emit(self.freeze())
         self.sig_changed.emit("*")
+
+    def set_task(self, task: str | None) -> None:
+        """The data's task (single-label, multi-label, regression; None: unknown): the best-checkpoint
+        metric offers only auto, loss and its metrics, and threshold tuning needs multi-label.
+        A chosen metric the task does not report stays shown, marked, for the page to refuse."""
+        if task == self._task:
+            return
+        self._task = task
+        self._fill_metrics()
+        self._refresh_dependent()
+
+    def task(self) -> str | None:
+        return self._task
+
+    def _fill_metrics(self) -> None:
+        combo = self._widgets["metric_for_best"]
+        current = combo.currentData() or "auto"
+        combo.blockSignals(True)
+        try:
+            combo.clear()
+            for value, text in metric_choices(self._task):
+                combo.addItem(text, value)
+            self._offer_metric(current)
+            select_data(combo, current)
+        finally:
+            combo.blockSignals(False)
+
+    def _offer_metric(self, metric: str) -> None:
+        """A metric of another task (a settings file, an earlier choice) is kept selectable."""
+        combo = self._widgets["metric_for_best"]
+        if combo.findData(metric) < 0:
+            text = CHOICE_LABELS["metric_for_best"].get(metric, metric)
+            combo.addItem(f"{text} (not reported by this task)", metric)
 
     def freeze(self) -> str:
         kind = self._widgets["freeze"].currentData()
@@ -350,5 +336,10 @@ class SettingsPanel(QWidget):
         w["momentum"].setEnabled(w["optimizer"].currentData() == "sgd")
         w["epochs"].setEnabled(w["max_steps"].value() == 0)
         self._bottom_n.setEnabled(w["freeze"].currentData() == "bottom")
+        tune = w["tune_thresholds"]
+        tune.setEnabled(self._task in (None, "multi-label"))
+        tip = setting_tooltip(setting_spec("tune_thresholds"))
+        tune.setToolTip(tip if tune.isEnabled() else f"Only for multi-label classification; this data trains "
+                                                     f"{self._task}.\n\n{tip}")
         batch, accum = w["batch_size"].value(), w["grad_accum"].value()
         self._effective.setText(f"Effective batch: {batch * accum} texts per step")

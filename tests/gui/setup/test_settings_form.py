@@ -6,13 +6,19 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QGroupBox, QLineEdit, QSpinBox
 
-from ftstudio.engine.settings import FREEZE_KINDS, FROZEN_LAYERS_RANGE, TrainSettings, setting_specs
+from ftstudio.engine.settings import (
+    FREEZE_KINDS,
+    FROZEN_LAYERS_RANGE,
+    TrainSettings,
+    setting_spec,
+    setting_specs,
+)
 from ftstudio.gui.setup.setting_editors import WholeNumberSpinBox, editor_value, setting_tooltip
-from ftstudio.gui.setup.settings_panel import FORM_LABELS, SettingsPanel, form_groups
+from ftstudio.gui.setup.settings_panel import CHOICE_LABELS, FORM_LABELS, SettingsPanel, form_groups
 from tests.engine.settings.extremes import extreme_settings
 
 # Edited by the Model and Data panels, or never shown.
-ELSEWHERE = {"model", "data", "text_column", "label_column", "extra"}
+ELSEWHERE = {"model", "data", "task", "text_column", "text_pair_column", "label_column", "label_separator", "extra"}
 FORM_SPECS = [spec for spec in setting_specs() if spec.name not in ELSEWHERE]
 
 
@@ -83,3 +89,36 @@ def test_a_settings_file_at_the_extremes_shows_unchanged(panel, tmp_path, end, s
             shown = editor_value(panel.widget_for(spec.name))
         assert shown == getattr(expected, spec.name), spec.name
     assert panel.settings(base=loaded) == expected
+
+
+def test_the_best_metric_choices_read_as_metrics_and_follow_the_task(panel):
+    from ftstudio.engine.tasks.metric_names import metric_label
+    from ftstudio.engine.tasks.registry import TASKS
+
+    metric = panel.widget_for("metric_for_best")
+    texts = [metric.itemText(i) for i in range(metric.count())]
+    assert texts[:2] == ["Task's natural metric", "Validation loss"]
+    assert CHOICE_LABELS["metric_for_best"]["rmse"] == "RMSE" == metric_label("rmse")
+    assert len(set(texts)) == len(texts)  # unknown task: macro F1 of both classifications, told apart
+    assert "Macro F1 (single-label)" in texts and "Macro F1 (multi-label)" in texts
+
+    for name, task in TASKS.items():
+        panel.set_task(name)
+        assert [metric.itemData(i) for i in range(metric.count())] == ["auto", "loss", *task.metric_names]
+        assert metric.itemText(0) == f"Task's natural: {metric_label(task.best_metric)}"
+    panel.set_task("single-label")
+    panel.set_settings(TrainSettings(metric_for_best="accuracy"))
+    panel.set_task("regression")  # a chosen metric of another task stays, marked, for the page to refuse
+    assert metric.currentData() == "accuracy" and metric.currentText() == "Accuracy (not reported by this task)"
+    assert panel.settings().metric_for_best == "accuracy"
+
+
+def test_threshold_tuning_is_for_multi_label_only(panel):
+    tune = panel.widget_for("tune_thresholds")
+    assert tune.text() == "Tune thresholds per label (multi-label)" and tune.isEnabled()  # task not known yet
+    panel.set_task("regression")
+    assert not tune.isEnabled() and tune.toolTip().startswith("Only for multi-label classification")
+    panel.set_task("multi-label")
+    assert tune.isEnabled() and tune.toolTip() == setting_tooltip(setting_spec("tune_thresholds"))
+    panel.set_settings(TrainSettings(tune_thresholds=True))
+    assert panel.settings().tune_thresholds is True

@@ -122,7 +122,8 @@ def test_settings_panel_defaults_and_round_trip(qtbot):
     panel = SettingsPanel()
     qtbot.addWidget(panel)
     assert panel.settings() == TrainSettings()
-    edited_fields = set(TrainSettings.__dataclass_fields__) - {"model", "data", "text_column", "label_column", "extra"}
+    elsewhere = {"model", "data", "task", "text_column", "text_pair_column", "label_column", "label_separator", "extra"}
+    edited_fields = set(TrainSettings.__dataclass_fields__) - elsewhere
     missing = [name for name in edited_fields if panel.widget_for(name) is None]
     assert missing == [], f"settings without an editor: {missing}"
     for name in edited_fields:  # every editor explains itself (tooltips from setting_help)
@@ -225,7 +226,7 @@ def test_choosing_another_label_column_reprepares(qtbot, tmp_path):
     qtbot.addWidget(panel)
     panel.choose_file(str(path))
     qtbot.waitUntil(lambda: panel.prepared() is not None and panel.data_spec() == str(path), timeout=WAIT_MS)
-    combo = panel._label_combo
+    combo = panel._choices.label_combo
     combo.setCurrentIndex(combo.findText("flag"))
     combo.activated.emit(combo.currentIndex())
     assert panel.label_column() == "flag"

@@ -1,0 +1,317 @@
+"""The data panel's choices of what to learn from the rows: the task, the text column, the second
+text of a pair, the label column(s) and the separator of delimited multi-label strings.
+
+Each choice is None until the user makes it, and the engine detects what is left None (the task
+`auto` likewise); after a load the pickers show what the engine settled on. The editors sit in
+the panel's own grid (`add_rows`), so their labels line up with the Source and Hub rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QWidget,
+)
+
+from ftstudio.engine.settings import TrainSettings
+
+# The Task combo's choices (the settings' values) and how they read.
+TASK_LABELS = {
+    "auto": "Automatic",
+    "single-label": "Single-label classification",
+    "multi-label": "Multi-label classification",
+    "regression": "Regression",
+}
+NO_PAIR = "(none)"
+CHOICE_FIELDS = ("task", "text_column", "text_pair_column", "label_column", "label_separator")
+
+
+class DataChoices(QObject):
+    """Task, text, second-text and label pickers, and the label separator field.
+
+    Signals:
+      sig_changed(): the user changed a choice; the data must be prepared again with `choices()`.
+    """
+
+    sig_changed = Signal()
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self._values: dict[str, Any] = dict.fromkeys(CHOICE_FIELDS)
+        self._values["task"] = "auto"
+        self._detected_task: str | None = None  # what Automatic turned out to be
+        self._delimited: str | None = None  # the separator the engine read the labels with
+        self._task_of_sample = False  # the task came with an embedded sample, not from the user
+        self._columns: list[str] = []
+        self._shown: tuple[str | None, ...] = (None, None, None)  # text, pair, label the pickers show
+        self._build(parent)
+
+    def _build(self, parent: QWidget) -> None:
+        self.task_combo = QComboBox(parent)
+        self.task_combo.setObjectName("dataTask")
+        for value, text in TASK_LABELS.items():
+            self.task_combo.addItem(text, value)
+        self.task_combo.setToolTip(
+            "What to learn from the labels. Automatic: multi-label when the labels are lists, delimited "
+            "strings or several 0/1 columns, else single-label. Regression learns a number per text.")
+        self.task_combo.activated.connect(self._on_task_chosen)
+
+        self.text_combo = QComboBox(parent)
+        self.text_combo.setObjectName("textColumn")
+        self.text_combo.setToolTip("The column holding the texts to learn from (detected automatically).")
+        self.text_combo.activated.connect(lambda _i: self._on_columns_chosen())
+        self.pair_combo = QComboBox(parent)
+        self.pair_combo.setObjectName("textPairColumn")
+        self.pair_combo.setToolTip(
+            "For text pairs (premise and hypothesis, question and answer, ...): the column holding each "
+            f"row's second text; the model reads both together. {NO_PAIR}: one text per row. Detected "
+            "from conventional names (sentence1/sentence2, premise/hypothesis, ...).")
+        self.pair_combo.activated.connect(lambda _i: self._on_columns_chosen())
+
+        self.label_combo = QComboBox(parent)
+        self.label_combo.setObjectName("labelColumn")
+        self.label_combo.setEditable(True)
+        self.label_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.label_combo.lineEdit().setPlaceholderText("detected")
+        self.label_combo.setToolTip(
+            "The column holding each text's label: a class, a list of labels (multi-label) or a number "
+            "(regression). For multi-label data in several 0/1 columns, type them comma-separated "
+            "(toxic,insult,threat) or tick them under the button beside.")
+        self.label_combo.activated.connect(lambda _i: self._on_columns_chosen())
+        self.label_combo.lineEdit().editingFinished.connect(self._on_label_typed)
+        self.several = QPushButton("Several", parent)
+        self.several.setObjectName("labelColumnsMenu")
+        self.several.setToolTip("Multi-label data in several 0/1 columns: tick every label column, then "
+                                "click outside the list.")
+        self._menu = _TickMenu(self.several)
+        self._menu.aboutToHide.connect(self._on_several_chosen)
+        self.several.setMenu(self._menu)
+
+        self.separator = QLineEdit(parent)
+        self.separator.setObjectName("labelSeparator")
+        self.separator.setPlaceholderText("detect , ; |")
+        self.separator.setMaxLength(8)
+        self.separator.setToolTip(
+            "Multi-label labels written as one string ('billing;refund'): the separator between labels. "
+            "Empty: detected among , ; | when exactly one of them fits.")
+        self.separator.editingFinished.connect(self._on_separator_edited)
+        self.separator_label = QLabel("Label separator")
+
+    def add_rows(self, grid: QGridLayout, row: int) -> int:
+        """Put the pickers into the panel's four-column grid from `row`; returns the next free row."""
+        grid.addWidget(QLabel("Task"), row, 0)
+        grid.addWidget(self.task_combo, row, 1)
+        grid.addWidget(QLabel("Label column"), row, 2)
+        label_row = QHBoxLayout()
+        label_row.setSpacing(4)
+        label_row.addWidget(self.label_combo, 1)
+        label_row.addWidget(self.several)
+        grid.addLayout(label_row, row, 3)
+        grid.addWidget(QLabel("Text column"), row + 1, 0)
+        grid.addWidget(self.text_combo, row + 1, 1)
+        grid.addWidget(QLabel("Second text (pairs)"), row + 1, 2)
+        grid.addWidget(self.pair_combo, row + 1, 3)
+        grid.addWidget(self.separator_label, row + 2, 2)
+        grid.addWidget(self.separator, row + 2, 3)
+        self._show_separator()
+        return row + 3
+
+    # ------------------------------------------------------------------ public
+    def choices(self) -> dict[str, Any]:
+        """task, text_column, text_pair_column, label_column, label_separator as TrainSettings takes them."""
+        return dict(self._values)
+
+    def value(self, name: str) -> Any:
+        return self._values[name]
+
+    def set_choices(self, settings: TrainSettings) -> None:
+        """Show the choices of `settings` (a settings file, remembered choices)."""
+        self._values = {name: getattr(settings, name) or None for name in CHOICE_FIELDS}
+        self._values["task"] = settings.task or "auto"
+        self._detected_task, self._task_of_sample = None, False
+        self._show_task()
+        self.separator.setText(self._values["label_separator"] or "")
+        self._show_separator()
+
+    def set_task(self, task: str, of_sample: bool = False) -> None:
+        """Choose the task (the regression proposal; `of_sample`: an embedded sample's own task,
+        given up again by `leave_sample`)."""
+        self._values["task"] = task
+        self._detected_task, self._task_of_sample = None, of_sample
+        self._show_task()
+        self._show_separator()
+
+    def leave_sample(self) -> None:
+        """Data other than the samples: a task that only came with a sample goes back to Automatic."""
+        if self._task_of_sample:
+            self.set_task("auto")
+
+    def reset_columns(self, text: str | None = None, label: str | None = None, pair: str | None = None) -> None:
+        """New data: these columns (None: detect), and the separator detected again."""
+        self._values.update(text_column=text or None, label_column=label or None, text_pair_column=pair or None,
+                            label_separator=None)
+        self.separator.clear()
+
+    def effective_task(self) -> str | None:
+        """The task chosen, or the one Automatic found (None while unknown)."""
+        task = self._values["task"]
+        return self._detected_task if task == "auto" else task
+
+    def show_columns(self, columns: list[str], prepared: Any, found: Any = None) -> None:
+        """Fill the pickers with the data's columns and select what the engine used (`prepared`),
+        or, when the data was refused, the columns it found (`found`, DataColumns) or else the
+        user's own choices."""
+        self._columns = list(columns)
+        if prepared is not None:
+            found = prepared.columns
+            self._detected_task = prepared.task.name
+            self._delimited = prepared.task_state.get("separator") if prepared.task.name == "multi-label" else None
+        else:
+            self._detected_task = self._delimited = None
+        if found is not None:
+            text, pair, label, labels = found.text, found.text_pair, found.label, list(found.labels)
+        else:
+            text, pair, label = (self._values[n] for n in ("text_column", "text_pair_column", "label_column"))
+            labels = [part for part in (label or "").split(",") if part]
+        self._shown = (text or None, pair or None, label or None)
+        for combo, current in ((self.text_combo, text), (self.label_combo, label)):
+            combo.clear()
+            combo.addItems(columns)
+            combo.setCurrentIndex(columns.index(current) if current in columns else -1)
+        if label and label not in columns:
+            self.label_combo.setEditText(label)  # several columns: 'a,b,c'
+        self.pair_combo.clear()
+        self.pair_combo.addItem(NO_PAIR, "")
+        for column in columns:
+            self.pair_combo.addItem(column, column)
+        self.pair_combo.setCurrentIndex(max(0, self.pair_combo.findData(pair or "")))
+        self._menu.clear()
+        for column in columns:
+            action = self._menu.addAction(column)
+            action.setCheckable(True)
+            action.setChecked(column in labels)
+        self.several.setEnabled(bool(columns))
+        self._show_task()
+        self._show_separator()
+
+    def clear_columns(self) -> None:
+        self._columns, self._shown = [], (None, None, None)
+        self._detected_task = self._delimited = None
+        for combo in (self.text_combo, self.pair_combo, self.label_combo):
+            combo.clear()
+        self._menu.clear()
+        self.several.setEnabled(False)
+        self._show_task()
+        self._show_separator()
+
+    # ------------------------------------------------------------------ showing
+    def _show_task(self) -> None:
+        found = self._detected_task
+        self.task_combo.setItemText(0, f"{TASK_LABELS['auto']} ({found})" if found else TASK_LABELS["auto"])
+        self.task_combo.setCurrentIndex(max(0, self.task_combo.findData(self._values["task"])))
+        # Several label columns are read as multi-label only.
+        self.several.setVisible(self._values["task"] in ("auto", "multi-label"))
+
+    def _show_separator(self) -> None:
+        """Shown for multi-label chosen, for labels Automatic read as delimited strings, or once
+        given; lists and 0/1 columns have no separator."""
+        shown = (self._values["task"] == "multi-label" or self._delimited is not None
+                 or bool(self._values["label_separator"]))
+        self.separator.setPlaceholderText(f"detected: {self._delimited}" if self._delimited else "detect , ; |")
+        self.separator.setVisible(shown)
+        self.separator_label.setVisible(shown)
+
+    # ------------------------------------------------------------------ user edits
+    @Slot(int)
+    def _on_task_chosen(self, index: int) -> None:
+        task = self.task_combo.itemData(index)
+        if task != self._values["task"]:
+            self.set_task(task)
+            self.sig_changed.emit()
+
+    def _on_columns_chosen(self) -> None:
+        """A picked column makes every shown column a choice (a second text of '(none)' then stays
+        none instead of being detected again)."""
+        chosen = {"text_column": self.text_combo.currentText() or None,
+                  "text_pair_column": self.pair_combo.currentData() or None,
+                  "label_column": self.label_combo.currentText().strip() or None}
+        if tuple(chosen.values()) == self._shown:
+            return  # what the data is already read with (picked again, or a field left unchanged)
+        self._values.update(chosen)
+        self.sig_changed.emit()
+
+    @Slot()
+    def _on_label_typed(self) -> None:
+        if self.label_combo.currentText().strip():
+            self._on_columns_chosen()
+
+    @Slot()
+    def _on_several_chosen(self) -> None:
+        checked = [action.text() for action in self._menu.actions() if action.isChecked()]
+        if not checked:
+            return
+        label = ",".join(checked)
+        if label != self.label_combo.currentText():
+            self.label_combo.setEditText(label)
+            self._on_columns_chosen()
+
+    @Slot()
+    def _on_separator_edited(self) -> None:
+        separator = self.separator.text() or None  # spaces may be a separator: not stripped
+        if separator != self._values["label_separator"]:
+            self._values["label_separator"] = separator
+            self.sig_changed.emit()
+
+
+class _TickMenu(QMenu):
+    """A menu of check boxes that stays open while they are ticked (a click outside closes it)."""
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt override
+        action = self.activeAction()
+        if action is not None and action.isCheckable() and action.isEnabled():
+            action.setChecked(not action.isChecked())
+            return
+        super().mouseReleaseEvent(event)
+
+
+def settings_choices(settings: TrainSettings) -> tuple[Any, ...]:
+    """The data choices of `settings`, for telling whether the panel already shows them."""
+    return tuple(getattr(settings, name) or None for name in CHOICE_FIELDS)
+
+
+def column_marks(found: Any, choices: dict[str, Any]) -> dict[str, str]:
+    """The preview's column roles: as the engine found them (DataColumns), else as the user chose them."""
+    if found is not None:
+        text, pair, labels = found.text, found.text_pair, list(found.labels)
+    else:
+        text, pair = choices["text_column"], choices["text_pair_column"]
+        labels = [part.strip() for part in (choices["label_column"] or "").split(",") if part.strip()]
+    marks = dict.fromkeys(labels, "label")
+    marks.update({name: role for name, role in ((text, "text"), (pair, "second text")) if name})
+    return marks
+
+
+def describe_data(summary: dict[str, Any]) -> str:
+    """One line on what the prepared data is: source, task, texts and labels."""
+    task = summary["task_title"].lower()
+    if summary.get("text_pair_column"):
+        task += f" of text pairs ('{summary['text_column']}' with '{summary['text_pair_column']}')"
+    names = summary["label_names"]
+    shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+    kind = summary["labels"]["train"].get("kind", "classes")
+    if kind == "scores":
+        what = f"predicting the values of '{summary['label_column']}'"
+    elif kind == "labels":
+        what = f"{len(names)} labels ({shown})"
+    else:
+        what = f"{len(names)} classes ({shown})"
+    return f"{summary['source']}: {task}, {what}"

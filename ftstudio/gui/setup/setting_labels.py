@@ -1,0 +1,106 @@
+"""How the settings form words things: each setting's label, how choices read in combos, the
+strategies' names and tips, and the form's groups. Presentation only; the rules are the
+declaration's (`ftstudio.engine.settings`).
+"""
+
+from __future__ import annotations
+
+from ftstudio.engine.settings import SettingSpec, setting_spec, setting_specs
+from ftstudio.engine.tasks.metric_names import metric_label
+
+# The settings this form edits, each with its label (a check box shows it as its text).
+FORM_LABELS: dict[str, str] = {
+    "epochs": "Epochs",
+    "max_steps": "Max steps",
+    "batch_size": "Batch size",
+    "grad_accum": "Accumulation steps",
+    "group_by_length": "Group texts of similar length",
+    "max_samples": "Rows used",
+    "max_length": "Max tokens",
+    "validation_split": "Validation share",
+    "test_split": "Test share",
+    "learning_rate": "Learning rate",
+    "scheduler": "Schedule",
+    "warmup_ratio": "Warmup share",
+    "optimizer": "Optimizer",
+    "weight_decay": "Weight decay",
+    "momentum": "Momentum (SGD)",
+    "max_grad_norm": "Gradient clipping",
+    "classifier_dropout": "Head dropout",
+    "seed": "Random seed",
+    "freeze": "Strategy",
+    "reinit_top_layers": "Re-init top layers",
+    "layerwise_lr_decay": "Layer lr decay",
+    "device": "Device",
+    "precision": "Precision",
+    "oom_retry": "Halve the batch on out-of-memory",
+    "eval_steps": "Evaluate every",
+    "save_steps": "Checkpoint every",
+    "save_minutes": "Also checkpoint every",
+    "keep_checkpoints": "Checkpoints kept",
+    "early_stopping_patience": "Early stopping",
+    "metric_for_best": "Best checkpoint by",
+    "tune_thresholds": "Tune thresholds per label (multi-label)",
+    "log_steps": "Log loss every",
+    "trust_remote_code": "Run code shipped with Hub models",
+    "allow_pickle": "Allow pickle weights (.bin)",
+}
+
+
+def _metric_choice(name: str) -> str:
+    if name == "auto":
+        return "Task's natural metric"
+    if name == "loss":
+        return "Validation loss"
+    label = metric_label(name)
+    return label[:1].upper() + label[1:]
+
+
+# How the choices read in combos (the value itself where a choice is missing here).
+CHOICE_LABELS: dict[str, dict[str, str]] = {
+    "scheduler": {"linear": "Linear decay", "cosine": "Cosine", "constant": "Constant"},
+    "optimizer": {"adamw": "AdamW", "sgd": "SGD with momentum"},
+    "metric_for_best": {name: _metric_choice(name) for name in setting_spec("metric_for_best").choices},
+}
+
+
+def metric_choices(task: str | None) -> list[tuple[str, str]]:
+    """(value, text) of the best-checkpoint metrics for `task`: auto, loss and the task's own
+    metrics; every metric while the task is unknown (None), a label two tasks share saying whose."""
+    from ftstudio.engine.tasks.registry import TASKS
+
+    labels = CHOICE_LABELS["metric_for_best"]
+    if task in TASKS:
+        known = TASKS[task]
+        items = [(name, labels.get(name, name)) for name in ("auto", "loss", *known.metric_names)]
+        items[0] = ("auto", f"Task's natural: {metric_label(known.best_metric)}")  # fits a narrow combo
+        return items
+    names = setting_spec("metric_for_best").choices
+    texts = [labels.get(name, name) for name in names]
+    shared = {text for text in texts if texts.count(text) > 1}
+
+    def whose(name: str) -> str:
+        return ", ".join(t.name for t in TASKS.values() if name in t.metric_names)
+
+    return [(name, f"{text} ({whose(name)})" if text in shared else text) for name, text in zip(names, texts)]
+
+
+# Where the label reads as "every ... steps", the unit finishes the sentence inside the field.
+UNIT_SUFFIXED = ("eval_steps", "save_steps", "save_minutes", "early_stopping_patience", "log_steps")
+
+FREEZE_CHOICES = {
+    "full": ("Full fine-tuning", "Every parameter trains: usually the most accurate, the most memory."),
+    "head": ("Head only", "Only the new classification head trains; the encoder is frozen. Fast, least accurate."),
+    "embeddings": ("Embeddings frozen", "The word embeddings stay as pretrained; all layers and the head train."),
+    "bottom": ("Bottom N layers frozen", "The embeddings and the lowest N layers stay frozen; the rest trains."),
+    "gradual": ("Gradual unfreezing", "Epoch 1 trains the head, then one more layer joins from the top each epoch."),
+}
+
+
+def form_groups() -> list[tuple[str, list[SettingSpec]]]:
+    """The form's group boxes: (heading, the settings in it), in the declaration's order."""
+    groups: dict[str, list[SettingSpec]] = {}
+    for spec in setting_specs():
+        if spec.name in FORM_LABELS:
+            groups.setdefault(spec.group, []).append(spec)
+    return list(groups.items())
