@@ -264,6 +264,12 @@ def _detect_label(dataset: datasets.Dataset, exclude: set[str | None]) -> str:
     if named is not None:
         return named
     candidates = [(n, c) for n, c in label_candidates(dataset, None) if c not in exclude]
+    scores = [c for c in others if column_kind(dataset.features[c]) == "float" and _holds_numbers(dataset, c)]
+    if not candidates and scores:
+        raise DatasetError(
+            f"The only label-like column, '{_show(scores[0])}', holds fractions: that looks like a score, not classes. "
+            "Train a regression (--task regression; the window proposes it), or choose the label column."
+        )
     if not candidates:
         raise DatasetError(
             f"No column looks like class labels; columns are {_describe(dataset)}. Choose the label column."
