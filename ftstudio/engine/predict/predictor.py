@@ -132,7 +132,12 @@ class Predictor:
         torch.manual_seed(seed)
         self.task, self.task_state = get_task(task), dict(task_state or {})
         loaded = load_model_and_tokenizer(resolve_model_source(model_spec), label_names, task=self.task)
-        self.task.saved_weights(loaded.model, self.task_state).__enter__()  # folded for good: never trained
+        # The head as a checkpoint stores it (a regression's scale folded in), for good: copy the
+        # folded tensors out inside the context and back in after it. (Entering the context and
+        # dropping it undid the fold at once: the generator's cleanup restores the head.)
+        with self.task.saved_weights(loaded.model, self.task_state):
+            folded = self.task.exact_weights(loaded.model, self.task_state)
+        self.task.training_weights(loaded.model, self.task_state, exact=folded)
         self.path = Path(str(model_spec))
         self.device = torch.device(device)
         self.model, self.tokenizer = loaded.model.to(self.device).eval(), loaded.tokenizer

@@ -183,6 +183,12 @@ class MultiLabelTask(Task):
         details = {"per_label": found.pop("per_label"), "thresholds": [float(t) for t in thresholds]}
         return Outputs({k: found[k] for k in self.metric_names}, details)
 
+    def evaluate_checkpoint(self, logits: np.ndarray, targets: np.ndarray, label_names: list[str],
+                            state: dict[str, Any]) -> Outputs:
+        # A saved checkpoint is measured with the thresholds it predicts with: tuning them again on
+        # the test file would flatter it and report thresholds the model does not use.
+        return self.evaluate(logits, targets, label_names, {**state, "tune_thresholds": False})
+
     def state_after_evaluation(self, outputs: Outputs, state: dict[str, Any]) -> dict[str, Any]:
         if not state.get("tune_thresholds"):
             return state

@@ -2,7 +2,9 @@
 
 Split from the tester panel (which uses it twice: the model under test and the compare model).
 Entries come from the run folder through `ftstudio.engine.runs.folder`; each item's data is
-{"path": folder or model spec, "options": Predictor keyword arguments}, or None for a placeholder.
+{"path": folder or model spec, "options": Predictor keyword arguments, "task": {"name", "state"}
+as the checkpoint's trainer_state.json saved it}, or None for a placeholder. Knowing the task
+before the model loads lets the panel show the second text box for a pair model at once.
 """
 
 from __future__ import annotations
@@ -18,11 +20,57 @@ BROWSE = "browse"
 BASE_TITLE = "base model (untrained head)"
 
 
-def _fmt_metrics(metrics: dict) -> str:
-    shown = [
-        f"{k} {v:.3f}" for k, v in metrics.items() if k in ("accuracy", "f1") and isinstance(v, (int, float))
-    ]
+def _fmt_metrics(metrics: dict, task: dict | None = None) -> str:
+    """The task's first two headline metrics (accuracy and F1; micro and macro F1; RMSE and r)."""
+    from ftstudio.engine.tasks.base import LOWER_IS_BETTER
+    from ftstudio.engine.tasks.metric_names import metric_label
+    from ftstudio.engine.tasks.registry import TASKS
+
+    found = TASKS.get(str((task or {}).get("name") or "single-label"), TASKS["single-label"])
+    names = [n for n in ("accuracy", "f1") if n in found.metric_names] or list(found.headline)
+    shown = []
+    for name in names[:2]:
+        value = metrics.get(name)
+        if isinstance(value, (int, float)):
+            # Errors are in the data's units: significant digits, not three decimals.
+            number = f"{value:.3g}" if name in LOWER_IS_BETTER else f"{value:.3f}"
+            shown.append(f"{metric_label(name)} {number}")
     return f", {', '.join(shown)}" if shown else ""
+
+
+def _evaluated_metrics(folder: Path) -> dict:
+    """The metrics of the evaluation a checkpoint folder (best/, last/) was saved after; {} when
+    it was saved between evaluations or has no readable state."""
+    from ftstudio.engine.errors import CheckpointError
+    from ftstudio.engine.runs.checkpoints import read_trainer_state
+
+    try:
+        state = read_trainer_state(folder)
+    except (CheckpointError, OSError, ValueError):
+        return {}
+    step = state.get("global_step")
+    if state.get("last_eval_step", step) != step:  # saved between evaluations: not this step's
+        return {}
+    return dict(state.get("metrics") or {})
+
+
+def checkpoint_task(folder: str | Path) -> dict:
+    """{"name", "state"} of the task a checkpoint (or a run folder's best/last) was trained for,
+    from its trainer_state.json; {} when it has none (a checkpoint made elsewhere)."""
+    from ftstudio.engine.errors import CheckpointError
+    from ftstudio.engine.runs.checkpoints import read_trainer_state
+
+    folder = Path(folder)
+    for candidate in (folder, folder / "best", folder / "last"):
+        if (candidate / "config.json").is_file():
+            try:
+                task = read_trainer_state(candidate).get("task")
+            except (CheckpointError, OSError, ValueError):
+                return {}
+            if isinstance(task, dict) and isinstance(task.get("name"), str):
+                return {"name": task["name"], "state": dict(task.get("state") or {})}
+            return {}
+    return {}
 
 
 class CheckpointPicker(QComboBox):
@@ -42,8 +90,8 @@ class CheckpointPicker(QComboBox):
         # Injectable: tests answer the folder dialog without showing it (None: the real dialog;
         # not a bound method of self, which would make a reference cycle).
         self.browse_folder: Callable[[], str] | None = None
-        self._folders: list[str] = []
-        self._others: list[tuple[str, str]] = []  # (run id, best-or-last folder) of other runs
+        self._folders: dict[str, dict] = {}  # browsed folder -> its task
+        self._others: list[tuple[str, str, dict]] = []  # (run id, best-or-last folder, task) of other runs
         self._reason = "Pick a model: train a run first, or choose “Browse folder…”."
         self._emitted = ""
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -75,6 +123,15 @@ class CheckpointPicker(QComboBox):
         data = self.currentData()
         return dict(data.get("options") or {}) if isinstance(data, dict) else {}
 
+    def current_task(self) -> dict:
+        """{"name", "state"} of the picked model's task as saved with it ({} when unknown)."""
+        data = self.currentData()
+        return dict(data.get("task") or {}) if isinstance(data, dict) else {}
+
+    def takes_pairs(self) -> bool:
+        """Whether the picked model was trained on pairs of texts (from its saved task state)."""
+        return bool(self.current_task().get("state", {}).get("text_pair"))
+
     def missing_reason(self) -> str:
         return self._reason
 
@@ -93,66 +150,76 @@ class CheckpointPicker(QComboBox):
 
         entries: list[tuple[str, object, str]] = []
         run = self.run_dir
-        if run is not None and self.include_base:
-            base = self._base_entry(run)
-            if base is not None:
-                entries.append(base)
         if run is not None:
             checkpoints = listing.list_checkpoints(run)
+            # One task for the whole run: read it once, from any of its checkpoints.
+            task = next((t for t in map(checkpoint_task, [run, *(c.path for c in checkpoints)]) if t), {})
+            if self.include_base:
+                base = self._base_entry(run, task)
+                if base is not None:
+                    entries.append(base)
             by_step = {c.step: c for c in checkpoints}
             for name in ("best", "last"):
                 folder = run / name
                 if (folder / "config.json").is_file():
                     step = listing.read_checkpoint_step(folder)
-                    metrics = by_step[step].metrics if step in by_step else {}
-                    detail = f" (step {step}{_fmt_metrics(metrics)})" if step is not None else ""
-                    entries.append((f"This run · {name}{detail}", {"path": str(folder)}, str(folder)))
+                    metrics = by_step[step].metrics if step in by_step else _evaluated_metrics(folder)
+                    detail = f" (step {step}{_fmt_metrics(metrics, task)})" if step is not None else ""
+                    entries.append(
+                        (f"This run · {name}{detail}", {"path": str(folder), "task": task}, str(folder))
+                    )
             for c in reversed(checkpoints):
-                entries.append(
-                    (f"This run · step {c.step}{_fmt_metrics(c.metrics)}", {"path": str(c.path)}, str(c.path))
-                )
+                entries.append((f"This run · step {c.step}{_fmt_metrics(c.metrics, task)}",
+                                {"path": str(c.path), "task": task}, str(c.path)))
             if not any(isinstance(d, dict) and "kind" not in d for _, d, _ in entries):
                 self._reason = (
                     "This run has no checkpoint yet: one is saved at each evaluation "
                     "(by default at the end of every epoch)."
                 )
                 entries.append(("This run · no checkpoint yet", None, self._reason))
-        for run_id, folder in self._others:
-            entries.append((f"{run_id} · {Path(folder).name}", {"path": folder}, folder))
-        for folder in self._folders:
-            entries.append((f"Folder · {Path(folder).name}", {"path": folder}, folder))
+        for run_id, folder, task in self._others:
+            entries.append((f"{run_id} · {Path(folder).name}", {"path": folder, "task": task}, folder))
+        for folder, task in self._folders.items():
+            entries.append((f"Folder · {Path(folder).name}", {"path": folder, "task": task}, folder))
         entries.append(("Browse folder…", BROWSE, "Use any checkpoint folder (config.json + weights)."))
         return entries
 
-    def _base_entry(self, run: Path) -> tuple[str, object, str] | None:
-        """The run's starting model with a fresh head for its labels (known once data is read)."""
+    def _base_entry(self, run: Path, task: dict) -> tuple[str, object, str] | None:
+        """The run's starting model with a fresh head for its labels (known once data is read)
+        and its task (the task state, from a checkpoint, gives a regression head the run's
+        scale and tells that the model takes pairs)."""
         from ftstudio.engine.runs import folder as runs
 
         try:
             model = str(runs.read_settings(run)["settings"]["model"])
         except Exception:  # an unreadable run simply offers no base model
             return None
-        labels = next(
-            (r.get("label_names") for r in runs.read_metrics(run) if r.get("event") == "info"), None
-        )
+        info = next((r for r in runs.read_metrics(run) if r.get("event") == "info"), {})
+        labels = info.get("label_names")
         if not labels:
             return None
+        if not task and info.get("task"):  # no checkpoint yet: the task without its saved state
+            task = {"name": str(info["task"]), "state": {"text_pair": bool(info.get("text_pair"))}}
+        options = {"label_names": list(labels)}
+        if task:
+            options.update(task=task["name"], task_state=dict(task.get("state") or {}))
         name = Path(model).name if Path(model).is_dir() else model
         return (
             f"{BASE_TITLE}: {name}",
-            {"path": model, "options": {"label_names": list(labels)}, "kind": BASE_MODEL},
+            {"path": model, "options": options, "kind": BASE_MODEL, "task": task},
             "The run's starting model with a fresh, untrained classification head: what the "
             "predictions were before fine-tuning.",
         )
 
-    def _other_runs(self, summaries: list) -> list[tuple[str, str]]:
+    def _other_runs(self, summaries: list) -> list[tuple[str, str, dict]]:
         found = []
         for summary in summaries:
             if self.run_dir is not None and summary.run_dir.resolve() == self.run_dir.resolve():
                 continue
             for name in ("best", "last"):
-                if (summary.run_dir / name / "config.json").is_file():
-                    found.append((summary.run_id, str(summary.run_dir / name)))
+                folder = summary.run_dir / name
+                if (folder / "config.json").is_file():
+                    found.append((summary.run_id, str(folder), checkpoint_task(folder)))
                     break
         return found
 
@@ -198,7 +265,7 @@ class CheckpointPicker(QComboBox):
             return
         folder = (self.browse_folder or self._ask_folder)()
         if folder and folder not in self._folders:
-            self._folders.append(folder)
+            self._folders[folder] = checkpoint_task(folder)
         # Cancelled: go back to what was picked before "Browse folder…".
         self._rebuild(prefer_default=False, keep=folder or self._emitted)
 

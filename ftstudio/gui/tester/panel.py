@@ -1,48 +1,38 @@
-"""Try a trained model: type a sentence, see its label and every class's probability.
+"""Try a trained model: type a sentence (or two, for a pair model) and see its answer.
 
 The panel picks a checkpoint (this run's best, last or any step folder, another run's best, or a
 folder), optionally compares it side by side with the base model or another checkpoint, and
-tests a whole labelled file (accuracy, macro F1, confusion matrix). All model work happens in
-`PredictService`'s thread; this file only arranges requests and shows answers.
+tests a whole labelled file. Each answer is shown in its task's form (prediction_column.py):
+class probabilities, labels against their thresholds, or a score on the training scale; a file
+test shows the task's metrics and details (file_test_box.py). A model trained on pairs of texts
+gets a second text box. All model work happens in `PredictService`'s thread; this file only
+arranges requests and shows answers.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QFileDialog,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QProgressBar,
-    QPushButton,
     QScrollArea,
-    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
-from ftstudio.gui.style import error_color, muted_color
 from ftstudio.gui.tester.checkpoint_picker import BASE_MODEL, CheckpointPicker
-from ftstudio.gui.tester.confusion_view import ConfusionView
+from ftstudio.gui.tester.file_test_box import FileTestBox
 from ftstudio.gui.tester.predict_worker import PredictService
-from ftstudio.gui.tester.probability_bars import PredictionColumn
+from ftstudio.gui.tester.prediction_column import REGRESSION, PredictionColumn
+from ftstudio.gui.tester.text_entry import EXAMPLES, PAIR_EXAMPLES, TextEntry
 
-# Short, varied sentences matching the embedded airline-tweet sample, so a first-time user sees
-# each class light up without having to invent text.
-EXAMPLES = (
-    "Great crew, thanks for a lovely flight!",
-    "Delayed again and my bag is lost.",
-    "Which gate is the 9am flight?",
-)
+PAIR_HINT = "Type the second text too: this model compares pairs of texts."
 DATA_FILTER = "Data files (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)"
 TYPING_PAUSE_MS = 350  # predict while typing once the user pauses this long
 
@@ -51,8 +41,9 @@ class TesterPanel(QWidget):
     """Checkpoint picker, text box with live prediction, compare column and file test.
 
     Signals:
-      sig_predicted(object): a column showed a prediction: {"slot": "a"|"b", "label", "score",
-        "probabilities", "path"}.
+      sig_predicted(object): a column showed a prediction: {"slot": "a"|"b", "path", "task",
+        and the Prediction's fields: "text", "label", "score", and "probabilities" (classes),
+        "labels" and "thresholds" (multi-label), "value" (regression), "text_pair" (pairs)}.
       sig_file_tested(object): a file test finished and is shown: the evaluation dict plus "path".
       sig_failed(object): an error is shown inline: {"slot", "kind", "message"}.
     """
@@ -70,6 +61,10 @@ class TesterPanel(QWidget):
         # Injectable so tests (and the main window) can answer without a modal dialog; None
         # means the real dialog (a bound method stored on self would be a reference cycle).
         self.choose_file: Callable[[], str] | None = None
+        # What the worker reported about each model it loaded (task, task_state, takes_pairs),
+        # by path: for a model whose files told the picker nothing.
+        self._facts: dict[str, dict] = {}
+        self._file_path = ""
         self.service = PredictService(self)
         self.service.sig_busy.connect(self._on_busy)
         self.service.sig_progress.connect(self._on_progress)
@@ -99,32 +94,15 @@ class TesterPanel(QWidget):
         pick_row.addWidget(self.compare_box)
         pick_row.addWidget(self.compare_picker, 2)
 
-        self.text = QLineEdit()
-        self.text.setPlaceholderText("Type a sentence and press Enter (it also predicts as you type)")
-        self.text.setClearButtonEnabled(True)
-        self.text.returnPressed.connect(self.predict_now)
-        self.text.textEdited.connect(self._on_text_edited)
-        self.predict_button = QPushButton("Predict")
-        self.predict_button.clicked.connect(self.predict_now)
-        self.order = QComboBox()
-        self.order.addItem("Most likely first", "sorted")
-        self.order.addItem("Label order", "labels")
-        self.order.currentIndexChanged.connect(self._on_order_changed)
-        text_row = QHBoxLayout()
-        text_row.addWidget(self.text, 1)
-        text_row.addWidget(self.predict_button)
-        text_row.addWidget(self.order)
-
-        # Examples as links in one word-wrapped label: they wrap on a narrow window, where a
-        # row of buttons would force the whole window wider.
-        links = " &nbsp;·&nbsp; ".join(f'<a href="{i}">{html.escape(t)}</a>' for i, t in enumerate(EXAMPLES))
-        self.examples = QLabel(
-            f'<span style="color: {muted_color()}">Try:</span> &nbsp;{links}'
-        )
-        self.examples.setWordWrap(True)
-        self.examples.setTextFormat(Qt.TextFormat.RichText)
-        self.examples.setToolTip("Click an example to predict it")
-        self.examples.linkActivated.connect(self._on_example)
+        self.entry = TextEntry()
+        self.entry.sig_submit.connect(self.predict_now)
+        self.entry.sig_edited.connect(self._on_text_edited)
+        self.entry.sig_order_changed.connect(self._on_order_changed)
+        # The entry's parts, by the names tests and the main window use.
+        self.text, self.second_text, self.second_row = (
+            self.entry.text, self.entry.second_text, self.entry.second_row)
+        self.predict_button, self.order, self.examples = (
+            self.entry.predict_button, self.entry.order, self.entry.examples)
 
         self.column_a = PredictionColumn()
         self.column_b = PredictionColumn()
@@ -142,47 +120,24 @@ class TesterPanel(QWidget):
         # A splitter: with many classes the user decides how much room the bars get.
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(scroll)
-        self.splitter.addWidget(self._build_file_box())
+        self.file_box = FileTestBox()
+        self.file_box.file_button.clicked.connect(self._on_file_clicked)
+        self.file_box.file_cancel.clicked.connect(self._on_file_cancel)
+        # The box's parts, by the names tests and the main window use.
+        self.file_button, self.file_cancel = self.file_box.file_button, self.file_box.file_cancel
+        self.file_progress, self.file_summary = self.file_box.file_progress, self.file_box.file_summary
+        self.confusion, self.per_label, self.scatter = (
+            self.file_box.confusion, self.file_box.per_label, self.file_box.scatter)
+        self.splitter.addWidget(self.file_box)
         self.splitter.setChildrenCollapsible(False)
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
         layout = QVBoxLayout(self)
         layout.addLayout(pick_row)
-        layout.addLayout(text_row)
-        layout.addWidget(self.examples)
+        layout.addWidget(self.entry)
         layout.addWidget(self.splitter, 1)
         self._update_titles()
-
-    def _build_file_box(self) -> QGroupBox:
-        box = QGroupBox("Test a labelled file")
-        self.file_button = QPushButton("Test a file…")
-        self.file_button.setToolTip(
-            "A CSV/TSV/JSON/JSONL/Parquet file with a text column and a label column."
-        )
-        self.file_button.clicked.connect(self._on_file_clicked)
-        self.file_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-        self.file_cancel = QPushButton("Cancel")
-        self.file_cancel.clicked.connect(self._on_file_cancel)
-        self.file_cancel.hide()
-        self.file_progress = QProgressBar()
-        self.file_progress.setTextVisible(True)
-        self.file_progress.hide()
-        self.file_summary = QLabel("Measure the picked model on a file with the same labels.")
-        self.file_summary.setWordWrap(True)
-        self.file_summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.confusion = ConfusionView()
-        self.confusion.hide()
-        row = QHBoxLayout()
-        row.addWidget(self.file_button)
-        row.addWidget(self.file_progress, 1)
-        row.addWidget(self.file_cancel)
-        row.addStretch(0)
-        layout = QVBoxLayout(box)
-        layout.addLayout(row)
-        layout.addWidget(self.file_summary)
-        layout.addWidget(self.confusion)
-        layout.addStretch(1)  # results sit under the button, not centred in the box
-        return box
+        self._update_pair_box()
 
     # ------------------------------------------------------------------ public API
     def set_run(self, run_dir: str | Path | None) -> None:
@@ -194,17 +149,26 @@ class TesterPanel(QWidget):
         for picker in (self.picker, self.compare_picker):
             picker.set_run(self.run_dir, others)
         self._update_titles()
+        self._update_pair_box()
 
     def refresh_checkpoints(self) -> None:
         """Re-read the run's checkpoints (call when a checkpoint lands during training)."""
         for picker in (self.picker, self.compare_picker):
             picker.refresh()
         self._update_titles()
+        self._update_pair_box()
 
-    def try_text(self, text: str) -> None:
-        """Put `text` in the box and predict it (the example links use this)."""
-        self.text.setText(text)
+    def try_text(self, text: str, second: str | None = None) -> None:
+        """Put `text` (and `second`, for a pair model) in the boxes and predict."""
+        self.entry.set_texts(text, second)
         self.predict_now()
+
+    def takes_pairs(self) -> bool:
+        """Whether a model in use (the picked one, or the compare one when on) takes pairs:
+        then the second text box is shown."""
+        return self._takes_pairs(self.picker) or (
+            self.compare_box.isChecked() and self._takes_pairs(self.compare_picker)
+        )
 
     def test_file(self, path: str | Path) -> None:
         """Evaluate the picked model on a labelled data file, off the UI thread."""
@@ -212,13 +176,7 @@ class TesterPanel(QWidget):
         if not model:
             self._show_file_error(self.picker.missing_reason())
             return
-        self.file_summary.setStyleSheet("")
-        self.file_summary.setTextFormat(Qt.TextFormat.PlainText)
-        self.file_summary.setText(f"Testing {Path(path).name} with {self.picker.currentText()}…")
-        self.file_progress.setRange(0, 0)  # busy until the first progress report
-        self.file_progress.show()
-        self.file_cancel.show()
-        self.file_button.setEnabled(False)
+        self.file_box.start(f"Testing {Path(path).name} with {self.picker.currentText()}…")
         self._file_path = str(path)
         self.service.evaluate("file", model, str(path))
 
@@ -226,7 +184,7 @@ class TesterPanel(QWidget):
     def predict_now(self) -> None:
         """Predict the box's text with the picked model (and the compare model, if on)."""
         self._typing.stop()
-        text = self.text.text().strip()
+        text = self.entry.first()
         if not text:
             return
         self._request("a", self.picker, self.column_a, text)
@@ -236,6 +194,7 @@ class TesterPanel(QWidget):
     def shutdown(self, timeout_ms: int = 30000) -> bool:
         """Stop the typing timer and the prediction thread (the owner calls this on close)."""
         self._typing.stop()
+        self.file_box.shutdown()
         return self.service.shutdown(timeout_ms)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
@@ -250,7 +209,26 @@ class TesterPanel(QWidget):
             column.show_error(picker.missing_reason())
             self.sig_failed.emit({"slot": slot, "kind": "predict", "message": picker.missing_reason()})
             return
-        self.service.predict(slot, path, [text], **picker.current_options())
+        pairs = None
+        if self._takes_pairs(picker):
+            second = self.entry.second()
+            if not second:
+                self.service.cancel(slot)
+                column.show_idle(PAIR_HINT)
+                return
+            pairs = [second]
+        self.service.predict(slot, path, [text], pairs=pairs, **picker.current_options())
+
+    def _takes_pairs(self, picker: CheckpointPicker) -> bool:
+        # The picker read the task saved with the checkpoint; what the worker found when loading
+        # counts only where it read nothing (base models of several runs share one path).
+        if picker.current_task():
+            return picker.takes_pairs()
+        return bool(self._facts.get(picker.current_path(), {}).get("takes_pairs"))
+
+    def _update_pair_box(self) -> None:
+        """The second box and the matching examples, for pair models only."""
+        self.entry.set_pairs(self.takes_pairs())
 
     def _columns(self) -> dict[str, PredictionColumn]:
         return {"a": self.column_a, "b": self.column_b}
@@ -260,13 +238,9 @@ class TesterPanel(QWidget):
         self.column_b.set_title(self.compare_picker.currentText())
 
     # ------------------------------------------------------------------ slots
-    @Slot(str)
-    def _on_example(self, link: str) -> None:
-        self.try_text(EXAMPLES[int(link)])
-
-    @Slot(str)
-    def _on_text_edited(self, text: str) -> None:
-        if text.strip():
+    @Slot()
+    def _on_text_edited(self) -> None:
+        if self.entry.first():
             self._typing.start()
         else:
             self._typing.stop()
@@ -279,21 +253,24 @@ class TesterPanel(QWidget):
     def _on_compare_toggled(self, on: bool) -> None:
         self.compare_picker.setEnabled(on)
         self.column_b.setVisible(on)
+        self._update_pair_box()
+        self._update_order_box()
         if not on:
             self.service.cancel("b")
-        elif self.text.text().strip():
-            self._request("b", self.compare_picker, self.column_b, self.text.text().strip())
+        elif self.entry.first():
+            self._request("b", self.compare_picker, self.column_b, self.entry.first())
 
     @Slot(str)
     def _on_model_changed(self, _path: str) -> None:
         self._update_titles()
-        if self.text.text().strip():
+        self._update_pair_box()
+        if self.entry.first():
             self.predict_now()
 
-    @Slot(int)
-    def _on_order_changed(self, _index: int) -> None:
+    @Slot(str)
+    def _on_order_changed(self, order: str) -> None:
         for column in self._columns().values():
-            column.set_order(self.order.currentData())
+            column.set_order(order)
 
     @Slot(object)
     def _on_busy(self, info: dict) -> None:
@@ -305,21 +282,41 @@ class TesterPanel(QWidget):
 
     @Slot(object)
     def _on_progress(self, info: dict) -> None:
-        if info["slot"] == "file" and info["total"]:
-            self.file_progress.setRange(0, int(info["total"]))
-            self.file_progress.setValue(int(info["done"]))
+        if info["slot"] == "file":
+            self.file_box.show_progress(int(info["done"]), int(info["total"]))
 
     @Slot(object)
     def _on_result(self, info: dict) -> None:
+        self._learn(info)
         if info["kind"] == "evaluate":
             self._show_evaluation(info["evaluation"])
             return
         column = self._columns().get(info["slot"])
-        if column is None or not info["predictions"]:
+        if column is None:
+            return
+        if not info["predictions"]:
+            if info.get("takes_pairs"):  # the picker did not know: the worker found out
+                column.show_idle(PAIR_HINT)
             return
         prediction = info["predictions"][0]
-        column.show_prediction(prediction, self.order.currentData())
-        self.sig_predicted.emit({"slot": info["slot"], "path": info["path"], **prediction})
+        column.show_prediction(prediction, self.entry.current_order(), info.get("task"), info.get("task_state"))
+        self._update_order_box()
+        self.sig_predicted.emit(
+            {"slot": info["slot"], "path": info["path"], "task": column.kind(), **prediction}
+        )
+
+    def _learn(self, info: dict) -> None:
+        """Keep what the worker reported about a model; show the second box if it takes pairs."""
+        if "takes_pairs" in info and info.get("path"):
+            known = self._facts.get(info["path"], {}).get("takes_pairs")
+            self._facts[info["path"]] = {k: info.get(k) for k in ("task", "task_state", "takes_pairs")}
+            if known != info["takes_pairs"]:
+                self._update_pair_box()
+
+    def _update_order_box(self) -> None:
+        """The bar order means nothing when every shown answer is a score."""
+        shown = [self.column_a] + ([self.column_b] if self.compare_box.isChecked() else [])
+        self.order.setVisible(not all(c.kind() == REGRESSION for c in shown))
 
     @Slot(object)
     def _on_failed(self, info: dict) -> None:
@@ -340,44 +337,20 @@ class TesterPanel(QWidget):
     @Slot()
     def _on_file_cancel(self) -> None:
         self.service.cancel("file")
-        self._file_done()
-        self.file_summary.setText("File test cancelled.")
+        self.file_box.show_cancelled()
 
     # ------------------------------------------------------------------ file results
     def _show_evaluation(self, evaluation: dict) -> None:
-        self._file_done()
-        labels = evaluation.get("label_names") or []
-        rows = evaluation.get("rows") or sum(sum(r) for r in evaluation.get("confusion") or [])
-        parts = [
-            f"<b>Accuracy {evaluation.get('accuracy', 0.0) * 100:.1f}%</b>",
-            f"<b>macro F1 {evaluation.get('f1', 0.0):.3f}</b>",
-            f"{rows} texts from {html.escape(Path(self._file_path).name)}",
-        ]
-        per_class = evaluation.get("per_class") or {}
-        by_class = " · ".join(f"{html.escape(name)} {s.get('f1', 0.0):.2f}" for name, s in per_class.items())
-        self.file_summary.setStyleSheet("")
-        self.file_summary.setTextFormat(Qt.TextFormat.RichText)
-        self.file_summary.setText(" · ".join(parts) + (f"<br>F1 by class: {by_class}" if by_class else ""))
-        self.confusion.set_matrix(evaluation.get("confusion") or [], labels)
-        self.confusion.show()
+        self.file_box.show_evaluation(evaluation, Path(self._file_path).name)
         self.sig_file_tested.emit({**evaluation, "path": self._file_path})
 
     def _show_file_error(self, message: str) -> None:
-        self._file_done()
-        self.confusion.hide()
-        self.file_summary.setStyleSheet(f"color: {error_color()};")
-        self.file_summary.setTextFormat(Qt.TextFormat.PlainText)
-        self.file_summary.setText(message)
+        self.file_box.show_error(message)
         self.sig_failed.emit({"slot": "file", "kind": "evaluate", "message": message})
-
-    def _file_done(self) -> None:
-        self.file_progress.hide()
-        self.file_cancel.hide()
-        self.file_button.setEnabled(True)
 
     def _ask_file(self) -> str:
         path, _ = QFileDialog.getOpenFileName(self, "Test a labelled file", str(Path.home()), DATA_FILTER)
         return path
 
 
-__all__ = ["TesterPanel", "BASE_MODEL"]
+__all__ = ["TesterPanel", "BASE_MODEL", "EXAMPLES", "PAIR_EXAMPLES"]

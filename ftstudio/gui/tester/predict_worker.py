@@ -101,10 +101,13 @@ class PredictWorker(QObject):
 
     Signals (payloads are dicts carrying the request's `id`, `slot` and `kind`):
       sig_busy(object): a stage began: `stage` is "loading" (model load, seconds), "predicting"
-        or "evaluating"; `path` is the model being used.
+        or "evaluating"; `path` is the model being used; once the model is loaded, also what
+        `model_facts` gives (`task`, `task_state`, `takes_pairs`).
       sig_progress(object): file evaluation progress, `done` and `total` rows.
-      sig_result(object): `label_names` and `predictions` (list of {label, score, probabilities})
-        or `evaluation` (the engine's evaluate_file result as a dict).
+      sig_result(object): the model's facts, `label_names` and `predictions` (Prediction dicts:
+        label, score, and the task's fields: probabilities; labels and thresholds; value), or
+        `evaluation` (the engine's evaluate_file result as a dict). A pair model asked without
+        second texts answers with no predictions and `takes_pairs` True.
       sig_failed(object): `message`, written for the user.
     """
 
@@ -151,8 +154,15 @@ class PredictWorker(QObject):
         from ftstudio.engine.predict.predictor import Predictor  # torch import: seconds, so only here
 
         if options.get("label_names"):
-            # The base model: the spec loaded with a fresh head for the run's labels.
-            predictor = Predictor.base_model(model, list(options["label_names"]))
+            # The base model: the spec loaded with a fresh head for the run's labels and task
+            # (a regression head in the run's units, a pair model fed pairs), so the 'before'
+            # column shows the same kind of answer as the 'after' one.
+            predictor = Predictor.base_model(
+                model,
+                list(options["label_names"]),
+                task=str(options.get("task") or "single-label"),
+                task_state=dict(options.get("task_state") or {}),
+            )
         else:
             predictor = Predictor(model)
         # Drop stale entries for the same folder (training replaced it) before the LRU cut.
@@ -164,18 +174,19 @@ class PredictWorker(QObject):
         return predictor
 
     def _predict(self, request: dict, predictor: Any) -> None:
-        self.sig_busy.emit({**_head(request), "stage": "predicting", "path": request["model"]})
-        predictions = predictor.predict(list(request["texts"]))
+        facts = model_facts(predictor)
+        self.sig_busy.emit({**_head(request), "stage": "predicting", "path": request["model"], **facts})
+        pairs = request.get("pairs")
+        answer = {**_head(request), **facts, "path": request["model"], "texts": list(request["texts"]),
+                  "label_names": list(predictor.label_names)}
+        if predictor.takes_pairs and pairs is None:
+            # Not an error: the panel learns the model wants a second text and asks for it.
+            self.sig_result.emit({**answer, "predictions": []})
+            return
+        second = list(pairs) if predictor.takes_pairs else None  # a single-text model ignores pairs
+        predictions = predictor.predict(list(request["texts"]), pairs=second)
         if self._wanted(request):
-            self.sig_result.emit(
-                {
-                    **_head(request),
-                    "path": request["model"],
-                    "texts": list(request["texts"]),
-                    "label_names": list(predictor.label_names),
-                    "predictions": [_plain(p) for p in predictions],
-                }
-            )
+            self.sig_result.emit({**answer, "predictions": [_plain(p) for p in predictions]})
 
     def _evaluate(self, request: dict, predictor: Any) -> None:
         from ftstudio.engine.predict.file_evaluation import evaluate_file
@@ -195,13 +206,25 @@ class PredictWorker(QObject):
         if self._wanted(request):
             evaluation = _plain(result)
             evaluation.setdefault("label_names", list(predictor.label_names))
-            self.sig_result.emit({**_head(request), "path": request["model"], "evaluation": evaluation})
+            evaluation.setdefault("task", predictor.task.name)
+            evaluation["task_state"] = _plain(dict(predictor.task_state))
+            self.sig_result.emit(
+                {**_head(request), **model_facts(predictor), "path": request["model"], "evaluation": evaluation}
+            )
 
 
 def _head(request: dict) -> dict:
     return {"id": request["id"], "slot": request["slot"], "kind": request["kind"]}
 
 
+def model_facts(predictor: Any) -> dict:
+    """What the panel needs to know about a loaded model: its task's name, the task state saved
+    with it (a regression's training scale, a pair model's columns) and whether it takes pairs."""
+    return {
+        "task": predictor.task.name,
+        "task_state": _plain(dict(predictor.task_state)),
+        "takes_pairs": bool(predictor.takes_pairs),
+    }
 
 
 class PredictService(QObject):
@@ -243,14 +266,18 @@ class PredictService(QObject):
             app.aboutToQuit.connect(self.shutdown)
 
     # ------------------------------------------------------------------ requests
-    def predict(self, slot: str, model: str, texts: list[str], **options: Any) -> int:
-        """Ask for predictions of `texts` by `model`, a checkpoint or run folder; returns the id.
+    def predict(self, slot: str, model: str, texts: list[str], pairs: list[str] | None = None,
+                **options: Any) -> int:
+        """Ask for predictions of `texts` (with their second texts `pairs`, for a pair model) by
+        `model`, a checkpoint or run folder; returns the id. Pairs given to a single-text model
+        are ignored.
 
-        With `label_names=[...]`, `model` is a model spec loaded with a fresh, untrained head
-        for those labels (the "base model" of a comparison).
+        With `label_names=[...]` (and `task`, `task_state`), `model` is a model spec loaded with a
+        fresh, untrained head for those labels (the "base model" of a comparison).
         """
         return self._submit(
-            {"kind": "predict", "slot": slot, "model": str(model), "texts": list(texts), "options": options}
+            {"kind": "predict", "slot": slot, "model": str(model), "texts": list(texts),
+             "pairs": list(pairs) if pairs is not None else None, "options": options}
         )
 
     def evaluate(self, slot: str, model: str, data: str, **options: Any) -> int:

@@ -1,18 +1,18 @@
-"""One prediction, shown so it reads at a glance: the label, big, and a bar per class.
+"""A bar per class: how sure a classifier is of each of its labels.
 
 `ProbabilityBars` paints its bars from the palette (highlight for the winning class, a blend of
-text and base for the others) so they stay readable in light and dark themes. `PredictionColumn`
-frames one model's answer: a title naming the model, its state ("loading model…"), the predicted
-label, the bars, and errors in words.
+text and base for the others) so they stay readable in light and dark themes. Subclasses
+change which bars are highlighted and draw on top of each bar (`MultiLabelBars` marks every
+label's threshold); `PredictionColumn` (prediction_column.py) frames one model's answer.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QFont, QPainter, QPalette
-from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
+from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from ftstudio.gui.style import blend, error_color, muted_color
+from ftstudio.gui.style import blend
 
 ROW_HEIGHT = 24
 
@@ -34,18 +34,34 @@ class ProbabilityBars(QWidget):
     def set_probabilities(self, probabilities: dict[str, float], order: str = "sorted") -> None:
         rows = [(str(k), float(v)) for k, v in probabilities.items()]
         self._top = max(rows, key=lambda r: r[1])[0] if rows else None
+        self._set_rows(rows, order)
+
+    def clear(self) -> None:
+        self._top = None
+        self._set_rows([], "labels")
+
+    def _set_rows(self, rows: list[tuple[str, float]], order: str) -> None:
         if order == "sorted":
-            rows.sort(key=lambda r: -r[1])
+            rows = sorted(rows, key=lambda r: -r[1])
         self._rows = rows
-        self.setToolTip("\n".join(f"{name}: {p * 100:.2f}%" for name, p in rows))
+        self.setToolTip("\n".join(self._tooltip_line(name, p) for name, p in rows))
         self.updateGeometry()
         self.update()
 
-    def clear(self) -> None:
-        self._rows, self._top = [], None
-        self.setToolTip("")
-        self.updateGeometry()
-        self.update()
+    # ------------------------------------------------------------------ hooks for subclasses
+    def _highlighted(self, name: str) -> bool:
+        """Whether `name`'s bar is drawn in the highlight colour (here: the most likely class)."""
+        return name == self._top
+
+    def _bold(self, name: str) -> bool:
+        """Whether `name` is written in bold (here: never; the multi-label view bolds its picks)."""
+        return False
+
+    def _tooltip_line(self, name: str, p: float) -> str:
+        return f"{name}: {p * 100:.2f}%"
+
+    def _paint_over_bar(self, painter: QPainter, bar: QRectF, name: str, text: QColor) -> None:
+        """Draw on top of `name`'s bar after it is filled (nothing here)."""
 
     def rows(self) -> list[tuple[str, float]]:
         return list(self._rows)
@@ -67,7 +83,10 @@ class ProbabilityBars(QWidget):
         track = blend(base, text, 0.08)
         other = blend(base, text, 0.35)
         top = pal.color(QPalette.ColorRole.Highlight)
-        metrics = painter.fontMetrics()
+        plain = painter.font()
+        bold = QFont(plain)
+        bold.setBold(True)
+        metrics = QFontMetrics(bold)  # room for the widest name, bold or not
         width = self.width()
         label_w = min(int(width * 0.38), max(metrics.horizontalAdvance(n) for n, _ in self._rows) + 20)
         pct_w = metrics.horizontalAdvance("100.0%") + 8
@@ -75,20 +94,23 @@ class ProbabilityBars(QWidget):
         for i, (name, p) in enumerate(self._rows):
             y = i * ROW_HEIGHT
             painter.setPen(text)
-            shown = metrics.elidedText(name, Qt.TextElideMode.ElideRight, label_w - 10)
+            painter.setFont(bold if self._bold(name) else plain)
+            shown = painter.fontMetrics().elidedText(name, Qt.TextElideMode.ElideRight, label_w - 10)
             painter.drawText(
                 QRectF(0, y, label_w - 10, ROW_HEIGHT),
                 Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
                 shown,
             )
+            painter.setFont(plain)
             bar = QRectF(bar_x, y + 5, bar_w, ROW_HEIGHT - 10)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(track)
             painter.drawRoundedRect(bar, 3, 3)
             filled = QRectF(bar.x(), bar.y(), max(0.0, min(1.0, p)) * bar.width(), bar.height())
             if filled.width() > 0.5:
-                painter.setBrush(top if name == self._top else other)
+                painter.setBrush(top if self._highlighted(name) else other)
                 painter.drawRoundedRect(filled, 3, 3)
+            self._paint_over_bar(painter, bar, name, text)
             painter.setPen(text)
             painter.drawText(
                 QRectF(bar_x + bar_w, y, pct_w, ROW_HEIGHT),
@@ -96,88 +118,3 @@ class ProbabilityBars(QWidget):
                 f"{p * 100:.1f}%",
             )
         painter.end()
-
-
-class PredictionColumn(QFrame):
-    """One model's answer: title, state, predicted label, confidence, bars, or an error in words.
-
-    No signals: the tester panel feeds it through `show_busy`, `show_prediction` and `show_error`.
-    """
-
-    def __init__(self, title: str = "", parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.title = QLabel(title)
-        self.title.setWordWrap(True)
-        bold = self.title.font()
-        bold.setBold(True)
-        self.title.setFont(bold)
-        self.state = QLabel("")
-        self.state.setWordWrap(True)
-        self.state.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.label = QLabel("")
-        big = QFont(self.label.font())
-        big.setPointSizeF(big.pointSizeF() * 2.2)
-        big.setBold(True)
-        self.label.setFont(big)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.label.setAccessibleName("Predicted label")
-        self.confidence = QLabel("")
-        self.bars = ProbabilityBars()
-        for label in (self.title, self.state, self.label, self.confidence):
-            label.setTextFormat(Qt.TextFormat.PlainText)  # labels and messages are data, not markup
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.title)
-        layout.addWidget(self.state)
-        layout.addWidget(self.label)
-        layout.addWidget(self.confidence)
-        layout.addWidget(self.bars)
-        layout.addStretch(1)
-        self._probabilities: dict[str, float] = {}
-        self.show_idle("Type a sentence and press Enter.")
-
-    def set_title(self, title: str) -> None:
-        self.title.setText(title)
-
-    def predicted_label(self) -> str:
-        return self.label.text()
-
-    def show_idle(self, hint: str) -> None:
-        self._set_state(hint, muted=True)
-
-    def show_busy(self, stage: str) -> None:
-        """While a model loads (seconds) the previous answer stays visible, greyed."""
-        if stage == "loading":
-            self._set_state("Loading model… (first use of a checkpoint takes a few seconds)", muted=True)
-            self.label.setEnabled(False)
-            self.bars.setEnabled(False)
-
-    def show_prediction(self, prediction: dict, order: str = "sorted") -> None:
-        self._set_state("", muted=True)
-        self._probabilities = dict(prediction.get("probabilities") or {})
-        self.label.setEnabled(True)
-        self.bars.setEnabled(True)
-        self.label.setText(str(prediction.get("label", "")))
-        score = prediction.get("score")
-        self.confidence.setText(f"{float(score) * 100:.1f}% confidence" if score is not None else "")
-        self.bars.set_probabilities(self._probabilities, order)
-
-    def set_order(self, order: str) -> None:
-        if self._probabilities:
-            self.bars.set_probabilities(self._probabilities, order)
-
-    def show_error(self, message: str) -> None:
-        self.clear()
-        self._set_state(message, muted=False)
-
-    def clear(self) -> None:
-        self._probabilities = {}
-        self.label.setText("")
-        self.confidence.setText("")
-        self.bars.clear()
-
-    def _set_state(self, text: str, muted: bool) -> None:
-        color = muted_color() if muted else error_color()
-        self.state.setStyleSheet(f"color: {color};")
-        self.state.setText(text)
-        self.state.setVisible(bool(text))

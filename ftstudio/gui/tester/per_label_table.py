@@ -1,0 +1,89 @@
+"""A multi-label file test, label by label: precision, recall, F1, support and threshold.
+
+Micro and macro F1 summarise; this table shows which labels the model has learnt and which it
+misses (a rare label with F1 0 pulls macro F1 down). The F1 cell is tinted by its value, from the
+palette, so the table reads in light and dark themes; support is how many rows have the label,
+predicted how many rows the model gave it.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QAbstractScrollArea,
+    QHeaderView,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
+
+from ftstudio.gui.style import blend
+
+COLUMNS = ("Label", "Precision", "Recall", "F1", "Support", "Predicted", "Threshold")
+_TIPS = {
+    "Precision": "Of the rows the model gave this label, the share that have it.",
+    "Recall": "Of the rows that have this label, the share the model found.",
+    "F1": "The harmonic mean of precision and recall.",
+    "Support": "Rows of the file that have this label.",
+    "Predicted": "Rows the model gave this label.",
+    "Threshold": "The label is chosen when its probability reaches this value.",
+}
+
+
+class PerLabelTable(QTableWidget):
+    """One row per label; `set_rows(per_label, thresholds, label_names)` fills it from the
+    engine's evaluation details, `rows()` returns the numbers shown. No signals."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(0, len(COLUMNS), parent)
+        self.setHorizontalHeaderLabels(list(COLUMNS))
+        for i, name in enumerate(COLUMNS):
+            tip = _TIPS.get(name)
+            if tip:
+                self.horizontalHeaderItem(i).setToolTip(tip)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.verticalHeader().hide()
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.horizontalHeader().setMinimumSectionSize(72)
+        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
+        self.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
+        self.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Maximum)
+        self._rows: list[dict] = []
+
+    def set_rows(self, per_label: dict[str, dict], thresholds: list[float] | dict | None,
+                 label_names: list[str]) -> None:
+        names = [n for n in label_names if n in per_label] + [n for n in per_label if n not in label_names]
+        if isinstance(thresholds, dict):
+            by_name = {str(k): float(v) for k, v in thresholds.items()}
+        else:
+            by_name = {n: float(t) for n, t in zip(label_names, thresholds or [], strict=False)}
+        self._rows = [{"label": n, **per_label[n], "threshold": by_name.get(n)} for n in names]
+        self.setRowCount(len(self._rows))
+        highlight = self.palette().color(QPalette.ColorRole.Highlight)
+        base = self.palette().color(QPalette.ColorRole.Base)
+        for r, row in enumerate(self._rows):
+            threshold = row["threshold"]
+            cells = (
+                row["label"],
+                f"{row.get('precision', 0.0):.3f}",
+                f"{row.get('recall', 0.0):.3f}",
+                f"{row.get('f1', 0.0):.3f}",
+                f"{int(row.get('support', 0)):,}",
+                f"{int(row.get('predicted', 0)):,}",
+                f"{threshold:.2f}" if threshold is not None else "–",
+            )
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if c:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.setItem(r, c, item)
+            f1 = max(0.0, min(1.0, float(row.get("f1", 0.0))))
+            self.item(r, 3).setBackground(blend(base, highlight, 0.08 + 0.5 * f1))
+
+    def rows(self) -> list[dict]:
+        return [dict(row) for row in self._rows]
