@@ -119,6 +119,11 @@ class Task:
         against targets in the user's units, with what a test-file report shows besides."""
         return self.evaluate(logits, targets, label_names, state)
 
+    def state_for_testing(self, state: dict[str, Any]) -> dict[str, Any]:
+        """The state to measure a split other than validation with: what was learned on
+        validation, frozen (multi-label does not tune thresholds on a test split)."""
+        return state
+
     def state_after_evaluation(self, outputs: Outputs, state: dict[str, Any]) -> dict[str, Any]:
         """The task state to save with a checkpoint after this evaluation (multi-label keeps
         the thresholds it tuned); default: unchanged."""

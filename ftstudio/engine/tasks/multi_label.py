@@ -187,7 +187,10 @@ class MultiLabelTask(Task):
                             state: dict[str, Any]) -> Outputs:
         # A saved checkpoint is measured with the thresholds it predicts with: tuning them again on
         # the test file would flatter it and report thresholds the model does not use.
-        return self.evaluate(logits, targets, label_names, {**state, "tune_thresholds": False})
+        return self.evaluate(logits, targets, label_names, self.state_for_testing(state))
+
+    def state_for_testing(self, state: dict[str, Any]) -> dict[str, Any]:
+        return {**state, "tune_thresholds": False}
 
     def state_after_evaluation(self, outputs: Outputs, state: dict[str, Any]) -> dict[str, Any]:
         if not state.get("tune_thresholds"):

@@ -380,8 +380,9 @@ class Trainer:
     def evaluate_split(self, name: str) -> EvalEvent:
         """Evaluate a split, report it, and (for validation) keep what the task learns from it
         (multi-label's tuned thresholds) for the next checkpoint."""
+        state = self.task_state if name == "validation" else self.task.state_for_testing(self.task_state)
         outputs, loss = evaluate(
-            self.model, self.splits[name], task=self.task, task_state=self.task_state, device=self.device,
+            self.model, self.splits[name], task=self.task, task_state=state, device=self.device,
             autocast=self.autocast, batch_size=self.s.batch_size, pad_token_id=self.pad_id,
             label_names=self.label_names, control=self.control, reporter=self.rep,
             features=self.features if self.features is not None and self.features.has(name) else None,

@@ -19,7 +19,7 @@ from tests.task_data import write_multilabel, write_pairs, write_regression
 
 DATA = {
     "multi-label": lambda tmp: (write_multilabel(tmp / "ml.jsonl", n=240), {}),
-    "multi-label tuned": lambda tmp: (write_multilabel(tmp / "ml.csv", shape="delimited"), {"tune_thresholds": True}),
+    "multi-label tuned": lambda tmp: (write_multilabel(tmp / "ml.csv", shape="delimited"), {"tune_thresholds": True, "test_split": 0.2}),
     "regression": lambda tmp: (write_regression(tmp / "reg.csv"), {"task": "regression"}),
     "pairs": lambda tmp: (write_pairs(tmp / "pairs.csv"), {}),
 }
@@ -66,6 +66,9 @@ def test_tuned_thresholds_are_saved_and_used_by_the_predictor(task_runs):
     assert list(prediction.thresholds.values()) == state["thresholds"]
     report = evaluate_file(Predictor(result.run_dir), str(data))
     assert report["task"] == "multi-label" and set(report["per_label"]) == set(prediction.probabilities)
+    # The test split is measured with the thresholds tuned on validation, never tuned on itself.
+    test = [r for r in runs.read_metrics(result.run_dir) if r["event"] == "eval" and r["split"] == "test"]
+    assert test and test[-1]["thresholds"] == state["thresholds"]
 
 
 def test_regression_predicts_in_the_users_units_in_stock_transformers_too(task_runs):
