@@ -2,7 +2,9 @@
 
 The table lists `engine.runs.listing.list_runs()`; a file-system watcher on the runs folder (and each run
 folder, where status.json is atomically replaced) refreshes it when runs appear, change state or
-go away. Selecting a run shows it; Ctrl/Shift-selecting more overlays their curves on the first.
+go away. Selecting a run shows it; Ctrl/Shift-selecting more overlays their curves on the first,
+those of the first one's task only (a regression's RMSE and a classifier's F1 do not compare):
+the hint under the table names the runs left out and why.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from typing import Any
 
 from PySide6.QtCore import (
     QFileSystemWatcher,
-    QSortFilterProxyModel,
     Qt,
     QTimer,
     QUrl,
@@ -35,7 +36,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.gui.runs.details import COLUMNS, SORT_ROLE, RunDetails, RunsTableModel, StatusBadgeDelegate
+from ftstudio.gui.runs.details import RunDetails
+from ftstudio.gui.runs.table import COLUMNS, SORT_ROLE, RunsSortProxy, RunsTableModel, StatusBadgeDelegate
 from ftstudio.gui.style import error_color, muted_color
 
 WATCH_LIMIT = 200  # run folders watched (newest first); inotify watches are a shared resource
@@ -87,7 +89,7 @@ class RunsPanel(QWidget):
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
         self.model = RunsTableModel(self)
-        self.proxy = QSortFilterProxyModel(self)
+        self.proxy = RunsSortProxy(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setSortRole(SORT_ROLE)
         self.proxy.setFilterKeyColumn(-1)
@@ -109,7 +111,7 @@ class RunsPanel(QWidget):
         self.table.doubleClicked.connect(lambda _i: self._on_open_in_tester())
 
         self.filter = QLineEdit()
-        self.filter.setPlaceholderText("Filter runs (id, model, data, status)")
+        self.filter.setPlaceholderText("Filter runs (id, task, model, data, status)")
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self.proxy.setFilterFixedString)
         self.refresh_button = QPushButton("Refresh")
@@ -281,15 +283,23 @@ class RunsPanel(QWidget):
             bool(self._picked) and not any(_same(p, self.active_run) for p in self._picked)
         )
         if len(self._picked) > 1:
-            self._set_hint(
-                f"Showing {run.run_id}; dashed curves: {', '.join(p.name for p in self._picked[1:])}."
-            )
+            self._set_hint(self._overlay_hint(run))
         elif not self.model.rowCount():
             self._set_hint(f"No runs yet in {self.runs_dir}. Train one on the Train tab.")
         else:
             self._set_hint(
                 "Ctrl+click (or Shift+click) more runs to overlay their curves on the selected one."
             )
+
+    def _overlay_hint(self, run: Any) -> str:
+        """What the curves show when several runs are selected, and which were left out."""
+        shown = self.details.overlay_ids
+        text = f"Showing {run.run_id}"
+        text += f"; dashed curves: {', '.join(shown)}." if shown else "."
+        if self.details.skipped:
+            others = ", ".join(f"{o.run_id} ({o.task})" for o in self.details.skipped)
+            text += f" Not overlaid, as they are not {run.task} runs and their metrics differ: {others}."
+        return text
 
     def _set_hint(self, text: str, error: bool = False) -> None:
         color = error_color() if error else muted_color()

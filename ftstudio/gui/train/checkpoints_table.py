@@ -1,4 +1,6 @@
-"""The checkpoints of one run (step folders plus best/ and last/), with their validation metrics.
+"""The checkpoints of one run (step folders plus best/ and last/), with their validation metrics:
+the headline metrics of the run's task (accuracy and macro F1; micro F1, macro F1 and subset
+accuracy; RMSE, Pearson r and R²) and the loss.
 
 Rows come from disk (`engine.runs.listing.list_checkpoints`), re-read whenever a checkpoint event says
 something changed: the engine prunes old step folders and moves best/ before it reports, so the
@@ -25,7 +27,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-COLUMNS = ("Checkpoint", "Step", "Accuracy", "F1", "Loss", "Best", "Folder")
+from ftstudio.engine.tasks.metric_names import metric_label
+from ftstudio.gui.train.task_metrics import DEFAULT_TASK, format_metric, headline_metrics, task_name
+
+
+def columns_for(metrics: tuple[str, ...]) -> tuple[str, ...]:
+    """The table's headers with `metrics` (names) as its metric columns."""
+    return ("Checkpoint", "Step", *(_capitalized(metric_label(m)) for m in metrics), "Loss", "Best", "Folder")
+
+
+def _capitalized(label: str) -> str:
+    return label[:1].upper() + label[1:]
+
+
+COLUMNS = columns_for(headline_metrics(DEFAULT_TASK))  # a single-label run's
 
 
 class CheckpointsTable(QWidget):
@@ -42,6 +57,8 @@ class CheckpointsTable(QWidget):
         super().__init__(parent)
         self.run_dir: Path | None = None
         self.open_folders = True
+        self._rows: list[dict[str, Any]] = []
+        self.metrics = headline_metrics(DEFAULT_TASK)  # the metric columns, by name
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -73,6 +90,20 @@ class CheckpointsTable(QWidget):
     def clear(self) -> None:
         self.run_dir = None
         self._fill([])
+
+    def set_task(self, task: str | None, metrics: list[str] | tuple[str, ...] = ()) -> None:
+        """Show the headline metrics of `task` (None: single-label, as runs made before task
+        types); `metrics` are the names the run's info record lists, for a task not known here."""
+        wanted = headline_metrics(task_name(task), metrics)
+        if wanted != self.metrics:
+            self.metrics = wanted
+            headers = columns_for(wanted)
+            self.table.setColumnCount(len(headers))
+            self.table.setHorizontalHeaderLabels(headers)
+            self._fill(self._rows)
+
+    def headers(self) -> list[str]:
+        return [self.table.horizontalHeaderItem(c).text() for c in range(self.table.columnCount())]
 
     def set_run(self, run_dir: str | Path | None) -> None:
         """Show `run_dir`'s checkpoints as they are on disk now."""
@@ -119,11 +150,11 @@ class CheckpointsTable(QWidget):
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             metrics = row["metrics"]
-            cells = (row["name"], _fmt_int(row["step"]), _fmt(metrics.get("accuracy")), _fmt(metrics.get("f1")),
-                     _fmt(metrics.get("loss")), "★" if row["is_best"] else "", row["path"])
+            cells = (row["name"], _fmt_int(row["step"]), *(format_metric(m, metrics.get(m)) for m in self.metrics),
+                     format_metric("loss", metrics.get("loss")), "★" if row["is_best"] else "", row["path"])
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                if 1 <= c <= 5:
+                if 1 <= c < len(cells) - 1:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 item.setToolTip(row["path"])
                 self.table.setItem(r, c, item)
@@ -161,10 +192,6 @@ def _metrics_of(folder: Path) -> dict[str, float]:
     except (OSError, ValueError):
         return {}
     return state.get("metrics") or {} if isinstance(state, dict) else {}
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, (int, float)) else "—"
 
 
 def _fmt_int(value: Any) -> str:

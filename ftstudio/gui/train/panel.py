@@ -31,6 +31,7 @@ from ftstudio.gui.train.checkpoints_table import CheckpointsTable
 from ftstudio.gui.train.log_view import LogView
 from ftstudio.gui.train.plots import TrainingPlots
 from ftstudio.gui.train.progress import RunProgress
+from ftstudio.gui.train.task_metrics import DEFAULT_TASK, describe_metric, headline_metrics, task_name
 
 IDLE, PAUSING = "ready", "pausing"
 RUNNING_STATES = ("preparing", "training", "evaluating", "saving")
@@ -66,6 +67,7 @@ class TrainingPanel(QWidget):
         self._state = IDLE
         self._engine_state = IDLE  # the last status the engine reported (badge may say more)
         self._stop_requested = self._pause_requested = False
+        self._task, self._task_metrics = DEFAULT_TASK, []  # the run's, from its info event
         self._build()
         for name, slot in (("sig_status", self._on_status), ("sig_log", self._on_log),
                            ("sig_progress", self._on_progress), ("sig_info", self._on_info),
@@ -271,11 +273,15 @@ class TrainingPanel(QWidget):
         resumed = info.get("resumed_from_step")
         resumed = int(resumed) if resumed is not None and run_dir else None
         self.run_progress.set_plan(int(info.get("total_steps") or 0), int(info.get("epochs") or 0), resumed)
+        self._task = task_name(info.get("task"))
+        self._task_metrics = [str(m) for m in info.get("metrics") or []]
         if resumed is not None:
             # The engine has cut the metrics log back to the checkpoint; show exactly that much.
             from ftstudio.engine.runs.folder import read_metrics
 
             self.plots.load_records([r for r in read_metrics(run_dir) if int(r.get("step", 0) or 0) <= resumed])
+        self.plots.add_info(info)  # the validation plots of the run's task
+        self.checkpoints.set_task(self._task, self._task_metrics)
         if run_dir:
             self._set_run_dir(run_dir)
             self.checkpoints.set_run(run_dir)
@@ -289,11 +295,10 @@ class TrainingPanel(QWidget):
     @Slot(object)
     def _on_eval(self, event: dict) -> None:
         self.plots.add_eval(event)
-        split = event.get("split", "validation")
-        self.log.append_line(
-            f"{split.capitalize()} at step {event.get('step')}: accuracy {float(event.get('accuracy', 0)):.4f}, "
-            f"macro F1 {float(event.get('f1', 0)):.4f}, loss {float(event.get('loss', 0)):.4f}"
-        )
+        split = str(event.get("split", "validation"))
+        task = task_name(event.get("task") or self._task)
+        shown = [describe_metric(name, event.get(name)) for name in (*headline_metrics(task, self._task_metrics), "loss")]
+        self.log.append_line(f"{split.capitalize()} at step {event.get('step')}: {', '.join(shown)}")
 
     @Slot(object)
     def _on_checkpoint(self, event: dict) -> None:
@@ -330,7 +335,8 @@ class TrainingPanel(QWidget):
             best = result.get("best") or {}
             summary = "Finished."
             if best:
-                summary += f" Best {best.get('metric')} {float(best.get('value') or 0):.4f} at step {best.get('step')}."
+                metric = str(best.get("metric"))
+                summary += f" Best {describe_metric(metric, best.get('value'))} at step {best.get('step')}."
             if message:
                 summary += f" {message}"
             self._show_banner(summary, "ok")

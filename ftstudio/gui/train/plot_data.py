@@ -8,19 +8,28 @@ from typing import Any
 
 import numpy as np
 
+from ftstudio.gui.train.task_metrics import DEFAULT_TASK, describe_metric, headline_metrics, task_name
+
 STEP_COLUMNS = ("step", "epoch", "loss", "smooth", "learning_rate")
-EVAL_COLUMNS = ("step", "epoch", "loss", "accuracy", "f1")
+EVAL_COLUMNS = ("step", "epoch", "loss")  # and a column for each metric an evaluation reports
+_NOT_METRICS = frozenset({"event", "split", "task", "time"})
 
 
 class _Columns:
-    """Named float64 columns of equal length; capacity doubles when full (amortised O(1) append)."""
+    """Named float64 columns of equal length; capacity doubles when full (amortised O(1) append).
+    With `grow`, a name first seen in an appended row becomes a new column (NaN before it)."""
 
-    def __init__(self, names: tuple[str, ...], capacity: int = 256) -> None:
+    def __init__(self, names: tuple[str, ...], capacity: int = 256, grow: bool = False) -> None:
         self._index = {name: i for i, name in enumerate(names)}
         self._data = np.full((len(names), capacity), np.nan)
+        self._grow = grow
         self.size = 0
 
     def append(self, values: dict[str, float]) -> None:
+        if self._grow:
+            for name in values.keys() - self._index.keys():
+                self._index[name] = len(self._index)
+                self._data = np.vstack([self._data, np.full((1, self._data.shape[1]), np.nan)])
         if self.size == self._data.shape[1]:
             grown = np.full((self._data.shape[0], self._data.shape[1] * 2), np.nan)
             grown[:, : self.size] = self._data[:, : self.size]
@@ -30,6 +39,9 @@ class _Columns:
         self.size += 1
 
     def column(self, name: str) -> np.ndarray:
+        """The column's values (all NaN for a name no row had)."""
+        if name not in self._index:
+            return np.full(self.size, np.nan)
         return self._data[self._index[name], : self.size]
 
     def clear(self) -> None:
@@ -43,13 +55,28 @@ def _num(value: Any) -> float:
         return math.nan
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 class RunCurves:
-    """One run's buffers (live or overlaid) with its EMA state for the smoothed training loss."""
+    """One run's buffers (live or overlaid) with its EMA state for the smoothed training loss,
+    and its task (from the info record or the evaluations; single-label until one says)."""
 
     def __init__(self) -> None:
         self.steps = _Columns(STEP_COLUMNS)
-        self.evals = _Columns(EVAL_COLUMNS)
+        self.evals = _Columns(EVAL_COLUMNS, grow=True)
         self._ema, self._ema_n = 0.0, 0
+        self.task = DEFAULT_TASK
+        self.metrics: list[str] = []  # the task's metric names as the info record lists them
+        self.task_known = False  # a record named the task (an older run's never do)
+
+    def add_info(self, record: dict) -> None:
+        """The run's info event: its task and the names of its metrics."""
+        if record.get("task"):
+            self.task, self.task_known = task_name(record.get("task")), True
+        if isinstance(record.get("metrics"), list):
+            self.metrics = [str(m) for m in record["metrics"]]
 
     def add_step(self, event: dict, smoothing: float) -> None:
         loss = _num(event.get("loss"))
@@ -59,7 +86,13 @@ class RunCurves:
     def add_eval(self, event: dict) -> None:
         if event.get("split", "validation") != "validation":
             return  # a final test evaluation is not a point on the validation curve
-        self.evals.append({name: _num(event.get(name)) for name in EVAL_COLUMNS})
+        if event.get("task"):
+            self.task, self.task_known = task_name(event.get("task")), True
+        # Every number of the record is a column: the task's metrics, whichever they are. Details
+        # (confusion matrix, per-class or per-label tables, thresholds) are not numbers.
+        values = {name: float(value) for name, value in event.items()
+                  if name not in _NOT_METRICS and _is_number(value)}
+        self.evals.append({**values, **{name: _num(event.get(name)) for name in EVAL_COLUMNS}})
 
     def _smooth(self, loss: float, smoothing: float) -> float:
         """Debiased EMA (as TensorBoard): early points are not dragged towards zero."""
@@ -80,6 +113,8 @@ class RunCurves:
             kind = record.get("event")
             if kind == "step":
                 self.add_step(record, smoothing)
+            elif kind == "info":
+                self.add_info(record)
             elif kind == "eval":
                 self.add_eval(record)
 
@@ -110,7 +145,7 @@ def data_bounds(curves) -> tuple[float, float, float] | None:
 
 def readout_text(run: RunCurves, x_name: str, x: float) -> str:
     """The hover readout: the training and validation values nearest to `x` on the `x_name`
-    axis ("step" or "epoch"), in one line."""
+    axis ("step" or "epoch"), in one line; the validation values are the task's headline ones."""
     parts = []
     steps, evals = run.steps, run.evals
     i = nearest(steps.column(x_name), x)
@@ -122,8 +157,7 @@ def readout_text(run: RunCurves, x_name: str, x: float) -> str:
         )
     j = nearest(evals.column(x_name), x)
     if j is not None:
-        parts.append(
-            f"validation @ step {evals.column('step')[j]:.0f}: loss {evals.column('loss')[j]:.4f} · "
-            f"accuracy {evals.column('accuracy')[j]:.3f} · F1 {evals.column('f1')[j]:.3f}"
-        )
+        shown = [describe_metric(name, float(evals.column(name)[j]))
+                 for name in ("loss", *headline_metrics(run.task, run.metrics))]
+        parts.append(f"validation @ step {evals.column('step')[j]:.0f}: {' · '.join(shown)}")
     return "   |   ".join(parts) if parts else "No points yet"

@@ -1,60 +1,68 @@
-"""Live training curves: loss (raw, smoothed, validation), validation accuracy/F1, learning rate.
+"""Live training curves: loss (raw, smoothed, validation), the task's validation metrics,
+learning rate.
 
 Points arrive as event dicts (live from the worker, or a past run's metrics.jsonl records) and are
 appended to numpy buffers that grow by doubling; a single-shot timer redraws at most ~20 times a
 second, only while something changed and the widget is visible, by calling setData on curves made
 once. The paint that follows is Qt's own, later, of the changed regions only: the event loop gets a
 turn between the two halves. Past runs can be overlaid as dashed curves to compare.
+
+The validation plots follow the run's task (its info record, or the task its evaluations name):
+the task's headline metrics, scores (accuracy, F1, correlations) in one plot and errors (RMSE, in
+the data's units) in another, so each axis fits its numbers. Their curves are made again only
+when the task changes, i.e. between runs.
 """
 
 from __future__ import annotations
 
-import html
 import time
+from collections.abc import Iterable
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, QTimer, Slot
-from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from ftstudio.gui.train.plot_canvas import PlotCanvas
+from ftstudio.gui.train.plot_controls import PlotControls
 from ftstudio.gui.train.plot_data import RunCurves, data_bounds, readout_text
-from ftstudio.gui.train.plot_ranges import PADDING, next_x_range, next_y_range
+from ftstudio.gui.train.plot_ranges import limits_of, next_x_range, next_y_range
+from ftstudio.gui.train.plot_style import (
+    OVERLAY_COLORS,
+    OVERLAY_TIP,
+    make_curve,
+    metric_curves,
+    overlay_curves,
+    overlay_legend,
+    release_menus,
+    style_plots,
+)
+from ftstudio.gui.train.task_metrics import DEFAULT_TASK, MetricPlot, metric_plots
 
 REDRAW_MS = 50  # at most ~20 redraws per second, however fast events come
 DRAW_BUDGET = 0.2  # and at most this share of the GUI thread: slow redraws space themselves out
 MAX_REDRAW_MS = 2000
-# (light background, dark background): the same hue, a shade that reads on each.
-COLORS = {
-    "raw": ("#9ab8d8", "#4f6f8f"),
-    "train": ("#1f5fa8", "#6fb0ff"),
-    "val": ("#c0392b", "#ff7b6b"),
-    "accuracy": ("#1e8449", "#5fd38d"),
-    "f1": ("#8e44ad", "#c792ea"),
-    "lr": ("#b9770e", "#f5b041"),
-}
-OVERLAY_COLORS = (("#555555", "#bbbbbb"), ("#16a085", "#48e0c0"), ("#d35400", "#ffa45c"), ("#7f8c8d", "#95a5a6"))
+FIXED_CURVES = ("raw", "smooth", "val_loss", "lr")
 
 
-class _TimedCanvas(pg.GraphicsLayoutWidget):
-    """pyqtgraph's canvas, remembering how long its last paint took (for the redraw budget)."""
+class _Overlay:
+    """Another run drawn over this one: its buffers, name, colour and (curve, table, column) feeds."""
 
-    last_paint_ms = 0.0
-
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
-        started = time.perf_counter()
-        super().paintEvent(event)
-        self.last_paint_ms = (time.perf_counter() - started) * 1000.0
+    def __init__(self, run: RunCurves, name: str, color) -> None:
+        self.run, self.name, self.color = run, name, color
+        self.feeds: list[tuple[pg.PlotDataItem, str, str]] = []
 
 
 class TrainingPlots(QWidget):
-    """Three linked plots of a run's metrics, an x-axis toggle (steps/epochs), a smoothing slider
-    and a readout of the values under the cursor. Emits no signals."""
+    """Linked plots of a run's metrics (loss, the task's validation metrics in one or two plots,
+    learning rate), an x-axis toggle (steps/epochs), a smoothing slider and a readout of the
+    values under the cursor. Emits no signals."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._run = RunCurves()
-        self._overlays: list[tuple[RunCurves, list[pg.PlotDataItem]]] = []
+        self._overlays: list[_Overlay] = []
+        self._layout: tuple[MetricPlot, ...] = ()
         self._dirty = False
         self._x_label = ""
         self._follow = True  # False once the user zooms or pans; back on a new run or x-axis switch
@@ -67,125 +75,82 @@ class TrainingPlots(QWidget):
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._on_redraw_timer)
         self._build()
-        self._apply_theme()
+        self._show_task(DEFAULT_TASK, ())
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
-        self._x_axis = QComboBox()
-        self._x_axis.addItems(["Steps", "Epochs"])
-        self._x_axis.setToolTip("Plot against optimizer steps or epochs")
+        self._controls = PlotControls()
+        self._x_axis, self._smoothing = self._controls.x_axis, self._controls.smoothing
+        self.readout = self._controls.readout
         self._x_axis.currentIndexChanged.connect(self._on_x_axis_changed)
-        self._smoothing = QSlider(Qt.Orientation.Horizontal)
-        self._smoothing.setRange(0, 99)
-        self._smoothing.setValue(60)
-        self._smoothing.setFixedWidth(120)
-        self._smoothing.setToolTip("Exponential moving average of the training loss (0: raw)")
         self._smoothing.valueChanged.connect(self._on_smoothing_changed)
-        self._smoothing_label = QLabel("0.60")
-        self.readout = QLabel("Hover a plot to read values")
-        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        # A long readout must not widen the window; it is cut at the edge instead.
-        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        controls = QHBoxLayout()
-        controls.addWidget(QLabel("X axis:"))
-        controls.addWidget(self._x_axis)
-        controls.addSpacing(12)
-        controls.addWidget(QLabel("Smoothing:"))
-        controls.addWidget(self._smoothing)
-        controls.addWidget(self._smoothing_label)
-        controls.addSpacing(12)
-        controls.addWidget(self.readout, 1)
 
-        self._canvas = _TimedCanvas()
-        self._canvas.setMinimumHeight(220)
-        self.loss_plot = self._canvas.addPlot()
-        self.metric_plot = self._canvas.addPlot()
-        self.lr_plot = self._canvas.addPlot()
-        self._headings = {id(self.loss_plot): "Loss", id(self.metric_plot): "Validation",
-                          id(self.lr_plot): "Learning rate"}
-        self._plots = (self.loss_plot, self.metric_plot, self.lr_plot)
-        self._cursors = []
-        for plot in self._plots:
-            plot.showGrid(x=True, y=True, alpha=0.2)
-            for side in ("left", "bottom"):
-                # Grid lines at labelled ticks only: the minor levels tripled the paint time.
-                plot.getAxis(side).setStyle(maxTickLevel=0)
-            plot.getViewBox().setDefaultPadding(PADDING)  # points at the extremes stay whole
+        self._canvas = PlotCanvas()
+        c = self._canvas
+        self.loss_plot, self.metric_plot, self.error_plot, self.lr_plot = c.all_plots
+        self._all_plots, self._kind_plots, self._cursors = c.all_plots, c.kind_plots, c.cursors
+        for plot in self._all_plots:
             plot.getViewBox().sigRangeChangedManually.connect(self._on_range_changed_by_user)
-            plot.getAxis("left").setWidth(64)  # equal plot areas, whatever the tick labels' widths
-            if plot is not self.loss_plot:
-                plot.setXLink(self.loss_plot)  # zoom and pan all three together
-            cursor = pg.InfiniteLine(angle=90, movable=False)
-            cursor.setVisible(False)
-            plot.addItem(cursor, ignoreBounds=True)
-            self._cursors.append(cursor)
-        # The key of each plot is in its title (coloured names): an in-plot legend always ends up
-        # covering some run's points.
-        self._curves = {
-            "raw": self._curve(self.loss_plot, "─ train", "raw"),
-            "smooth": self._curve(self.loss_plot, "━ smoothed", "train", width=2),
-            "val_loss": self._curve(self.loss_plot, "● validation", "val", width=2, symbol="o"),
-            "accuracy": self._curve(self.metric_plot, "● accuracy", "accuracy", width=2, symbol="o"),
-            "f1": self._curve(self.metric_plot, "▼ macro F1", "f1", width=2, symbol="t"),
-            "lr": self._curve(self.lr_plot, None, "lr", width=2),
+        self._limits = {id(self.loss_plot): limits_of(["loss"]), id(self.lr_plot): limits_of(["learning_rate"])}
+        # name -> (curve, buffer table, column); the validation metrics' are added by _show_task.
+        self._feeds: dict[str, tuple[pg.PlotDataItem, str, str]] = {
+            "raw": (make_curve(self.loss_plot, "─ train", "raw"), "steps", "loss"),
+            "smooth": (make_curve(self.loss_plot, "━ smoothed", "train", width=2), "steps", "smooth"),
+            "val_loss": (make_curve(self.loss_plot, "● validation", "val", width=2, symbol="o"), "evals", "loss"),
+            "lr": (make_curve(self.lr_plot, None, "lr", width=2), "steps", "learning_rate"),
         }
-        for plot in self._plots:
-            plot.disableAutoRange()
         self._canvas.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self._canvas.installEventFilter(self)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(controls)
+        layout.addWidget(self._controls)
+        self.compared = QLabel()  # the overlaid runs' key
+        self.compared.setTextFormat(Qt.TextFormat.RichText)
+        self.compared.setWordWrap(True)
+        self.compared.setToolTip(OVERLAY_TIP)
+        layout.addWidget(self.compared)
         layout.addWidget(self._canvas, 1)
 
-    def _curve(self, plot, key: str | None, color, width: float = 1, symbol: str | None = None, style=None):
-        """A curve made once and fed by setData; `key` is its entry in the plot's title."""
-        curve = plot.plot([], [], symbol=symbol, symbolSize=6)
-        curve._ft_style = (color, width, style, symbol)  # re-coloured by _apply_theme
-        curve._ft_key = key
-        curve._ft_plot = plot
-        # Downsample long runs to the pixels available; no clipToView: it hides points outside the
-        # current range, so auto-range never grows to show new ones.
-        curve.setDownsampling(auto=True, method="peak")
-        return curve
-
-    # ------------------------------------------------------------------ theme
-    def _dark(self) -> bool:
-        return self.palette().color(QPalette.ColorRole.Base).lightness() < 128
+    def _show_task(self, task: str, metrics: Iterable[str]) -> None:
+        """Lay the validation plots out for `task` (nothing to do when its plots are shown already)."""
+        layout = metric_plots(task, metrics)
+        if layout == self._layout:
+            return
+        self._layout = layout
+        for name in [n for n in self._feeds if n not in FIXED_CURVES]:
+            curve = self._feeds.pop(name)[0]
+            curve._ft_plot.removeItem(curve)
+        for group in layout:
+            plot = self._kind_plots[group.kind]
+            self._limits[id(plot)] = limits_of(group.metrics)
+            self._feeds.update(metric_curves(plot, group))
+        if self._canvas.arrange((self.loss_plot, *(self._kind_plots[g.kind] for g in layout), self.lr_plot)):
+            self._x_label = ""  # the plots laid out again get their axis label at the next flush
+        for overlay in self._overlays:
+            self._remove_curves(overlay)
+            self._feed_overlay(overlay)
+        self._apply_theme()
+        self._start_following()
 
     def _apply_theme(self) -> None:
-        """Background, axes and curve shades from the palette, so light and dark themes both read."""
-        background = self.palette().color(QPalette.ColorRole.Base)
-        foreground = self.palette().color(QPalette.ColorRole.Text)
-        pg.setConfigOptions(background=background, foreground=foreground)
-        self._canvas.setBackground(background)
-        shade = 1 if self._dark() else 0
-        keys: dict[int, list[str]] = {id(plot): [] for plot in self._plots}
-        for plot in self._plots:
-            for side in ("left", "bottom"):
-                plot.getAxis(side).setPen(foreground)
-                plot.getAxis(side).setTextPen(foreground)
-        for cursor in self._cursors:
-            cursor.setPen(pg.mkPen(foreground, width=1, style=Qt.PenStyle.DotLine))
-        for curve in self._all_curves():
-            color, width, style, symbol = curve._ft_style
-            hex_color = COLORS[color][shade] if color in COLORS else color[shade]
-            pen = pg.mkPen(hex_color, width=width, style=style or Qt.PenStyle.SolidLine)
-            curve.setPen(pen)
-            if symbol:
-                curve.setSymbolPen(pen)
-                curve.setSymbolBrush(pg.mkBrush(hex_color))
-            if curve._ft_key:
-                keys[id(curve._ft_plot)].append(f'<span style="color:{hex_color}">{html.escape(curve._ft_key)}</span>')
-        for plot in self._plots:
-            heading = f'<span style="color:{foreground.name()}"><b>{self._headings[id(plot)]}</b></span>'
-            plot.setTitle("&nbsp;&nbsp;".join([heading, *keys[id(plot)]]), size="10pt")
+        c = self._canvas
+        style_plots(c, c.shown, c.titles, c.headings, self._all_curves(), self._cursors, self.palette())
+        overlays = [(o.name, o.color) for o in self._overlays]
+        self.compared.setText(overlay_legend(overlays, self.palette()) if overlays else "")
+        self.compared.setVisible(bool(overlays))
+
+    @property
+    def _plots(self) -> tuple[pg.PlotItem, ...]:
+        """The plots laid out now, left to right."""
+        return self._canvas.shown
 
     def _all_curves(self):
-        yield from self._curves.values()
-        for _run, curves in self._overlays:
-            yield from curves
+        for curve, _table, _column in self._feeds.values():
+            yield curve
+        for overlay in self._overlays:
+            for curve, _table, _column in overlay.feeds:
+                yield curve
 
     def changeEvent(self, event) -> None:  # noqa: N802 - Qt override
         if event.type() == QEvent.Type.PaletteChange:
@@ -209,37 +174,48 @@ class TrainingPlots(QWidget):
     def add_eval(self, event: dict) -> None:
         self._live = True
         self._run.add_eval(event)
+        if self._run.task_known:
+            self._show_task(self._run.task, self._run.metrics)
         self._mark_dirty()
+
+    @Slot(object)
+    def add_info(self, info: dict) -> None:
+        """The run's info event: lay the validation plots out for its task."""
+        self._run.add_info(info)
+        self._show_task(self._run.task, self._run.metrics)
 
     def load_records(self, records: list[dict]) -> None:
         """Show a past run from its metrics.jsonl records (replacing the current points)."""
         self._live = False
         self._run = RunCurves()
         self._run.load(records, self.smoothing())
+        self._show_task(self._run.task, self._run.metrics)  # no task in the records: single-label
         self._start_following()
 
     def add_overlay(self, records: list[dict], name: str) -> None:
-        """Draw another run's curves dashed, in their own colour, to compare with this one."""
+        """Draw another run's curves dashed, in their own colour, to compare with this one (a run
+        of the same task: another task's metrics have no curves here)."""
         run = RunCurves()
         run.load(records, self.smoothing())
-        color = OVERLAY_COLORS[len(self._overlays) % len(OVERLAY_COLORS)]
-        dash, dot = Qt.PenStyle.DashLine, Qt.PenStyle.DotLine
-        # Dashed: training loss and accuracy; dotted: validation loss and F1.
-        curves = [
-            self._curve(self.loss_plot, f"╌ {name}", color, 2, None, dash),
-            self._curve(self.loss_plot, None, color, 1, None, dot),
-            self._curve(self.metric_plot, f"╌ {name}", color, 2, None, dash),
-            self._curve(self.metric_plot, None, color, 1, None, dot),
-            self._curve(self.lr_plot, f"╌ {name}", color, 1, None, dash),
-        ]
-        self._overlays.append((run, curves))
+        overlay = _Overlay(run, name, OVERLAY_COLORS[len(self._overlays) % len(OVERLAY_COLORS)])
+        self._feed_overlay(overlay)
+        self._overlays.append(overlay)
         self._apply_theme()
         self._mark_dirty()
 
+    def _feed_overlay(self, overlay: _Overlay) -> None:
+        plots = [(self._kind_plots[group.kind], group) for group in self._layout]
+        overlay.feeds = overlay_curves(overlay.color, self.loss_plot, plots, self.lr_plot)
+
+    @staticmethod
+    def _remove_curves(overlay: _Overlay) -> None:
+        for curve, _table, _column in overlay.feeds:
+            curve._ft_plot.removeItem(curve)
+        overlay.feeds = []
+
     def clear_overlays(self) -> None:
-        for _run, curves in self._overlays:
-            for curve in curves:
-                curve._ft_plot.removeItem(curve)
+        for overlay in self._overlays:
+            self._remove_curves(overlay)
         self._overlays.clear()
         self._apply_theme()  # drop their title keys
         self._mark_dirty()
@@ -257,10 +233,30 @@ class TrainingPlots(QWidget):
         """How many training-loss and evaluation points the current run has (for tests, status)."""
         return {"steps": self._run.steps.size, "evals": self._run.evals.size}
 
+    def task(self) -> str:
+        """The task whose validation metrics are plotted."""
+        return self._run.task
+
+    def metric_layout(self) -> list[tuple[str, tuple[str, ...]]]:
+        """The validation plots laid out, left to right: (heading, metric names)."""
+        return [(g.heading, g.metrics) for g in self._layout]
+
+    def curve_key(self, name: str) -> str | None:
+        """A live curve's entry in its plot's title ('● accuracy', '● RMSE'); None for the LR."""
+        return self._feeds[name][0]._ft_key
+
+    def plot_of(self, name: str) -> pg.PlotItem:
+        """The plot a live curve is drawn in."""
+        return self._feeds[name][0]._ft_plot
+
+    def curve_names(self) -> list[str]:
+        """The live curves: raw, smooth, val_loss, lr and the task's headline metrics."""
+        return list(self._feeds)
+
     def curve_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """The data a live curve was last given (raw, smooth, val_loss, accuracy, f1, lr); what is
-        painted may be downsampled."""
-        x, y = self._curves[name].getOriginalDataset()
+        """The data a live curve was last given (raw, smooth, val_loss, lr, or a metric's name such
+        as accuracy, f1, micro_f1, rmse); what is painted may be downsampled."""
+        x, y = self._feeds[name][0].getOriginalDataset()
         return (np.array([]) if x is None else x), (np.array([]) if y is None else y)
 
     # ------------------------------------------------------------------ redraw
@@ -288,22 +284,10 @@ class TrainingPlots(QWidget):
             return
         self._dirty = False
         x_name = "epoch" if self.x_is_epochs() else "step"
-        run = self._run
-        sx, ex = run.steps.column(x_name), run.evals.column(x_name)
-        c = self._curves
-        c["raw"].setData(sx, run.steps.column("loss"))
-        c["smooth"].setData(sx, run.steps.column("smooth"))
-        c["lr"].setData(sx, run.steps.column("learning_rate"))
-        c["val_loss"].setData(ex, run.evals.column("loss"))
-        c["accuracy"].setData(ex, run.evals.column("accuracy"))
-        c["f1"].setData(ex, run.evals.column("f1"))
-        for other, curves in self._overlays:
-            osx, oex = other.steps.column(x_name), other.evals.column(x_name)
-            columns = ((osx, other.steps.column("smooth")), (oex, other.evals.column("loss")),
-                       (oex, other.evals.column("accuracy")), (oex, other.evals.column("f1")),
-                       (osx, other.steps.column("learning_rate")))
-            for curve, (x, y) in zip(curves, columns, strict=True):
-                curve.setData(x, y)
+        for run, feeds in ((self._run, self._feeds.values()), *((o.run, o.feeds) for o in self._overlays)):
+            xs = {"steps": run.steps.column(x_name), "evals": run.evals.column(x_name)}
+            for curve, table, column in feeds:
+                curve.setData(xs[table], getattr(run, table).column(column))
         if self._follow:
             self._follow_data()
         label = "Epoch" if self.x_is_epochs() else "Step"
@@ -322,7 +306,7 @@ class TrainingPlots(QWidget):
         self._follow = True
         self._x_range = None
         self._ranges.clear()
-        for plot in self._plots:
+        for plot in self._all_plots:
             plot.disableAutoRange()  # ours instead (plot_ranges.py); pyqtgraph's "A" button turns it back on
         self._mark_dirty()
 
@@ -345,7 +329,7 @@ class TrainingPlots(QWidget):
             if bounds[id(plot)] is None:
                 continue
             _, y_lo, y_hi = bounds[id(plot)]
-            y_range = next_y_range(self._ranges.get(id(plot)), y_lo, y_hi)
+            y_range = next_y_range(self._ranges.get(id(plot)), y_lo, y_hi, self._limits[id(plot)])
             if y_range is not None:
                 self._ranges[id(plot)] = y_range
                 plot.getViewBox().setYRange(*y_range, padding=0)
@@ -353,6 +337,10 @@ class TrainingPlots(QWidget):
     def shutdown(self) -> None:
         """Stop the redraw timer (the owner calls this before it goes away)."""
         self._timer.stop()
+
+    def release_menus(self) -> None:
+        """Free pyqtgraph's context menus of every plot, laid out or not (see plot_style)."""
+        release_menus(self._all_plots)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
@@ -372,11 +360,10 @@ class TrainingPlots(QWidget):
         self.flush()
 
     @Slot(int)
-    def _on_smoothing_changed(self, value: int) -> None:
-        self._smoothing_label.setText(f"{value / 100:.2f}")
+    def _on_smoothing_changed(self, _value: int) -> None:
         self._run.resmooth(self.smoothing())
-        for other, _curves in self._overlays:
-            other.resmooth(self.smoothing())
+        for overlay in self._overlays:
+            overlay.run.resmooth(self.smoothing())
         self._mark_dirty()
 
     # ------------------------------------------------------------------ hover readout

@@ -64,7 +64,7 @@ def test_lists_runs_with_status_and_best_metric(panel, trained_runs):
     assert panel.model.rowCount() == 3
     first = _row(panel, trained_runs["first"])
     assert first["Status"] == "finished"
-    assert first["Best"].startswith("f1 0.")
+    assert first["Best"].startswith("macro F1 0.") and first["Task"] == "single-label"
     assert first["Model"] == "tiny-bert" and first["Data"] == "small.csv"
     assert _row(panel, trained_runs["stopped"])["Status"] == "stopped"
 

@@ -36,3 +36,22 @@ def test_a_flat_curve_still_gets_a_visible_range():
     assert lo < 0.5 < hi
     lo, hi = next_y_range(None, 0.0, 0.0)
     assert lo < 0.0 < hi
+
+
+def test_a_range_stops_near_what_its_values_can_be():
+    from ftstudio.gui.train.plot_ranges import limits_of
+
+    assert limits_of(["accuracy", "f1"]) == (0.0, 1.0)
+    assert limits_of(["pearson", "r2"]) == (None, 1.0)  # R² has no floor
+    assert limits_of(["rmse"]) == (0.0, None) and limits_of(["loss"]) == (0.0, None)
+    # A score climbing out of its range gets room ahead, but not far past 1 ...
+    old = next_y_range(None, 0.3, 0.5, limits_of(["accuracy"]))
+    lo, hi = next_y_range(old, 0.3, 0.95, limits_of(["accuracy"]))
+    assert hi == pytest.approx(1.0 + PADDING * 0.65) and lo < 0.3
+    # ... nor a falling error (or loss) far below 0; an error has no ceiling.
+    old = next_y_range(None, 10.0, 40.0, limits_of(["rmse"]))
+    lo, hi = next_y_range(old, 0.5, 60.0, limits_of(["rmse"]))
+    assert lo == pytest.approx(-PADDING * 59.5) and hi > 60.0 + PADDING * 59.5
+    # Values outside their limits (a broken metric) are still shown.
+    lo, hi = next_y_range(None, -0.5, 1.5, limits_of(["accuracy"]))
+    assert lo < -0.5 and hi > 1.5

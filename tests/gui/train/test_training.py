@@ -81,6 +81,28 @@ def test_run_finishes_with_curves_and_checkpoints(qtbot, make_panel, tiny_model_
     assert panel.open_run_button.isEnabled()
 
 
+def test_a_regression_run_shows_its_errors_and_correlations(qtbot, make_panel, tiny_model_dir, tmp_path):
+    import random
+
+    from tests.conftest import make_texts, write_csv
+
+    rng = random.Random(0)
+    value = {"negative": -1.0, "positive": 2.0, "neutral": 0.5}
+    data = write_csv(tmp_path / "scores.csv", [(t, 10 * value[label] + rng.gauss(0, 1)) for t, label in make_texts(96)],
+                     header=("text", "score"))
+    session, panel = make_panel(_settings(tiny_model_dir, data, task="regression", label_column="score", epochs=1))
+    with qtbot.waitSignal(panel.sig_run_finished, timeout=RUN_TIMEOUT_MS) as finished:
+        assert panel.start()
+    assert finished.args[0]["status"] == "finished", finished.args[0]
+    assert panel.plots.task() == "regression"
+    assert panel.plots.metric_layout() == [("Validation error", ("rmse",)), ("Validation", ("pearson", "r2"))]
+    evals = panel.plots.point_counts()["evals"]
+    assert evals >= 2 and len(panel.plots.curve_data("rmse")[0]) == len(panel.plots.curve_data("r2")[0]) == evals
+    assert panel.checkpoints.headers()[2:5] == ["RMSE", "Pearson r", "R²"]
+    assert "RMSE" in panel.log.text() and "Pearson r" in panel.log.text() and "accuracy" not in panel.log.text()
+    assert "Best RMSE" in panel.banner.text()
+
+
 def test_pause_then_resume_then_stop(qtbot, make_panel, tiny_model_dir, small_csv):
     session, panel = make_panel(_settings(tiny_model_dir, small_csv, epochs=30, log_steps=1))
     with qtbot.waitSignal(session.sig_step, timeout=RUN_TIMEOUT_MS):
