@@ -17,8 +17,8 @@ pytestmark = pytest.mark.slow
 
 
 def _train(tmp_path, **changes):
-    settings = TrainSettings(model="default", max_samples=500, epochs=2, batch_size=16, max_length=64,
-                             learning_rate=1e-4, seed=0, **changes)
+    settings = TrainSettings(**{**dict(model="default", max_samples=500, epochs=2, batch_size=16, max_length=64,
+                                       learning_rate=1e-4, seed=0), **changes})
     recorder = Recorder()
     result = train(settings, tmp_path / "run", reporter=recorder)
     assert result.status == "finished", result.message
@@ -26,13 +26,14 @@ def _train(tmp_path, **changes):
 
 
 def test_multi_label_beats_always_answering_the_common_labels(tmp_path):
-    result, evals, settings = _train(tmp_path, data="sample:multi-label")
+    # Ten labels, most of them rare, and few steps: the thresholds tuned on validation (a feature
+    # of the task) make the ranking the model has learned count before its sigmoids cross 0.5.
+    result, evals, settings = _train(tmp_path, data="sample:multi-label", tune_thresholds=True, learning_rate=2e-4)
     prepared = prepare_data(settings)
     train_rows, validation = prepared.targets("train"), prepared.targets("validation")
     common = np.broadcast_to(train_rows.mean(axis=0) >= 0.5, validation.shape)
     baseline = multilabel_metrics(validation, common, prepared.label_names)["micro_f1"]
     best = max(e.metrics["micro_f1"] for e in evals)
-    print("multi-label", best, baseline)
     assert best > baseline + 0.1, (best, baseline)
     prediction = Predictor(result.run_dir).predict("@united lost my bag again, worst airline")[0]
     assert "United" in prediction.labels
@@ -41,7 +42,6 @@ def test_multi_label_beats_always_answering_the_common_labels(tmp_path):
 def test_regression_correlates_with_the_labellers(tmp_path):
     result, evals, _ = _train(tmp_path, data="sample:regression", task="regression")
     best = max(e.metrics["pearson"] for e in evals)
-    print("regression", best)
     assert best > 0.4, best
     happy, angry = Predictor(result.run_dir).predict(["@JetBlue thank you, wonderful crew!",
                                                       "@united worst service ever, lost my bag"])
@@ -54,5 +54,4 @@ def test_pairs_beat_the_majority_answer(tmp_path):
     confusion = np.array(evals[-1].details["confusion"])
     majority = confusion.sum(axis=1).max() / confusion.sum()
     best = max(e.metrics["accuracy"] for e in evals)
-    print("pairs", best, majority)
     assert best > majority + 0.05, (best, majority)
