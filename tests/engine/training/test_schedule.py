@@ -63,6 +63,6 @@ def test_resume_is_exact_across_an_adaptive_mid_epoch_evaluation(tiny_model_dir,
     one at step 6 (mid-epoch) is redone first on resume, and the run ends as the uninterrupted one."""
     settings = tiny_settings(tiny_model_dir, small_csv, eval_steps=0, early_stopping_patience=4)
     whole = train(settings, tmp_path / "whole")
-    assert [e[0] for e in _evals(whole.run_dir)] == evaluation_steps(28, 14, 0)[:len(_evals(whole.run_dir))]
-    assert _evals(whole.run_dir)[1][0] == 6
+    assert [e["step"] for e in _evals(whole.run_dir)] == evaluation_steps(28, 14, 0)[:len(_evals(whole.run_dir))]
+    assert _evals(whole.run_dir)[1]["step"] == 6
     assert_stop_in_second_evaluation_resumes_exactly(settings, whole, tmp_path / "split", evaluated_step=6)

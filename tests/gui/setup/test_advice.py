@@ -12,19 +12,6 @@ WAIT_MS = 60000
 pytestmark = pytest.mark.usefixtures("temp_qsettings")
 
 
-@pytest.fixture
-def page(qtbot):
-    from ftstudio.gui.background import BackgroundRunner
-    from ftstudio.gui.setup.page import SetupPage
-
-    runner = BackgroundRunner(max_threads=2)
-    setup = SetupPage(runner)
-    qtbot.addWidget(setup)
-    yield setup
-    setup.shutdown()
-    runner.shutdown()
-
-
 def _load(qtbot, page, model_dir, data_file) -> None:
     page.model_panel.choose_folder(str(model_dir))
     page.data_panel.choose_file(str(data_file))

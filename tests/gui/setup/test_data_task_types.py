@@ -18,19 +18,6 @@ pytestmark = pytest.mark.usefixtures("temp_qsettings")
 
 
 @pytest.fixture
-def page(qtbot):
-    from ftstudio.gui.background import BackgroundRunner
-    from ftstudio.gui.setup.page import SetupPage
-
-    runner = BackgroundRunner(max_threads=2)
-    setup = SetupPage(runner)
-    qtbot.addWidget(setup)
-    yield setup
-    setup.shutdown()
-    runner.shutdown()
-
-
-@pytest.fixture
 def panel(qtbot):
     from ftstudio.gui.setup.data_panel import DataPanel
 
