@@ -24,6 +24,8 @@ SCHEDULERS = ("linear", "cosine", "constant")
 OPTIMIZERS = ("adamw", "sgd")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cuda", "mps", "cpu")
+# The settings declaration names the choices itself (it imports no task code); a test keeps them
+# equal to the registry's (tests/engine/tasks/test_detection.py).
 TASKS = ("auto", "single-label", "multi-label", "regression")
 # "auto" is the task's natural metric; the others are every task's metrics (refused for a task
 # that does not report them, once the task is known).

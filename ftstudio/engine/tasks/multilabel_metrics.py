@@ -14,6 +14,9 @@ import numpy as np
 DEFAULT_THRESHOLD = 0.5
 # Candidate thresholds when tuning: coarse enough not to fit the validation split's noise.
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
+# A label needs this many positive validation rows to have its threshold tuned: fitted to one or
+# two examples, a rare label's threshold drops until it fires on unrelated texts.
+MIN_POSITIVES_TO_TUNE = 5
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -58,13 +61,14 @@ def multilabel_metrics(truth: np.ndarray, predicted: np.ndarray, label_names: li
 
 def tune_thresholds(truth: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
     """Each label's threshold from THRESHOLD_GRID that maximises its F1 on these rows; ties go to
-    the threshold nearest 0.5, and a label with no positive rows keeps 0.5."""
+    the threshold nearest 0.5, and a label with fewer than MIN_POSITIVES_TO_TUNE positive rows
+    keeps 0.5."""
     truth = np.asarray(truth) > 0.5
     chosen = np.full(truth.shape[1], DEFAULT_THRESHOLD)
     preference = np.abs(THRESHOLD_GRID - DEFAULT_THRESHOLD)
     for label in range(truth.shape[1]):
         positives = truth[:, label]
-        if not positives.any():
+        if positives.sum() < MIN_POSITIVES_TO_TUNE:
             continue
         predicted = probabilities[:, label][None, :] >= THRESHOLD_GRID[:, None]  # [grid, rows]
         tp = (predicted & positives).sum(axis=1)

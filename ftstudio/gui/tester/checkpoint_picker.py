@@ -94,6 +94,7 @@ class CheckpointPicker(QComboBox):
         self._others: list[tuple[str, str, dict]] = []  # (run id, best-or-last folder, task) of other runs
         self._reason = "Pick a model: train a run first, or choose “Browse folder…”."
         self._emitted = ""
+        self._chosen = False  # the user picked an entry (a default pick follows the run instead)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.setMinimumContentsLength(14)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -109,11 +110,14 @@ class CheckpointPicker(QComboBox):
 
         self.run_dir = Path(run_dir) if run_dir else None
         self._others = self._other_runs(listing.list_runs(self.runs_dir) if others is None else others)
+        self._chosen = False
         self._rebuild(prefer_default=True)
 
     def refresh(self) -> None:
-        """Re-read this run's checkpoints, keeping the pick (other runs are read on `set_run`)."""
-        self._rebuild(prefer_default=False)
+        """Re-read this run's checkpoints (other runs are read on `set_run`), keeping a pick the
+        user made; a default pick follows the run (its best as soon as it has one: a run that
+        started without checkpoints defaulted to another run's)."""
+        self._rebuild(prefer_default=not self._chosen)
 
     def current_path(self) -> str:
         data = self.currentData()
@@ -261,6 +265,7 @@ class CheckpointPicker(QComboBox):
 
     @Slot(int)
     def _on_activated(self, index: int) -> None:
+        self._chosen = True  # (activated: the user's own pick, never a programmatic one)
         if self.itemData(index) != BROWSE:
             return
         folder = (self.browse_folder or self._ask_folder)()

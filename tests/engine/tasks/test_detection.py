@@ -64,3 +64,11 @@ def test_explicit_tasks_refuse_shapes_they_cannot_read():
     single = _dataset({"text": TEXTS, "label": ["x", "y"] * 20})
     task, labels, notes = resolve_task(single, ["label"], "multi-label", None)
     assert task.name == "multi-label" and "one label" in notes[0]
+
+
+def test_the_settings_offer_exactly_the_registered_tasks_and_metrics():
+    from ftstudio.engine.settings.train_settings import BEST_METRICS, TASKS
+    from ftstudio.engine.tasks.registry import ALL_METRICS, TASK_CHOICES
+
+    assert TASKS == TASK_CHOICES
+    assert set(BEST_METRICS) == set(ALL_METRICS)

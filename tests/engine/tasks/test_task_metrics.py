@@ -23,14 +23,19 @@ def test_multilabel_metrics_by_hand():
 
 
 def test_thresholds_are_tuned_per_label_for_f1():
-    truth = np.array([[1, 0], [1, 0], [0, 1], [0, 0]])
-    probabilities = np.array([[0.3, 0.9], [0.35, 0.1], [0.1, 0.8], [0.05, 0.2]])
+    # Label a: five positives at 0.3-0.4, negatives at most 0.1: any threshold in (0.1, 0.3] is
+    # perfect and the grid's value nearest 0.5 wins the tie. Label b: positives at 0.8 and up.
+    truth = np.array([[1, 1]] * 5 + [[0, 0]] * 5)
+    probabilities = np.array([[0.3 + i / 100, 0.8 + i / 100] for i in range(5)] + [[0.1, 0.75]] * 5)
     thresholds = tune_thresholds(truth, probabilities)
-    # Label a: positives at 0.3 and 0.35, negatives at most 0.1: any threshold in (0.1, 0.3] is perfect;
-    # the grid's value nearest 0.5 wins the tie. Label b: 0.8 and 0.9 score, the positive is 0.8.
     assert thresholds[0] == pytest.approx(0.3)
-    assert 0.2 < thresholds[1] <= 0.8
-    assert tune_thresholds(np.zeros((3, 1)), np.full((3, 1), 0.7))[0] == 0.5  # no positives: 0.5 stays
+    assert thresholds[1] == pytest.approx(0.8)
+
+
+def test_rare_labels_keep_the_default_threshold():
+    truth = np.array([[1], [1], [0], [0], [0]])  # two positives: too few to tune on
+    assert tune_thresholds(truth, np.array([[0.2], [0.25], [0.1], [0.05], [0.0]]))[0] == 0.5
+    assert tune_thresholds(np.zeros((3, 1)), np.full((3, 1), 0.7))[0] == 0.5
 
 
 def test_regression_metrics_match_numpy():

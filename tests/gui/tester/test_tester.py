@@ -187,6 +187,37 @@ def test_run_without_checkpoint_explains_then_picks_up_the_first_one(qtbot, tmp_
         assert panel.shutdown()
 
 
+def test_a_new_run_is_picked_once_it_has_a_checkpoint_unless_the_user_chose(qtbot, tmp_path, trained_run):
+    """A run started after another: until it has a checkpoint the default pick is the other run's
+    best; when its own lands, the pick moves to it, but never away from what the user chose."""
+    import shutil
+
+    from ftstudio.engine.runs.folder import write_settings
+    from ftstudio.gui.tester.panel import TesterPanel
+
+    runs = tmp_path / "runs"
+    shutil.copytree(trained_run, runs / "first")
+    second = runs / "second"
+    second.mkdir()
+    write_settings(second, {"model": "default", "data": "sample"}, {})
+    panel = TesterPanel(runs)
+    qtbot.addWidget(panel)
+    panel.set_run(second)
+    try:
+        assert panel.picker.current_path() == str(runs / "first" / "best")
+        shutil.copytree(trained_run / "best", second / "best")
+        panel.refresh_checkpoints()
+        assert panel.picker.current_path() == str(second / "best")
+        # The user picks the first run's model: later checkpoints of this run leave it alone.
+        index = next(i for i in range(panel.picker.count()) if "first" in panel.picker.itemText(i))
+        panel.picker.setCurrentIndex(index)
+        panel.picker.activated.emit(index)
+        panel.refresh_checkpoints()
+        assert panel.picker.current_path() == str(runs / "first" / "best")
+    finally:
+        assert panel.shutdown()
+
+
 def test_newest_request_wins(qtbot, tester):
     """Typing fast sends many requests; only the last one's answer is shown."""
     seen = []
