@@ -27,7 +27,7 @@ SCORE_NAMES = ("score", "rating", "stars", "value", "target", "label", "y", "sim
                "relatedness_score")
 _SAMPLE_ROWS = 2000  # rows inspected to judge a column's kind and text length
 # A number as text, with a decimal point or a decimal comma (as Excel writes it in many locales).
-_NUMBER = re.compile(r"^\s*[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?\s*$")
+NUMBER = re.compile(r"^\s*[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?\s*$")
 _INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
 # '1.0', '0.00', '1,0' (a decimal comma, as Excel writes in many locales): a whole number as a decimal.
 _WHOLE_DECIMAL = re.compile(r"^\s*[+-]?\d+[.,]0*\s*$")
@@ -74,7 +74,7 @@ def _holds_numbers(dataset: datasets.Dataset, column: str) -> bool:
     if kind != "string":
         return False
     values = [v for v in _sample(dataset, column) if isinstance(v, str) and v.strip()]
-    return bool(values) and all(_NUMBER.match(v) for v in values)
+    return bool(values) and all(NUMBER.match(v) for v in values)
 
 
 def _show(name: Any) -> str:
@@ -194,7 +194,7 @@ def _named_pair(dataset: datasets.Dataset, labels: list[str] | None) -> tuple[st
 
 
 def _check_text(dataset: datasets.Dataset, column: str, what: str) -> None:
-    if all(_is_blank(v) for v in _sample(dataset, column)):  # (a blank column reads as numbers: all NaN)
+    if all(is_blank(v) for v in _sample(dataset, column)):  # (a blank column reads as numbers: all NaN)
         raise DatasetError(f"The {what} column '{_show(column)}' is empty; choose a column that holds text "
                            f"(columns: {_describe(dataset)}).")
     if column_kind(dataset.features[column]) != "string" or _holds_numbers(dataset, column):
@@ -242,7 +242,7 @@ def label_candidates(dataset: datasets.Dataset, exclude: str | None) -> list[tup
         if column == exclude or kind not in ("classlabel", "string", "int", "bool", "float"):
             continue
         try:
-            values = [v for v in dataset.unique(column) if not _is_blank(v)]
+            values = [v for v in dataset.unique(column) if not is_blank(v)]
         except Exception:  # unhashable or odd types: not a label column
             continue
         if kind == "float" and not all(float(v).is_integer() for v in values):
@@ -254,7 +254,8 @@ def label_candidates(dataset: datasets.Dataset, exclude: str | None) -> list[tup
     return [(distinct, column) for _, distinct, _, column in sorted(found)]
 
 
-def _is_blank(value: Any) -> bool:
+def is_blank(value: Any) -> bool:
+    """No value: None, NaN (a blank cell of a numeric column) or only whitespace."""
     return value is None or (isinstance(value, float) and value != value) or (isinstance(value, str) and not value.strip())
 
 
@@ -307,7 +308,7 @@ def encode_labels(train: datasets.Dataset, column: str,
         _check_classes(train, column, [names[i] for i in np.unique(encoded["train"])], len(encoded["train"]))
         return names, encoded
     keys = _whole_numbers_as_integers({split: label_keys(vals, column) for split, vals in values.items()})
-    present = sorted(set(keys["train"]), key=_name_order(keys["train"]))
+    present = sorted(set(keys["train"]), key=name_order(keys["train"]))
     _check_classes(train, column, present, len(keys["train"]))
     index = {name: i for i, name in enumerate(present)}
     encoded = {}
@@ -364,7 +365,7 @@ def _whole_numbers_as_integers(keys: dict[str, list[str]]) -> dict[str, list[str
     return {split: [str(int(re.split(r"[.,]", k.strip())[0])) for k in split_keys] for split, split_keys in keys.items()}
 
 
-def _name_order(keys: list[str]):
+def name_order(keys: list[str]):
     """Sort numerically when every name is an integer ('2' < '10'), else alphabetically."""
     if keys and all(_INTEGER.match(k) for k in keys):
         return lambda k: (int(k), k)

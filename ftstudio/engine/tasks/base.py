@@ -77,8 +77,9 @@ class Task:
     # ---------------------------------------------------------------- labels
     def is_missing(self, value: Any) -> bool:
         """A row without a usable label (dropped before training)."""
-        return value is None or (isinstance(value, float) and value != value) or (
-            isinstance(value, str) and not value.strip())
+        from ftstudio.engine.data.columns import is_blank
+
+        return is_blank(value)
 
     def encode(self, train: datasets.Dataset, labels: LabelSpec, values: dict[str, list[Any]]) -> Targets:
         """Label names and per-split targets from the raw label values of each split."""

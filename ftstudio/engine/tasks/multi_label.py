@@ -9,11 +9,11 @@ Targets are multi-hot rows; the model's loss is binary cross-entropy per label
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ftstudio.engine.data.columns import is_blank, name_order
 from ftstudio.engine.errors import DatasetError
 from ftstudio.engine.tasks.base import LabelSpec, Outputs, Targets, Task
 from ftstudio.engine.tasks.multilabel_metrics import (
@@ -29,12 +29,6 @@ if TYPE_CHECKING:
 
 _TRUE = {"1", "1.0", "true", "yes", "y", "t"}
 _FALSE = {"0", "0.0", "false", "no", "n", "f", ""}
-_INTEGER = re.compile(r"^[+-]?\d+$")
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value) or (
-        isinstance(value, str) and not value.strip())
 
 
 def _flag(value: Any, column: str) -> bool:
@@ -65,7 +59,7 @@ def row_labels(value: Any, labels: LabelSpec) -> list[str]:
                 raise DatasetError(
                     f"Label column '{labels.columns[0]}' holds nested lists; each row needs a flat list of labels."
                 )
-            if not _blank(item):
+            if not is_blank(item):
                 found.append(_name(item))
         return list(dict.fromkeys(found))  # a label listed twice counts once
     if labels.separator is not None and isinstance(value, str):
@@ -79,12 +73,6 @@ def _name(value: Any) -> str:
     return str(value).strip()
 
 
-def _name_order(names: set[str]) -> list[str]:
-    if names and all(_INTEGER.match(n) for n in names):
-        return sorted(names, key=int)
-    return sorted(names)
-
-
 class MultiLabelTask(Task):
     name = "multi-label"
     title = "Multi-label classification"
@@ -96,17 +84,18 @@ class MultiLabelTask(Task):
 
     def is_missing(self, value: Any) -> bool:
         if isinstance(value, tuple):  # several 0/1 columns: every one must be filled
-            return any(_blank(cell) for cell in value)
+            return any(is_blank(cell) for cell in value)
         if isinstance(value, (list, np.ndarray)):
             return False  # an empty list is a row with none of the labels
-        return _blank(value)
+        return is_blank(value)
 
     def encode(self, train: datasets.Dataset, labels: LabelSpec, values: dict[str, list[Any]]) -> Targets:
         rows = {split: [row_labels(v, labels) for v in split_values] for split, split_values in values.items()}
         if len(labels.columns) > 1:
             names = list(labels.columns)
         else:
-            names = _name_order({name for row in rows["train"] for name in row})
+            found = {name for row in rows["train"] for name in row}
+            names = sorted(found, key=name_order(list(found)))
         if len(names) < 2:
             only = f"only '{names[0]}'" if names else "no labels at all"
             raise DatasetError(

@@ -12,12 +12,12 @@ The exact training-space head goes into the resume state, so a resumed run conti
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ftstudio.engine.data.columns import NUMBER
 from ftstudio.engine.errors import DatasetError
 from ftstudio.engine.tasks.base import LabelSpec, Outputs, Targets, Task
 from ftstudio.engine.tasks.regression_metrics import regression_metrics
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     import datasets
     import torch
 
-_NUMBER = re.compile(r"^\s*[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?\s*$")
 _BINS = 10  # quantile strata for stratified hold-out
 _SCATTER_POINTS = 2000
 
@@ -37,7 +36,7 @@ def as_number(value: Any, column: str, row: int, split: str) -> float:
         return float(value)
     if isinstance(value, (int, float, np.integer, np.floating)):
         number = float(value)
-    elif isinstance(value, str) and _NUMBER.match(value):
+    elif isinstance(value, str) and NUMBER.match(value):
         number = float(value.strip().replace(",", "."))
     else:
         shown = str(value)[:40]

@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QWidget
 
-from ftstudio.gui.setup.recent_paths import recent_paths
+from ftstudio.gui.setup.recent_paths import add_recent_items
 
 SAMPLE_LABEL = "Embedded sample: airline tweets (3 classes)"
 OPEN_FILE = "__open_file__"
@@ -50,12 +50,7 @@ class DataSourceCombo(QComboBox):
                 what = description.split(":")[0]  # "Airline tweets, multi-label"
                 self.addItem(f"Embedded sample: {what[:1].lower()}{what[1:]}", sample)
                 self.setItemData(self.count() - 1, description, Qt.ItemDataRole.ToolTipRole)
-            recent = [p for p in recent_paths(RECENT_KEY) if Path(p).exists()]
-            if recent:
-                self.insertSeparator(self.count())
-                for path in recent:
-                    self.addItem(f"File: {Path(path).name}", path)
-                    self.setItemData(self.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
+            add_recent_items(self, RECENT_KEY, Path.exists, "File")
             self.insertSeparator(self.count())
             self.addItem("Open file...", OPEN_FILE)
             return self.select(spec)

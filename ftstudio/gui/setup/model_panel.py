@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from ftstudio.engine.errors import user_message
 from ftstudio.gui.background import BackgroundRunner, BackgroundTask
-from ftstudio.gui.setup.recent_paths import recent_paths, remember_path
+from ftstudio.gui.setup.recent_paths import add_recent_items, remember_path
 from ftstudio.gui.style import set_role
 
 DEFAULT_LABEL = "Embedded: all-MiniLM-L6-v2 (default)"
@@ -128,12 +128,7 @@ class ModelPanel(QGroupBox):
                 note = "" if entry.complete else "  (incomplete)"
                 combo.addItem(f"Cached: {entry.repo_id}  · {_size(entry.size_bytes)}{note}", entry.repo_id)
                 combo.setItemData(combo.count() - 1, str(entry.path), Qt.ItemDataRole.ToolTipRole)
-        recent = [p for p in recent_paths(RECENT_KEY) if Path(p).is_dir()]
-        if recent:
-            combo.insertSeparator(combo.count())
-            for folder in recent:
-                combo.addItem(f"Folder: {Path(folder).name}", folder)
-                combo.setItemData(combo.count() - 1, folder, Qt.ItemDataRole.ToolTipRole)
+        add_recent_items(combo, RECENT_KEY, Path.is_dir, "Folder")
         combo.insertSeparator(combo.count())
         combo.addItem("Open folder...", OPEN_FOLDER)
         self._select_spec(self._spec)
