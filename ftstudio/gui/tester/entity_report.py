@@ -129,7 +129,7 @@ class ErrorSentences(QWidget):
         self._shown = [int(e.get("sentence", 0)) for e in chosen]
         self.caption.setText(self._caption(len(chosen), kind))
         self.text.setVisible(bool(chosen))
-        self.text.set_html("".join(error_sentence_html(e) for e in chosen))
+        self.text.set_renderer(lambda dark: "".join(error_sentence_html(e, dark) for e in chosen))
 
     def _caption(self, count: int, kind: str) -> str:
         if not self._errors:

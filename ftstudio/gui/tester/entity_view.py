@@ -11,11 +11,11 @@ or left unhighlighted (they still appear in the table), so no answer can break t
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QPointF, Qt, Signal, Slot
-from PySide6.QtGui import QTextCursor
+from PySide6.QtGui import QColor, QPalette, QTextCursor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -120,10 +120,16 @@ def words_to_text(tokens: Sequence[str], spans: Sequence[Sequence[Any]]) -> tupl
 
 
 # ---------------------------------------------------------------------- widgets
+def palette_is_dark(widget: QWidget) -> bool:
+    """Whether `widget` is drawn dark now (its own palette: right during a live theme switch)."""
+    return widget.palette().color(QPalette.ColorRole.Base).lightness() < 128
+
+
 class EntityText(QTextBrowser):
     """Read-only rich text with entity tooltips; grows with its text up to `max_lines`, then
     scrolls (`max_lines=0`: takes the room its layout gives, at least `min_lines`).
-    `set_entities(text, entities)` / `set_html(html)`; `select_entity(index)`."""
+    `set_entities(text, entities)`, or `set_renderer(render)` for any rich text made by
+    `render(dark)`; both follow a theme switch. `select_entity(index)` selects an entity's words."""
 
     def __init__(self, parent: QWidget | None = None, max_lines: int = MAX_TEXT_LINES, min_lines: int = 1) -> None:
         super().__init__(parent)
@@ -141,15 +147,27 @@ class EntityText(QTextBrowser):
             self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
             self.setMinimumHeight(line * min_lines + 2 * self.frameWidth() + 8)
         self._entities: list[dict] = []
+        self._render: Callable[[bool], str] | None = None
         self._fit_height()
 
     def set_entities(self, text: str, entities: Sequence[dict]) -> None:
-        self._entities = [dict(e) for e in entities]
-        self.set_html(entity_html(text, self._entities))
+        entities = [dict(e) for e in entities]
+        self.set_renderer(lambda dark: entity_html(text, entities, dark))
+        self._entities = entities
 
-    def set_html(self, markup: str) -> None:
-        self.setHtml(markup)
+    def set_renderer(self, render: Callable[[bool], str]) -> None:
+        """Show `render(dark)`, and render again when the theme changes."""
+        self._entities, self._render = [], render
+        self.setHtml(render(palette_is_dark(self)))
         self._fit_height()
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        # The entity colours are baked into the rich text: draw it again for the new theme.
+        if event.type() == event.Type.PaletteChange and self._render is not None:
+            scrolled = self.verticalScrollBar().value()
+            self.setHtml(self._render(palette_is_dark(self)))
+            self.verticalScrollBar().setValue(scrolled)
+        super().changeEvent(event)
 
     def tooltip_at(self, point: QPointF) -> str:
         """The tooltip of the character under `point` (viewport coordinates), "" if none."""
@@ -281,9 +299,7 @@ class EntityTable(QTableWidget):
         text.setData(_SORT_ROLE, str(entity.get("text", "")).casefold())
         label = _SortItem(kind)
         label.setData(_SORT_ROLE, kind.casefold())
-        background, foreground = entity_colours(kind)
-        from PySide6.QtGui import QColor
-
+        background, foreground = entity_colours(kind, palette_is_dark(self))
         label.setBackground(QColor(background))
         label.setForeground(QColor(foreground))
         known = isinstance(score, (int, float))
@@ -295,6 +311,11 @@ class EntityTable(QTableWidget):
             item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         text.setToolTip(entity_tooltip(entity))
         return [text, label, value, offsets]
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        if event.type() == event.Type.PaletteChange and self._entities:
+            self.set_entities(self._entities)  # type cells take the new theme's colours
+        super().changeEvent(event)
 
     def _fit_height(self) -> None:
         rows = max(1, min(self.rowCount(), MAX_TABLE_ROWS))

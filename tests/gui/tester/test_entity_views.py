@@ -255,3 +255,18 @@ def test_a_report_without_mistakes_says_so(qtbot):
     report.show_evaluation({**_evaluation(), "errors": []})
     assert report.errors.caption.text() == "Every sentence's entities are right."
     assert report.errors.shown() == [] and not report.errors.type_filter.isVisibleTo(report)
+
+
+def test_entity_colours_follow_a_theme_switch(qtbot):
+    from ftstudio.gui.entity_colours import entity_colour
+    from ftstudio.gui.style import dark_palette
+    from ftstudio.gui.tester.entity_view import EntityView
+
+    view = EntityView()
+    qtbot.addWidget(view)
+    view.set_prediction(TEXT, [_entity(TEXT, "Paris", "LOC")])
+    light, dark = entity_colour("LOC", dark=False), entity_colour("LOC", dark=True)
+    assert light in view.text.toHtml() and view.table.item(0, 1).background().color().name() == light
+    view.setPalette(dark_palette())
+    assert dark in view.text.toHtml() and light not in view.text.toHtml()
+    assert view.table.item(0, 1).background().color().name() == dark
