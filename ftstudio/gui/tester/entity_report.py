@@ -158,8 +158,8 @@ class EntityReport(QWidget):
         tables.setContentsMargins(0, 0, 0, 0)
         tables.addWidget(self.per_type, 0, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         tables.addSpacing(16)
-        tables.addWidget(self.confusion, 0, Qt.AlignmentFlag.AlignTop)
-        tables.addStretch(1)
+        # The rest of the width to the confusion view, so its caption reads on one or two lines.
+        tables.addWidget(self.confusion, 1, Qt.AlignmentFlag.AlignTop)
         content = QWidget()
         inner = QVBoxLayout(content)
         inner.setContentsMargins(0, 0, 4, 0)

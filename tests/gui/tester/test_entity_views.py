@@ -18,7 +18,7 @@ def _entity(text: str, word: str, kind: str, score: float = 0.9) -> dict:
 def _visible_text(view) -> str:
     """The browser's text without the type labels and the hair spaces around them."""
     plain = view.toPlainText()
-    for mark in ("\u200a", "\u2009PER", "\u2009ORG", "\u2009LOC", "\u2009MISC"):
+    for mark in ("\u200a", "\u202fPER", "\u202fORG", "\u202fLOC", "\u202fMISC"):
         plain = plain.replace(mark, "")
     return plain
 
@@ -82,8 +82,8 @@ def test_entities_at_both_ends_of_the_text_and_offsets_past_it(qtbot):
     qtbot.addWidget(view)
     view.set_entities(TEXT, [first, last])
     assert _visible_text(view) == TEXT
-    assert view.toPlainText().startswith("\u200aAda\u2009PER")
-    assert view.toPlainText().endswith("Paris\u2009LOC\u200a")
+    assert view.toPlainText().startswith("\u200aAda\u202fPER")
+    assert view.toPlainText().endswith("Paris\u202fLOC\u200a")
 
 
 def test_entities_out_of_order_are_sorted_and_an_overlapping_one_is_not_drawn(qtbot):
