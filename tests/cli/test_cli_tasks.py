@@ -9,7 +9,7 @@ import json
 import pytest
 
 from tests.cli.test_cli import run_cli, tiny_args
-from tests.task_data import write_multilabel, write_pairs, write_regression
+from tests.task_data import write_multilabel, write_ner, write_pairs, write_regression
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +22,7 @@ def cli_runs(tiny_model_dir, tmp_path_factory):
         "multi-label": (write_multilabel(tmp / "tags.csv", shape="delimited"), ["--label-separator", ";"]),
         "pairs": (write_pairs(tmp / "pairs.csv", header=("review", "claim", "label")),
                   ["--text-column", "review", "--text-pair-column", "claim"]),
+        "token-classification": (write_ner(tmp / "ner.conll", n=240), ["--epochs", "8", "--learning-rate", "5e-3"]),
     }
     found = {}
     for name, (data, flags) in made.items():
@@ -97,3 +98,35 @@ def test_data_command_summarises_each_task(capsys, tmp_path):
     assert "Multi-label classification" in out and "labels per row" in out
     code, out, err = run_cli(capsys, "data", str(write_regression(tmp_path / "r.csv")), "--task", "regression")
     assert code == 0, err and "scores mean" in out
+
+
+def test_token_classification_from_the_command_line(capsys, cli_runs, tmp_path):
+    run, data = cli_runs["token-classification"]
+    code, out, err = run_cli(capsys, "predict", str(run), "the great love was on the seat")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("2 entities") and "person" in lines[1] and "[4:14]  great love" in lines[1]
+    code, out, err = run_cli(capsys, "predict", "--json", str(run), "the great love was on the seat")
+    record = json.loads(out)
+    assert [(e["type"], e["text"], e["start"], e["end"]) for e in record["entities"]] == [
+        ("person", "great love", 4, 14), ("place", "seat", 26, 30)]
+    test_file = write_ner(tmp_path / "test.iob", n=40, seed=3, scheme="IOB1")
+    code, out, err = run_cli(capsys, "predict", str(run), "--file", str(test_file))
+    assert code == 0, err
+    assert "Token classification on 40 sentences" in out and "entity F1" in out and "entity type" in out
+    assert "true (rows) against predicted (columns)" in out
+    code, out, err = run_cli(capsys, "data", str(data))
+    assert code == 0, err
+    assert "Token classification" in out and "sentences" in out and "entities: person" in out
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("great\tB-person\nflight\n\n", "line 2 has a token without a tag"),
+    ("great\tO\nflight\tO\n\nthe\tO\n\n", "no entity tags"),
+])
+def test_bad_token_data_is_one_line_and_exit_2(capsys, tiny_model_dir, tmp_path, content, expected):
+    data = tmp_path / "bad.conll"
+    data.write_text(content, encoding="utf-8")
+    code, out, err = run_cli(capsys, "train", *tiny_args(tiny_model_dir, data), "--output", str(tmp_path / "run"))
+    assert code == 2 and expected in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "run").exists()

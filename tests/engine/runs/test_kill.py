@@ -151,11 +151,13 @@ def test_three_kills_then_resume_equals_an_uninterrupted_run(tiny_model_dir, sma
     _kill_resume_finish(tmp_path, tiny_model_dir, small_csv, kills=3, seed=1, epochs=2)
 
 
-@pytest.mark.parametrize("task", ["multi-label", "regression", "pairs"])
+@pytest.mark.parametrize("task", ["multi-label", "regression", "pairs", "token-classification"])
 def test_kills_then_resume_equal_an_uninterrupted_run_for_every_task(tiny_model_dir, tmp_path, task):
-    from tests.task_data import write_multilabel, write_pairs, write_regression
+    from tests.task_data import write_multilabel, write_ner, write_pairs, write_regression
 
-    if task == "multi-label":
+    if task == "token-classification":
+        data, labels = write_ner(tmp_path / "data.conll"), ("O", "B-person", "I-person", "B-place", "I-place")
+    elif task == "multi-label":
         data, labels = write_multilabel(tmp_path / "data.jsonl"), ("crew", "negative", "neutral", "positive", "urgent")
     elif task == "regression":
         data, labels = write_regression(tmp_path / "data.csv"), ("score",)
