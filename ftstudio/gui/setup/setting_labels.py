@@ -10,6 +10,7 @@ from ftstudio.engine.tasks.metric_names import metric_label
 
 # The settings this form edits, each with its label (a check box shows it as its text).
 FORM_LABELS: dict[str, str] = {
+    "label_all_subtokens": "Label every sub-token (token classification)",
     "epochs": "Epochs",
     "max_steps": "Max steps",
     "batch_size": "Batch size",
@@ -84,6 +85,12 @@ def metric_choices(task: str | None) -> list[tuple[str, str]]:
 
     return [(name, f"{text} ({whose(name)})" if text in shared else text) for name, text in zip(names, texts)]
 
+
+# Switches that only one task reads: (that task, how the disabled switch's tooltip names it).
+TASK_ONLY: dict[str, tuple[str, str]] = {
+    "tune_thresholds": ("multi-label", "multi-label classification"),
+    "label_all_subtokens": ("token-classification", "token classification"),
+}
 
 # Where the label reads as "every ... steps", the unit finishes the sentence inside the field.
 UNIT_SUFFIXED = ("eval_steps", "save_steps", "save_minutes", "early_stopping_patience", "log_steps")

@@ -1,0 +1,64 @@
+"""The data panel's lines of facts, in words, from the engine's summary (`summarize()`): the
+split sizes (rows; for token classification sentences and words), the tag scheme the engine
+found and what it repaired, and the remaining notes.
+
+Plain functions of the summary (no Qt), so they are easy to test and the panel stays thin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# How each tag scheme reads, for people who have not met its name before.
+SCHEME_WORDS = {
+    "BIO": "BIO (B- opens an entity, I- continues it, O is outside)",
+    "IOB1": "IOB1 (I- opens an entity, B- only parts two touching ones), converted to BIO",
+    "BIOES": "BIOES (S- a one-word entity, E- an entity's last word), converted to BIO",
+    "IO": "IO (no tag opens an entity: touching entities of one type read as one), converted to BIO",
+}
+REPAIRS_SHOWN = 3  # repair lines written out; the rest are counted (all of them in the tooltip)
+
+
+def is_entities(summary: dict[str, Any]) -> bool:
+    """Whether the summary is of token-classification data (label summaries of kind "entities")."""
+    return next(iter(summary["labels"].values()), {}).get("kind") == "entities"
+
+
+def split_sizes(summary: dict[str, Any]) -> str:
+    """'Rows: train 1,000, validation 120'; for token data the sentences and words of each split."""
+    if not is_entities(summary):
+        return "Rows: " + ", ".join(f"{split} {n:,}" for split, n in summary["rows"].items())
+    return "Sentences: " + ", ".join(
+        f"{split} {found['sentences']:,} ({found['tokens']:,} words)" for split, found in summary["labels"].items())
+
+
+def scheme_line(summary: dict[str, Any]) -> str:
+    """The tag scheme found, in words, and how many tags were repaired ("" unless token data)."""
+    if not is_entities(summary):
+        return ""
+    train = summary["labels"]["train"]
+    scheme = train.get("scheme", "BIO")
+    line = f"Tags: {SCHEME_WORDS.get(scheme, scheme)}."
+    repairs = train.get("repairs", [])
+    if not repairs:
+        return line + " No repairs were needed."
+    shown = "; ".join(repairs[:REPAIRS_SHOWN])
+    more = len(repairs) - REPAIRS_SHOWN
+    return line + f" Repaired: {shown}" + (f"; and {more} more." if more > 0 else "")
+
+
+def repairs_tooltip(summary: dict[str, Any]) -> str:
+    """Every repair, one a line ("" when none or not token data)."""
+    repairs = summary["labels"]["train"].get("repairs", []) if is_entities(summary) else []
+    return "Repairs to the tags:\n" + "\n".join(repairs) if repairs else ""
+
+
+def notes_text(summary: dict[str, Any]) -> str:
+    """The summary's notes, less the tag repairs the scheme line already says."""
+    repairs = set(summary["labels"]["train"].get("repairs", [])) if is_entities(summary) else set()
+    return "\n".join(note for note in summary["notes"] if note not in repairs)
+
+
+def entity_types(summary: dict[str, Any]) -> list[str]:
+    """The entity types of token data, in label order ([] for other tasks)."""
+    return list(summary["labels"]["train"].get("counts", {})) if is_entities(summary) else []
