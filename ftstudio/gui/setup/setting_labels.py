@@ -10,7 +10,6 @@ from ftstudio.engine.tasks.metric_names import metric_label
 
 # The settings this form edits, each with its label (a check box shows it as its text).
 FORM_LABELS: dict[str, str] = {
-    "label_all_subtokens": "Label every sub-token (token classification)",
     "epochs": "Epochs",
     "max_steps": "Max steps",
     "batch_size": "Batch size",
@@ -42,6 +41,7 @@ FORM_LABELS: dict[str, str] = {
     "early_stopping_patience": "Early stopping",
     "metric_for_best": "Best checkpoint by",
     "tune_thresholds": "Tune thresholds per label (multi-label)",
+    "label_all_subtokens": "Label every sub-token (token classification)",
     "log_steps": "Log loss every",
     "trust_remote_code": "Run code shipped with Hub models",
     "allow_pickle": "Allow pickle weights (.bin)",
