@@ -298,6 +298,8 @@ VARIANTS = {
     "ftstudio_no_cache": ({}, {"FTSTUDIO_FEATURE_CACHE": "0"}, True),
     "ftstudio_no_top_layer": ({}, {"FTSTUDIO_FIRST_TOKEN_TOP": "0"}, True),
     "ftstudio_no_fast_dropout": ({}, {"FTSTUDIO_FAST_DROPOUT": "0"}, True),
+    # Not a speed lever: a multi-label head starting from random biases instead of the label priors.
+    "ftstudio_no_prior_bias": ({}, {"FTSTUDIO_PRIOR_BIAS": "0"}, True),
     "ftstudio_default_openmp": ({}, {}, False),
 }
 

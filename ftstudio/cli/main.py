@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = sub.add_parser("data", help="check a dataset and summarise it")
     data.add_argument("data", help="sample, a file, or a Hub dataset")
-    data.add_argument("--task", default="auto", help="auto, single-label, multi-label or regression")
+    data.add_argument("--task", default="auto",
+                      help="auto, single-label, multi-label, regression or token-classification")
     data.add_argument("--text-column")
     data.add_argument("--text-pair-column")
     data.add_argument("--label-column")

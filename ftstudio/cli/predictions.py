@@ -38,6 +38,11 @@ def print_prediction(prediction: Any, as_json: bool) -> None:
         print(json.dumps(prediction.to_dict(), ensure_ascii=False))
         return
     text = prediction.text if prediction.text_pair is None else f"{prediction.text}  ||  {prediction.text_pair}"
+    if prediction.entities is not None:
+        print(f"{len(prediction.entities)} entities  {text}")
+        for entity in prediction.entities:
+            print(f"  {entity['type']:<16} {entity['score']:6.1%}  [{entity['start']}:{entity['end']}]  {entity['text']}")
+        return
     if prediction.value is not None:
         print(f"{prediction.label} {prediction.value:.4g}  {text}")
     elif prediction.labels is not None:
@@ -58,12 +63,27 @@ def print_evaluation(result: dict[str, Any], as_json: bool) -> None:
     from ftstudio.engine.tasks.registry import get_task
 
     task = get_task(result["task"])
-    print(f"{task.title} on {result['rows']} rows")
+    print(f"{task.title} on {result['rows']} {'sentences' if task.token_level else 'rows'}")
     for name in task.metric_names:
         print(f"  {metric_label(name):<18} {result[name]:.4f}")
-    table = result.get("per_label") or result.get("per_class")
+    table = result.get("per_label") or result.get("per_class") or result.get("per_type")
     if table:
-        print(f"  {'label':<24} {'precision':>9} {'recall':>7} {'F1':>7} {'support':>8}")
+        what = "entity type" if "per_type" in result else "label"
+        print(f"  {what:<24} {'precision':>9} {'recall':>7} {'F1':>7} {'support':>8}")
         for name, row in table.items():
             print(f"  {name[:24]:<24} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1']:>7.3f} "
                   f"{row['support']:>8}")
+    confusion = result.get("confusion")
+    if "per_type" in result and confusion:
+        print_entity_confusion(confusion)
+
+
+def print_entity_confusion(confusion: dict[str, Any]) -> None:
+    """Which entity types are taken for which: rows true, columns predicted ('(none)': no entity
+    with that exact span)."""
+    labels = confusion["labels"]
+    width = max(10, *(len(name) for name in labels)) + 1
+    print("  Entity types, true (rows) against predicted (columns):")
+    print("  " + " " * width + "".join(f"{name[:width - 1]:>{width}}" for name in labels))
+    for name, row in zip(labels, confusion["matrix"], strict=True):
+        print(f"  {name[:width - 1]:<{width}}" + "".join(f"{count:>{width}}" for count in row))

@@ -221,7 +221,7 @@ def bad_inputs(tmp: Path, model: Path, data: Path) -> list[BadInput]:
                  command=["train", "--resume", str(no_train)]),
         BadInput("resume with other settings", "run", ("only --resume",),
                  command=["train", "--resume", str(no_train), "--epochs", "2"]),
-        BadInput("predict with a checkpoint of another task", "run", ("not a text classifier",),
+        BadInput("predict with a checkpoint of another task", "run", ("not a text or token classifier",),
                  command=["predict", str(model), "hello"]),
         BadInput("predict with a missing checkpoint", "run", ("does not exist",),
                  command=["predict", str(tmp / "nope"), "hello"]),

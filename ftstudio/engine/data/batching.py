@@ -16,13 +16,15 @@ import numpy as np
 if TYPE_CHECKING:
     from ftstudio.engine.events import Reporter, TrainingControl
 
+LABEL_PAD = -100  # transformers' ignore_index: padded token labels count in no loss or metric
 TOKENIZE_CHUNK = 1000  # texts per tokenizer call: large enough to be fast, small enough to stop promptly
 
 
 @dataclass
 class TokenizedSplit:
     """Token ids per text, or per pair of texts joined as the model expects (unpadded), and the
-    targets as the loss sees them: class ids (int64), multi-hot rows or scores (float32)."""
+    targets as the loss sees them: class ids (int64), multi-hot rows or scores (float32), or
+    for token classification an object array holding one int64 label array per row."""
 
     input_ids: list[list[int]]
     labels: np.ndarray
@@ -132,5 +134,12 @@ def collate(split: TokenizedSplit, indices: np.ndarray, pad_token_id: int, pin: 
             row = split.token_type_ids[index]
             segments[i, : len(row)] = row
         batch["token_type_ids"] = torch.from_numpy(segments)
-    batch["labels"] = torch.from_numpy(np.ascontiguousarray(split.labels[indices]))
+    if split.labels.dtype == object:  # a label per token (token classification): padded with the ignore index
+        labels = np.full((len(rows), width), LABEL_PAD, dtype=np.int64)
+        for i, index in enumerate(indices):
+            row = split.labels[index]
+            labels[i, : len(row)] = row
+        batch["labels"] = torch.from_numpy(labels)
+    else:
+        batch["labels"] = torch.from_numpy(np.ascontiguousarray(split.labels[indices]))
     return {k: v.pin_memory() for k, v in batch.items()} if pin else batch

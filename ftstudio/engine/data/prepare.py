@@ -35,7 +35,8 @@ _PHASES = 5  # progress steps reported as ("loading", done, _PHASES)
 @dataclass
 class PreparedData:
     """Clean splits ready for tokenization: each has `text`, `text_pair` (pair tasks only) and
-    `label` (a class id, a multi-hot row or a score, as the task encodes it)."""
+    `label` (a class id, a multi-hot row or a score, as the task encodes it); for token
+    classification `text` is a sentence's words and `label` a tag id per word."""
 
     splits: dict[str, datasets.Dataset]
     label_names: list[str]
@@ -64,6 +65,10 @@ class PreparedData:
     def targets(self, split: str) -> np.ndarray:
         """The split's targets as one array (class ids, multi-hot rows or scores)."""
         dataset = self.splits[split]
+        if self.task.token_level:  # one array of tag ids per sentence
+            found = np.empty(len(dataset), dtype=object)
+            found[:] = [np.asarray(row, dtype=np.int64) for row in dataset["label"]]
+            return found
         return np.asarray(dataset.with_format("numpy")["label"])
 
 
@@ -103,23 +108,31 @@ class _Steps:
 
 def prepare_data(settings: TrainSettings, control: Any = None, reporter: Reporter | None = None) -> PreparedData:
     """Resolve, read, detect columns and task, clean, encode targets and split: same settings, same splits."""
-    from ftstudio.engine.tasks.detection import resolve_task
+    from ftstudio.engine.data.token_columns import detect_token_columns
+    from ftstudio.engine.tasks.base import LabelSpec
+    from ftstudio.engine.tasks.detection import is_token_task, resolve_task
+    from ftstudio.engine.tasks.registry import get_task
 
     steps = _Steps(control, reporter)
     steps.next(f"Reading data: {settings.data}")
     source = resolve_data_source(settings.data)
     raw, notes = load_raw_with_notes(source, control)
     steps.next("Finding the text and label columns")
-    columns = detect_columns(raw["train"], settings.text_column, settings.label_column, settings.text_pair_column,
-                             scores=settings.task == "regression")
+    if is_token_task(settings.task, raw["train"]):
+        columns = detect_token_columns(raw["train"], settings.text_column, settings.label_column)
+        task, labels = get_task("token-classification"), LabelSpec([columns.label])
+    else:
+        columns = detect_columns(raw["train"], settings.text_column, settings.label_column,
+                                 settings.text_pair_column, scores=settings.task == "regression")
+        task, labels, task_notes = resolve_task(raw["train"], list(columns.labels), settings.task,
+                                                settings.label_separator)
+        notes += task_notes
     _check_split_columns(raw, columns)
-    task, labels, task_notes = resolve_task(raw["train"], list(columns.labels), settings.task,
-                                            settings.label_separator)
-    notes += task_notes
     if settings.metric_for_best != "auto" and task.check_metric(settings.metric_for_best):
         raise SettingsError(task.check_metric(settings.metric_for_best), "metric_for_best")
     steps.next("Cleaning rows and encoding labels")
-    rows = {name: _clean(ds, columns, task, name, notes) for name, ds in raw.items()}
+    clean = _clean_sentences if task.token_level else _clean
+    rows = {name: clean(ds, columns, task, name, notes) for name, ds in raw.items()}
     rows = {name: split_rows for name, split_rows in rows.items() if split_rows.texts or name == "train"}
     if not rows["train"].texts:
         raise DatasetError(
@@ -131,6 +144,9 @@ def prepare_data(settings: TrainSettings, control: Any = None, reporter: Reporte
              "label_columns": list(columns.labels), "text_pair": columns.text_pair is not None}
     if task.name == "multi-label":
         state["tune_thresholds"] = bool(settings.tune_thresholds)
+    notes += list(targets.state.get("repairs", []))
+    notes += [f"Entity type {kind} is not in the training split: the model cannot learn it."
+              for kind in targets.state.get("unseen_types", [])]
     encoded = targets.encoded
     steps.next("Splitting")
     rows, encoded = _add_missing_splits(rows, encoded, task, settings, notes)
@@ -189,6 +205,19 @@ def _clean(dataset: datasets.Dataset, columns: DataColumns, task: Task, split: s
     return kept
 
 
+def _clean_sentences(dataset: datasets.Dataset, columns: DataColumns, task: Task, split: str,
+                     notes: list[str]) -> _Rows:
+    """Sentences with words and one tag per word (token classification); what was dropped, and
+    why, goes to `notes`."""
+    from ftstudio.engine.data.token_columns import token_rows
+
+    words, tags, problems = token_rows(dataset, columns)
+    notes += [f"{split} split: {problem}" for problem in problems]
+    if not words and split != "train":
+        notes.append(f"The {split} split has no usable sentences; it was left out.")
+    return _Rows(words, None, tags)
+
+
 def _rows(count: int) -> str:
     return f"{count} row" if count == 1 else f"{count} rows"
 
@@ -241,6 +270,11 @@ def _to_dataset(rows: _Rows, targets: np.ndarray) -> datasets.Dataset:
 
     columns: dict[str, Any] = {"text": rows.texts}
     features: dict[str, Any] = {"text": datasets.Value("string")}
+    if targets.dtype == object:  # token classification: the words and a tag id per word
+        features = {"text": datasets.Sequence(datasets.Value("string")),
+                    "label": datasets.Sequence(datasets.Value("int64"))}
+        columns["label"] = [row.tolist() for row in targets]
+        return datasets.Dataset.from_dict(columns, features=datasets.Features(features))
     if rows.pairs is not None:
         columns["text_pair"] = rows.pairs
         features["text_pair"] = datasets.Value("string")

@@ -5,12 +5,12 @@ its errors arrive as `DatasetGenerationError` wrapping a pandas or pyarrow excep
 traceback nobody outside this module should see. So each file is first sniffed (empty, binary,
 encoding, delimiter) and any remaining failure is mapped to a one-line `DatasetError`.
 A .zip holding one data file is read as that file (`datasets` extracts it); Excel workbooks go
-through `excel.py`. Every file is checked to be a regular file before it is opened (`paths.py`).
+through `excel.py`, CoNLL files (a token and its tag per line; also a .txt of that shape) through
+`conll.py`. Every file is checked to be a regular file before it is opened (`paths.py`).
 """
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import logging
 import lzma
@@ -20,8 +20,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ftstudio.engine.data.conll import looks_like_conll, read_conll
 from ftstudio.engine.data.excel import read_workbook
-from ftstudio.engine.data.formats import SUPPORTED_FORMATS, file_format, open_data, zipped_format
+from ftstudio.engine.data.formats import (
+    SUPPORTED_FORMATS,
+    file_format,
+    open_data,
+    text_encoding,
+    zipped_format,
+)
 from ftstudio.engine.data.paths import check_regular_file, read_head
 from ftstudio.engine.errors import DatasetError
 
@@ -101,6 +108,13 @@ def read_files(files: list[Path]) -> tuple[datasets.Dataset, list[str]]:
         return read_workbook(files[0])
     if fmt == "zip":
         fmt = zipped_format(files)
+    txt_notes: list[str] = []
+    if fmt == "txt":
+        fmt, txt_notes = _txt_format(files)
+    if fmt == "conll":
+        with _quiet_datasets():
+            dataset, conll_notes = read_conll(files)
+        return dataset, txt_notes + conll_notes
     kwargs, notes = _reader_options(files, fmt)
     try:
         dataset = _load(_BUILDERS[fmt], files, kwargs)
@@ -117,6 +131,21 @@ def read_files(files: list[Path]) -> tuple[datasets.Dataset, list[str]]:
             except Exception as again:
                 exc = again
         raise DatasetError(_translate(exc, files, fmt)) from None
+
+
+def _txt_format(files: list[Path]) -> tuple[str, list[str]]:
+    """'conll' when every .txt is CoNLL-shaped (a token and its tag per line), 'txt' (a table) when none is."""
+    shaped = [path for path in files
+              if looks_like_conll(_head(path).decode("utf-8", errors="replace").lstrip("\ufeff"))]
+    if not shaped:
+        return "txt", []
+    if len(shaped) < len(files):
+        others = [path.name for path in files if path not in shaped]
+        raise DatasetError(
+            f"{', '.join(p.name for p in shaped)} hold a token and its tag per line (CoNLL) but "
+            f"{', '.join(others)} do not; give one split's files in one shape."
+        )
+    return "conll", [f"Read {', '.join(p.name for p in files)} as CoNLL: a token and its tag per line."]
 
 
 def _unwrap_json(dataset: datasets.Dataset, files: list[Path]) -> datasets.Dataset:
@@ -141,7 +170,7 @@ def _reader_options(files: list[Path], fmt: str) -> tuple[dict[str, Any], list[s
     separator = ","
     for path in files:
         head = _head(path)
-        encoding = _encoding(path)
+        encoding = text_encoding(path)
         if encoding == "latin-1":
             if fmt == "json":
                 raise DatasetError(f"{path.name} is not valid UTF-8; JSON must be UTF-8: re-save it as UTF-8.")
@@ -170,19 +199,6 @@ def _head(path: Path) -> bytes:
             f"{path.name} looks binary (or UTF-16), not text: save it as UTF-8 CSV, TSV or JSON, or as Parquet."
         )
     return head
-
-
-def _encoding(path: Path) -> str:
-    """'utf-8' when the whole file decodes as UTF-8, else 'latin-1'."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        with open_data(path) as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return "latin-1"  # every byte is a Latin-1 character, so this never fails
-    return "utf-8"
 
 
 def _separator(head: str, fmt: str) -> str:

@@ -20,10 +20,11 @@ _BINS = 30
 _SPLIT_ORDER = ("train", "validation", "test")
 
 
-def token_lengths(texts: Sequence[str], tokenizer: Any, control: Any = None,
+def token_lengths(texts: Sequence[Any], tokenizer: Any, control: Any = None,
                   pairs: Sequence[str] | None = None) -> np.ndarray:
-    """Token count of each text (of each pair, joined as the model reads them; special tokens
-    included, no truncation), in chunks so a stop request (control.check()) is honoured between them."""
+    """Token count of each text (of each pair, joined as the model reads them; of each sentence's
+    words, for token classification; special tokens included, no truncation), in chunks so a
+    stop request (control.check()) is honoured between them."""
     lengths: list[int] = []
     texts = list(texts)
     pairs = list(pairs) if pairs is not None else None
@@ -34,6 +35,8 @@ def token_lengths(texts: Sequence[str], tokenizer: Any, control: Any = None,
         second = pairs[start:start + _CHUNK] if pairs is not None else None
         # verbose=False: no "sequence longer than the model's maximum" warning; measuring is the point.
         pair = {"text_pair": second} if second is not None else {}
+        if chunk and isinstance(chunk[0], list):  # words, not texts
+            pair = {"is_split_into_words": True}
         encoded = tokenizer(chunk, padding=False, truncation=False, verbose=False, **pair)
         lengths.extend(len(ids) for ids in encoded["input_ids"])
     return np.asarray(lengths, dtype=np.int64)
@@ -71,6 +74,8 @@ def summarize(prepared: PreparedData, tokenizer: Any = None, max_length: int = 1
         train = prepared.splits["train"]
         pairs = train["text_pair"][:] if "text_pair" in train.column_names else None
         summary["tokens"] = length_stats(token_lengths(train["text"][:], tokenizer, control, pairs), max_length)
+        if task.token_level:  # longer sentences are cut into windows at word boundaries, not truncated
+            summary["tokens"]["long_handling"] = "split"
     return summary
 
 
@@ -105,7 +110,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     texts = f"text: '{summary['text_column']}'"
     if summary.get("text_pair_column"):
         texts += f", second text: '{summary['text_pair_column']}'"
-    what = {"classes": "Classes", "labels": "Labels", "scores": "Score"}.get(
+    what = {"classes": "Classes", "labels": "Labels", "scores": "Score", "entities": "Tags"}.get(
         next(iter(summary["labels"].values()), {}).get("kind", "classes"), "Labels")
     lines = [f"Data: {summary['source']} ({texts}, label: '{summary['label_column']}')",
              f"Task: {summary.get('task_title', task.title)}",
@@ -117,7 +122,9 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(
             f"Tokens per text (train): median {tokens['p50']:.0f}, p90 {tokens['p90']:.0f}, "
             f"p99 {tokens['p99']:.0f}, max {tokens['max']}, mean {tokens['mean']:.1f}; "
-            f"{tokens['truncated_share']:.1%} truncated at max_length {tokens['max_length']}"
+            f"{tokens['truncated_share']:.1%} "
+            f"{'split into windows' if tokens.get('long_handling') == 'split' else 'truncated'} "
+            f"at max_length {tokens['max_length']}"
         )
     lines += [f"Note: {note}" for note in summary.get("notes", [])]
     return "\n".join(lines)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ftstudio.engine.errors import FtStudioError, ModelError, first_line
+from ftstudio.engine.models.head import head_is_new
 from ftstudio.engine.models.sources import (
     ModelSource,
     as_source,
@@ -40,6 +41,7 @@ class LoadedModel:
     model: Any
     tokenizer: Any
     notes: list[str] = field(default_factory=list)
+    new_head: bool = True  # the head's weights are untrained (not the checkpoint's own head)
 
 
 # ------------------------------------------------------------------ loading
@@ -147,13 +149,13 @@ def load_model_and_tokenizer(
     if trust_remote_code:
         notes.append(_warn_remote_code(source))
     config = _classification_config(folder, source, labels, classifier_dropout, trust_remote_code, notes,
-                                    task.num_outputs(labels), task.problem_type)
-    model, info = _load_weights(folder, source, config, trust_remote_code, allow_pickle)
+                                    task.num_outputs(labels), task.problem_type, task.model_kind)
+    model, info = _load_weights(folder, source, config, trust_remote_code, allow_pickle, task.model_kind)
     notes.extend(_load_notes(info, config.num_labels))
     tokenizer = _tokenizer_from(folder, source, trust_remote_code)  # the folder is local by now
     if getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = tokenizer.pad_token_id
-    return LoadedModel(model, tokenizer, notes)
+    return LoadedModel(model, tokenizer, notes, new_head=head_is_new(model, info))
 
 
 def _warn_remote_code(source: ModelSource) -> str:
@@ -164,7 +166,7 @@ def _warn_remote_code(source: ModelSource) -> str:
 
 def _classification_config(
     folder: Path, source: ModelSource, labels: list[str], dropout: float, trust: bool, notes: list[str],
-    outputs: int, problem_type: str,
+    outputs: int, problem_type: str, kind: str = "sequence-classification",
 ) -> Any:
     """The model's config with the head's width, id2label/label2id, the problem type (which
     selects the loss in transformers and the output function in its pipelines) and the
@@ -179,7 +181,7 @@ def _classification_config(
                 num_labels=outputs,
                 id2label=dict(enumerate(names)),
                 label2id={name: i for i, name in enumerate(names)},
-                problem_type=problem_type,
+                problem_type=problem_type or None,
                 trust_remote_code=trust,
             )
     except Exception as exc:  # noqa: BLE001
@@ -197,30 +199,44 @@ def _classification_config(
         setattr(config, attr, float(dropout))
     else:  # e.g. MPNet reuses hidden_dropout_prob; changing that would alter the encoder too
         notes.append(f"{config.model_type} has no separate classifier dropout; its own default is used.")
-    _check_has_classifier(config, source, trust)
+    _check_has_head(config, source, trust, kind)
     return config
 
 
-def _check_has_classifier(config: Any, source: ModelSource, trust: bool) -> None:
-    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
+# The transformers auto class, and its table of model types, for each kind of task head.
+_HEADS = {
+    "sequence-classification": ("AutoModelForSequenceClassification", "MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES"),
+    "token-classification": ("AutoModelForTokenClassification", "MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES"),
+}
 
-    if config.model_type in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
+
+def auto_model_class(kind: str) -> Any:
+    """transformers' AutoModelFor... class of a task head kind (see Task.model_kind)."""
+    import transformers
+
+    return getattr(transformers, _HEADS[kind][0])
+
+
+def _check_has_head(config: Any, source: ModelSource, trust: bool, kind: str) -> None:
+    from transformers.models.auto import modeling_auto
+
+    auto_class, table = _HEADS[kind]
+    if config.model_type in getattr(modeling_auto, table):
         return
-    if trust and "AutoModelForSequenceClassification" in (getattr(config, "auto_map", None) or {}):
+    if trust and auto_class in (getattr(config, "auto_map", None) or {}):
         return
     arch = (getattr(config, "architectures", None) or [config.model_type])[0]
     raise ModelError(
-        f"{source.display} is a {arch} ({config.model_type}), which has no sequence-classification "
+        f"{source.display} is a {arch} ({config.model_type}), which has no {kind} "
         "head in transformers. Pick an encoder such as BERT, RoBERTa, DistilBERT, ELECTRA or DeBERTa."
     )
 
 
-def _load_weights(folder: Path, source: ModelSource, config: Any, trust: bool, allow_pickle: bool) -> tuple[Any, Any]:
-    from transformers import AutoModelForSequenceClassification
-
+def _load_weights(folder: Path, source: ModelSource, config: Any, trust: bool, allow_pickle: bool,
+                  kind: str = "sequence-classification") -> tuple[Any, Any]:
     try:
         with quiet_transformers():
-            return AutoModelForSequenceClassification.from_pretrained(
+            return auto_model_class(kind).from_pretrained(
                 str(folder),
                 config=config,
                 ignore_mismatched_sizes=True,  # another task's head is replaced by a fresh one

@@ -33,6 +33,9 @@ def evaluate_file(
     from ftstudio.engine.data.sources import load_raw, resolve_data_source
 
     splits = load_raw(resolve_data_source(data_spec))
+    if predictor.task.token_level:
+        return _evaluate_sentences(predictor, splits, data_spec, text_column, label_column, control, progress,
+                                   batch_size)
     task, state = predictor.task, predictor.task_state
     texts: list[str] = []
     pairs: list[str] | None = [] if predictor.takes_pairs else None
@@ -96,3 +99,35 @@ def _columns(split: Any, predictor: Predictor, text_column: str | None, label_co
             f"name it (its columns: {', '.join(split.column_names)})."
         )
     return columns
+
+
+def _evaluate_sentences(predictor: Predictor, splits: dict[str, Any], data_spec: str, text_column: str | None,
+                        label_column: str | None, control: Any, progress: Any, batch_size: int) -> dict[str, Any]:
+    """Token classification: entity metrics over every sentence of the file, long sentences read
+    in windows and joined back, with the sentences behind each error."""
+    from ftstudio.engine.data.token_columns import detect_token_columns, token_rows
+    from ftstudio.engine.predict.entities import word_logits
+    from ftstudio.engine.tasks.entity_metrics import entity_metrics
+
+    state = predictor.task_state
+    words: list[list[str]] = []
+    tags: list[list[str]] = []
+    for split in splits.values():
+        names = set(split.column_names)
+        saved_text = state.get("text_column") if state.get("text_column") in names else None
+        saved_tags = next((c for c in state.get("label_columns") or [] if c in names), None)
+        columns = detect_token_columns(split, text_column or saved_text, label_column or saved_tags)
+        found_words, found_tags, _problems = token_rows(split, columns)
+        words += found_words
+        tags += found_tags
+    if not words:
+        raise DatasetError(f"{data_spec} has no sentences with words and tags.")
+    targets = predictor.task.encode_with(tags, predictor.label_names, state, Path(str(data_spec)).name)
+    logits = word_logits(predictor.model, predictor.tokenizer, words, predictor.max_length, predictor.label_names,
+                         batch_size=batch_size, control=control, progress=progress)
+    label_names = np.asarray(predictor.label_names, dtype=object)
+    true = [label_names[row].tolist() for row in targets]
+    predicted = [label_names[row.argmax(axis=-1)].tolist() if len(row) else [] for row in logits]
+    outputs = predictor.task.outputs(entity_metrics(true, predicted, tokens=words))
+    return {"task": predictor.task.name, "rows": len(words), "label_names": list(predictor.label_names),
+            **outputs.metrics, **outputs.details}

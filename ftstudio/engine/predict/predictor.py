@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ftstudio.engine.errors import CheckpointError, DatasetError, FtStudioError, first_line
+from ftstudio.engine.predict.entities import entity_prediction_fields
 
 
 @dataclass
@@ -31,11 +32,13 @@ class Prediction:
     labels: list[str] | None = None  # multi-label: the labels at or above their threshold
     thresholds: dict[str, float] | None = None  # multi-label
     value: float | None = None  # regression: the predicted score, in the data's units
+    # token classification: {"text", "type", "score", "start", "end"} per entity, in text order
+    entities: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         found = {"text": self.text, "text_pair": self.text_pair, "label": self.label, "score": self.score,
                  "labels": self.labels, "value": self.value, "probabilities": self.probabilities or None,
-                 "thresholds": self.thresholds}
+                 "thresholds": self.thresholds, "entities": self.entities}
         return {k: v for k, v in found.items() if v is not None}
 
 
@@ -69,10 +72,11 @@ def _check_is_classifier(path: Path) -> None:
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"config.json in {path} is unreadable ({exc}).") from None
     architectures = config.get("architectures") if isinstance(config, dict) else None
-    if not architectures or not any(str(a).endswith("ForSequenceClassification") for a in architectures):
+    heads = ("ForSequenceClassification", "ForTokenClassification")
+    if not architectures or not any(str(a).endswith(heads) for a in architectures):
         kind = architectures[0] if architectures else "model without a task head"
         raise CheckpointError(
-            f"{path} is a {kind} checkpoint, not a text classifier. Fine-tune it first "
+            f"{path} is a {kind} checkpoint, not a text or token classifier. Fine-tune it first "
             "(ftstudio train --model ...), or give a run folder or one of its checkpoints."
         )
 
@@ -92,23 +96,25 @@ class Predictor:
 
     def __init__(self, path: str | Path, device: str = "cpu", max_length: int | None = None) -> None:
         import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoConfig, AutoTokenizer
 
-        from ftstudio.engine.models.loading import quiet_transformers
+        from ftstudio.engine.models.loading import auto_model_class, quiet_transformers
         from ftstudio.engine.tasks.registry import task_of_config
 
         self.path = resolve_checkpoint(path)
         self.device = torch.device(device)
+        saved = _saved_state(self.path)
+        saved_task = saved.get("task") if isinstance(saved.get("task"), dict) else {}
         try:
             with quiet_transformers():
-                self.model = AutoModelForSequenceClassification.from_pretrained(self.path, use_safetensors=True)
+                config = AutoConfig.from_pretrained(self.path)
+                self.task = task_of_config(config, saved_task)
+                self.model = auto_model_class(self.task.model_kind).from_pretrained(
+                    self.path, config=config, use_safetensors=True)
                 self.tokenizer = AutoTokenizer.from_pretrained(self.path)
         except (OSError, ValueError, KeyError) as exc:
             raise CheckpointError(f"Cannot load checkpoint {self.path}: {first_line(exc)}") from None
         self.model.to(self.device).eval()
-        saved = _saved_state(self.path)
-        saved_task = saved.get("task") if isinstance(saved.get("task"), dict) else {}
-        self.task = task_of_config(self.model.config, saved_task)
         self.task_state: dict[str, Any] = dict(saved_task.get("state") or {})
         id2label = self.model.config.id2label
         self.label_names = [str(id2label[i]) for i in range(len(id2label))]
@@ -116,6 +122,7 @@ class Predictor:
             self.max_length = max_length or int(saved["max_length"])
         except (KeyError, TypeError, ValueError):
             self.max_length = max_length or 512
+        self._entity_finder: Any = None
 
     @classmethod
     def base_model(cls, model_spec: str, label_names: list[str], device: str = "cpu", seed: int = 0,
@@ -143,12 +150,21 @@ class Predictor:
         self.model, self.tokenizer = loaded.model.to(self.device).eval(), loaded.tokenizer
         self.label_names = list(label_names)
         self.max_length = 128
+        self._entity_finder = None
         return self
 
     @property
     def takes_pairs(self) -> bool:
         """Whether the model was trained on pairs of texts (then predictions need both)."""
         return bool(self.task_state.get("text_pair"))
+
+    def entities(self, text: str) -> list[dict[str, Any]]:
+        """A token classifier's entities in `text` (any length), with character offsets."""
+        from ftstudio.engine.predict.entities import EntityFinder
+
+        if self._entity_finder is None:
+            self._entity_finder = EntityFinder(self.model, self.tokenizer, self.max_length)
+        return self._entity_finder(text)
 
     def logits(self, texts: list[str], pairs: list[str] | None = None) -> Any:
         """The model's raw outputs for one batch, as a float numpy array [rows, outputs]."""
@@ -163,6 +179,8 @@ class Predictor:
                 pairs: list[str] | str | None = None) -> list[Prediction]:
         """Predictions for `texts` (and their second texts, for a pair model)."""
         texts = [texts] if isinstance(texts, str) else [str(t) for t in texts]
+        if self.task.token_level:
+            return [Prediction(text=text, **entity_prediction_fields(self.entities(text))) for text in texts]
         if isinstance(pairs, str):
             pairs = [pairs]
         if pairs is not None and len(pairs) != len(texts):

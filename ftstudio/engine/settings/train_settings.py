@@ -26,12 +26,12 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cuda", "mps", "cpu")
 # The settings declaration names the choices itself (it imports no task code); a test keeps them
 # equal to the registry's (tests/engine/tasks/test_detection.py).
-TASKS = ("auto", "single-label", "multi-label", "regression")
+TASKS = ("auto", "single-label", "multi-label", "regression", "token-classification")
 # "auto" is the task's natural metric; the others are every task's metrics (refused for a task
 # that does not report them, once the task is known).
 BEST_METRICS = ("auto", "loss", "accuracy", "f1", "precision", "recall", "micro_f1", "macro_f1", "micro_precision",
                 "micro_recall", "macro_precision", "macro_recall", "subset_accuracy", "rmse", "mae", "mse",
-                "pearson", "spearman", "r2")
+                "pearson", "spearman", "r2", "entity_f1", "entity_precision", "entity_recall", "token_accuracy")
 MAX_STEPS = 10_000_000  # bounds every optimizer-step count (max_steps, eval_steps, save_steps)
 
 # Group headings, in the order the window and `ftstudio train --help` show them.
@@ -59,10 +59,12 @@ class TrainSettings:
                              'or a Hub dataset',
                         hint="give sample, a file or a Hub dataset")
     task: str = setting("auto", group=MODEL_AND_DATA, choices=TASKS,
-                        help="what to learn: single-label, multi-label or regression (auto: multi-label for "
-                             "label lists, else single-label)")
+                        help="what to learn: single-label, multi-label, regression or token-classification "
+                             "(auto: token classification for words with a tag each, multi-label for label "
+                             "lists, else single-label)")
     text_column: str | None = setting(None, group=MODEL_AND_DATA,
-                                      help="the column holding the texts (not given: detected from the data)")
+                                      help="the column holding the texts, or each sentence's words for token "
+                                           "classification (not given: detected from the data)")
     text_pair_column: str | None = setting(None, group=MODEL_AND_DATA,
                                            help="the column holding each row's second text, for text-pair tasks")
     label_column: str | None = setting(None, group=MODEL_AND_DATA,
@@ -125,6 +127,9 @@ class TrainSettings:
     layerwise_lr_decay: float = setting(1.0, group=STRATEGY, above=0.0, maximum=1.0, decimals=3, step=0.05,
                                         hint="1 means off",
                                         help="each lower layer's learning rate is this times the one above (1: off)")
+    label_all_subtokens: bool = setting(False, group=STRATEGY,
+                                        help="token classification: train on every sub-token of a word (its tag "
+                                             "repeated, B- as I-), not only the first; metrics stay per word")
 
     # --- hardware
     device: str = setting("auto", group=HARDWARE, choices=DEVICES,
@@ -152,7 +157,8 @@ class TrainSettings:
                                                                   "(eval_steps 0 evaluates about 10 times a run)")
     metric_for_best: str = setting("auto", group=EVALUATION, choices=BEST_METRICS,
                                    help='what makes a checkpoint "best" (auto: macro F1 for single-label, micro F1 '
-                                        'for multi-label, RMSE for regression; loss: validation loss)')
+                                        'for multi-label, RMSE for regression, entity F1 for token classification; '
+                                        'loss: validation loss)')
     tune_thresholds: bool = setting(False, group=EVALUATION,
                                     help="multi-label: tune each label's decision threshold for F1 on validation "
                                          "(saved with the checkpoint; else 0.5)")

@@ -49,6 +49,8 @@ def unavailable_reason(model: Any) -> str | None:
     """Why the top layer must compute every token for this model, or None when it need not."""
     if os.environ.get(ENV_SWITCH, "1") == "0":
         return f"turned off by {ENV_SWITCH}=0"
+    if not type(model).__name__.endswith("ForSequenceClassification"):
+        return "the model's head reads every token, not only the first"
     config = model.config
     model_type = getattr(config, "model_type", "")
     if model_type not in MODEL_TYPES:

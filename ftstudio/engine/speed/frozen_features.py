@@ -46,6 +46,8 @@ def cache_unavailable_reason(model: Any, settings: Any, rows: int) -> str | None
     """Why the cache cannot serve this run, or None when it can."""
     if os.environ.get(ENV_SWITCH, "1") == "0":
         return f"turned off by {ENV_SWITCH}=0"
+    if not type(model).__name__.endswith("ForSequenceClassification"):
+        return "the model's head reads every token, not only the first"
     if settings.freeze_kind != "head":
         return "the encoder trains"
     model_type = getattr(model.config, "model_type", "")

@@ -73,6 +73,9 @@ class Task:
     metric_names: tuple[str, ...] = ()  # scalar metrics of an evaluation, in display order
     best_metric: str = ""  # the natural "best" metric of the task
     headline: tuple[str, ...] = ()  # the two or three metrics shown first (CLI line, plots)
+    token_level: bool = False  # a label per token (token classification) rather than per text
+    # Which transformers head the model gets: "sequence-classification" or "token-classification".
+    model_kind: str = "sequence-classification"
 
     # ---------------------------------------------------------------- labels
     def is_missing(self, value: Any) -> bool:
@@ -103,7 +106,22 @@ class Task:
         """The targets as the loss sees them (regression standardises them); default: as they are."""
         return targets
 
+    def tokenize(self, split: datasets.Dataset, targets: np.ndarray, tokenizer: Any, settings: Any,
+                 label_names: list[str], control: Any = None, reporter: Any = None,
+                 phase: str = "tokenizing") -> Any:
+        """The split as the model reads it (a batching.TokenizedSplit): each text, or pair of
+        texts, tokenized once, with `targets` as the loss sees them."""
+        from ftstudio.engine.data.batching import tokenize_texts
+
+        pairs = list(split["text_pair"]) if "text_pair" in split.column_names else None
+        return tokenize_texts(list(split["text"]), targets, tokenizer, settings.max_length, control, reporter,
+                              phase=phase, pairs=pairs)
+
     # ---------------------------------------------------------------- evaluation
+    def loss_count(self, labels: torch.Tensor) -> Any:
+        """What the evaluation loss is averaged over in a batch with these labels: its rows."""
+        return labels.shape[0]
+
     def loss_sum(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """The model's training loss summed over the rows (the mean over rows is what training
         minimises), in float32."""
@@ -135,6 +153,11 @@ class Task:
         """Adjust the task state to the loaded model (regression checks that its head can hold
         the target scale); returns the state and notes for the log."""
         return state, []
+
+    def initial_head_bias(self, targets: np.ndarray) -> tuple[np.ndarray, str] | None:
+        """The bias a fresh head's output layer starts from, given the training targets, and a
+        line for the log saying why; None keeps the model's own initialisation (the default)."""
+        return None
 
     def saved_weights(self, model: Any, state: dict[str, Any]) -> Any:
         """A context in which the model's weights are as a checkpoint stores them (regression

@@ -1,6 +1,7 @@
 """Which task a label column calls for (`task = "auto"`), and the shape of multi-label data.
 
-`auto` trains multi-label when the labels are lists, delimited label strings or several 0/1
+`auto` trains token classification on words with a tag each (CoNLL files, token and tag list
+columns), multi-label when the labels are lists, delimited label strings or several 0/1
 columns, and single-label otherwise. It never silently trains a classifier on a score: a label
 column of many distinct numbers (or of fractions) is refused with a message that suggests
 regression. A delimited string is recognised among `,` `;` `|` only when exactly one of them
@@ -74,6 +75,18 @@ def detect_separator(values: list, rows: int) -> tuple[str | None, list[str]]:
         shown = " and ".join(f"'{s}'" for s in fitting)
         return None, [f"The labels contain both {shown}; give the label separator to read them as multi-label."]
     return None, []
+
+
+def is_token_task(task: str, dataset: datasets.Dataset) -> bool:
+    """Whether the data is read as words with a tag each: asked for, or (`auto`) data whose
+    rows are a list of words and a list of tags of the same length (CoNLL files read that way)."""
+    if task == "token-classification":
+        return True
+    if task != "auto":
+        return False
+    from ftstudio.engine.data.token_columns import looks_like_token_data
+
+    return looks_like_token_data(dataset)
 
 
 def resolve_task(dataset: datasets.Dataset, columns: list[str], task_name: str,

@@ -21,6 +21,10 @@ METRIC_LABELS = {
     "pearson": "Pearson r",
     "spearman": "Spearman ρ",
     "r2": "R²",
+    "entity_f1": "entity F1",
+    "entity_precision": "entity precision",
+    "entity_recall": "entity recall",
+    "token_accuracy": "token accuracy",
 }
 
 

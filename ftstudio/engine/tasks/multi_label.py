@@ -5,6 +5,13 @@ string column ("billing;refund"), or several 0/1 columns named together (toxic,i
 Targets are multi-hot rows; the model's loss is binary cross-entropy per label
 (`multi_label_classification`), and a label is predicted when its sigmoid reaches its threshold:
 0.5, or tuned per label on validation (`tune_thresholds`) and saved with the checkpoint.
+
+A fresh head starts from the label priors: each output's bias is the log-odds of its label's
+training frequency. Most labels are rare, and a random head predicts each at ~0.5, so otherwise
+the first hundreds of steps mostly push every probability down, with large gradients through the
+encoder; starting at the priors spends them on telling texts apart (the prior initialisation of
+Lin et al., "Focal Loss for Dense Object Detection", 2017). On the airline tweets' 10 labels, 2,000
+rows and 2 epochs it lifts micro F1 from ~0.71 to ~0.84 (benchmarks/README.md, "Task types").
 """
 
 from __future__ import annotations
@@ -154,6 +161,13 @@ class MultiLabelTask(Task):
         # The training loss is the mean over rows and labels; its per-row share is the mean over labels.
         loss = F.binary_cross_entropy_with_logits(logits.float(), targets.float(), reduction="sum")
         return loss / max(logits.shape[-1], 1)
+
+    def initial_head_bias(self, targets: np.ndarray) -> tuple[np.ndarray, str] | None:
+        positives = (np.asarray(targets) > 0.5).sum(axis=0)
+        rows = len(targets)
+        # Add-one-half smoothing keeps a label seen in every row, or in none, at a finite bias.
+        prior = (positives + 0.5) / (rows + 1.0)
+        return np.log(prior / (1.0 - prior)), "The head starts from the label priors (each label's training frequency)."
 
     def thresholds(self, state: dict[str, Any], labels: int) -> np.ndarray:
         saved = state.get("thresholds")

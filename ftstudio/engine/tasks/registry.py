@@ -9,8 +9,10 @@ from ftstudio.engine.tasks.base import Task
 from ftstudio.engine.tasks.multi_label import MultiLabelTask
 from ftstudio.engine.tasks.regression import RegressionTask
 from ftstudio.engine.tasks.single_label import SingleLabelTask
+from ftstudio.engine.tasks.token_classification import TokenClassificationTask
 
-TASKS: dict[str, Task] = {task.name: task for task in (SingleLabelTask(), MultiLabelTask(), RegressionTask())}
+TASKS: dict[str, Task] = {task.name: task for task in (SingleLabelTask(), MultiLabelTask(), RegressionTask(),
+                                                       TokenClassificationTask())}
 TASK_CHOICES = ("auto", *TASKS)
 # Every metric any task reports: what metric_for_best may name before the task is known.
 ALL_METRICS = tuple(dict.fromkeys(("auto", "loss", *(m for t in TASKS.values() for m in t.metric_names))))
@@ -25,11 +27,13 @@ def get_task(name: str) -> Task:
 
 
 def task_of_config(config: Any, saved: dict[str, Any] | None = None) -> Task:
-    """The task of a checkpoint: as ftstudio saved it, else from transformers' problem_type (a
-    checkpoint from elsewhere), else single-label."""
+    """The task of a checkpoint: as ftstudio saved it, else from its architecture (a token
+    classifier) or transformers' problem_type (a checkpoint from elsewhere), else single-label."""
     name = (saved or {}).get("name")
     if isinstance(name, str) and name in TASKS:
         return TASKS[name]
+    if any(str(a).endswith("ForTokenClassification") for a in getattr(config, "architectures", None) or []):
+        return TASKS["token-classification"]
     problem = getattr(config, "problem_type", None)
     for task in TASKS.values():
         if task.problem_type == problem:

@@ -19,6 +19,7 @@ import numpy as np
 
 from ftstudio.engine.data.columns import NUMBER
 from ftstudio.engine.errors import DatasetError
+from ftstudio.engine.models.head import output_layer
 from ftstudio.engine.tasks.base import LabelSpec, Outputs, Targets, Task
 from ftstudio.engine.tasks.regression_metrics import regression_metrics
 
@@ -48,18 +49,6 @@ def as_number(value: Any, column: str, row: int, split: str) -> float:
         raise DatasetError(f"Row {row + 1} of the {split} split has {number} in the score column '{column}'; "
                            "scores must be finite numbers.")
     return number
-
-
-def output_layer(model: Any) -> Any:
-    """The head's last linear layer with one output and a bias, where the scale can be folded;
-    None when the model has no such single layer (then targets are not standardised)."""
-    import torch
-
-    base = getattr(model, "base_model", None)
-    inside_base = {id(m) for m in base.modules()} if base is not None and base is not model else set()
-    found = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and id(m) not in inside_base
-             and m.out_features == 1 and m.bias is not None]
-    return found[0] if len(found) == 1 else None
 
 
 class RegressionTask(Task):
@@ -119,7 +108,7 @@ class RegressionTask(Task):
     def prepare_model(self, model: Any, state: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         if not state.get("standardised"):
             return state, []
-        if output_layer(model) is None:
+        if output_layer(model, 1) is None:
             note = ("The model's regression head has no single output layer with a bias to hold the target scale; "
                     "scores are trained as they are (not standardised).")
             return {**state, "standardised": False}, [note]
@@ -132,7 +121,7 @@ class RegressionTask(Task):
         import torch
 
         mean, std = self._scale(state)
-        layer = output_layer(model) if state.get("standardised") else None
+        layer = output_layer(model, 1) if state.get("standardised") else None
         if layer is None:
             yield
             return
@@ -151,7 +140,7 @@ class RegressionTask(Task):
         import torch
 
         mean, std = self._scale(state)
-        layer = output_layer(model) if state.get("standardised") else None
+        layer = output_layer(model, 1) if state.get("standardised") else None
         if layer is None:
             return
         with torch.no_grad():
@@ -163,7 +152,7 @@ class RegressionTask(Task):
                 layer.weight.div_(std)
 
     def exact_weights(self, model: Any, state: dict[str, Any]) -> dict[str, Any]:
-        layer = output_layer(model) if state.get("standardised") else None
+        layer = output_layer(model, 1) if state.get("standardised") else None
         if layer is None:
             return {}
         return {"weight": layer.weight.detach().cpu().clone(), "bias": layer.bias.detach().cpu().clone()}

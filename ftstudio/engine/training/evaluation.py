@@ -28,7 +28,8 @@ def evaluate(
     features: FeatureCache | None = None,
     split_name: str = "validation",
 ) -> tuple[Outputs, float]:
-    """The task's metrics over the whole split and its mean loss (the training loss's definition).
+    """The task's metrics over the whole split and its mean loss (the training loss's definition:
+    per row, or per labelled token for a token task, which gets its logits per row).
 
     Logits stay on the device until the end: one host sync per evaluation, not per batch.
     With `features` (a frozen encoder's cached outputs for `split_name`) only the head runs; the
@@ -40,7 +41,9 @@ def evaluate(
     model.eval()
     batches = eval_batches(split, batch_size * 2)  # no gradients: a larger batch fits
     loss_sum = torch.zeros((), device=device, dtype=torch.float32)
+    loss_count = torch.zeros((), device=device, dtype=torch.float32)
     all_logits: torch.Tensor | None = None
+    tokens = _TokenLogits() if task.token_level else None
     try:
         with torch.inference_mode():
             for number, indices in enumerate(batches):
@@ -57,17 +60,58 @@ def evaluate(
                     inputs = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
                     with autocast():
                         logits = model(**inputs).logits
-                if all_logits is None:
-                    all_logits = torch.empty((len(split), logits.shape[-1]), dtype=torch.float32, device=device)
                 loss_sum += task.loss_sum(logits, labels)
-                all_logits[rows] = logits.float()
+                loss_count += task.loss_count(labels)
+                if tokens is not None:
+                    tokens.add(rows, logits, labels)
+                else:
+                    if all_logits is None:
+                        all_logits = torch.empty((len(split), logits.shape[-1]), dtype=torch.float32, device=device)
+                    all_logits[rows] = logits.float()
                 if reporter is not None and (number % 10 == 0 or number == len(batches) - 1):
                     reporter.on_progress("evaluating", number + 1, len(batches))
     finally:
         model.train(was_training)
+    mean_loss = float(loss_sum.item() / max(loss_count.item(), 1.0))
+    if tokens is not None:
+        logits_rows, targets = tokens.rows(split)
+        return task.evaluate(logits_rows, targets, label_names, task_state), mean_loss
     logits_np = all_logits.cpu().numpy() if all_logits is not None else _no_logits(task, label_names)
-    outputs = task.evaluate(logits_np, split.labels, label_names, task_state)
-    return outputs, float(loss_sum.item() / max(len(split), 1))
+    return task.evaluate(logits_np, split.labels, label_names, task_state), mean_loss
+
+
+class _TokenLogits:
+    """A token task's logits at the labelled positions, kept on the device batch by batch (one
+    host copy at the end) and handed back per row in the split's order."""
+
+    def __init__(self) -> None:
+        self.kept: list[Any] = []
+        self.counts: list[Any] = []
+        self.order: list[Any] = []
+
+    def add(self, rows: Any, logits: Any, labels: Any) -> None:
+        from ftstudio.engine.data.batching import LABEL_PAD
+
+        mask = labels != LABEL_PAD
+        self.kept.append(logits[mask].float())
+        self.counts.append(mask.sum(dim=1))
+        self.order.append(rows)
+
+    def rows(self, split: TokenizedSplit) -> tuple[list[Any], list[Any]]:
+        import numpy as np
+        import torch
+
+        from ftstudio.engine.data.batching import LABEL_PAD
+
+        targets = [np.asarray(row)[np.asarray(row) != LABEL_PAD] for row in split.labels]
+        found: list[Any] = [np.zeros((0, 0), dtype=np.float32)] * len(split)
+        if self.kept:
+            flat = torch.cat(self.kept).cpu().numpy()
+            counts = torch.cat(self.counts).cpu().numpy()
+            order = torch.cat(self.order).cpu().numpy()
+            for row, piece in zip(order, np.split(flat, np.cumsum(counts)[:-1]), strict=True):
+                found[int(row)] = piece
+        return found, targets
 
 
 def _no_logits(task: Task, label_names: list[str]) -> Any:

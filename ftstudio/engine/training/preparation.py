@@ -10,6 +10,7 @@ written, whether a checkpoint is restored.
 from __future__ import annotations
 
 import math
+import os
 import platform
 import time
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from ftstudio.engine.training.schedule import describe_schedule
 
 if TYPE_CHECKING:
     from ftstudio.engine.training.trainer import Trainer
+
+PRIOR_BIAS_SWITCH = "FTSTUDIO_PRIOR_BIAS"  # "0": a fresh head keeps its random bias
 
 
 @dataclass
@@ -83,12 +86,27 @@ def _load_inputs(plan: RunPlan, recorder: RunRecorder, control: TrainingControl)
     prepared.task_state, task_notes = prepared.task.prepare_model(loaded.model, prepared.task_state)
     for note in [*loaded.notes, *task_notes]:
         recorder.on_log(note)
+    if loaded.new_head and not plan.from_checkpoint:  # a checkpoint's head is trained already
+        _start_head_from_data(prepared, loaded.model, recorder)
     if settings.reinit_top_layers and not plan.from_checkpoint:  # a checkpoint has its layers already
         reinit_top_layers(loaded.model, settings.reinit_top_layers)
     # The strategy against the model's depth (bottom-N), now: a refusal must leave no run folder.
     trainable_flags(settings.freeze_kind, settings.frozen_layers, 0, len(layer_groups(loaded.model).layers))
     control.check(recorder, resume_status=PREPARING)
     return RunInputs(prepared, source, loaded.model, loaded.tokenizer, device, precision, checkpoint)
+
+
+def _start_head_from_data(prepared: Any, model: Any, recorder: RunRecorder) -> None:
+    """Give a fresh head the starting bias its task derives from the training targets
+    (multi-label: the label priors). FTSTUDIO_PRIOR_BIAS=0 keeps the random one (to measure it)."""
+    from ftstudio.engine.models.head import set_output_bias
+
+    if os.environ.get(PRIOR_BIAS_SWITCH, "1") == "0":
+        return
+    train = prepared.task.training_targets(prepared.targets("train"), prepared.task_state)
+    start = prepared.task.initial_head_bias(train)
+    if start is not None and set_output_bias(model, start[0]):
+        recorder.on_log(start[1])
 
 
 def _claim_run_folder(plan: RunPlan, inputs: RunInputs) -> Path:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ftstudio.engine.data.batching import collate, tokenize_texts, train_batches
+from ftstudio.engine.data.batching import collate, train_batches
 from ftstudio.engine.errors import TrainingError
 from ftstudio.engine.events import (
     EVALUATING,
@@ -85,12 +85,9 @@ class Trainer:
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.splits = {}
         for name, split in prepared.splits.items():
-            pairs = list(split["text_pair"]) if "text_pair" in split.column_names else None
             targets = self.task.training_targets(prepared.targets(name), self.task_state)
-            self.splits[name] = tokenize_texts(
-                list(split["text"]), targets, tokenizer, s.max_length,
-                self.control, self.rep, phase=f"tokenizing {name}", pairs=pairs,
-            )
+            self.splits[name] = self.task.tokenize(split, targets, tokenizer, s, self.label_names, self.control,
+                                                   self.rep, phase=f"tokenizing {name}")
         self.train_split = self.splits["train"]
         self.steps_per_epoch, self.total_steps, self.epochs = count_steps(len(self.train_split), s)
         self.model.to(device)

@@ -219,7 +219,7 @@ def test_metric_values_read_as_their_kind():
     assert format_metric("r2", math.nan) == "—" and format_metric("accuracy", None) == "—"
     assert goodness("rmse", 2.0) < goodness("rmse", 1.0) and goodness("f1", 0.9) > goodness("f1", 0.8)
     # A task this version does not know: the first three metrics its run listed.
-    assert [p.metrics for p in metric_plots("token-classification", ["seq_f1", "seq_precision", "x", "y"])] == [
+    assert [p.metrics for p in metric_plots("question-answering", ["seq_f1", "seq_precision", "x", "y"])] == [
         ("seq_f1", "seq_precision", "x")]
 
 

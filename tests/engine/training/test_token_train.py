@@ -1,0 +1,101 @@
+"""Token classification end to end on a tiny model: CoNLL and JSONL data in any tag scheme,
+BIO label names, checkpoints stock transformers' pipeline reads as entities with character
+offsets, our predictor on long texts, a test file's entity report, resume bit for bit."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ftstudio.engine.events import TrainingControl
+from ftstudio.engine.predict.file_evaluation import evaluate_file
+from ftstudio.engine.predict.predictor import Predictor
+from ftstudio.engine.training.train import train
+from tests.engine.training.test_train import Recorder, _evals, _step_losses, tiny_settings
+from tests.task_data import write_ner
+
+NAMES = ["O", "B-person", "I-person", "B-place", "I-place"]
+
+
+@pytest.fixture(scope="module")
+def ner_run(tiny_model_dir, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ner")
+    data = write_ner(tmp / "train.conll", n=240)
+    result = train(tiny_settings(tiny_model_dir, data, epochs=10, learning_rate=5e-3), tmp / "run")
+    assert result.status == "finished", result.message
+    return result, tmp
+
+
+def test_a_conll_file_trains_a_token_classifier_with_bio_labels_and_entity_metrics(ner_run):
+    result, _ = ner_run
+    config = json.loads((result.run_dir / "best" / "config.json").read_text())
+    assert config["architectures"] == ["BertForTokenClassification"]
+    assert [config["id2label"][str(i)] for i in range(len(NAMES))] == NAMES
+    records = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
+    info = next(r for r in records if r["event"] == "info")
+    assert info["task"] == "token-classification" and info["best_metric"] == "entity_f1"
+    last = [r for r in records if r["event"] == "eval"][-1]
+    assert {"entity_f1", "entity_precision", "entity_recall", "token_accuracy", "per_type"} <= set(last)
+    assert last["entity_f1"] > 0.8, last  # the tiny model learns which words are names and places
+
+
+def test_stock_pipeline_returns_entities_by_type_with_character_offsets(ner_run):
+    from transformers import pipeline
+
+    result, _ = ner_run
+    tagger = pipeline("token-classification", model=str(result.run_dir / "best"), aggregation_strategy="simple",
+                      device="cpu")
+    text = "the great love was on the seat"
+    found = tagger(text)
+    assert [(e["entity_group"], text[e["start"]:e["end"]]) for e in found] == [("person", "great love"),
+                                                                               ("place", "seat")]
+
+
+def test_the_predictor_finds_entities_in_texts_longer_than_the_window(ner_run):
+    result, _ = ner_run
+    predictor = Predictor(result.run_dir)
+    assert predictor.task.name == "token-classification"
+    text = " ".join(["the flight was on time"] * 20) + " and great was there"
+    (prediction,) = predictor.predict(text)
+    assert len(predictor.tokenizer(text)["input_ids"]) > predictor.max_length
+    person = [e for e in prediction.entities if e["type"] == "person"]
+    assert person and text[person[-1]["start"]:person[-1]["end"]] == "great" == person[-1]["text"]
+    assert person[-1]["start"] > 100 and 0 < person[-1]["score"] <= 1
+    assert prediction.to_dict()["entities"] == prediction.entities
+    assert predictor.predict("the my a")[0].entities == []
+
+
+def test_a_labelled_test_file_gets_entity_scores_per_type_a_confusion_and_the_sentences_behind_errors(ner_run):
+    result, tmp = ner_run
+    test_file = write_ner(tmp / "test.jsonl", n=60, seed=5, scheme="BIOES")
+    report = evaluate_file(Predictor(result.run_dir), str(test_file))
+    assert report["task"] == "token-classification" and report["rows"] == 60
+    assert set(report["per_type"]) == {"person", "place"}
+    assert report["confusion"]["labels"] == ["person", "place", "(none)"]
+    assert report["entity_f1"] > 0.6
+    for error in report["errors"]:
+        assert error["tokens"] and error["true"] != error["predicted"]
+
+
+@pytest.mark.parametrize("scheme, suffix", [("IOB1", ".txt"), ("BIOES", ".jsonl"), ("BIO", ".parquet")])
+def test_every_scheme_and_file_shape_trains_on_bio_labels(tiny_model_dir, tmp_path, scheme, suffix):
+    data = write_ner(tmp_path / f"ner{suffix}", n=80, scheme=scheme)
+    result = train(tiny_settings(tiny_model_dir, data, epochs=1), tmp_path / "run")
+    assert result.status == "finished", result.message
+    config = json.loads((result.run_dir / "best" / "config.json").read_text())
+    assert sorted(config["label2id"]) == sorted(NAMES)
+
+
+def test_resume_is_exact_for_token_classification(tiny_model_dir, tmp_path):
+    data = write_ner(tmp_path / "ner.conll", n=120)
+    settings = tiny_settings(tiny_model_dir, data, epochs=2, save_steps=3)
+    whole = train(settings, tmp_path / "whole")
+    assert whole.status == "finished", whole.message
+    control = TrainingControl()
+    stopped = train(settings, tmp_path / "split", reporter=Recorder(control, stop_at=7), control=control)
+    assert stopped.status == "stopped"
+    resumed = train(run_dir=stopped.run_dir, resume=True)
+    assert resumed.status == "finished", resumed.message
+    assert _step_losses(resumed.run_dir) == _step_losses(whole.run_dir)
+    assert _evals(resumed.run_dir) == _evals(whole.run_dir)
