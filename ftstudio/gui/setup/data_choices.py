@@ -33,6 +33,8 @@ TASK_LABELS = {
     "token-classification": "Token classification",
 }
 TOKEN_TASK = "token-classification"
+# What Automatic found, as the narrow combo shows it: "Automatic (token-classification)" is cut off.
+FOUND_SHORT = {TOKEN_TASK: "token tags"}
 NO_PAIR = "(none)"
 CHOICE_FIELDS = ("task", "text_column", "text_pair_column", "label_column", "label_separator")
 
@@ -223,7 +225,8 @@ class DataChoices(QObject):
     # ------------------------------------------------------------------ showing
     def _show_task(self) -> None:
         found = self._detected_task
-        self.task_combo.setItemText(0, f"{TASK_LABELS['auto']} ({found})" if found else TASK_LABELS["auto"])
+        shown = FOUND_SHORT.get(found, found) if found else None
+        self.task_combo.setItemText(0, f"{TASK_LABELS['auto']} ({shown})" if shown else TASK_LABELS["auto"])
         self.task_combo.setCurrentIndex(max(0, self.task_combo.findData(self._values["task"])))
         # Several label columns are read as multi-label only.
         self.several.setVisible(self._values["task"] in ("auto", "multi-label") and found != TOKEN_TASK)

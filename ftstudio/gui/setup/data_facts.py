@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-# How each tag scheme reads, for people who have not met its name before.
+# How each tag scheme reads, for people who have not met its name before (the line's tooltip).
 SCHEME_WORDS = {
-    "BIO": "BIO (B- opens an entity, I- continues it, O is outside)",
-    "IOB1": "IOB1 (I- opens an entity, B- only parts two touching ones), converted to BIO",
-    "BIOES": "BIOES (S- a one-word entity, E- an entity's last word), converted to BIO",
-    "IO": "IO (no tag opens an entity: touching entities of one type read as one), converted to BIO",
+    "BIO": "BIO: B- opens an entity, I- continues it, O is outside.",
+    "IOB1": "IOB1: I- opens an entity, B- only parts two touching ones of a type.",
+    "BIOES": "BIOES: B- opens an entity, I- continues it, E- ends it, S- is a one-word entity.",
+    "IO": "IO: no tag opens an entity, so touching entities of one type read as one.",
 }
 REPAIRS_SHOWN = 3  # repair lines written out; the rest are counted (all of them in the tooltip)
 
@@ -33,24 +33,34 @@ def split_sizes(summary: dict[str, Any]) -> str:
 
 
 def scheme_line(summary: dict[str, Any]) -> str:
-    """The tag scheme found, in words, and how many tags were repaired ("" unless token data)."""
+    """The tag scheme found and what was repaired, in short ("" unless token data); the tooltip
+    (`scheme_tooltip`) explains the scheme and lists every repair."""
     if not is_entities(summary):
         return ""
     train = summary["labels"]["train"]
     scheme = train.get("scheme", "BIO")
-    line = f"Tags: {SCHEME_WORDS.get(scheme, scheme)}."
+    line = "Tags: BIO" if scheme == "BIO" else f"Tags: {scheme}, converted to BIO"
     repairs = train.get("repairs", [])
     if not repairs:
-        return line + " No repairs were needed."
+        return line + "; no repairs needed."
     shown = "; ".join(repairs[:REPAIRS_SHOWN])
     more = len(repairs) - REPAIRS_SHOWN
-    return line + f" Repaired: {shown}" + (f"; and {more} more." if more > 0 else "")
+    return line + f". Repaired: {shown}" + (f"; and {more} more." if more > 0 else "")
 
 
-def repairs_tooltip(summary: dict[str, Any]) -> str:
-    """Every repair, one a line ("" when none or not token data)."""
-    repairs = summary["labels"]["train"].get("repairs", []) if is_entities(summary) else []
-    return "Repairs to the tags:\n" + "\n".join(repairs) if repairs else ""
+def scheme_tooltip(summary: dict[str, Any]) -> str:
+    """What the scheme means, and every repair, one a line ("" unless token data)."""
+    if not is_entities(summary):
+        return ""
+    train = summary["labels"]["train"]
+    scheme = train.get("scheme", "BIO")
+    lines = [SCHEME_WORDS.get(scheme, scheme)]
+    if scheme != "BIO":
+        lines.append("The tags were converted to BIO, which the model learns and predicts.")
+    repairs = train.get("repairs", [])
+    if repairs:
+        lines += ["", "Repairs to the tags:", *repairs]
+    return "\n".join(lines)
 
 
 def notes_text(summary: dict[str, Any]) -> str:
@@ -58,7 +68,3 @@ def notes_text(summary: dict[str, Any]) -> str:
     repairs = set(summary["labels"]["train"].get("repairs", [])) if is_entities(summary) else set()
     return "\n".join(note for note in summary["notes"] if note not in repairs)
 
-
-def entity_types(summary: dict[str, Any]) -> list[str]:
-    """The entity types of token data, in label order ([] for other tasks)."""
-    return list(summary["labels"]["train"].get("counts", {})) if is_entities(summary) else []

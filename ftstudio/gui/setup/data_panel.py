@@ -34,7 +34,7 @@ from ftstudio.engine.errors import user_message
 from ftstudio.engine.settings import TrainSettings
 from ftstudio.gui.background import BackgroundRunner, BackgroundTask
 from ftstudio.gui.setup.data_choices import TOKEN_TASK, DataChoices, column_marks, describe_data
-from ftstudio.gui.setup.data_facts import entity_types, notes_text, repairs_tooltip, scheme_line, split_sizes
+from ftstudio.gui.setup.data_facts import notes_text, scheme_line, scheme_tooltip, split_sizes
 from ftstudio.gui.setup.data_rows import DataRowsView
 from ftstudio.gui.setup.data_sources import OPEN_FILE, RECENT_KEY, DataSourceCombo, sample_task
 from ftstudio.gui.setup.data_tasks import load_data, measure_token_lengths
@@ -323,8 +323,8 @@ class DataPanel(QGroupBox):
         summary = self._summary
         self._show_message(describe_data(summary), "ok")
         self._splits.setText("\n".join(line for line in (split_sizes(summary), scheme_line(summary)) if line))
-        self._splits.setToolTip(repairs_tooltip(summary))
-        self._rows_view.show_sentences(result.get("sentences"), entity_types(summary))
+        self._splits.setToolTip(scheme_tooltip(summary))
+        self._rows_view.show_sentences(result.get("sentences"))
         self._labels_view.set_summary(summary["labels"]["train"], prepared.label_column)
         self._notes.setText(notes_text(summary))
         self.sig_data_changed.emit(prepared)

@@ -4,7 +4,6 @@ with no tab bar)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtWidgets import QTableView, QTabWidget, QWidget
@@ -33,16 +32,16 @@ class DataRowsView(QTabWidget):
         self.insertTab(ROWS_TAB, self.table, "Raw rows")
         self.show_sentences(None)
 
-    def show_sentences(self, sentences: list[dict[str, Any]] | None, types: Sequence[str] = ()) -> None:
+    def show_sentences(self, sentences: list[dict[str, Any]] | None) -> None:
         """Show the highlighted sentences first (None: not token data; only the table shows)."""
         token_data = sentences is not None
         self.setTabVisible(SENTENCES_TAB, token_data)
         self.tabBar().setVisible(token_data)
         if sentences is not None:
-            self.sentences.set_sentences(sentences, list(types))
+            self.sentences.set_sentences(sentences)
             self.setTabText(SENTENCES_TAB, f"Sentences with entities (first {len(sentences)} of train)")
         else:
-            self.sentences.set_sentences([], [])
+            self.sentences.set_sentences([])
         self.setCurrentIndex(SENTENCES_TAB if token_data else ROWS_TAB)
 
     def fit_columns(self, pairs: bool = False) -> None:

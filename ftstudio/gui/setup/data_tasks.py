@@ -68,9 +68,13 @@ def _columns_found(train: Any, settings: TrainSettings) -> Any:
     """The columns the engine would read when the data was refused after finding them (a label
     column that looks like a score, say), so the pickers show them; None when they are the problem."""
     from ftstudio.engine.data.columns import detect_columns
+    from ftstudio.engine.data.token_columns import detect_token_columns
     from ftstudio.engine.errors import DatasetError
+    from ftstudio.engine.tasks.detection import is_token_task
 
     try:
+        if is_token_task(settings.task, train):  # words and tags, found as prepare_data finds them
+            return detect_token_columns(train, settings.text_column, settings.label_column)
         return detect_columns(train, settings.text_column, settings.label_column, settings.text_pair_column,
                               scores=settings.task == "regression")
     except DatasetError:

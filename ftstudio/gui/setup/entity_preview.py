@@ -40,11 +40,10 @@ def sentence_html(words: list[str], entities: list[Any]) -> str:
     return " ".join(parts)
 
 
-def preview_html(sentences: list[dict[str, Any]], types: list[str]) -> str:
-    """The legend (every entity type in its colour), then the sentences, numbered."""
+def preview_html(sentences: list[dict[str, Any]]) -> str:
+    """The sentences, numbered (each highlighted entity names its type: no legend needed)."""
     muted = muted_color()
-    legend = " ".join(entity_chip(t) for t in types) if types else "<i>No entity types.</i>"
-    lines = [f'<p style="margin-bottom:6px;">{legend}</p>']
+    lines = []
     for number, sentence in enumerate(sentences, 1):
         lines.append(f'<p style="margin-top:0; margin-bottom:5px;"><span style="color:{muted};">{number}</span>'
                      f'&nbsp;&nbsp;{sentence_html(sentence["words"], sentence["entities"])}</p>')
@@ -52,7 +51,7 @@ def preview_html(sentences: list[dict[str, Any]], types: list[str]) -> str:
 
 
 class EntityPreview(QTextBrowser):
-    """The first training sentences with their entities highlighted, and a legend of the types."""
+    """The first training sentences with their entities highlighted."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -60,10 +59,10 @@ class EntityPreview(QTextBrowser):
         self.setOpenLinks(False)
         self._count = 0
 
-    def set_sentences(self, sentences: list[dict[str, Any]], types: list[str]) -> None:
-        """`sentences`: {"words": [...], "entities": [[type, start, end], ...]}; `types`: the legend."""
+    def set_sentences(self, sentences: list[dict[str, Any]]) -> None:
+        """`sentences`: {"words": [...], "entities": [[type, start, end], ...]}."""
         self._count = len(sentences)
-        self.setHtml(preview_html(sentences, types))
+        self.setHtml(preview_html(sentences))
 
     def sentence_count(self) -> int:
         return self._count

@@ -49,7 +49,7 @@ def test_a_conll_file_shows_its_entities_sentences_and_scheme(qtbot, panel, tmp_
     prepared, summary = panel.prepared(), panel.summary()
     assert panel.error() == "" and prepared.task.name == "token-classification"
     choices = panel._choices
-    assert choices.task_combo.currentText() == "Automatic (token-classification)"
+    assert choices.task_combo.currentText() == "Automatic (token tags)"
     assert (choices.text_label.text(), choices.label_label.text()) == ("Words column", "Tags column")
     assert not choices.pair_combo.isEnabled() and choices.several.isHidden()
     assert panel._table_model.marks() == {"tokens": "words", "tags": "tags"}
@@ -58,7 +58,8 @@ def test_a_conll_file_shows_its_entities_sentences_and_scheme(qtbot, panel, tmp_
     train = summary["labels"]["train"]
     splits = panel._splits.text()
     assert splits.startswith(f"Sentences: train {train['sentences']:,} ({train['tokens']:,} words), validation ")
-    assert "Tags: BIO (B- opens an entity" in splits and "No repairs were needed." in splits
+    assert splits.endswith("\nTags: BIO; no repairs needed.")
+    assert panel._splits.toolTip().startswith("BIO: B- opens an entity, I- continues it")
 
     view = panel._labels_view
     assert view.currentWidget() is view.entities
@@ -70,7 +71,7 @@ def test_a_conll_file_shows_its_entities_sentences_and_scheme(qtbot, panel, tmp_
     assert not rows.tabBar().isHidden() and rows.currentIndex() == SENTENCES_TAB
     first = prepared.splits["train"][0]["text"]
     shown = " ".join(rows.sentences.toPlainText().split())  # the chips pad their words with spaces
-    assert rows.sentences.sentence_count() == 40 and shown.startswith(f"person place 1 {first[0]} ")
+    assert rows.sentences.sentence_count() == 40 and shown.startswith(f"1 {first[0]} ")
     assert f"background-color:{entity_colour('person')}" in rows.sentences.toHtml().replace(" ", "") or \
         "person" not in train["counts"]
 
@@ -81,7 +82,8 @@ def test_another_scheme_is_named_as_converted_to_bio(qtbot, panel, tmp_path):
     panel.choose_file(str(path))
     _loaded(qtbot, panel, path)
     assert panel.error() == "" and panel.summary()["labels"]["train"]["scheme"] == scheme
-    assert f"Tags: {scheme} (" in panel._splits.text() and "converted to BIO" in panel._splits.text()
+    assert panel._splits.text().endswith(f"\nTags: {scheme}, converted to BIO; no repairs needed.")
+    assert panel._splits.toolTip().startswith(f"{scheme}: B- opens an entity")
 
 
 def test_repaired_tags_are_said_once_in_words(qtbot, panel, tmp_path):
@@ -100,8 +102,8 @@ def test_repaired_tags_are_said_once_in_words(qtbot, panel, tmp_path):
 
 
 def test_the_sub_token_switch_is_for_token_classification_only(qtbot, page, tmp_path):
-    from ftstudio.gui.setup.setting_editors import setting_tooltip
     from ftstudio.engine.settings import setting_spec
+    from ftstudio.gui.setup.setting_editors import setting_tooltip
 
     form = page.settings_panel
     switch = form.widget_for("label_all_subtokens")

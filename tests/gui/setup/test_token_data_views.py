@@ -63,25 +63,27 @@ def test_token_classification_is_a_task_choice(qtbot):
 # ---------------------------------------------------------------- the words
 def test_split_sizes_scheme_and_repairs_read_in_words():
     from ftstudio.gui.setup.data_choices import describe_data
-    from ftstudio.gui.setup.data_facts import notes_text, repairs_tooltip, scheme_line, split_sizes
+    from ftstudio.gui.setup.data_facts import notes_text, scheme_line, scheme_tooltip, split_sizes
 
     plain = entities_summary()
     assert split_sizes(plain) == "Sentences: train 120 (1,500 words), validation 30 (380 words)"
-    assert scheme_line(plain).startswith("Tags: BIO (B- opens an entity") and "No repairs" in scheme_line(plain)
+    assert scheme_line(plain) == "Tags: BIO; no repairs needed."
+    assert scheme_tooltip(plain) == "BIO: B- opens an entity, I- continues it, O is outside."
     assert describe_data(plain) == "ner.conll: token classification, 3 entity types (person, place, org)"
 
     repaired = entities_summary(scheme="IOB1", repairs=[REPAIR])
     line = scheme_line(repaired)
-    assert "IOB1" in line and "converted to BIO" in line and f"Repaired: {REPAIR}" in line
-    assert REPAIR in repairs_tooltip(repaired)
+    assert line == f"Tags: IOB1, converted to BIO. Repaired: {REPAIR}"
+    assert scheme_tooltip(repaired).startswith("IOB1: I- opens an entity")
+    assert REPAIR in scheme_tooltip(repaired)
     assert REPAIR not in notes_text(repaired) and "Held out 30" in notes_text(repaired)  # said once only
 
     many = entities_summary(scheme="BIOES", repairs=[f"repair {i}" for i in range(5)])
-    assert "BIOES" in scheme_line(many) and scheme_line(many).endswith("and 2 more.")
-    assert repairs_tooltip(many).count("repair ") == 5
+    assert scheme_line(many) == "Tags: BIOES, converted to BIO. Repaired: repair 0; repair 1; repair 2; and 2 more."
+    assert scheme_tooltip(many).count("repair ") == 5
 
     classes = {"rows": {"train": 10}, "labels": {"train": {"kind": "classes", "counts": {"a": 10}}}, "notes": []}
-    assert split_sizes(classes) == "Rows: train 10" and scheme_line(classes) == "" and repairs_tooltip(classes) == ""
+    assert split_sizes(classes) == "Rows: train 10" and scheme_line(classes) == "" and scheme_tooltip(classes) == ""
 
 
 # ---------------------------------------------------------------- the chart
@@ -113,7 +115,7 @@ def test_the_preview_highlights_entities_in_their_colours(qtbot):
     qtbot.addWidget(view)
     assert view.tabBar().isHidden() and view.currentIndex() == ROWS_TAB  # other tasks: the table alone
 
-    view.show_sentences(SENTENCES, ["person", "place", "org"])
+    view.show_sentences(SENTENCES)
     assert not view.tabBar().isHidden() and view.currentIndex() == SENTENCES_TAB
     assert view.tabText(SENTENCES_TAB) == "Sentences with entities (first 3 of train)"
     assert view.sentences.sentence_count() == 3
