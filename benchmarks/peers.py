@@ -11,7 +11,9 @@ an epoch's steps, as its default schedule evaluates ~10 times a run):
   multi-label: `problem_type="multi_label_classification"`, float multi-hot labels built from the
   0/1 columns, micro F1 of sigmoid >= 0.5; regression: `num_labels=1`, `problem_type="regression"`,
   the raw float scores (not standardised), RMSE and Pearson; pairs: `tokenizer(text, text_pair)`,
-  accuracy and macro F1.
+  accuracy and macro F1; token classification: run_ner.py's recipe (`is_split_into_words`, each
+  word's tag on its first sub-token, -100 elsewhere, `DataCollatorForTokenClassification`,
+  `AutoModelForTokenClassification`), entity F1 with seqeval (strict IOB2) and token accuracy.
 - `torch_loop`: a plain PyTorch loop over the whole set tokenized once, padded to its longest
   text, `DataLoader(shuffle=True)`, AdamW with its defaults, `loss.item()` every step.
 - `ftstudio`: `ftstudio.engine.training.train.train` with the same settings (what `ftstudio train` runs),
@@ -38,6 +40,7 @@ from common import (  # noqa: E402
     Clock,
     accuracy_and_macro_f1,
     count_rows,
+    entity_f1_and_token_accuracy,
     load_config,
     multi_label_f1,
     quiet_libraries,
@@ -64,6 +67,30 @@ def stock_recipe(cfg: dict[str, Any], tokenizer: Any) -> tuple[Any, dict[str, An
     text, pair, label = columns["text"], columns["text_pair"], columns["labels"][0]
     label2id = {name: i for i, name in enumerate(names)}
     head = {"num_labels": len(names), "id2label": dict(enumerate(names)), "label2id": label2id}
+
+    if task == "token-classification":  # Hugging Face's run_ner.py: each word's tag on its first sub-token
+        def preprocess(batch):
+            encoded = tokenizer(batch[text], is_split_into_words=True, truncation=True, max_length=max_length)
+            labels = []
+            for i, tags in enumerate(batch[label]):
+                previous, row = None, []
+                for word in encoded.word_ids(i):
+                    row.append(-100 if word is None or word == previous else label2id[tags[word]])
+                    previous = word
+                labels.append(row)
+            encoded["labels"] = labels
+            return encoded
+
+        def compute_metrics(eval_pred):
+            logits, labels = eval_pred
+            predictions = np.argmax(logits, axis=-1)
+            true = [[names[t] for t in row if t != -100] for row in labels]
+            predicted = [[names[p] for p, t in zip(prow, row, strict=True) if t != -100]
+                         for prow, row in zip(predictions, labels, strict=True)]
+            f1, accuracy = entity_f1_and_token_accuracy(true, predicted)
+            return {"entity_f1": f1, "token_accuracy": accuracy}
+
+        return preprocess, head, compute_metrics
 
     if task == "multi-label":
         def preprocess(batch):
@@ -114,7 +141,9 @@ def run_hf_trainer(cfg: dict[str, Any]) -> dict[str, Any]:
     from datasets import load_dataset
     from transformers import (
         AutoModelForSequenceClassification,
+        AutoModelForTokenClassification,
         AutoTokenizer,
+        DataCollatorForTokenClassification,
         DataCollatorWithPadding,
         Trainer,
         TrainingArguments,
@@ -123,11 +152,15 @@ def run_hf_trainer(cfg: dict[str, Any]) -> dict[str, Any]:
 
     clock = Clock()
     set_seed(cfg["seed"])  # before the model loads, as Hugging Face's examples do: the new head's init
-    data = load_dataset("csv", data_files={s: str(Path(cfg["data_dir"]) / f"{s}.csv") for s in ("train", "validation")})
+    tokens = cfg.get("task") == "token-classification"
+    kind, suffix = ("json", "jsonl") if tokens else ("csv", "csv")
+    data = load_dataset(kind, data_files={s: str(Path(cfg["data_dir"]) / f"{s}.{suffix}") for s in ("train", "validation")})
     tokenizer = AutoTokenizer.from_pretrained(cfg["model_dir"])
     preprocess, head, compute_metrics = stock_recipe(cfg, tokenizer)
     data = data.map(preprocess, batched=True, remove_columns=data["train"].column_names)
-    model = AutoModelForSequenceClassification.from_pretrained(cfg["model_dir"], **head)
+    auto = AutoModelForTokenClassification if tokens else AutoModelForSequenceClassification
+    model = auto.from_pretrained(cfg["model_dir"], **head)
+    collator = DataCollatorForTokenClassification(tokenizer) if tokens else DataCollatorWithPadding(tokenizer)
     if cfg["workload"] == "head":
         _freeze_encoder_but_pooler(model)
 
@@ -145,7 +178,7 @@ def run_hf_trainer(cfg: dict[str, Any]) -> dict[str, Any]:
         report_to="none",
     )
     trainer = Trainer(model=model, args=args, train_dataset=data["train"], eval_dataset=data["validation"],
-                      processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
+                      processing_class=tokenizer, data_collator=collator,
                       compute_metrics=compute_metrics)
     output = trainer.train()
     wall = clock()
@@ -286,6 +319,11 @@ def run_ftstudio(cfg: dict[str, Any]) -> dict[str, Any]:
     if result.status != "finished":
         raise RuntimeError(f"ftstudio run ended {result.status}: {result.message}")
     out = ftstudio_result(run_dir, wall)
+    if cfg.get("task") == "token-classification":
+        # ftstudio cuts a sentence longer than max_length into windows (the stock recipe truncates
+        # it): its rows are windows, so both peers are measured in sentences.
+        out["train_samples"] = count_rows(cfg["data_dir"], "train") * cfg["epochs"]
+        out["train_samples_per_second"] = round(out["train_samples"] / out["train_runtime"], 3)
     out["feature_cache"] = any("head-only feature cache on" in line for line in logs.lines)
     return out
 

@@ -191,9 +191,9 @@ def format_table(report: dict[str, Any]) -> str:
 
 # ------------------------------------------------------------------ task benchmark (tasks.py)
 # Quality figures shown in points (x100); the others (correlation, error in the data's units) as they are.
-_POINTS = {"accuracy", "f1", "micro_f1", "macro_f1"}
+_POINTS = {"accuracy", "f1", "micro_f1", "macro_f1", "entity_f1", "token_accuracy"}
 _METRIC_TITLES = {"accuracy": "accuracy", "f1": "macro F1", "micro_f1": "micro F1", "macro_f1": "macro F1",
-                  "pearson": "Pearson", "rmse": "RMSE"}
+                  "pearson": "Pearson", "rmse": "RMSE", "entity_f1": "entity F1", "token_accuracy": "token accuracy"}
 
 
 def _quality_delta(name: str, ours: float, stock: float) -> float:

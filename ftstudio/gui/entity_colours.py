@@ -1,60 +1,85 @@
-"""One colour per entity type, the same in every view (the Setup tab's entity chart and sentence
-preview, the tester's highlighted answer and its per-type table), so "PER" reads the same
-everywhere without the views sharing state.
+"""One colour per entity type, the same wherever the app shows entities (the Setup tab's data
+preview, the tester's answers and its file report), in light and dark themes.
 
-The colour is a function of the type's name alone: common type names (PER, LOC, ORG, MISC, ...)
-get fixed, well-separated colours; any other name picks from the palette by a stable hash of its
-text (zlib.crc32, not Python's salted `hash`, so a type keeps its colour between runs). The
-palette is of light, saturated tones: dark text on them reads on the light and the dark theme.
+A type's colour must not depend on which other types are on screen, or "PER" would be orange in
+one view and blue in the next: the common types of CoNLL and OntoNotes get fixed, well separated
+colours, and any other type is placed by a stable hash of its name (crc32, not Python's `hash`,
+which changes between runs). Backgrounds are pastel with dark text in the light theme and deep
+with light text in the dark theme, so the words stay readable on every colour.
 """
 
 from __future__ import annotations
 
 import zlib
 
-PALETTE = (
-    "#8ec5ff",  # blue
-    "#ffb470",  # orange
-    "#8fe3a0",  # green
-    "#ff9aa8",  # pink-red
-    "#c9a8ff",  # violet
-    "#ffe27a",  # yellow
-    "#7fe0df",  # teal
-    "#f7a8e6",  # magenta
-    "#c8d98a",  # olive
-    "#d9b99b",  # tan
-    "#a8b8ff",  # periwinkle
-    "#ffc4a8",  # peach
-    "#b5e8ff",  # sky
-    "#e0c2ff",  # lilac
-    "#9fd8b8",  # sea green
-    "#ffd1dc",  # rose
+# (light background, dark background), from the open-color scale (shade 2 / a deep shade), chosen
+# so that neighbours differ in hue and every one takes black (light) or near-white (dark) text.
+PALETTE: tuple[tuple[str, str], ...] = (
+    ("#a5d8ff", "#1c4f80"),  # blue
+    ("#ffd8a8", "#7a4a12"),  # orange
+    ("#b2f2bb", "#1f5f2c"),  # green
+    ("#eebefa", "#5f2f73"),  # purple
+    ("#ffec99", "#6b5a10"),  # yellow
+    ("#99e9f2", "#15616b"),  # cyan
+    ("#ffc9c9", "#7a2a2a"),  # red
+    ("#d0bfff", "#46348a"),  # violet
+    ("#d8f5a2", "#4a6312"),  # lime
+    ("#fcc2d7", "#7a2850"),  # pink
+    ("#c3fae8", "#0f5e4b"),  # teal
+    ("#e9d8c4", "#5c4630"),  # brown
 )
+TEXT_ON_LIGHT, TEXT_ON_DARK = "#111111", "#f1f3f5"
 
-# Names datasets commonly use, each on a fixed palette slot: CoNLL's PER/LOC/ORG/MISC and WNUT's
-# ten types never share a colour among themselves (OntoNotes' 18 types cannot all be apart in 16).
+# The usual types, spread over the palette (upper-cased names; aliases share a colour).
 _KNOWN = {
-    "per": 0, "person": 0, "pers": 0,
-    "loc": 1, "location": 1, "geo-loc": 1, "gpe": 6,
-    "org": 2, "organization": 2, "organisation": 2, "company": 2,
-    "misc": 3, "other": 3,
-    "product": 4, "facility": 5, "fac": 5, "event": 7, "movie": 7, "tvshow": 8, "norp": 8,
-    "musicartist": 9, "money": 9, "sportsteam": 10, "percent": 10, "date": 11, "time": 12,
-    "language": 13, "work_of_art": 14, "law": 15,
+    "PER": 0, "PERSON": 0,
+    "LOC": 1, "GPE": 1, "LOCATION": 1,
+    "ORG": 2, "ORGANIZATION": 2, "ORGANISATION": 2,
+    "MISC": 3,
+    "DATE": 4, "TIME": 4,
+    "NORP": 5,
+    "EVENT": 6,
+    "PRODUCT": 7,
+    "MONEY": 8, "PERCENT": 8, "QUANTITY": 8, "CARDINAL": 8, "ORDINAL": 8,
+    "WORK_OF_ART": 9,
+    "FAC": 10, "FACILITY": 10,
+    "LAW": 11, "LANGUAGE": 11,
+    # WNUT-16/17 (tweets): their ten types apart from one another, on slots of the types they resemble.
+    "GEO-LOC": 1, "COMPANY": 2, "OTHER": 3, "TVSHOW": 4, "SPORTSTEAM": 5, "MOVIE": 6,
+    "MUSICARTIST": 9, "CORPORATION": 2, "CREATIVE-WORK": 9, "GROUP": 5,
 }
 
 
-def entity_colour(entity_type: str) -> str:
-    """The colour (hex, "#rrggbb") of an entity type: fixed for common names, else chosen from
-    the palette by a stable hash of the name."""
-    key = entity_type.strip().lower()
-    if key in _KNOWN:
-        return PALETTE[_KNOWN[key]]
-    return PALETTE[zlib.crc32(key.encode("utf-8")) % len(PALETTE)]
+def colour_index(entity_type: str) -> int:
+    """The palette slot of `entity_type`: fixed for the usual types, a stable hash otherwise."""
+    name = str(entity_type).strip()
+    known = _KNOWN.get(name.upper())
+    if known is not None:
+        return known
+    return zlib.crc32(name.encode("utf-8")) % len(PALETTE)
 
 
-def text_colour_on(background: str) -> str:
-    """Black or white, whichever reads better on `background` (hex): for custom palettes too."""
-    red, green, blue = (int(background[i:i + 2], 16) / 255 for i in (1, 3, 5))
-    luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
-    return "#111111" if luminance > 0.45 else "#ffffff"
+def _dark(dark: bool | None) -> bool:
+    if dark is not None:
+        return dark
+    from ftstudio.gui.style import is_dark
+
+    return is_dark()
+
+
+def entity_colour(entity_type: str, dark: bool | None = None) -> str:
+    """The background colour (#rrggbb) of `entity_type` ("PER", not "B-PER") in the light or dark
+    theme (None: the app's current theme)."""
+    light_colour, dark_colour = PALETTE[colour_index(entity_type)]
+    return dark_colour if _dark(dark) else light_colour
+
+
+def entity_text_colour(dark: bool | None = None) -> str:
+    """The text colour that reads on every entity background of the theme."""
+    return TEXT_ON_DARK if _dark(dark) else TEXT_ON_LIGHT
+
+
+def entity_colours(entity_type: str, dark: bool | None = None) -> tuple[str, str]:
+    """(background, text) colours of `entity_type`, for a span or a table cell."""
+    dark = _dark(dark)
+    return entity_colour(entity_type, dark), entity_text_colour(dark)

@@ -115,12 +115,13 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines = [f"Data: {summary['source']} ({texts}, label: '{summary['label_column']}')",
              f"Task: {summary.get('task_title', task.title)}",
              f"{what} ({len(summary['label_names'])}): {', '.join(summary['label_names'])}"]
+    unit = "sentences" if task.token_level else "rows"
     for split, rows in summary["rows"].items():
-        lines.append(f"  {split:<10} {rows:>8} rows   {task.describe(summary['labels'][split])}")
+        lines.append(f"  {split:<10} {rows:>8} {unit}   {task.describe(summary['labels'][split])}")
     tokens = summary.get("tokens")
     if tokens and tokens.get("count"):
         lines.append(
-            f"Tokens per text (train): median {tokens['p50']:.0f}, p90 {tokens['p90']:.0f}, "
+            f"Tokens per {'sentence' if task.token_level else 'text'} (train): median {tokens['p50']:.0f}, p90 {tokens['p90']:.0f}, "
             f"p99 {tokens['p99']:.0f}, max {tokens['max']}, mean {tokens['mean']:.1f}; "
             f"{tokens['truncated_share']:.1%} "
             f"{'split into windows' if tokens.get('long_handling') == 'split' else 'truncated'} "

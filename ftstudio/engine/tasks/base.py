@@ -154,7 +154,7 @@ class Task:
         the target scale); returns the state and notes for the log."""
         return state, []
 
-    def initial_head_bias(self, targets: np.ndarray) -> tuple[np.ndarray, str] | None:
+    def initial_head_bias(self, targets: np.ndarray, label_names: list[str]) -> tuple[np.ndarray, str] | None:
         """The bias a fresh head's output layer starts from, given the training targets, and a
         line for the log saying why; None keeps the model's own initialisation (the default)."""
         return None

@@ -162,7 +162,7 @@ class MultiLabelTask(Task):
         loss = F.binary_cross_entropy_with_logits(logits.float(), targets.float(), reduction="sum")
         return loss / max(logits.shape[-1], 1)
 
-    def initial_head_bias(self, targets: np.ndarray) -> tuple[np.ndarray, str] | None:
+    def initial_head_bias(self, targets: np.ndarray, label_names: list[str]) -> tuple[np.ndarray, str] | None:
         positives = (np.asarray(targets) > 0.5).sum(axis=0)
         rows = len(targets)
         # Add-one-half smoothing keeps a label seen in every row, or in none, at a finite bias.

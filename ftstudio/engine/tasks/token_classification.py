@@ -110,6 +110,18 @@ class TokenClassificationTask(Task):
                 strata[i] = min(present, key=lambda t: (frequency[t], t))
         return strata, width + 1
 
+    def initial_head_bias(self, targets: np.ndarray, label_names: list[str]) -> tuple[np.ndarray, str] | None:
+        """The log of each tag's share of the training words (O is most of them): the head starts
+        predicting the tag distribution instead of a uniform one, so the first steps go to telling
+        entities apart, not to learning that most words are O (as for multi-label's priors)."""
+        rows = [np.asarray(row, dtype=np.int64) for row in targets]
+        if not rows:
+            return None
+        # Smoothed: a tag seen only outside training (or never) keeps a finite, small bias.
+        counts = np.bincount(np.concatenate(rows), minlength=len(label_names)).astype(np.float64) + 0.5
+        bias = np.log(counts / counts.sum())
+        return bias - bias.mean(), "The head starts from the tag priors (each tag's share of the training words)."
+
     def tokenize(self, split: datasets.Dataset, targets: np.ndarray, tokenizer: Any, settings: Any,
                  label_names: list[str], control: Any = None, reporter: Any = None,
                  phase: str = "tokenizing") -> Any:

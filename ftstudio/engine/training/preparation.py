@@ -104,7 +104,7 @@ def _start_head_from_data(prepared: Any, model: Any, recorder: RunRecorder) -> N
     if os.environ.get(PRIOR_BIAS_SWITCH, "1") == "0":
         return
     train = prepared.task.training_targets(prepared.targets("train"), prepared.task_state)
-    start = prepared.task.initial_head_bias(train)
+    start = prepared.task.initial_head_bias(train, prepared.label_names)
     if start is not None and set_output_bias(model, start[0]):
         recorder.on_log(start[1])
 

@@ -13,14 +13,13 @@ from typing import Any
 
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
-from ftstudio.gui.entity_colours import entity_colour, text_colour_on
+from ftstudio.gui.entity_colours import entity_colours
 from ftstudio.gui.style import muted_color
 
 
 def entity_chip(entity_type: str, words: str = "") -> str:
     """An entity as rich text: its words (if any) and its type on the type's colour."""
-    background = entity_colour(entity_type)
-    colour = text_colour_on(background)
+    background, colour = entity_colours(entity_type)
     inner = f"{escape(words)} " if words else ""
     return (f'<span style="background-color:{background}; color:{colour};">&nbsp;{inner}'
             f'<b style="font-size:small;">{escape(entity_type)}</b>&nbsp;</span>')

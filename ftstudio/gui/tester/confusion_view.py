@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from ftstudio.gui.style import blend, muted_color
 
 _MISTAKE = QColor("#e0483d")
+CAPTION = "Rows: true label · Columns: predicted label · Colour: share of the row"
 _Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()
 
@@ -123,7 +124,7 @@ class ConfusionView(QWidget):
         # As big as the matrix (scrolling only when it does not fit), not a big empty grid.
         self.table.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
         self.table.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Maximum)
-        self.caption = QLabel("Rows: true label · Columns: predicted label · Colour: share of the row")
+        self.caption = QLabel(CAPTION)
         self.caption.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -132,8 +133,10 @@ class ConfusionView(QWidget):
         layout.addStretch(1)
         self._style_caption()
 
-    def set_matrix(self, matrix: list[list[int]], labels: list[str]) -> None:
+    def set_matrix(self, matrix: list[list[int]], labels: list[str], caption: str = CAPTION) -> None:
+        """Show `matrix` (rows true, columns predicted) over `labels`, under `caption`."""
         self.model.set_matrix(matrix, labels)
+        self.caption.setText(caption)
 
     def matrix(self) -> list[list[int]]:
         return [list(row) for row in self.model._matrix]

@@ -2,7 +2,9 @@
 
 Single-label: accuracy, macro F1 and F1 by class over a confusion matrix. Multi-label: micro and
 macro F1, subset accuracy and the other averages over a per-label table. Regression: RMSE, MAE,
-Pearson, Spearman and R² over a scatter of predicted against true. The numbers come from the
+Pearson, Spearman and R² over a scatter of predicted against true. Token classification: entity
+F1, precision, recall and token accuracy over scores per entity type, a type confusion table and
+the sentences with mistakes (entity_report.py). The numbers come from the
 engine's `evaluate_file`; this box only lays them out.
 """
 
@@ -24,12 +26,17 @@ from PySide6.QtWidgets import (
 
 from ftstudio.gui.style import error_color
 from ftstudio.gui.tester.confusion_view import ConfusionView
+from ftstudio.gui.tester.entity_report import EntityReport
 from ftstudio.gui.tester.per_label_table import PerLabelTable
 from ftstudio.gui.tester.scatter_view import ScatterView
 
 IDLE_TEXT = "Measure the picked model on a file with the same labels."
 # Shown as percentages; every other metric is a number (in the data's units for errors).
-_PERCENT = {"accuracy", "subset_accuracy"}
+_PERCENT = {"accuracy", "subset_accuracy", "token_accuracy"}
+TOKENS = "token-classification"
+# Token classification's line, in this order (entity F1 first: it picks the best checkpoint).
+_ENTITY_METRICS = (("entity_f1", "Entity F1"), ("entity_precision", "precision"),
+                   ("entity_recall", "recall"), ("token_accuracy", "token accuracy"))
 _UNITS = {"rmse", "mae", "mse"}
 
 
@@ -48,6 +55,8 @@ def evaluation_summary(evaluation: dict, file_name: str) -> str:
     and how many texts of which file; single-label adds F1 by class."""
     from ftstudio.engine.tasks.registry import TASKS
 
+    if evaluation.get("task") == TOKENS:
+        return _entity_summary(evaluation, file_name)
     task = TASKS.get(str(evaluation.get("task") or "single-label"), TASKS["single-label"])
     rows = evaluation.get("rows") or sum(sum(r) for r in evaluation.get("confusion") or [])
     source = f"{rows:,} texts from {html.escape(file_name)}"
@@ -63,6 +72,21 @@ def evaluation_summary(evaluation: dict, file_name: str) -> str:
     bold = [_capitalised(format_metric(n, float(evaluation[n]))) for n in headline]
     parts = [f"<b>{html.escape(text)}</b>" for text in bold]
     parts += [html.escape(format_metric(n, float(evaluation[n]))) for n in others]
+    return " · ".join(parts) + f"<br>{source}"
+
+
+def _entity_summary(evaluation: dict, file_name: str) -> str:
+    """Entity F1 in bold, then precision, recall and token accuracy; sentences and entities."""
+    parts = []
+    for name, label in _ENTITY_METRICS:
+        if name not in evaluation:
+            continue
+        value = float(evaluation[name])
+        shown = f"{label} {value * 100:.1f}%" if name in _PERCENT else f"{label} {value:.3f}"
+        parts.append(f"<b>{html.escape(shown)}</b>" if name == "entity_f1" else html.escape(shown))
+    sentences = int(evaluation.get("rows") or 0)
+    entities = sum(int(s.get("support", 0)) for s in (evaluation.get("per_type") or {}).values())
+    source = f"{sentences:,} sentences ({entities:,} entities) from {html.escape(file_name)}"
     return " · ".join(parts) + f"<br>{source}"
 
 
@@ -82,7 +106,8 @@ class FileTestBox(QGroupBox):
         self.file_button = QPushButton("Test a file…")
         self.file_button.setToolTip(
             "A CSV/TSV/JSON/JSONL/Parquet file with the columns the model was trained on: a text column "
-            "(and the second text, for a pair model) and the label column(s)."
+            "(and the second text, for a pair model) and the label column(s); for a token-classification "
+            "model, a CoNLL file or rows of words and tags."
         )
         self.file_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.file_cancel = QPushButton("Cancel")
@@ -96,6 +121,7 @@ class FileTestBox(QGroupBox):
         self.confusion = ConfusionView()
         self.per_label = PerLabelTable()
         self.scatter = ScatterView()
+        self.entities = EntityReport()
         row = QHBoxLayout()
         row.addWidget(self.file_button)
         row.addWidget(self.file_progress, 1)
@@ -107,7 +133,9 @@ class FileTestBox(QGroupBox):
         layout.addWidget(self.confusion)
         layout.addWidget(self.per_label, 0, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         layout.addWidget(self.scatter, 1)
+        layout.addWidget(self.entities, 1)
         layout.addStretch(1)  # results sit under the button, not centred in the box
+        self._layout = layout
         self._show_details("")
 
     def start(self, text: str) -> None:
@@ -131,6 +159,8 @@ class FileTestBox(QGroupBox):
         labels = list(evaluation.get("label_names") or [])
         if task == "multi-label":
             self.per_label.set_rows(evaluation.get("per_label") or {}, evaluation.get("thresholds"), labels)
+        elif task == TOKENS:
+            self.entities.show_evaluation(evaluation)
         elif task == "regression":
             self.scatter.set_points(evaluation.get("scatter") or [], labels[0] if labels else "score")
         else:
@@ -153,6 +183,9 @@ class FileTestBox(QGroupBox):
         self.confusion.setVisible(task == "single-label")
         self.per_label.setVisible(task == "multi-label")
         self.scatter.setVisible(task == "regression")
+        self.entities.setVisible(task == TOKENS)
+        # The entity report scrolls inside itself: it gets all the room, the spacer none.
+        self._layout.setStretch(self._layout.count() - 1, 0 if task == TOKENS else 1)
 
     def _set_summary(self, text: str, error: bool) -> None:
         self.file_summary.setStyleSheet(f"color: {error_color()};" if error else "")

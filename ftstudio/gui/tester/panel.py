@@ -3,8 +3,9 @@
 The panel picks a checkpoint (this run's best, last or any step folder, another run's best, or a
 folder), optionally compares it side by side with the base model or another checkpoint, and
 tests a whole labelled file. Each answer is shown in its task's form (prediction_column.py):
-class probabilities, labels against their thresholds, or a score on the training scale; a file
-test shows the task's metrics and details (file_test_box.py). A model trained on pairs of texts
+class probabilities, labels against their thresholds, a score on the training scale, or the text
+with its entities highlighted (token classification); a file test shows the task's metrics and
+details (file_test_box.py). A model trained on pairs of texts
 gets a second text box. All model work happens in `PredictService`'s thread; this file only
 arranges requests and shows answers.
 """
@@ -29,11 +30,12 @@ from PySide6.QtWidgets import (
 from ftstudio.gui.tester.checkpoint_picker import BASE_MODEL, CheckpointPicker
 from ftstudio.gui.tester.file_test_box import FileTestBox
 from ftstudio.gui.tester.predict_worker import PredictService
-from ftstudio.gui.tester.prediction_column import REGRESSION, PredictionColumn
+from ftstudio.gui.tester.prediction_column import REGRESSION, TOKENS, PredictionColumn
 from ftstudio.gui.tester.text_entry import EXAMPLES, PAIR_EXAMPLES, TextEntry
 
 PAIR_HINT = "Type the second text too: this model compares pairs of texts."
-DATA_FILTER = "Data files (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)"
+DATA_FILTER = ("Data files (*.csv *.tsv *.json *.jsonl *.parquet *.conll *.iob *.iob2 *.bio *.bioes *.txt);;"
+               "All files (*)")
 TYPING_PAUSE_MS = 350  # predict while typing once the user pauses this long
 
 
@@ -43,7 +45,8 @@ class TesterPanel(QWidget):
     Signals:
       sig_predicted(object): a column showed a prediction: {"slot": "a"|"b", "path", "task",
         and the Prediction's fields: "text", "label", "score", and "probabilities" (classes),
-        "labels" and "thresholds" (multi-label), "value" (regression), "text_pair" (pairs)}.
+        "labels" and "thresholds" (multi-label), "value" (regression), "text_pair" (pairs),
+        "entities" (token classification)}.
       sig_file_tested(object): a file test finished and is shown: the evaluation dict plus "path".
       sig_failed(object): an error is shown inline: {"slot", "kind", "message"}.
     """
@@ -128,6 +131,7 @@ class TesterPanel(QWidget):
         self.file_progress, self.file_summary = self.file_box.file_progress, self.file_box.file_summary
         self.confusion, self.per_label, self.scatter = (
             self.file_box.confusion, self.file_box.per_label, self.file_box.scatter)
+        self.entity_report = self.file_box.entities
         self.splitter.addWidget(self.file_box)
         self.splitter.setChildrenCollapsible(False)
         self.splitter.setStretchFactor(0, 2)
@@ -226,9 +230,16 @@ class TesterPanel(QWidget):
             return picker.takes_pairs()
         return bool(self._facts.get(picker.current_path(), {}).get("takes_pairs"))
 
+    def _task_name(self, picker: CheckpointPicker) -> str:
+        """The picked model's task, as saved with it or as the worker found when loading it."""
+        return str(picker.current_task().get("name")
+                   or self._facts.get(picker.current_path(), {}).get("task") or "")
+
     def _update_pair_box(self) -> None:
-        """The second box and the matching examples, for pair models only."""
+        """The second box and the matching examples, for pair models only; examples with names
+        in them for a token-classification model."""
         self.entry.set_pairs(self.takes_pairs())
+        self.entry.set_entities(self._task_name(self.picker) == TOKENS)
 
     def _columns(self) -> dict[str, PredictionColumn]:
         return {"a": self.column_a, "b": self.column_b}
@@ -310,13 +321,13 @@ class TesterPanel(QWidget):
         if "takes_pairs" in info and info.get("path"):
             known = self._facts.get(info["path"], {}).get("takes_pairs")
             self._facts[info["path"]] = {k: info.get(k) for k in ("task", "task_state", "takes_pairs")}
-            if known != info["takes_pairs"]:
+            if known != info["takes_pairs"] or not self.picker.current_task():
                 self._update_pair_box()
 
     def _update_order_box(self) -> None:
-        """The bar order means nothing when every shown answer is a score."""
+        """The bar order means nothing when every shown answer is a score or entities."""
         shown = [self.column_a] + ([self.column_b] if self.compare_box.isChecked() else [])
-        self.order.setVisible(not all(c.kind() == REGRESSION for c in shown))
+        self.order.setVisible(not all(c.kind() in (REGRESSION, TOKENS) for c in shown))
 
     @Slot(object)
     def _on_failed(self, info: dict) -> None:

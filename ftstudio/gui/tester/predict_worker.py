@@ -105,7 +105,7 @@ class PredictWorker(QObject):
         `model_facts` gives (`task`, `task_state`, `takes_pairs`).
       sig_progress(object): file evaluation progress, `done` and `total` rows.
       sig_result(object): the model's facts, `label_names` and `predictions` (Prediction dicts:
-        label, score, and the task's fields: probabilities; labels and thresholds; value), or
+        label, score, and the task's fields: probabilities; labels and thresholds; value; entities), or
         `evaluation` (the engine's evaluate_file result as a dict). A pair model asked without
         second texts answers with no predictions and `takes_pairs` True.
       sig_failed(object): `message`, written for the user.

@@ -2,8 +2,10 @@
 
 A title names the model, a state line says what is happening ("loading model…") or what went
 wrong, the headline is big: the class (single-label), the chosen labels or "(none)"
-(multi-label), or the predicted value (regression). Below it the task's view: a bar per class,
-a bar per label with its threshold marked, or the value on the training scores' scale.
+(multi-label), the predicted value (regression), or how many entities were found (token
+classification). Below it the task's view: a bar per class, a bar per label with its threshold
+marked, the value on the training scores' scale, or the text with its entities highlighted and a
+table of them (a base model's entities are noise, and are shown the same way).
 """
 
 from __future__ import annotations
@@ -13,22 +15,45 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
 from ftstudio.gui.style import error_color, muted_color
+from ftstudio.gui.tester.entity_view import EntityView
 from ftstudio.gui.tester.multilabel_bars import MultiLabelBars
 from ftstudio.gui.tester.probability_bars import ProbabilityBars
 from ftstudio.gui.tester.score_scale import ScoreScale, format_score
 
-SINGLE, MULTI, REGRESSION = "single-label", "multi-label", "regression"
+SINGLE, MULTI, REGRESSION, TOKENS = "single-label", "multi-label", "regression", "token-classification"
 
 
 def prediction_kind(prediction: dict, task: str | None = None) -> str:
     """Which view a prediction needs: the task's name when known, else read from its fields."""
-    if task in (SINGLE, MULTI, REGRESSION):
+    if task in (SINGLE, MULTI, REGRESSION, TOKENS):
         return task
+    if prediction.get("entities") is not None:
+        return TOKENS
     if prediction.get("value") is not None:
         return REGRESSION
     if prediction.get("labels") is not None or prediction.get("thresholds"):
         return MULTI
     return SINGLE
+
+
+def entity_headline(entities: list[dict]) -> str:
+    """'3 entities', '1 entity' or 'No entities'."""
+    if not entities:
+        return "No entities"
+    return f"{len(entities)} entit{'y' if len(entities) == 1 else 'ies'}"
+
+
+def entity_caption(entities: list[dict]) -> str:
+    """How many of each type, most frequent first, and the least sure entity's score."""
+    if not entities:
+        return "The model found no entity in this text."
+    counts: dict[str, int] = {}
+    for entity in entities:
+        counts[str(entity.get("type", ""))] = counts.get(str(entity.get("type", "")), 0) + 1
+    parts = [f"{kind} {n}" for kind, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
+    scores = [float(e["score"]) for e in entities if isinstance(e.get("score"), (int, float))]
+    lowest = f" · least sure {min(scores) * 100:.0f}%" if scores else ""
+    return " · ".join(parts) + lowest
 
 
 class PredictionColumn(QFrame):
@@ -62,10 +87,12 @@ class PredictionColumn(QFrame):
         self.bars = ProbabilityBars()
         self.multi = MultiLabelBars()
         self.scale = ScoreScale()
+        self.entities = EntityView()
         for label in (self.title, self.state, self.label, self.confidence):
             label.setTextFormat(Qt.TextFormat.PlainText)  # labels and messages are data, not markup
         layout = QVBoxLayout(self)
-        for widget in (self.title, self.state, self.label, self.confidence, self.bars, self.multi, self.scale):
+        for widget in (self.title, self.state, self.label, self.confidence, self.bars, self.multi, self.scale,
+                       self.entities):
             layout.addWidget(widget)
         layout.addStretch(1)
         self._prediction: dict = {}
@@ -89,7 +116,7 @@ class PredictionColumn(QFrame):
         """While a model loads (seconds) the previous answer stays visible, greyed."""
         if stage == "loading":
             self._set_state("Loading model… (first use of a checkpoint takes a few seconds)", muted=True)
-            for widget in (self.label, self.bars, self.multi, self.scale):
+            for widget in self._views():
                 widget.setEnabled(False)
 
     def show_prediction(self, prediction: dict, order: str = "sorted", task: str | None = None,
@@ -97,13 +124,16 @@ class PredictionColumn(QFrame):
         """Show `prediction` (a Prediction dict) with the view of `task`, on the training scale
         `task_state` gives (regression)."""
         self._set_state("", muted=True)
-        for widget in (self.label, self.bars, self.multi, self.scale):
+        for widget in self._views():
             widget.setEnabled(True)
         self._prediction = dict(prediction)
         self._kind = prediction_kind(prediction, task)
         self._show_view(self._kind)
         if self._kind == REGRESSION:
             self._show_score(prediction, task_state or {})
+            return
+        if self._kind == TOKENS:
+            self._show_entities(prediction)
             return
         self.label.setText(str(prediction.get("label", "")))
         if self._kind == MULTI:
@@ -138,9 +168,19 @@ class PredictionColumn(QFrame):
         self.bars.clear()
         self.multi.clear()
         self.scale.clear()
+        self.entities.clear()
         self._show_view("")
 
     # ------------------------------------------------------------------ internals
+    def _views(self) -> tuple[QWidget, ...]:
+        return self.label, self.bars, self.multi, self.scale, self.entities
+
+    def _show_entities(self, prediction: dict) -> None:
+        entities = [dict(e) for e in prediction.get("entities") or []]
+        self.label.setText(entity_headline(entities))
+        self.confidence.setText(entity_caption(entities))
+        self.entities.set_prediction(str(prediction.get("text", "")), entities)
+
     def _show_score(self, prediction: dict, state: dict) -> None:
         value = float(prediction.get("value", prediction.get("score", 0.0)))
         name = str(prediction.get("label") or "score")
@@ -161,6 +201,7 @@ class PredictionColumn(QFrame):
         self.bars.setVisible(kind == SINGLE)
         self.multi.setVisible(kind == MULTI)
         self.scale.setVisible(kind == REGRESSION)
+        self.entities.setVisible(kind == TOKENS)
 
     def _set_state(self, text: str, muted: bool) -> None:
         color = muted_color() if muted else error_color()

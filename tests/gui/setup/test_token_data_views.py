@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ftstudio.gui.entity_colours import PALETTE, entity_colour, text_colour_on
+from ftstudio.gui.entity_colours import entity_colour
 
 REPAIR = "train split: 2 entities opened with I- (rows 3, 7); read as B-."
 
@@ -32,17 +32,6 @@ SENTENCES = [
     {"words": ["nothing", "<here>", "&", "there"], "entities": []},
     {"words": ["ACME", "hired", "Bob"], "entities": [["org", 0, 1], ["person", 2, 3]]},
 ]
-
-
-# ---------------------------------------------------------------- the colours
-def test_entity_colours_are_fixed_per_type_readable_and_apart_for_common_sets():
-    assert entity_colour("PER") == entity_colour("PER") == entity_colour("per")
-    assert all(entity_colour(t) in PALETTE for t in ("PER", "something-new", "x"))
-    conll = [entity_colour(t) for t in ("PER", "LOC", "ORG", "MISC")]
-    wnut = [entity_colour(t) for t in ("company", "facility", "geo-loc", "movie", "musicartist", "other",
-                                       "person", "product", "sportsteam", "tvshow")]
-    assert len(set(conll)) == 4 and len(set(wnut)) == 10
-    assert all(text_colour_on(colour) == "#111111" for colour in PALETTE)  # dark text on every tone
 
 
 # ---------------------------------------------------------------- the task list
