@@ -30,7 +30,11 @@ TASK_LABELS = {
     "single-label": "Single-label classification",
     "multi-label": "Multi-label classification",
     "regression": "Regression",
+    "token-classification": "Token classification",
 }
+TOKEN_TASK = "token-classification"
+# What Automatic found, as the narrow combo shows it: "Automatic (token-classification)" is cut off.
+FOUND_SHORT = {TOKEN_TASK: "token tags"}
 NO_PAIR = "(none)"
 CHOICE_FIELDS = ("task", "text_column", "text_pair_column", "label_column", "label_separator")
 
@@ -61,8 +65,10 @@ class DataChoices(QObject):
         for value, text in TASK_LABELS.items():
             self.task_combo.addItem(text, value)
         self.task_combo.setToolTip(
-            "What to learn from the labels. Automatic: multi-label when the labels are lists, delimited "
-            "strings or several 0/1 columns, else single-label. Regression learns a number per text.")
+            "What to learn from the labels. Automatic: token classification for rows of words with a tag "
+            "each (CoNLL files, tokens/tags columns), multi-label when the labels are lists, delimited "
+            "strings or several 0/1 columns, else single-label. Regression learns a number per text; "
+            "token classification a tag per word (named entities and the like).")
         self.task_combo.activated.connect(self._on_task_chosen)
 
         self.text_combo = QComboBox(parent)
@@ -105,18 +111,21 @@ class DataChoices(QObject):
             "Empty: detected among , ; | when exactly one of them fits.")
         self.separator.editingFinished.connect(self._on_separator_edited)
         self.separator_label = QLabel("Label separator")
+        # Token classification reads a column of words and one of tags: the labels say so.
+        self.text_label = QLabel("Text column")
+        self.label_label = QLabel("Label column")
 
     def add_rows(self, grid: QGridLayout, row: int) -> int:
         """Put the pickers into the panel's four-column grid from `row`; returns the next free row."""
         grid.addWidget(QLabel("Task"), row, 0)
         grid.addWidget(self.task_combo, row, 1)
-        grid.addWidget(QLabel("Label column"), row, 2)
+        grid.addWidget(self.label_label, row, 2)
         label_row = QHBoxLayout()
         label_row.setSpacing(4)
         label_row.addWidget(self.label_combo, 1)
         label_row.addWidget(self.several)
         grid.addLayout(label_row, row, 3)
-        grid.addWidget(QLabel("Text column"), row + 1, 0)
+        grid.addWidget(self.text_label, row + 1, 0)
         grid.addWidget(self.text_combo, row + 1, 1)
         grid.addWidget(QLabel("Second text (pairs)"), row + 1, 2)
         grid.addWidget(self.pair_combo, row + 1, 3)
@@ -216,10 +225,15 @@ class DataChoices(QObject):
     # ------------------------------------------------------------------ showing
     def _show_task(self) -> None:
         found = self._detected_task
-        self.task_combo.setItemText(0, f"{TASK_LABELS['auto']} ({found})" if found else TASK_LABELS["auto"])
+        shown = FOUND_SHORT.get(found, found) if found else None
+        self.task_combo.setItemText(0, f"{TASK_LABELS['auto']} ({shown})" if shown else TASK_LABELS["auto"])
         self.task_combo.setCurrentIndex(max(0, self.task_combo.findData(self._values["task"])))
         # Several label columns are read as multi-label only.
-        self.several.setVisible(self._values["task"] in ("auto", "multi-label"))
+        self.several.setVisible(self._values["task"] in ("auto", "multi-label") and found != TOKEN_TASK)
+        tokens = self.effective_task() == TOKEN_TASK
+        self.text_label.setText("Words column" if tokens else "Text column")
+        self.label_label.setText("Tags column" if tokens else "Label column")
+        self.pair_combo.setEnabled(not tokens)  # a sentence's words have no second text
 
     def _show_separator(self) -> None:
         """Shown for multi-label chosen, for labels Automatic read as delimited strings, or once
@@ -288,15 +302,17 @@ def settings_choices(settings: TrainSettings) -> tuple[Any, ...]:
     return tuple(getattr(settings, name) or None for name in CHOICE_FIELDS)
 
 
-def column_marks(found: Any, choices: dict[str, Any]) -> dict[str, str]:
-    """The preview's column roles: as the engine found them (DataColumns), else as the user chose them."""
+def column_marks(found: Any, choices: dict[str, Any], tokens: bool = False) -> dict[str, str]:
+    """The preview's column roles: as the engine found them (DataColumns), else as the user chose
+    them; `tokens`: token classification's words and tags."""
     if found is not None:
         text, pair, labels = found.text, found.text_pair, list(found.labels)
     else:
         text, pair = choices["text_column"], choices["text_pair_column"]
         labels = [part.strip() for part in (choices["label_column"] or "").split(",") if part.strip()]
-    marks = dict.fromkeys(labels, "label")
-    marks.update({name: role for name, role in ((text, "text"), (pair, "second text")) if name})
+    marks = dict.fromkeys(labels, "tags" if tokens else "label")
+    marks.update({name: role for name, role in ((text, "words" if tokens else "text"), (pair, "second text"))
+                  if name})
     return marks
 
 
@@ -308,7 +324,11 @@ def describe_data(summary: dict[str, Any]) -> str:
     names = summary["label_names"]
     shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
     kind = summary["labels"]["train"].get("kind", "classes")
-    if kind == "scores":
+    if kind == "entities":
+        types = list(summary["labels"]["train"].get("counts", {}))
+        shown = ", ".join(types[:8]) + (", ..." if len(types) > 8 else "")
+        what = f"{len(types)} entity type{'s' if len(types) != 1 else ''} ({shown or 'none'})"
+    elif kind == "scores":
         what = f"predicting the values of '{summary['label_column']}'"
     elif kind == "labels":
         what = f"{len(names)} labels ({shown})"

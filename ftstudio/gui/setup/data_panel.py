@@ -1,7 +1,8 @@
 """Choose the training data and see it before training: raw rows, the task and the columns it
 reads (text, second text, labels), what the labels look like (class balance; label frequencies
-and labels per row; the values' histogram), split sizes, token lengths against max_length, and
-any problem in words -- with the one click that fixes it where there is one (a score-like label
+and labels per row; the values' histogram; entities per type, the tag scheme and its repairs,
+and the sentences with their entities highlighted), split sizes, token lengths against
+max_length, and any problem in words -- with the one click that fixes it where there is one (a score-like label
 column in Automatic mode: "Train as regression").
 
 Loading runs `load_raw` (for the preview) and `prepare_data` (the exact splits training will use)
@@ -25,7 +26,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -33,7 +33,9 @@ from PySide6.QtWidgets import (
 from ftstudio.engine.errors import user_message
 from ftstudio.engine.settings import TrainSettings
 from ftstudio.gui.background import BackgroundRunner, BackgroundTask
-from ftstudio.gui.setup.data_choices import DataChoices, column_marks, describe_data
+from ftstudio.gui.setup.data_choices import TOKEN_TASK, DataChoices, column_marks, describe_data
+from ftstudio.gui.setup.data_facts import notes_text, scheme_line, scheme_tooltip, split_sizes
+from ftstudio.gui.setup.data_rows import DataRowsView
 from ftstudio.gui.setup.data_sources import OPEN_FILE, RECENT_KEY, DataSourceCombo, sample_task
 from ftstudio.gui.setup.data_tasks import load_data, measure_token_lengths
 from ftstudio.gui.setup.data_views import RawPreviewModel, TokenLengthChart
@@ -105,6 +107,7 @@ class DataPanel(QGroupBox):
         hub_button.clicked.connect(self._on_hub_load)
         self._splits = QLabel()
         self._splits.setObjectName("splitSizes")
+        self._splits.setWordWrap(True)  # token data adds the tag scheme and its repairs
         self._message = QLabel()
         self._message.setObjectName("dataMessage")
         self._message.setWordWrap(True)
@@ -117,13 +120,7 @@ class DataPanel(QGroupBox):
         self._propose.setVisible(False)
 
         self._table_model = RawPreviewModel(self)
-        self._table = QTableView()
-        self._table.setObjectName("dataPreview")
-        self._table.setModel(self._table_model)
-        self._table.setAlternatingRowColors(True)
-        self._table.setWordWrap(False)
-        self._table.verticalHeader().setDefaultSectionSize(22)
-        self._table.horizontalHeader().setStretchLastSection(True)
+        self._rows_view = DataRowsView(self._table_model)
         self._labels_view = LabelSummaryView()
         self._lengths_chart = TokenLengthChart()
         self._notes = QLabel()
@@ -150,7 +147,7 @@ class DataPanel(QGroupBox):
         charts.addWidget(self._lengths_chart)
         charts.setSizes([300, 300])
         body = QSplitter(Qt.Orientation.Vertical)
-        body.addWidget(self._table)
+        body.addWidget(self._rows_view)
         body.addWidget(charts)
         body.setSizes([180, 320])  # the label charts (two for multi-label) need the height more
         body.setChildrenCollapsible(False)
@@ -313,8 +310,9 @@ class DataPanel(QGroupBox):
         columns, rows = result["preview"]
         prepared, problem = result["prepared"], result["error"]
         self._choices.show_columns(columns, prepared, result["columns"])
-        self._table_model.set_rows(columns, rows, column_marks(result["columns"], self._choices.choices()))
-        self._fit_columns(pairs=prepared is not None and prepared.text_pair_column is not None)
+        tokens = self._choices.effective_task() == TOKEN_TASK
+        self._table_model.set_rows(columns, rows, column_marks(result["columns"], self._choices.choices(), tokens))
+        self._rows_view.fit_columns(pairs=prepared is not None and prepared.text_pair_column is not None)
         if prepared is None:
             self._clear_views()
             message = user_message(problem, "Cannot read this data")
@@ -324,9 +322,11 @@ class DataPanel(QGroupBox):
         self._prepared, self._summary = prepared, result["summary"]
         summary = self._summary
         self._show_message(describe_data(summary), "ok")
-        self._splits.setText("Rows: " + ", ".join(f"{split} {n:,}" for split, n in summary["rows"].items()))
+        self._splits.setText("\n".join(line for line in (split_sizes(summary), scheme_line(summary)) if line))
+        self._splits.setToolTip(scheme_tooltip(summary))
+        self._rows_view.show_sentences(result.get("sentences"))
         self._labels_view.set_summary(summary["labels"]["train"], prepared.label_column)
-        self._notes.setText("\n".join(summary["notes"]))
+        self._notes.setText(notes_text(summary))
         self.sig_data_changed.emit(prepared)
         self._measure_lengths()
 
@@ -341,20 +341,10 @@ class DataPanel(QGroupBox):
     def _clear_views(self) -> None:
         self._labels_view.clear()
         self._lengths_chart.clear("")
+        self._rows_view.show_sentences(None)
         self._splits.setText("")
+        self._splits.setToolTip("")
         self._notes.setText("")
-
-    def _fit_columns(self, pairs: bool = False) -> None:
-        """Size columns to their contents, but no column (a long text) may hide the others."""
-        header = self._table.horizontalHeader()
-        header.setStretchLastSection(False)
-        self._table.resizeColumnsToContents()
-        # Two texts side by side (a pair) share the width; one text may take most of it.
-        share = 0.35 if pairs else 0.6
-        limit = max(120, int(self._table.viewport().width() * share))
-        for column in range(self._table_model.columnCount()):
-            header.resizeSection(column, min(header.sectionSize(column), limit))
-        header.setStretchLastSection(True)
 
     # ------------------------------------------------------------------ token lengths
     def _measure_lengths(self) -> None:
@@ -393,8 +383,12 @@ class DataPanel(QGroupBox):
             return
         from ftstudio.engine.data.summary import length_stats
 
-        self._lengths_chart.set_stats(length_stats(self._lengths, self._base.max_length),
-                                      pairs=self._prepared.text_pair_column is not None)
+        stats = length_stats(self._lengths, self._base.max_length)
+        token_level = self._prepared.task.token_level
+        if token_level:  # as the engine's summary says: long sentences are split into windows, not cut
+            stats["long_handling"] = "split"
+        self._lengths_chart.set_stats(stats, pairs=self._prepared.text_pair_column is not None,
+                                      sentences=token_level)
 
     # ------------------------------------------------------------------ messages
     def _show_error(self, text: str) -> None:

@@ -14,6 +14,7 @@ from ftstudio.engine.settings import TrainSettings
 from ftstudio.gui.background import BackgroundTask
 
 PREVIEW_ROWS = 200  # raw rows shown in the preview table
+PREVIEW_SENTENCES = 40  # token classification: training sentences shown with their entities
 PREVIEW_CELL_CHARS = 300  # longer cells are cut (a whole article would make the table unusable)
 # datasets' fingerprinting looks up transformers.PreTrainedTokenizerBase whenever transformers is
 # in sys.modules; while another thread is still importing transformers (the tokenizer of the
@@ -47,16 +48,33 @@ def _load_data(task: BackgroundTask, settings: TrainSettings) -> dict[str, Any]:
         return {"preview": (columns, rows), "prepared": None, "error": exc, "summary": None,
                 "columns": _columns_found(train, settings)}
     return {"preview": (columns, rows), "prepared": prepared, "error": None, "summary": summarize(prepared),
-            "columns": prepared.columns}
+            "columns": prepared.columns, "sentences": preview_sentences(prepared)}
+
+
+def preview_sentences(prepared: Any, count: int = PREVIEW_SENTENCES) -> list[dict[str, Any]] | None:
+    """The first training sentences as words and entity spans ([type, start, end exclusive], the
+    engine's reading of the BIO tags), for the highlighted preview; None unless token data."""
+    if not prepared.task.token_level:
+        return None
+    from ftstudio.engine.tasks.tag_schemes import entity_spans
+
+    names = prepared.label_names
+    head = prepared.splits["train"].select(range(min(count, len(prepared.splits["train"]))))
+    return [{"words": list(words), "entities": [list(span) for span in entity_spans([names[i] for i in ids])]}
+            for words, ids in zip(head["text"], head["label"], strict=True)]
 
 
 def _columns_found(train: Any, settings: TrainSettings) -> Any:
     """The columns the engine would read when the data was refused after finding them (a label
     column that looks like a score, say), so the pickers show them; None when they are the problem."""
     from ftstudio.engine.data.columns import detect_columns
+    from ftstudio.engine.data.token_columns import detect_token_columns
     from ftstudio.engine.errors import DatasetError
+    from ftstudio.engine.tasks.detection import is_token_task
 
     try:
+        if is_token_task(settings.task, train):  # words and tags, found as prepare_data finds them
+            return detect_token_columns(train, settings.text_column, settings.label_column)
         return detect_columns(train, settings.text_column, settings.label_column, settings.text_pair_column,
                               scores=settings.task == "regression")
     except DatasetError:

@@ -111,7 +111,8 @@ class ChartBox(QWidget):
 
 
 class TokenLengthChart(ChartBox):
-    """Histogram of tokens per training text, the max_length line, and the truncated share."""
+    """Histogram of tokens per training text, the max_length line, and the share longer than it:
+    truncated, or for token classification split into windows (no word is lost)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Tokens per text (train)", parent)
@@ -119,16 +120,18 @@ class TokenLengthChart(ChartBox):
         self._line: Any = None
         self._unit = "text"  # "pair" when the model reads two texts together
 
-    def set_stats(self, stats: dict[str, Any], pairs: bool = False) -> None:
+    def set_stats(self, stats: dict[str, Any], pairs: bool = False, sentences: bool = False) -> None:
         """Draw `engine.data.summary.length_stats(...)`: histogram edges/counts and max_length
-        (with `pairs`, the lengths are of both texts of a row as the model reads them)."""
+        (with `pairs`, the lengths are of both texts of a row as the model reads them; with
+        `sentences`, of token-classification sentences). `stats["long_handling"] == "split"`:
+        longer ones are split into windows, not truncated."""
         import pyqtgraph as pg
 
         edges, counts = stats["histogram"]["edges"], stats["histogram"]["counts"]
         max_length = stats["max_length"]
-        self._unit = "pair" if pairs else "text"
+        self._unit = "pair" if pairs else "sentence" if sentences else "text"
         if not counts:
-            self.clear("No texts to measure.")
+            self.clear(f"No {self._unit}s to measure.")
             return
         plot = self.ensure_plot()
         palette = colors()
@@ -147,12 +150,18 @@ class TokenLengthChart(ChartBox):
         plot.setXRange(0, max(edges[-1], max_length * 1.08), padding=0.02)
         plot.setYRange(0, max(counts) * 1.1, padding=0)
         share = stats["truncated_share"]
+        split = stats.get("long_handling") == "split"
         self.title.setText(
             f"Tokens per {self._unit}: median {stats['p50']:.0f}, p95 {stats['p95']:.0f}, max {stats['max']}"
-            f" · <b>{share:.1%} truncated</b> at {max_length}")
-        texts = "text pairs (both texts together)" if pairs else "texts"
+            f" · <b>{share:.1%} {'split into windows' if split else 'truncated'}</b> at {max_length}")
+        texts = {"pair": "text pairs (both texts together)", "sentence": "sentences"}.get(self._unit, "texts")
+        if split:
+            consequence = ("and will be split into windows at word boundaries: every word is still trained on "
+                           "and tagged. Raise max_length (slower) to give words more context.")
+        else:
+            consequence = "and will be cut. Raise max_length (slower) if that loses meaning."
         self.setToolTip(f"{share:.2%} of {stats['count']:,} training {texts} are longer than {max_length} tokens "
-                        "and will be cut. Raise max_length (slower) if that loses meaning.")
+                        + consequence)
 
     def truncated_text(self) -> str:
         return self.title.text()

@@ -3,7 +3,9 @@
 
 - kind "classes" (single-label): one bar per class;
 - kind "labels" (multi-label): how often each label occurs, and how many labels the rows carry;
-- kind "scores" (regression): a histogram of the values, with mean, sd, min and max in words.
+- kind "scores" (regression): a histogram of the values, with mean, sd, min and max in words;
+- kind "entities" (token classification): how many entities of each type, each bar in its
+  type's colour (the one the sentence preview and the tester use).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QSplitter, QStackedWidget, QWidget
 
+from ftstudio.gui.entity_colours import entity_colour
 from ftstudio.gui.setup.data_views import ChartBox, short_name
 from ftstudio.gui.style import colors
 
@@ -25,7 +28,8 @@ class _HorizontalBars(ChartBox):
         self._empty_title = title
         self._bars: Any = None
 
-    def draw(self, counts: dict[str, int]) -> None:
+    def draw(self, counts: dict[str, int], brushes: list[str] | None = None) -> None:
+        """One bar per name; `brushes`: a colour per bar (else the theme's bar colour)."""
         import pyqtgraph as pg
 
         plot = self.ensure_plot()
@@ -33,7 +37,8 @@ class _HorizontalBars(ChartBox):
         if self._bars is not None:
             plot.removeItem(self._bars)
         ys = list(range(len(names) - 1, -1, -1))  # the first name on top
-        self._bars = pg.BarGraphItem(x0=0, y=ys, height=0.7, width=values, brush=colors()["bar"], pen=None)
+        colour = {"brushes": brushes} if brushes else {"brush": colors()["bar"]}
+        self._bars = pg.BarGraphItem(x0=0, y=ys, height=0.7, width=values, pen=None, **colour)
         plot.addItem(self._bars)
         # Many names: label every k-th so they stay readable.
         step = max(1, len(names) // 12)
@@ -84,6 +89,33 @@ class LabelFrequencyChart(_HorizontalBars):
                            f"'{short_name(rare)}' on {ordered[rare] / rows:.1%}")
         self.setToolTip("Rows carrying each label (train):\n"
                         + "\n".join(f"{n}: {v:,} ({v / rows:.1%})" for n, v in ordered.items()))
+
+
+class EntityCountsChart(_HorizontalBars):
+    """Token classification: entities of each type in the training split, most frequent first."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Entities (train)", parent)
+
+    def set_summary(self, summary: dict[str, Any]) -> None:
+        """Draw a summary of kind "entities" (counts per type, tag counts, words)."""
+        counts = summary.get("counts", {})
+        if not counts:
+            self.clear("No entity types: every word is tagged O.")
+            return
+        ordered = dict(sorted(counts.items(), key=lambda item: -item[1]))
+        self.draw(ordered, [entity_colour(name) for name in ordered])
+        total = sum(ordered.values())
+        names = list(ordered)
+        top, rare = names[0], names[-1]
+        self.title.setText(f"{len(names)} entity types, {total:,} entities: '{short_name(top)}' "
+                           f"{ordered[top] / max(total, 1):.0%}, '{short_name(rare)}' {ordered[rare]:,}")
+        words = summary.get("tokens", 0)
+        outside = summary.get("tags", {}).get("O", 0)
+        lines = [f"{n}: {v:,} ({v / max(total, 1):.1%})" for n, v in ordered.items()]
+        if words:
+            lines.append(f"\n{outside / words:.0%} of {words:,} words are outside any entity (O).")
+        self.setToolTip("Entities per type (train):\n" + "\n".join(lines))
 
 
 class LabelsPerRowChart(ChartBox):
@@ -161,7 +193,7 @@ def _num(value: float) -> str:
 
 class LabelSummaryView(QStackedWidget):
     """The chart(s) of the task's label summary: class bars, label frequencies with labels per
-    row, or the values' histogram."""
+    row, the values' histogram, or entities per type."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -170,13 +202,14 @@ class LabelSummaryView(QStackedWidget):
         self.per_row = LabelsPerRowChart()
         self.per_row.setMinimumHeight(90)
         self.scores = ScoreHistogram()
+        self.entities = EntityCountsChart()
         multi = QSplitter(Qt.Orientation.Vertical)
         multi.addWidget(self.labels)
         multi.addWidget(self.per_row)
         multi.setSizes([320, 120])
         multi.setChildrenCollapsible(False)
         self._multi = multi
-        for page in (self.classes, multi, self.scores):
+        for page in (self.classes, multi, self.scores, self.entities):
             self.addWidget(page)
 
     def set_summary(self, summary: dict[str, Any], column: str = "") -> None:
@@ -189,6 +222,9 @@ class LabelSummaryView(QStackedWidget):
         elif kind == "scores":
             self.scores.set_summary(summary, column)
             self.setCurrentWidget(self.scores)
+        elif kind == "entities":
+            self.entities.set_summary(summary)
+            self.setCurrentWidget(self.entities)
         else:
             self.classes.set_counts(summary.get("counts", {}))
             self.setCurrentWidget(self.classes)
@@ -201,5 +237,5 @@ class LabelSummaryView(QStackedWidget):
         return page.title.text()
 
     def clear(self, text: str = "") -> None:
-        for chart in (self.classes, self.labels, self.per_row, self.scores):
+        for chart in (self.classes, self.labels, self.per_row, self.scores, self.entities):
             chart.clear(text)

@@ -86,6 +86,12 @@ def metric_choices(task: str | None) -> list[tuple[str, str]]:
     return [(name, f"{text} ({whose(name)})" if text in shared else text) for name, text in zip(names, texts)]
 
 
+# Switches that only one task reads: (that task, how the disabled switch's tooltip names it).
+TASK_ONLY: dict[str, tuple[str, str]] = {
+    "tune_thresholds": ("multi-label", "multi-label classification"),
+    "label_all_subtokens": ("token-classification", "token classification"),
+}
+
 # Where the label reads as "every ... steps", the unit finishes the sentence inside the field.
 UNIT_SUFFIXED = ("eval_steps", "save_steps", "save_minutes", "early_stopping_patience", "log_steps")
 

@@ -5,7 +5,8 @@ decimals, choices, groups, order and tooltips all come from there, so the form, 
 and validation cannot disagree. Which settings the form shows (model, data, task and columns live
 in their own panels), their labels and the choices' wording are in setting_labels.py. Once the
 data's task is known (`set_task`), the best-checkpoint metric offers only that task's metrics and
-threshold tuning is enabled for multi-label only.
+a switch only one task reads is enabled for that task only (threshold tuning for multi-label,
+labelling every sub-token for token classification).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from ftstudio.gui.setup.setting_labels import (
     CHOICE_LABELS,
     FORM_LABELS,
     FREEZE_CHOICES,
+    TASK_ONLY,
     UNIT_SUFFIXED,
     form_groups,
     metric_choices,
@@ -231,8 +233,9 @@ class SettingsPanel(QWidget):
         self.sig_changed.emit("*")
 
     def set_task(self, task: str | None) -> None:
-        """The data's task (single-label, multi-label, regression; None: unknown): the best-checkpoint
-        metric offers only auto, loss and its metrics, and threshold tuning needs multi-label.
+        """The data's task (single-label, multi-label, regression, token-classification; None:
+        unknown): the best-checkpoint metric offers only auto, loss and its metrics, and a switch
+        of one task (TASK_ONLY) is enabled for that task only.
         A chosen metric the task does not report stays shown, marked, for the page to refuse."""
         if task == self._task:
             return
@@ -336,10 +339,11 @@ class SettingsPanel(QWidget):
         w["momentum"].setEnabled(w["optimizer"].currentData() == "sgd")
         w["epochs"].setEnabled(w["max_steps"].value() == 0)
         self._bottom_n.setEnabled(w["freeze"].currentData() == "bottom")
-        tune = w["tune_thresholds"]
-        tune.setEnabled(self._task in (None, "multi-label"))
-        tip = setting_tooltip(setting_spec("tune_thresholds"))
-        tune.setToolTip(tip if tune.isEnabled() else f"Only for multi-label classification; this data trains "
-                                                     f"{self._task}.\n\n{tip}")
+        for name, (task, words) in TASK_ONLY.items():
+            switch = w[name]
+            switch.setEnabled(self._task in (None, task))
+            tip = setting_tooltip(setting_spec(name))
+            switch.setToolTip(tip if switch.isEnabled() else f"Only for {words}; this data trains "
+                                                             f"{self._task}.\n\n{tip}")
         batch, accum = w["batch_size"].value(), w["grad_accum"].value()
         self._effective.setText(f"Effective batch: {batch * accum} texts per step")
