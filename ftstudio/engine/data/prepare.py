@@ -131,8 +131,11 @@ def prepare_data(settings: TrainSettings, control: Any = None, reporter: Reporte
     if settings.metric_for_best != "auto" and task.check_metric(settings.metric_for_best):
         raise SettingsError(task.check_metric(settings.metric_for_best), "metric_for_best")
     steps.next("Cleaning rows and encoding labels")
-    clean = _clean_sentences if task.token_level else _clean
-    rows = {name: clean(ds, columns, task, name, notes) for name, ds in raw.items()}
+    if task.token_level:
+        names = tag_name_list(settings.tag_names)
+        rows = {name: _clean_sentences(ds, columns, name, notes, names) for name, ds in raw.items()}
+    else:
+        rows = {name: _clean(ds, columns, task, name, notes) for name, ds in raw.items()}
     rows = {name: split_rows for name, split_rows in rows.items() if split_rows.texts or name == "train"}
     if not rows["train"].texts:
         raise DatasetError(
@@ -144,6 +147,8 @@ def prepare_data(settings: TrainSettings, control: Any = None, reporter: Reporte
              "label_columns": list(columns.labels), "text_pair": columns.text_pair is not None}
     if task.name == "multi-label":
         state["tune_thresholds"] = bool(settings.tune_thresholds)
+    if task.token_level and settings.tag_names:  # a test file with numeric tags is read with the same names
+        state["tag_names"] = tag_name_list(settings.tag_names)
     notes += list(targets.state.get("repairs", []))
     notes += [f"Entity type {kind} is not in the training split: the model cannot learn it."
               for kind in targets.state.get("unseen_types", [])]
@@ -205,13 +210,19 @@ def _clean(dataset: datasets.Dataset, columns: DataColumns, task: Task, split: s
     return kept
 
 
-def _clean_sentences(dataset: datasets.Dataset, columns: DataColumns, task: Task, split: str,
-                     notes: list[str]) -> _Rows:
-    """Sentences with words and one tag per word (token classification); what was dropped, and
-    why, goes to `notes`."""
+def tag_name_list(tag_names: str | None) -> list[str] | None:
+    """The `tag_names` setting ("O,B-PER,I-PER") as a list, None when not given."""
+    names = [part.strip() for part in (tag_names or "").split(",") if part.strip()]
+    return names or None
+
+
+def _clean_sentences(dataset: datasets.Dataset, columns: DataColumns, split: str, notes: list[str],
+                     tag_names: list[str] | None) -> _Rows:
+    """Sentences with words and one tag per word (token classification; `tag_names`: the names
+    of tags stored as numbers); what was dropped, and why, goes to `notes`."""
     from ftstudio.engine.data.token_columns import token_rows
 
-    words, tags, problems = token_rows(dataset, columns)
+    words, tags, problems = token_rows(dataset, columns, tag_names)
     notes += [f"{split} split: {problem}" for problem in problems]
     if not words and split != "train":
         notes.append(f"The {split} split has no usable sentences; it was left out.")

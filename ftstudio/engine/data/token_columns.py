@@ -212,8 +212,9 @@ def _tag_names(dataset: datasets.Dataset, column: str, names: list[str] | None) 
     if kind == "int":
         if not names:
             raise DatasetError(
-                f"The tags column '{_show(column)}' holds numbers without names: give the tag names (save the data "
-                "with a ClassLabel feature, as Hub datasets have, or write the tags as text such as B-PER, I-PER, O)."
+                f"The tags column '{_show(column)}' holds numbers without names: give the tag names in id order "
+                "(--tag-names O,B-PER,I-PER,...; in the window: Tag names), or write the tags as text such as "
+                "B-PER, I-PER, O."
             )
         return [str(name) for name in names]
     return None

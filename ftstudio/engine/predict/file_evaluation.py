@@ -117,7 +117,7 @@ def _evaluate_sentences(predictor: Predictor, splits: dict[str, Any], data_spec:
         saved_text = state.get("text_column") if state.get("text_column") in names else None
         saved_tags = next((c for c in state.get("label_columns") or [] if c in names), None)
         columns = detect_token_columns(split, text_column or saved_text, label_column or saved_tags)
-        found_words, found_tags, _problems = token_rows(split, columns)
+        found_words, found_tags, _problems = token_rows(split, columns, state.get("tag_names"))
         words += found_words
         tags += found_tags
     if not words:

@@ -73,6 +73,9 @@ class TrainSettings:
     label_separator: str | None = setting(None, group=MODEL_AND_DATA,
                                           help="multi-label: the separator of label strings like 'a;b' "
                                                "(not given: detected among , ; |)")
+    tag_names: str | None = setting(None, group=MODEL_AND_DATA,
+                                    help="token classification with tags stored as numbers: their names in id "
+                                         "order, comma-separated (O,B-PER,I-PER,...)")
 
     # --- how long
     epochs: int = setting(3, group=TRAINING_LENGTH, minimum=1, maximum=1000,

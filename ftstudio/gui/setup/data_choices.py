@@ -36,7 +36,7 @@ TOKEN_TASK = "token-classification"
 # What Automatic found, as the narrow combo shows it: "Automatic (token-classification)" is cut off.
 FOUND_SHORT = {TOKEN_TASK: "token tags"}
 NO_PAIR = "(none)"
-CHOICE_FIELDS = ("task", "text_column", "text_pair_column", "label_column", "label_separator")
+CHOICE_FIELDS = ("task", "text_column", "text_pair_column", "label_column", "label_separator", "tag_names")
 
 
 class DataChoices(QObject):
@@ -111,6 +111,15 @@ class DataChoices(QObject):
             "Empty: detected among , ; | when exactly one of them fits.")
         self.separator.editingFinished.connect(self._on_separator_edited)
         self.separator_label = QLabel("Label separator")
+        # Shares the separator's place: token classification has no separator, multi-label no tags.
+        self.tag_names = QLineEdit(parent)
+        self.tag_names.setObjectName("tagNames")
+        self.tag_names.setPlaceholderText("only for numeric tags: O,B-PER,I-PER,...")
+        self.tag_names.setToolTip(
+            "Token classification data whose tags are numbers (0, 1, 2, ...) without names: the tag names "
+            "in id order, comma-separated. Not needed for tags written as text or Hub datasets' ClassLabel tags.")
+        self.tag_names.editingFinished.connect(self._on_tag_names_edited)
+        self.tag_names_label = QLabel("Tag names")
         # Token classification reads a column of words and one of tags: the labels say so.
         self.text_label = QLabel("Text column")
         self.label_label = QLabel("Label column")
@@ -131,12 +140,15 @@ class DataChoices(QObject):
         grid.addWidget(self.pair_combo, row + 1, 3)
         grid.addWidget(self.separator_label, row + 2, 2)
         grid.addWidget(self.separator, row + 2, 3)
+        grid.addWidget(self.tag_names_label, row + 2, 2)
+        grid.addWidget(self.tag_names, row + 2, 3)
         self._show_separator()
         return row + 3
 
     # ------------------------------------------------------------------ public
     def choices(self) -> dict[str, Any]:
-        """task, text_column, text_pair_column, label_column, label_separator as TrainSettings takes them."""
+        """task, text_column, text_pair_column, label_column, label_separator, tag_names as
+        TrainSettings takes them."""
         return dict(self._values)
 
     def value(self, name: str) -> Any:
@@ -149,6 +161,7 @@ class DataChoices(QObject):
         self._detected_task, self._task_of_sample = None, False
         self._show_task()
         self.separator.setText(self._values["label_separator"] or "")
+        self.tag_names.setText(self._values["tag_names"] or "")
         self._show_separator()
 
     def set_task(self, task: str, of_sample: bool = False) -> None:
@@ -167,25 +180,27 @@ class DataChoices(QObject):
     def reset_columns(self, text: str | None = None, label: str | None = None, pair: str | None = None) -> None:
         """New data: these columns (None: detect), and the separator detected again."""
         self._values.update(text_column=text or None, label_column=label or None, text_pair_column=pair or None,
-                            label_separator=None)
+                            label_separator=None, tag_names=None)
         self.separator.clear()
+        self.tag_names.clear()
 
     def effective_task(self) -> str | None:
         """The task chosen, or the one Automatic found (None while unknown)."""
         task = self._values["task"]
         return self._detected_task if task == "auto" else task
 
-    def show_columns(self, columns: list[str], prepared: Any, found: Any = None) -> None:
+    def show_columns(self, columns: list[str], prepared: Any, found: Any = None, tokens: bool = False) -> None:
         """Fill the pickers with the data's columns and select what the engine used (`prepared`),
         or, when the data was refused, the columns it found (`found`, DataColumns) or else the
-        user's own choices."""
+        user's own choices; `tokens`: the refused data was read as words and tags."""
         self._columns = list(columns)
         if prepared is not None:
             found = prepared.columns
             self._detected_task = prepared.task.name
             self._delimited = prepared.task_state.get("separator") if prepared.task.name == "multi-label" else None
         else:
-            self._detected_task = self._delimited = None
+            self._detected_task = TOKEN_TASK if tokens else None
+            self._delimited = None
         if found is not None:
             text, pair, label, labels = found.text, found.text_pair, found.label, list(found.labels)
         else:
@@ -243,6 +258,9 @@ class DataChoices(QObject):
         self.separator.setPlaceholderText(f"detected: {self._delimited}" if self._delimited else "detect , ; |")
         self.separator.setVisible(shown)
         self.separator_label.setVisible(shown)
+        tags = self.effective_task() == TOKEN_TASK or bool(self._values["tag_names"])
+        self.tag_names.setVisible(tags and not shown)
+        self.tag_names_label.setVisible(tags and not shown)
 
     # ------------------------------------------------------------------ user edits
     @Slot(int)
@@ -283,6 +301,14 @@ class DataChoices(QObject):
         separator = self.separator.text() or None  # spaces may be a separator: not stripped
         if separator != self._values["label_separator"]:
             self._values["label_separator"] = separator
+            self.sig_changed.emit()
+
+
+    @Slot()
+    def _on_tag_names_edited(self) -> None:
+        names = self.tag_names.text().strip() or None
+        if names != self._values["tag_names"]:
+            self._values["tag_names"] = names
             self.sig_changed.emit()
 
 

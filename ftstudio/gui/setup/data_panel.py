@@ -183,7 +183,7 @@ class DataPanel(QGroupBox):
         return self._choices.value("label_column")
 
     def choices(self) -> dict[str, Any]:
-        """task, text_column, text_pair_column, label_column and label_separator for TrainSettings."""
+        """task, text_column, text_pair_column, label_column, label_separator and tag_names for TrainSettings."""
         return self._choices.choices()
 
     def prepared(self) -> Any:
@@ -309,7 +309,7 @@ class DataPanel(QGroupBox):
         self._load_task = None
         columns, rows = result["preview"]
         prepared, problem = result["prepared"], result["error"]
-        self._choices.show_columns(columns, prepared, result["columns"])
+        self._choices.show_columns(columns, prepared, result["columns"], tokens=result.get("tokens", False))
         tokens = self._choices.effective_task() == TOKEN_TASK
         self._table_model.set_rows(columns, rows, column_marks(result["columns"], self._choices.choices(), tokens))
         self._rows_view.fit_columns(pairs=prepared is not None and prepared.text_pair_column is not None)

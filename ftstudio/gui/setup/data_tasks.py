@@ -45,8 +45,10 @@ def _load_data(task: BackgroundTask, settings: TrainSettings) -> dict[str, Any]:
     try:
         prepared = prepare_data(settings, control=task.control)
     except DatasetError as exc:  # keep the preview so the user can pick the right columns
+        from ftstudio.engine.tasks.detection import is_token_task
+
         return {"preview": (columns, rows), "prepared": None, "error": exc, "summary": None,
-                "columns": _columns_found(train, settings)}
+                "columns": _columns_found(train, settings), "tokens": is_token_task(settings.task, train)}
     return {"preview": (columns, rows), "prepared": prepared, "error": None, "summary": summarize(prepared),
             "columns": prepared.columns, "sentences": preview_sentences(prepared)}
 

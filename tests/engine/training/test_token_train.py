@@ -99,3 +99,19 @@ def test_resume_is_exact_for_token_classification(tiny_model_dir, tmp_path):
     assert resumed.status == "finished", resumed.message
     assert _step_losses(resumed.run_dir) == _step_losses(whole.run_dir)
     assert _evals(resumed.run_dir) == _evals(whole.run_dir)
+
+
+def test_numeric_tags_train_with_their_names_and_a_test_file_reuses_them(tiny_model_dir, tmp_path):
+    from tests.task_data import ner_sentences
+
+    path = tmp_path / "ids.jsonl"
+    path.write_text("".join(json.dumps({"tokens": words, "tags": [NAMES.index(t) for t in tags]}) + "\n"
+                            for words, tags in ner_sentences(80)), encoding="utf-8")
+    refused = train(tiny_settings(tiny_model_dir, path, epochs=1), tmp_path / "refused")
+    assert refused.input_error and "numbers without names" in refused.message and "--tag-names" in refused.message
+    result = train(tiny_settings(tiny_model_dir, path, epochs=1, tag_names=", ".join(NAMES)), tmp_path / "run")
+    assert result.status == "finished", result.message
+    config = json.loads((result.run_dir / "best" / "config.json").read_text())
+    assert [config["id2label"][str(i)] for i in range(len(NAMES))] == NAMES
+    report = evaluate_file(Predictor(result.run_dir), str(path))
+    assert report["rows"] == 80 and set(report["per_type"]) == {"person", "place"}

@@ -18,7 +18,8 @@ from ftstudio.gui.setup.settings_panel import CHOICE_LABELS, FORM_LABELS, Settin
 from tests.engine.settings.extremes import extreme_settings
 
 # Edited by the Model and Data panels, or never shown.
-ELSEWHERE = {"model", "data", "task", "text_column", "text_pair_column", "label_column", "label_separator", "extra"}
+ELSEWHERE = {"model", "data", "task", "text_column", "text_pair_column", "label_column", "label_separator",
+             "tag_names", "extra"}
 FORM_SPECS = [spec for spec in setting_specs() if spec.name not in ELSEWHERE]
 
 

@@ -171,3 +171,22 @@ def test_bad_token_data_is_refused_inline_in_the_engines_words(qtbot, panel, tmp
     assert "Traceback" not in expected and "\n" not in expected
     assert panel._rows_view.tabBar().isHidden()  # no sentences to highlight; the raw rows stay
     assert panel._table_model.rowCount() == 40
+
+
+def test_numeric_tags_are_refused_until_their_names_are_given(qtbot, panel, tmp_path):
+    from tests.task_data import ner_sentences
+
+    names = ["O", "B-person", "I-person", "B-place", "I-place"]
+    path = tmp_path / "ids.jsonl"
+    path.write_text("".join(json.dumps({"tokens": words, "tags": [names.index(t) for t in tags]}) + "\n"
+                            for words, tags in ner_sentences(80)), encoding="utf-8")
+    panel.choose_file(str(path))
+    _loaded(qtbot, panel, path)
+    assert panel.prepared() is None and "numbers without names" in panel.error()
+    field = panel._choices.tag_names
+    assert field.isVisibleTo(panel) and not panel._choices.separator.isVisibleTo(panel)
+    field.setText(",".join(names))
+    field.editingFinished.emit()
+    _loaded(qtbot, panel)
+    qtbot.waitUntil(lambda: panel.prepared() is not None, timeout=WAIT_MS)
+    assert panel.prepared().label_names == names and panel.choices()["tag_names"] == ",".join(names)
