@@ -236,6 +236,10 @@ def _task_cases(tmp: Path, base: dict) -> list[BadInput]:
     def jsonl(name: str, labels: list) -> str:
         return _text(tmp / name, "".join(json.dumps({"text": t, "labels": lab}) + "\n" for t, lab in zip(texts, labels)))
 
+    def tokens(name: str, tags: list) -> str:  # two words per row and a text column besides
+        return _text(tmp / name, "".join(json.dumps({"text": t, "tokens": t.split()[:2], "tags": tag}) + "\n"
+                                         for t, tag in zip(texts, tags)))
+
     def csv(name: str, header: tuple, rows: list) -> str:
         return str(write_csv(tmp / name, rows, header=header))
 
@@ -263,6 +267,18 @@ def _task_cases(tmp: Path, base: dict) -> list[BadInput]:
         BadInput("several label columns for regression", "settings", ("several label columns",),
                  data=flags, settings={**base, "data": flags, "label_column": "toxic,insult", "task": "regression"}),
         BadInput("unknown task", "settings", ("task",), settings={**base, "task": "ner"}),
+        # Token classification (issue 17): CoNLL and token/tag list data.
+        BadInput("CoNLL line with a token but no tag", "data", ("without a tag",),
+                 data=_text(tmp / "no-tag.conll", "great\tB-person\nflight\n\n" * 20)),
+        BadInput("token data tagged O everywhere", "data", ("no entity tags",),
+                 data=_text(tmp / "all-o.conll", "great\tO\nflight\tO\n\n" * 20)),
+        BadInput("tags stored as numbers without names", "data", ("numbers without names",),
+                 data=tokens("ids.jsonl", [[0, 1]] * 40)),
+        BadInput("tag lists that never match their words", "data", ("number of tags differs",),
+                 data=tokens("short.jsonl", [["O"]] * 40)),
+        BadInput("text column given for token data", "settings", ("not lists of words",),
+                 settings={**base, "data": tokens("tok.jsonl", [["O", "B-x"]] * 40), "task": "token-classification",
+                           "text_column": "text"}),
     ]
 
 

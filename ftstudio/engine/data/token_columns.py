@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 TOKEN_NAMES = ("tokens", "words", "token", "sentence_tokens")
 TAG_NAMES = ("tags", "ner_tags", "ner", "labels", "label", "pos_tags", "iob_tags")
+TAGS_ONLY_NAMES = ("tags", "ner_tags", "ner", "pos_tags", "iob_tags")  # names nothing but tag lists use
 _TAG_ITEMS = ("string", "int", "classlabel")
 _LOOK_ROWS = 50  # rows compared to recognise token data
 _SAMPLE_ROWS = 500  # rows whose items are counted to tell words from tags
@@ -138,12 +139,18 @@ def _same_lengths(words: list[Any], tags: list[Any]) -> bool:
 
 def looks_like_token_data(dataset: datasets.Dataset) -> bool:
     """Whether the data looks like token classification: a column of lists of strings (the words) and
-    another list column (the tags) whose rows have the same lengths in the first rows."""
+    another list column (the tags) whose rows have the same lengths in the first rows, or list
+    columns named as words and tags are (then rows of other lengths are token data with problems,
+    which the token path reports row by row, not a classifier's data)."""
     features = dataset.features
     words = [c for c in dataset.column_names if item_kind(features[c]) == "string"]
     tags = [c for c in dataset.column_names if item_kind(features[c]) in _TAG_ITEMS]
     if not words or len(set(words) | set(tags)) < 2 or len(dataset) == 0:
         return False
+    # ("labels" is not enough: a list of labels beside pre-split words may be multi-label data.)
+    named_words = {c for c in words if c.lower() in TOKEN_NAMES}
+    if named_words and any(c.lower() in TAGS_ONLY_NAMES and c not in named_words for c in tags):
+        return True
     sample = dataset.select_columns(sorted(set(words) | set(tags)))[:_LOOK_ROWS]
     return any(_same_lengths(sample[w], sample[t]) for w in words for t in tags if t != w)
 
