@@ -73,7 +73,8 @@ def tokenize_words(
             control.check(reporter, resume_status="preparing")
         chunk = [list(w) for w in words[start:start + TOKENIZE_CHUNK]]
         # Sub-token counts per word, without special tokens: where the windows are cut.
-        pieces = tokenizer(chunk, is_split_into_words=True, add_special_tokens=False)
+        # verbose=False: counting a long sentence is not the "longer than the maximum" misuse it warns about.
+        pieces = tokenizer(chunk, is_split_into_words=True, add_special_tokens=False, verbose=False)
         windows = []  # (sentence in the chunk, first word, end word)
         for offset, sentence in enumerate(chunk):
             counts = np.bincount([w for w in pieces.word_ids(offset) if w is not None], minlength=len(sentence))

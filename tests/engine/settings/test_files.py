@@ -36,7 +36,7 @@ def every_field_changed() -> TrainSettings:
             values[spec.name] = not spec.default
     changed = TrainSettings(**values).replace(
         model="org/some-model", data="reviews.csv", text_column="body", label_column="stars", freeze="bottom-3",
-        text_pair_column="answer", label_separator=";",
+        text_pair_column="answer", label_separator=";", tag_names="O,B-PER,I-PER",
         learning_rate=3.25e-5, extra=EXTRA)
     defaults = TrainSettings()
     assert [n for n in changed.to_dict() if getattr(changed, n) == getattr(defaults, n)] == []

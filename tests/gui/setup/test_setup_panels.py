@@ -122,7 +122,8 @@ def test_settings_panel_defaults_and_round_trip(qtbot):
     panel = SettingsPanel()
     qtbot.addWidget(panel)
     assert panel.settings() == TrainSettings()
-    elsewhere = {"model", "data", "task", "text_column", "text_pair_column", "label_column", "label_separator", "extra"}
+    elsewhere = {"model", "data", "task", "text_column", "text_pair_column", "label_column", "label_separator",
+                 "tag_names", "extra"}
     edited_fields = set(TrainSettings.__dataclass_fields__) - elsewhere
     missing = [name for name in edited_fields if panel.widget_for(name) is None]
     assert missing == [], f"settings without an editor: {missing}"
