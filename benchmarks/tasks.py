@@ -1,6 +1,6 @@
 """ftstudio against the stock Hugging Face recipe of each task type, in one benchmark run.
 
-    .venv/bin/python benchmarks/tasks.py            # multi-label, regression, pairs x (stock Trainer, ftstudio) x 3 seeds
+    .venv/bin/python benchmarks/tasks.py            # multi-label, regression, pairs, NER x (stock Trainer, ftstudio) x 3 seeds
     .venv/bin/python benchmarks/tasks.py --smoke    # the same end to end on 32 rows, 1 epoch, 1 seed (~1.5 min)
 
 Each task case trains on files derived from its embedded sample (`common.write_task_data`: a
@@ -38,7 +38,7 @@ from report import (  # noqa: E402
     update_readme,
 )
 
-DEFAULT_TASKS = ["multi-label", "regression", "pairs"]
+DEFAULT_TASKS = ["multi-label", "regression", "pairs", "token-classification"]
 DEFAULT_PEERS = ["hf_trainer", "ftstudio"]
 SMOKE = {"max_samples": 32, "validation_rows": 32, "epochs": 1, "repeats": 1}
 
