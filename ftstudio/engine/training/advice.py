@@ -2,8 +2,8 @@
 
 A short trial (a few hundred rows, an epoch or two) takes tens of steps; with warmup and a linear
 decay, a BERT-style encoder at the default 5e-5 barely moves in that many, and a lopsided data set
-stays on its majority class (the embedded sample, 600 rows, 2 epochs, batch 16 = 76 steps: macro
-F1 0.26 at 5e-5, 0.39 at 1e-4, 0.57 at 2e-4). What such a run needs is roughly a budget of
+stays on its most common answer, a majority class or all-O tags (the embedded sample, 600 rows,
+2 epochs, batch 16 = 76 steps: macro F1 0.26 at 5e-5, 0.39 at 1e-4, 0.57 at 2e-4). What such a run needs is roughly a budget of
 learning rate times steps; below it, a higher rate (up to 2e-4, where fine-tuning is still stable)
 is suggested. The window shows the advice in Setup with a button; the run logs it at the start.
 """
@@ -50,7 +50,7 @@ def learning_rate_advice(total_steps: int, learning_rate: float, optimizer: str 
     suits = (f"{rate_text(low)} to {rate_text(high)} suits short trials" if learning_rate < low
              else f"{rate_text(suggested)} suits a run this short")
     message = (f"Only {total_steps} optimizer steps planned: at learning rate {rate_text(learning_rate)} "
-               f"the model may not move off the majority class; {suits}.")
+               f"the model may not move off the most common answer; {suits}.")
     if suggested * total_steps < LEARNING_BUDGET:
         message += " More epochs or rows would help too."
     return LearningRateAdvice(message, suggested)

@@ -33,7 +33,7 @@ def test_learning_rate_advice(steps, rate, optimizer, suggested):
 def test_the_advice_reads_as_one_sentence_with_its_action():
     advice = learning_rate_advice(76, 5e-5)
     assert advice.message == ("Only 76 optimizer steps planned: at learning rate 5e-5 the model may not move off the "
-                              "majority class; 1e-4 to 2e-4 suits short trials.")
+                              "most common answer; 1e-4 to 2e-4 suits short trials.")
     assert advice.action == "Use 2e-4"
     assert learning_rate_advice(30, 5e-5).message.endswith("More epochs or rows would help too.")
     assert learning_rate_advice(76, 1e-4).message.endswith("; 2e-4 suits a run this short.")
