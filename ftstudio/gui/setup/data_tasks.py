@@ -7,25 +7,20 @@ BackgroundRunner; the engine imports happen inside them so the window starts wit
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from ftstudio.engine.settings import TrainSettings
 from ftstudio.gui.background import BackgroundTask
+from ftstudio.gui.heavy_imports import DATA_WORK, import_transformers
 
 PREVIEW_ROWS = 200  # raw rows shown in the preview table
 PREVIEW_SENTENCES = 40  # token classification: training sentences shown with their entities
 PREVIEW_CELL_CHARS = 300  # longer cells are cut (a whole article would make the table unusable)
-# datasets' fingerprinting looks up transformers.PreTrainedTokenizerBase whenever transformers is
-# in sys.modules; while another thread is still importing transformers (the tokenizer of the
-# length measurement) that lookup fails ("module 'transformers' has no attribute ..."). Preparing
-# data and importing transformers therefore never overlap.
-_TRANSFORMERS_IMPORT = threading.Lock()
 
 
 def load_data(task: BackgroundTask, settings: TrainSettings) -> dict[str, Any]:
     """Raw preview rows, then the prepared splits and their summary (or the problem with them)."""
-    with _TRANSFORMERS_IMPORT:
+    with DATA_WORK:  # never beside another thread's import of transformers (heavy_imports.py)
         return _load_data(task, settings)
 
 
@@ -88,11 +83,9 @@ def measure_token_lengths(task: BackgroundTask, prepared: Any, model_spec: str) 
     under the model's tokenizer (for the length chart)."""
     from ftstudio.engine.data.summary import token_lengths
 
-    with _TRANSFORMERS_IMPORT:
-        import transformers
+    import_transformers()
+    from ftstudio.engine.models.loading import load_tokenizer
 
-        transformers.PreTrainedTokenizerBase  # noqa: B018 - resolves the lazy module while holding the lock
-        from ftstudio.engine.models.loading import load_tokenizer
     tokenizer = load_tokenizer(model_spec)
     train = prepared.splits["train"]
     pairs = train["text_pair"][:] if "text_pair" in train.column_names else None

@@ -22,6 +22,7 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from ftstudio.engine.errors import StopRequested, user_message
+from ftstudio.gui.heavy_imports import import_transformers
 
 # Models are a few hundred MB each; a handful covers "this run vs base vs another checkpoint".
 _CACHE_SIZE = 4
@@ -151,6 +152,7 @@ class PredictWorker(QObject):
             self._cache.move_to_end(key)
             return self._cache[key]
         self.sig_busy.emit({**_head(request), "stage": "loading", "path": model})
+        import_transformers()  # whole, before the Setup tab's data work can see it half-imported
         from ftstudio.engine.predict.predictor import Predictor  # torch import: seconds, so only here
 
         if options.get("label_names"):
