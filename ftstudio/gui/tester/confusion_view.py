@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -105,8 +105,12 @@ class ConfusionModel(QAbstractTableModel):
 class ConfusionView(QWidget):
     """The matrix with its axis captions; `set_matrix(matrix, labels)` fills it.
 
-    No signals. `matrix()` and `labels()` expose what is shown (for tests and copying).
+    Signals:
+      sig_cell_clicked(str, str): a cell was clicked: its true (row) and predicted (column) label.
+    `matrix()` and `labels()` expose what is shown (for tests and copying).
     """
+
+    sig_cell_clicked = Signal(str, str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -117,6 +121,7 @@ class ConfusionView(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.table.setShowGrid(True)
+        self.table.clicked.connect(self._on_clicked)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setMinimumSectionSize(64)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
@@ -137,6 +142,11 @@ class ConfusionView(QWidget):
         """Show `matrix` (rows true, columns predicted) over `labels`, under `caption`."""
         self.model.set_matrix(matrix, labels)
         self.caption.setText(caption)
+
+    def _on_clicked(self, index: QModelIndex) -> None:
+        labels = self.labels()
+        if 0 <= index.row() < len(labels) and 0 <= index.column() < len(labels):
+            self.sig_cell_clicked.emit(labels[index.row()], labels[index.column()])
 
     def matrix(self) -> list[list[int]]:
         return [list(row) for row in self.model._matrix]

@@ -22,8 +22,10 @@ from ftstudio.gui.tester.entity_view import EntityText, entity_html, words_to_te
 from ftstudio.gui.tester.per_label_table import PerLabelTable
 
 ALL_TYPES = "All types"
+NO_ENTITY = "(none)"  # the engine's confusion label for "no entity with these words"
 CONFUSION_CAPTION = ("Rows: true type · Columns: predicted type · an entity is matched by its exact "
-                     "words; (none): no entity with those words · Colour: share of the row")
+                     "words; (none): no entity with those words · Colour: share of the row · Click a cell for "
+                     "its sentences")
 MISSED = "Missed: the model did not find this entity with this type and these exact words."
 WRONG = "Wrong: the true entities have none with this type and these exact words."
 ERROR_LINES = 6  # the error list's least height in lines; it takes the room there is
@@ -70,6 +72,26 @@ def error_types(error: dict) -> set[str]:
     true = {tuple(s) for s in error.get("true") or []}
     predicted = {tuple(s) for s in error.get("predicted") or []}
     return {str(span[0]) for span in true ^ predicted}
+
+
+def error_pairs(error: dict) -> set[tuple[str, str]]:
+    """The (true type, predicted type) confusion cells one wrong sentence counts in, as the
+    engine's type confusion counts them: spans matched exactly, "(none)" for no entity there."""
+    true = {(int(s[1]), int(s[2])): str(s[0]) for s in error.get("true") or []}
+    predicted = {(int(s[1]), int(s[2])): str(s[0]) for s in error.get("predicted") or []}
+    pairs = {(kind, predicted.get(span, NO_ENTITY)) for span, kind in true.items()}
+    pairs |= {(NO_ENTITY, kind) for span, kind in predicted.items() if span not in true}
+    return {(t, p) for t, p in pairs if t != p}
+
+
+def pair_label(true: str, predicted: str) -> str:
+    """A confusion cell in words: 'person missed', 'place found where there is none', 'person
+    taken as place'."""
+    if predicted == NO_ENTITY:
+        return f"{true} missed"
+    if true == NO_ENTITY:
+        return f"{predicted} found where there is none"
+    return f"{true} taken as {predicted}"
 
 
 class ErrorSentences(QWidget):
@@ -119,24 +141,41 @@ class ErrorSentences(QWidget):
         index = self.type_filter.findData(kind)
         self.type_filter.setCurrentIndex(max(index, 0))
 
+    def set_pair(self, true: str, predicted: str) -> None:
+        """Show the sentences behind one confusion cell (true type, predicted type); a correct
+        cell (the same type) has none, so it shows the sentences with mistakes of that type."""
+        if true == predicted:
+            self.set_type(true)
+            return
+        data = f"{true}\t{predicted}"
+        index = self.type_filter.findData(data)
+        if index < 0:
+            self.type_filter.addItem(pair_label(true, predicted), data)
+            index = self.type_filter.count() - 1
+        self.type_filter.setCurrentIndex(index)
+
     @Slot(int)
     def _on_filter(self, _index: int) -> None:
         self._render()
 
     def _render(self) -> None:
         kind = str(self.type_filter.currentData() or "")
-        chosen = [e for e in self._errors if not kind or kind in error_types(e)]
+        cell = tuple(kind.split("\t", 1)) if "\t" in kind else None  # a confusion cell: (true, predicted)
+        if cell is not None:
+            chosen = [e for e in self._errors if cell in error_pairs(e)]
+        else:
+            chosen = [e for e in self._errors if not kind or kind in error_types(e)]
         self._shown = [int(e.get("sentence", 0)) for e in chosen]
-        self.caption.setText(self._caption(len(chosen), kind))
+        self.caption.setText(self._caption(len(chosen), kind, pair_label(*cell) if cell else ""))
         self.text.setVisible(bool(chosen))
         self.text.set_renderer(lambda dark: "".join(error_sentence_html(e, dark) for e in chosen))
 
-    def _caption(self, count: int, kind: str) -> str:
+    def _caption(self, count: int, kind: str, cell: str = "") -> str:
         if not self._errors:
             return "Every sentence's entities are right."
         # The engine sends at most 200; then there may be more in the file.
         first = " (the first 200 of the file)" if len(self._errors) >= 200 else ""
-        where = f" with {kind} mistakes" if kind else " with mistakes"
+        where = f" with {cell}" if cell else f" with {kind} mistakes" if kind else " with mistakes"
         return (f"{count} sentence{'s' if count != 1 else ''}{where}{first}: true entities over predicted; "
                 "the ones that differ are underlined (hover for why).")
 
@@ -154,6 +193,8 @@ class EntityReport(QWidget):
         self.per_type = PerLabelTable(entity_types=True)
         self.confusion = ConfusionView()
         self.errors = ErrorSentences()
+        # A click on a confusion cell lists the sentences behind it.
+        self.confusion.sig_cell_clicked.connect(self.errors.set_pair)
         tables = QHBoxLayout()
         tables.setContentsMargins(0, 0, 0, 0)
         tables.addWidget(self.per_type, 0, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)

@@ -270,3 +270,34 @@ def test_entity_colours_follow_a_theme_switch(qtbot):
     view.setPalette(dark_palette())
     assert dark in view.text.toHtml() and light not in view.text.toHtml()
     assert view.table.item(0, 1).background().color().name() == dark
+
+
+def test_a_confusion_cell_lists_the_sentences_behind_it(qtbot):
+    from ftstudio.gui.tester.entity_report import EntityReport, error_pairs
+
+    errors = [
+        {"sentence": 0, "tokens": ["ada", "went", "to", "paris"], "true": [["person", 0, 1], ["place", 3, 4]],
+         "predicted": [["place", 0, 1], ["place", 3, 4]]},
+        {"sentence": 4, "tokens": ["bob", "is", "here"], "true": [["person", 0, 1]], "predicted": []},
+        {"sentence": 7, "tokens": ["rome", "and", "oslo"], "true": [["place", 0, 1]],
+         "predicted": [["place", 0, 1], ["person", 2, 3]]},
+    ]
+    assert error_pairs(errors[0]) == {("person", "place")}
+    assert error_pairs(errors[1]) == {("person", "(none)")}
+    assert error_pairs(errors[2]) == {("(none)", "person")}
+    report = EntityReport()
+    qtbot.addWidget(report)
+    labels = ["person", "place", "(none)"]
+    report.show_evaluation({"per_type": {}, "errors": errors,
+                            "confusion": {"labels": labels, "matrix": [[0, 1, 1], [0, 2, 0], [1, 0, 0]]}})
+    view = report.confusion
+    view.table.clicked.emit(view.model.index(0, 2))  # person missed
+    assert report.errors.shown() == [4] and "1 sentence with person missed" in report.errors.caption.text()
+    view.table.clicked.emit(view.model.index(0, 1))
+    assert report.errors.shown() == [0] and report.errors.type_filter.currentText() == "person taken as place"
+    view.table.clicked.emit(view.model.index(2, 0))  # a person where there was none
+    assert report.errors.shown() == [7] and "person found where there is none" in report.errors.caption.text()
+    view.table.clicked.emit(view.model.index(1, 1))  # a correct cell: that type's mistakes
+    assert report.errors.shown() == [0] and report.errors.type_filter.currentData() == "place"
+    report.errors.type_filter.setCurrentIndex(0)
+    assert report.errors.shown() == [0, 4, 7]
