@@ -6,6 +6,8 @@ transformers' token-classification loss skips) unless `label_all_subtokens`, whi
 word's tag on them (a B- tag continuing as I-, as Hugging Face's example does with
 `label_all_tokens`). A sentence whose sub-tokens do not fit `max_length` is cut at word
 boundaries into consecutive windows that each fit, so no word loses its label to truncation.
+A word the tokenizer reduces to nothing (a zero-width space) is read as its unknown token, so
+every word keeps exactly one labelled position.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ def tokenize_words(
         raise ModelError("Token classification needs the model's fast tokenizer (tokenizer.json), which maps "
                          "sub-tokens to words; this model has only a slow one.")
     special = tokenizer.num_special_tokens_to_add(pair=False)
+    unknown = tokenizer.unk_token or "?"
     room = max(max_length - special, 1)
     continuation = _continuation_tags(label_names)
     ids: list[list[int]] = []
@@ -78,6 +81,11 @@ def tokenize_words(
         windows = []  # (sentence in the chunk, first word, end word)
         for offset, sentence in enumerate(chunk):
             counts = np.bincount([w for w in pieces.word_ids(offset) if w is not None], minlength=len(sentence))
+            if not counts.all():
+                # A word the tokenizer reduces to nothing (a zero-width space, a control character)
+                # would take its tag with it and shift every later word: it is read as the unknown token.
+                chunk[offset] = [w if c else unknown for w, c in zip(sentence, counts, strict=True)]
+                counts = np.maximum(counts, 1)
             windows += [(offset, lo, hi) for lo, hi in word_windows(counts.tolist(), room)]
         # One batched call for the chunk's windows: the fast tokenizer parallelises it.
         encoded = tokenizer([chunk[o][lo:hi] for o, lo, hi in windows], is_split_into_words=True,

@@ -60,3 +60,12 @@ def test_collate_pads_token_labels_with_the_ignore_index(tokenizer):
     batch = collate(split, np.array([0, 1]), tokenizer.pad_token_id)
     assert batch["labels"].shape == batch["input_ids"].shape
     assert batch["labels"][0].tolist()[3:] == [IGNORE] * (batch["labels"].shape[1] - 3)
+
+
+def test_a_word_the_tokenizer_drops_keeps_its_place_and_label(tokenizer):
+    # A zero-width space and a control character tokenize to nothing; their tags must not shift.
+    words = [["great", "\u200b", "seat", "\x00", "flight"]]
+    tags = [np.array([1, 0, 3, 0, 0])]
+    split, _ = tokenize_words(words, tags, tokenizer, 32, NAMES)
+    kept = split.labels[0][split.labels[0] != IGNORE]
+    assert kept.tolist() == [1, 0, 3, 0, 0]
