@@ -76,6 +76,8 @@ def print_evaluation(result: dict[str, Any], as_json: bool) -> None:
     confusion = result.get("confusion")
     if "per_type" in result and confusion:
         print_entity_confusion(confusion)
+    for note in result.get("notes") or []:
+        print(f"Note: {note}")
 
 
 def print_entity_confusion(confusion: dict[str, Any]) -> None:

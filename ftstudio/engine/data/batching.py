@@ -32,6 +32,8 @@ class TokenizedSplit:
     # Segment ids of pairs, for models that read them (BERT); None for single texts, where
     # they are all 0 and the model's default is the same.
     token_type_ids: list[list[int]] | None = None
+    # Token classification: the sentence each row (a window of a long sentence) comes from.
+    sources: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.input_ids)

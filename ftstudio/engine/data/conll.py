@@ -138,6 +138,12 @@ def _generate(sources: list[tuple[str, str]]) -> Iterator[dict[str, list[str]]]:
             yield {TOKENS: tokens, TAGS: tags}
 
 
+def _is_comment(fields: list[str]) -> bool:
+    """A comment line ("# id 5f3... domain=en", as MultiCoNER writes them): a lone '#' first,
+    then several fields, the last a key=value. A '#' word tagged O is two fields and stays."""
+    return len(fields) > 2 and fields[0] == "#" and "=" in fields[-1]
+
+
 def conll_sentences(path: Path, encoding: str = "utf-8") -> Iterator[tuple[list[str], list[str]]]:
     """(tokens, tags) per sentence of one CoNLL file, streamed; refuses a line with one field and a
     file without sentences."""
@@ -157,6 +163,8 @@ def conll_sentences(path: Path, encoding: str = "utf-8") -> Iterator[tuple[list[
                     yield tokens, tags
                     found += 1
                     tokens, tags = [], []
+                continue
+            if _is_comment(fields):
                 continue
             if len(fields) < 2:
                 raise DatasetError(

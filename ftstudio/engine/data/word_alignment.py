@@ -111,4 +111,5 @@ def tokenize_words(
     lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
     ragged = np.empty(len(labels), dtype=object)
     ragged[:] = labels
-    return TokenizedSplit(ids, ragged, lengths), np.asarray(sources, dtype=np.int64)
+    rows = np.asarray(sources, dtype=np.int64)
+    return TokenizedSplit(ids, ragged, lengths, sources=rows), rows

@@ -73,12 +73,19 @@ def load_tokenizer(source: ModelSource | str | Path, trust_remote_code: bool = F
     return _tokenizer_from(folder, source, trust_remote_code)
 
 
-def _tokenizer_from(folder: Path, source: ModelSource, trust_remote_code: bool) -> Any:
+def _tokenizer_from(folder: Path, source: ModelSource, trust_remote_code: bool, words: bool = False) -> Any:
+    """The folder's tokenizer; with `words` (token classification: text arrives split into words)
+    a byte-level BPE one (RoBERTa, DeBERTa, GPT-2 style) marks every word as following a space,
+    as the word appears inside a text: otherwise training would see other token ids than the
+    pipeline does on plain text. The setting is saved with the tokenizer in each checkpoint."""
     try:
         from transformers import AutoTokenizer
 
         with quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
+            if words and getattr(tokenizer, "add_prefix_space", None) is False:
+                tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code,
+                                                          add_prefix_space=True)
     except FtStudioError:
         raise
     except Exception as exc:  # noqa: BLE001 - every loader failure becomes one readable line
@@ -150,12 +157,15 @@ def load_model_and_tokenizer(
         notes.append(_warn_remote_code(source))
     config = _classification_config(folder, source, labels, classifier_dropout, trust_remote_code, notes,
                                     task.num_outputs(labels), task.problem_type, task.model_kind)
+    saved_as = list(getattr(config, "architectures", None) or [])  # what the checkpoint was trained as
     model, info = _load_weights(folder, source, config, trust_remote_code, allow_pickle, task.model_kind)
     notes.extend(_load_notes(info, config.num_labels))
-    tokenizer = _tokenizer_from(folder, source, trust_remote_code)  # the folder is local by now
+    tokenizer = _tokenizer_from(folder, source, trust_remote_code, words=task.token_level)  # the folder is local by now
     if getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = tokenizer.pad_token_id
-    return LoadedModel(model, tokenizer, notes, new_head=head_is_new(model, info))
+    # A head of another kind (a token classifier loaded for texts) matches in shape yet is untrained here.
+    new_head = head_is_new(model, info) or type(model).__name__ not in saved_as
+    return LoadedModel(model, tokenizer, notes, new_head=new_head)
 
 
 def _warn_remote_code(source: ModelSource) -> str:

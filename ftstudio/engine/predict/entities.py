@@ -28,6 +28,11 @@ class EntityFinder:
         tokenizer.model_max_length = max_length  # the window the model was trained on
         room = max_length - tokenizer.num_special_tokens_to_add() - 1
         self.options = {"aggregation_strategy": "first", "stride": max(1, min(max_length // _STRIDE_SHARE, room))}
+        if not getattr(tokenizer, "is_fast", False):
+            from ftstudio.engine.errors import CheckpointError
+
+            raise CheckpointError("This token classifier has only a slow tokenizer; finding entities with character "
+                                  "offsets needs its fast one (tokenizer.json).")
         with quiet_transformers():
             self.pipeline = TokenClassificationPipeline(model=model, tokenizer=tokenizer, device=model.device)
 

@@ -112,12 +112,14 @@ def _evaluate_sentences(predictor: Predictor, splits: dict[str, Any], data_spec:
     state = predictor.task_state
     words: list[list[str]] = []
     tags: list[list[str]] = []
+    notes: list[str] = []
     for split in splits.values():
         names = set(split.column_names)
         saved_text = state.get("text_column") if state.get("text_column") in names else None
         saved_tags = next((c for c in state.get("label_columns") or [] if c in names), None)
         columns = detect_token_columns(split, text_column or saved_text, label_column or saved_tags)
-        found_words, found_tags, _problems = token_rows(split, columns, state.get("tag_names"))
+        found_words, found_tags, problems = token_rows(split, columns, state.get("tag_names"))
+        notes += problems  # rows left out, said as training says them
         words += found_words
         tags += found_tags
     if not words:
@@ -130,4 +132,4 @@ def _evaluate_sentences(predictor: Predictor, splits: dict[str, Any], data_spec:
     predicted = [label_names[row.argmax(axis=-1)].tolist() if len(row) else [] for row in logits]
     outputs = predictor.task.outputs(entity_metrics(true, predicted, tokens=words))
     return {"task": predictor.task.name, "rows": len(words), "label_names": list(predictor.label_names),
-            **outputs.metrics, **outputs.details}
+            **outputs.metrics, **outputs.details, "notes": notes}

@@ -108,9 +108,10 @@ class Task:
 
     def tokenize(self, split: datasets.Dataset, targets: np.ndarray, tokenizer: Any, settings: Any,
                  label_names: list[str], control: Any = None, reporter: Any = None,
-                 phase: str = "tokenizing") -> Any:
+                 phase: str = "tokenizing", training: bool = False) -> Any:
         """The split as the model reads it (a batching.TokenizedSplit): each text, or pair of
-        texts, tokenized once, with `targets` as the loss sees them."""
+        texts, tokenized once, with `targets` as the loss sees them (`training`: the split the
+        model trains on, which a task may label differently from the ones it is measured on)."""
         from ftstudio.engine.data.batching import tokenize_texts
 
         pairs = list(split["text_pair"]) if "text_pair" in split.column_names else None

@@ -124,13 +124,15 @@ class TokenClassificationTask(Task):
 
     def tokenize(self, split: datasets.Dataset, targets: np.ndarray, tokenizer: Any, settings: Any,
                  label_names: list[str], control: Any = None, reporter: Any = None,
-                 phase: str = "tokenizing") -> Any:
+                 phase: str = "tokenizing", training: bool = False) -> Any:
+        """Words windowed into sub-tokens; `label_all_subtokens` labels every sub-token of the
+        training split only: the others are measured per word, as a test file is."""
         from ftstudio.engine.data.word_alignment import tokenize_words
 
-        tokenized, _sources = tokenize_words(
-            list(split["text"]), list(targets), tokenizer, settings.max_length, label_names,
-            label_all_subtokens=bool(getattr(settings, "label_all_subtokens", False)),
-            control=control, reporter=reporter, phase=phase)
+        every = training and bool(getattr(settings, "label_all_subtokens", False))
+        tokenized, _sources = tokenize_words(list(split["text"]), list(targets), tokenizer, settings.max_length,
+                                             label_names, label_all_subtokens=every, control=control,
+                                             reporter=reporter, phase=phase)
         return tokenized
 
     # ---------------------------------------------------------------- evaluation
@@ -148,13 +150,16 @@ class TokenClassificationTask(Task):
                                reduction="sum")
 
     def evaluate(self, logits: Any, targets: Any, label_names: list[str], state: dict[str, Any]) -> Outputs:
-        """`logits` and `targets` per sentence (or window): [words, labels] and [words]."""
+        """`logits` and `targets` per sentence: [words, labels] and [words]. The sentences behind
+        the errors are left to a test file's report (`file_evaluation.py`), which has the words."""
         from ftstudio.engine.tasks.entity_metrics import entity_metrics
 
         names = np.asarray(label_names, dtype=object)
         true = [names[np.asarray(row, dtype=np.int64)].tolist() for row in targets]
         predicted = [names[np.asarray(row).argmax(axis=-1)].tolist() if len(row) else [] for row in logits]
-        return self.outputs(entity_metrics(true, predicted))
+        found = entity_metrics(true, predicted, max_error_sentences=0)
+        found.pop("errors", None)
+        return self.outputs(found)
 
     def outputs(self, found: dict[str, Any]) -> Outputs:
         details = {k: found[k] for k in ("per_type", "confusion", "errors") if k in found}

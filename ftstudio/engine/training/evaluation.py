@@ -82,7 +82,8 @@ def evaluate(
 
 class _TokenLogits:
     """A token task's logits at the labelled positions, kept on the device batch by batch (one
-    host copy at the end) and handed back per row in the split's order."""
+    host copy at the end) and handed back per sentence in the split's order (a long sentence's
+    windows joined)."""
 
     def __init__(self) -> None:
         self.kept: list[Any] = []
@@ -104,14 +105,21 @@ class _TokenLogits:
         from ftstudio.engine.data.batching import LABEL_PAD
 
         targets = [np.asarray(row)[np.asarray(row) != LABEL_PAD] for row in split.labels]
-        found: list[Any] = [np.zeros((0, 0), dtype=np.float32)] * len(split)
+        width = int(self.kept[0].shape[-1]) if self.kept else 0
+        found: list[Any] = [np.zeros((0, width), dtype=np.float32)] * len(split)
         if self.kept:
             flat = torch.cat(self.kept).cpu().numpy()
             counts = torch.cat(self.counts).cpu().numpy()
             order = torch.cat(self.order).cpu().numpy()
             for row, piece in zip(order, np.split(flat, np.cumsum(counts)[:-1]), strict=True):
                 found[int(row)] = piece
-        return found, targets
+        if split.sources is None or len(split.sources) == 0:
+            return found, targets
+        # The windows of a long sentence are consecutive rows: joined back, an entity a window
+        # boundary cut is scored whole, as a test file's sentences are.
+        groups = np.split(np.arange(len(split)), np.flatnonzero(np.diff(split.sources)) + 1)
+        return ([np.concatenate([found[i] for i in group]) for group in groups],
+                [np.concatenate([targets[i] for i in group]) for group in groups])
 
 
 def _no_logits(task: Task, label_names: list[str]) -> Any:

@@ -86,6 +86,11 @@ def _load_inputs(plan: RunPlan, recorder: RunRecorder, control: TrainingControl)
     prepared.task_state, task_notes = prepared.task.prepare_model(loaded.model, prepared.task_state)
     for note in [*loaded.notes, *task_notes]:
         recorder.on_log(note)
+    if prepared.task.token_level and not getattr(loaded.tokenizer, "is_fast", False):
+        from ftstudio.engine.errors import ModelError
+
+        raise ModelError(f"Token classification needs {source.display}'s fast tokenizer (tokenizer.json), which "
+                         "maps sub-tokens to words; this model has only a slow one. Pick another model.")
     if loaded.new_head and not plan.from_checkpoint:  # a checkpoint's head is trained already
         _start_head_from_data(prepared, loaded.model, recorder)
     if settings.reinit_top_layers and not plan.from_checkpoint:  # a checkpoint has its layers already

@@ -87,7 +87,7 @@ class Trainer:
         for name, split in prepared.splits.items():
             targets = self.task.training_targets(prepared.targets(name), self.task_state)
             self.splits[name] = self.task.tokenize(split, targets, tokenizer, s, self.label_names, self.control,
-                                                   self.rep, phase=f"tokenizing {name}")
+                                                   self.rep, phase=f"tokenizing {name}", training=name == "train")
         self.train_split = self.splits["train"]
         self.steps_per_epoch, self.total_steps, self.epochs = count_steps(len(self.train_split), s)
         self.model.to(device)

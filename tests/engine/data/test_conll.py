@@ -199,3 +199,14 @@ def test_looks_like_conll(head):
 ])
 def test_does_not_look_like_conll(head):
     assert not looks_like_conll(head)
+
+
+def test_multiconer_comment_lines_are_not_words(tmp_path):
+    from ftstudio.engine.data.conll import read_conll
+
+    path = tmp_path / "train.conll"
+    path.write_text("# id 5f3a domain=en\nAda _ _ B-PER\nsings _ _ O\n\n# id 77b domain=en\n# _ _ O\nhi _ _ O\n\n",
+                    encoding="utf-8")
+    dataset, _notes = read_conll([path])
+    assert dataset["tokens"] == [["Ada", "sings"], ["#", "hi"]]
+    assert dataset["tags"] == [["B-PER", "O"], ["O", "O"]]

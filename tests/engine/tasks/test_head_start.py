@@ -103,3 +103,27 @@ def test_token_classification_starts_from_each_tags_share_of_the_training_words(
     probabilities = np.exp(bias) / np.exp(bias).sum()
     np.testing.assert_allclose(probabilities, counts / counts.sum())  # softmax gives the priors back
     assert line.startswith("The head starts from the tag priors")
+
+
+def test_token_classification_marks_words_as_inside_text_for_byte_level_tokenizers(tmp_path):
+    """RoBERTa-style tokenizers encode a word differently at the start of a text: pre-split words
+    are read as following a space, as the pipeline will see them in plain text."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import RobertaConfig, RobertaForMaskedLM, RobertaTokenizer
+
+    trainer = ByteLevelBPETokenizer()
+    trainer.train_from_iterator(["great love seat flight the a"] * 20, vocab_size=300, min_frequency=1,
+                                special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    trainer.save_model(str(tmp_path))
+    folder = tmp_path / "roberta"
+    RobertaTokenizer(vocab_file=str(tmp_path / "vocab.json"), merges_file=str(tmp_path / "merges.txt")).save_pretrained(folder)
+    config = RobertaConfig(vocab_size=300, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                           intermediate_size=20, max_position_embeddings=40)
+    RobertaForMaskedLM(config).save_pretrained(folder)
+    tokens = load_model_and_tokenizer(folder, ["O", "B-x", "I-x"], task=TASKS["token-classification"])
+    texts = load_model_and_tokenizer(folder, ["a", "b"], task=TASKS["single-label"])
+    assert tokens.tokenizer.add_prefix_space is True and texts.tokenizer.add_prefix_space is False
+    tokens.tokenizer.save_pretrained(tmp_path / "saved")  # as every checkpoint stores it
+    from transformers import AutoTokenizer
+
+    assert AutoTokenizer.from_pretrained(str(tmp_path / "saved")).add_prefix_space is True

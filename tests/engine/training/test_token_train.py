@@ -115,3 +115,47 @@ def test_numeric_tags_train_with_their_names_and_a_test_file_reuses_them(tiny_mo
     assert [config["id2label"][str(i)] for i in range(len(NAMES))] == NAMES
     report = evaluate_file(Predictor(result.run_dir), str(path))
     assert report["rows"] == 80 and set(report["per_type"]) == {"person", "place"}
+
+
+def test_evaluation_scores_whole_sentences_and_words_only(tiny_model_dir):
+    """Windows of a long sentence are joined before scoring (as a test file is), and with
+    label_all_subtokens only the training split labels every sub-token."""
+    from contextlib import nullcontext
+
+    import datasets
+    import numpy as np
+    import torch
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    from ftstudio.engine.data.word_alignment import IGNORE, tokenize_words
+    from ftstudio.engine.predict.entities import word_logits
+    from ftstudio.engine.settings import TrainSettings
+    from ftstudio.engine.tasks.registry import TASKS
+    from ftstudio.engine.training.evaluation import evaluate
+    from tests.task_data import ner_sentences
+
+    task = TASKS["token-classification"]
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    torch.manual_seed(0)
+    model = AutoModelForTokenClassification.from_pretrained(str(tiny_model_dir), num_labels=len(NAMES)).eval()
+    rows = ner_sentences(30, seed=4)
+    words = [w + ["the", "seat-gate"] * 4 for w, _ in rows]  # long enough for several 10-token windows
+    tags = [np.array([NAMES.index(t) for t in tg] + [0, 3] * 4) for (_, tg), _w in zip(rows, words, strict=True)]
+    split, sources = tokenize_words(words, tags, tokenizer, 10, NAMES)
+    assert len(split) > len(words) and sources.max() == len(words) - 1
+    outputs, _loss = evaluate(model, split, task=task, task_state={}, device=torch.device("cpu"), autocast=nullcontext,
+                              batch_size=8, pad_token_id=tokenizer.pad_token_id, label_names=NAMES)
+    per_word = word_logits(model, tokenizer, words, 10, NAMES)
+    predicted = [row.argmax(axis=-1) for row in per_word]
+    accuracy = np.mean(np.concatenate([p == t for p, t in zip(predicted, tags, strict=True)]))
+    assert outputs.metrics["token_accuracy"] == pytest.approx(accuracy)
+    assert "errors" not in outputs.details
+
+    settings = TrainSettings(max_length=32, label_all_subtokens=True)
+    dataset = datasets.Dataset.from_dict({"text": [["great", "seat-gate"]], "label": [[1, 3]]})
+    targets = np.empty(1, dtype=object)
+    targets[0] = np.array([1, 3])
+    measured = task.tokenize(dataset, targets, tokenizer, settings, NAMES)
+    trained = task.tokenize(dataset, targets, tokenizer, settings, NAMES, training=True)
+    assert (measured.labels[0] != IGNORE).sum() == 2
+    assert (trained.labels[0] != IGNORE).sum() > 2
