@@ -131,9 +131,9 @@ def prepare_data(settings: TrainSettings, control: Any = None, reporter: Reporte
     if settings.metric_for_best != "auto" and task.check_metric(settings.metric_for_best):
         raise SettingsError(task.check_metric(settings.metric_for_best), "metric_for_best")
     steps.next("Cleaning rows and encoding labels")
+    tag_names = tag_name_list(settings.tag_names) if task.token_level else None
     if task.token_level:
-        names = tag_name_list(settings.tag_names)
-        rows = {name: _clean_sentences(ds, columns, name, notes, names) for name, ds in raw.items()}
+        rows = {name: _clean_sentences(ds, columns, name, notes, tag_names) for name, ds in raw.items()}
     else:
         rows = {name: _clean(ds, columns, task, name, notes) for name, ds in raw.items()}
     rows = {name: split_rows for name, split_rows in rows.items() if split_rows.texts or name == "train"}
@@ -147,11 +147,9 @@ def prepare_data(settings: TrainSettings, control: Any = None, reporter: Reporte
              "label_columns": list(columns.labels), "text_pair": columns.text_pair is not None}
     if task.name == "multi-label":
         state["tune_thresholds"] = bool(settings.tune_thresholds)
-    if task.token_level and settings.tag_names:  # a test file with numeric tags is read with the same names
-        state["tag_names"] = tag_name_list(settings.tag_names)
-    notes += list(targets.state.get("repairs", []))
-    notes += [f"Entity type {kind} is not in the training split: the model cannot learn it."
-              for kind in targets.state.get("unseen_types", [])]
+    if tag_names:  # a test file with numeric tags is read with the same names
+        state["tag_names"] = tag_names
+    notes += targets.notes
     encoded = targets.encoded
     steps.next("Splitting")
     rows, encoded = _add_missing_splits(rows, encoded, task, settings, notes)

@@ -1,5 +1,5 @@
-"""The task head a sequence-classification model puts on its encoder: which layer produces the
-outputs, and whether loading gave it fresh (untrained) weights."""
+"""The task head a classification model (of texts or of tokens) puts on its encoder: which layer
+produces the outputs, whether loading gave it fresh (untrained) weights, and its starting bias."""
 
 from __future__ import annotations
 

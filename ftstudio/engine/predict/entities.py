@@ -58,17 +58,18 @@ def entity_prediction_fields(entities: list[dict[str, Any]]) -> dict[str, Any]:
 def word_logits(model: Any, tokenizer: Any, words: list[list[str]], max_length: int, label_names: list[str],
                 batch_size: int = 32, control: Any = None, progress: Any = None) -> list[np.ndarray]:
     """Each sentence's logits per word ([words, labels], from its first sub-token), long sentences
-    read in the windows training uses and joined back."""
+    read in the windows training uses and joined back (as training's evaluation joins them)."""
     import torch
 
-    from ftstudio.engine.data.batching import LABEL_PAD, collate, eval_batches
+    from ftstudio.engine.data.batching import collate, eval_batches
     from ftstudio.engine.data.word_alignment import tokenize_words
+    from ftstudio.engine.training.evaluation import TokenLogits
 
     # Dummy tags: only the positions of the words' first sub-tokens are needed.
     zeros = [np.zeros(len(w), dtype=np.int64) for w in words]
-    split, sources = tokenize_words(words, zeros, tokenizer, max_length, label_names)
+    split, _sources = tokenize_words(words, zeros, tokenizer, max_length, label_names)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    pieces: list[Any] = [None] * len(split)
+    found = TokenLogits()
     batches = eval_batches(split, batch_size)
     with torch.inference_mode():
         for number, indices in enumerate(batches):
@@ -77,12 +78,7 @@ def word_logits(model: Any, tokenizer: Any, words: list[list[str]], max_length: 
             batch = collate(split, indices, pad)
             labels = batch.pop("labels")
             logits = model(**{k: v.to(model.device) for k, v in batch.items()}).logits.float().cpu()
-            for row, index in enumerate(indices):
-                pieces[index] = logits[row][labels[row] != LABEL_PAD].numpy()
+            found.add(torch.as_tensor(indices), logits, labels)
             if progress is not None:
                 progress(number + 1, len(batches))
-    joined: list[list[np.ndarray]] = [[] for _ in words]
-    for index, source in enumerate(sources):  # windows come in sentence order
-        joined[int(source)].append(pieces[index])
-    width = len(label_names)
-    return [np.concatenate(parts) if parts else np.zeros((0, width), dtype=np.float32) for parts in joined]
+    return found.rows(split)[0]

@@ -52,6 +52,7 @@ class Targets:
     label_names: list[str]
     encoded: dict[str, np.ndarray]
     state: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what the user should know (tags repaired, ...)
 
 
 @dataclass

@@ -57,7 +57,7 @@ class TokenClassificationTask(Task):
     def encode(self, train: datasets.Dataset, labels: LabelSpec, values: dict[str, list[Any]]) -> Targets:
         """`values`: per split, each sentence's tag names (any scheme). The label names are the
         BIO tags of every split's entity types (a type seen only outside training is kept, and
-        said so by `unseen_types`)."""
+        said so in the notes, with the tag repairs)."""
         from ftstudio.engine.tasks.tag_schemes import bio_label_names, detect_scheme, to_bio
 
         every = [row for rows in values.values() for row in rows]
@@ -76,9 +76,9 @@ class TokenClassificationTask(Task):
         index = {name: i for i, name in enumerate(names)}
         encoded = {split: _ragged([[index[t] for t in row] for row in rows]) for split, rows in converted.items()}
         trained = {tag[2:] for row in converted.get("train", []) for tag in row if tag != "O"}
-        unseen = [t for t in entity_types(names) if t not in trained]
-        state = {"scheme": scheme, "repairs": repairs, "unseen_types": unseen}
-        return Targets(names, encoded, state)
+        unseen = [f"Entity type {kind} is not in the training split: the model cannot learn it."
+                  for kind in entity_types(names) if kind not in trained]
+        return Targets(names, encoded, {"scheme": scheme, "repairs": repairs}, notes=[*repairs, *unseen])
 
     def encode_with(self, values: list[Any], label_names: list[str], state: dict[str, Any],
                     where: str) -> np.ndarray:

@@ -43,7 +43,7 @@ def evaluate(
     loss_sum = torch.zeros((), device=device, dtype=torch.float32)
     loss_count = torch.zeros((), device=device, dtype=torch.float32)
     all_logits: torch.Tensor | None = None
-    tokens = _TokenLogits() if task.token_level else None
+    tokens = TokenLogits() if task.token_level else None
     try:
         with torch.inference_mode():
             for number, indices in enumerate(batches):
@@ -80,7 +80,7 @@ def evaluate(
     return task.evaluate(logits_np, split.labels, label_names, task_state), mean_loss
 
 
-class _TokenLogits:
+class TokenLogits:
     """A token task's logits at the labelled positions, kept on the device batch by batch (one
     host copy at the end) and handed back per sentence in the split's order (a long sentence's
     windows joined)."""

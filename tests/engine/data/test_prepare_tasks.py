@@ -102,3 +102,20 @@ def test_splits_and_caps_are_seeded_for_every_task(tmp_path):
     # Stratified on score bins: validation covers the whole range.
     validation = first.targets("validation")
     assert validation.min() < 1.6 and validation.max() > 4.4
+
+
+def test_an_entity_type_only_in_validation_is_kept_and_said(tmp_path):
+    import json
+
+    from ftstudio.engine.data.prepare import prepare_data
+    from ftstudio.engine.settings import TrainSettings
+
+    folder = tmp_path / "ner"
+    folder.mkdir()
+    rows = {"train": [{"tokens": ["ada", "sings"], "tags": ["B-person", "O"]}] * 20,
+            "validation": [{"tokens": ["in", "rome"], "tags": ["O", "B-place"]}] * 5}
+    for split, lines in rows.items():
+        (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
+    prepared = prepare_data(TrainSettings(data=str(folder)))
+    assert prepared.label_names == ["O", "B-person", "I-person", "B-place", "I-place"]
+    assert "Entity type place is not in the training split: the model cannot learn it." in prepared.notes

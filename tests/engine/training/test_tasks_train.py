@@ -15,7 +15,7 @@ from ftstudio.engine.predict.predictor import Predictor
 from ftstudio.engine.runs import folder as runs
 from ftstudio.engine.training.train import train
 from tests.engine.training.test_train import Recorder, _evals, _step_losses, tiny_settings
-from tests.task_data import write_multilabel, write_pairs, write_regression
+from tests.task_data import write_multilabel, write_ner, write_pairs, write_regression
 
 DATA = {
     "multi-label": lambda tmp: (write_multilabel(tmp / "ml.jsonl", n=240), {}),
@@ -107,9 +107,14 @@ def test_pairs_carry_segment_ids(tiny_model_dir):
     assert batch["token_type_ids"][0].tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
 
 
-@pytest.mark.parametrize("name", ["multi-label tuned", "regression", "pairs"])
+# Token classification resumes from its own made-up data (trained with the others above it would
+# be a fifth run in `task_runs`; test_token_train.py has its own).
+RESUMED = {**DATA, "token-classification": lambda tmp: (write_ner(tmp / "ner.conll", n=120), {})}
+
+
+@pytest.mark.parametrize("name", ["multi-label tuned", "regression", "pairs", "token-classification"])
 def test_resume_is_exact_for_every_task(tiny_model_dir, tmp_path, name):
-    data, changes = DATA[name](tmp_path)
+    data, changes = RESUMED[name](tmp_path)
     settings = tiny_settings(tiny_model_dir, data, epochs=2, save_steps=3, **changes)
     whole = train(settings, tmp_path / "whole")
     assert whole.status == "finished", whole.message

@@ -1,6 +1,6 @@
 """Token classification end to end on a tiny model: CoNLL and JSONL data in any tag scheme,
 BIO label names, checkpoints stock transformers' pipeline reads as entities with character
-offsets, our predictor on long texts, a test file's entity report, resume bit for bit."""
+offsets, our predictor on long texts, a test file's entity report (resume: test_tasks_train.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ import json
 
 import pytest
 
-from ftstudio.engine.events import TrainingControl
 from ftstudio.engine.predict.file_evaluation import evaluate_file
 from ftstudio.engine.predict.predictor import Predictor
 from ftstudio.engine.training.train import train
-from tests.engine.training.test_train import Recorder, _evals, _step_losses, tiny_settings
+from tests.engine.training.test_train import tiny_settings
 from tests.task_data import write_ner
 
 NAMES = ["O", "B-person", "I-person", "B-place", "I-place"]
@@ -85,20 +84,6 @@ def test_every_scheme_and_file_shape_trains_on_bio_labels(tiny_model_dir, tmp_pa
     assert result.status == "finished", result.message
     config = json.loads((result.run_dir / "best" / "config.json").read_text())
     assert sorted(config["label2id"]) == sorted(NAMES)
-
-
-def test_resume_is_exact_for_token_classification(tiny_model_dir, tmp_path):
-    data = write_ner(tmp_path / "ner.conll", n=120)
-    settings = tiny_settings(tiny_model_dir, data, epochs=2, save_steps=3)
-    whole = train(settings, tmp_path / "whole")
-    assert whole.status == "finished", whole.message
-    control = TrainingControl()
-    stopped = train(settings, tmp_path / "split", reporter=Recorder(control, stop_at=7), control=control)
-    assert stopped.status == "stopped"
-    resumed = train(run_dir=stopped.run_dir, resume=True)
-    assert resumed.status == "finished", resumed.message
-    assert _step_losses(resumed.run_dir) == _step_losses(whole.run_dir)
-    assert _evals(resumed.run_dir) == _evals(whole.run_dir)
 
 
 def test_numeric_tags_train_with_their_names_and_a_test_file_reuses_them(tiny_model_dir, tmp_path):

@@ -11,25 +11,9 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 
 from tests.conftest import make_texts, write_csv
-
-WAIT_MS = 60000
+from tests.gui.setup.conftest import wait_loaded
 
 pytestmark = pytest.mark.usefixtures("temp_qsettings")
-
-
-@pytest.fixture
-def panel(qtbot):
-    from ftstudio.gui.setup.data_panel import DataPanel
-
-    data = DataPanel()
-    qtbot.addWidget(data)
-    return data
-
-
-def _loaded(qtbot, panel, spec=None) -> None:
-    """Wait until the panel has finished loading (prepared, or refused with a message)."""
-    qtbot.waitUntil(lambda: not panel.is_loading() and (spec is None or panel.data_spec() == str(spec))
-                    and (panel.prepared() is not None or panel.error() != ""), timeout=WAIT_MS)
 
 
 def _choose(qtbot, panel, combo, data) -> None:
@@ -38,7 +22,7 @@ def _choose(qtbot, panel, combo, data) -> None:
     assert index >= 0, data
     combo.setCurrentIndex(index)
     combo.activated.emit(index)
-    _loaded(qtbot, panel)
+    wait_loaded(qtbot, panel)
 
 
 def _pairs_csv(tmp_path):
@@ -57,7 +41,7 @@ def test_the_task_choice_reaches_the_settings_and_is_remembered(qtbot, page, sma
 
     data = page.data_panel
     data.choose_file(str(small_csv))
-    _loaded(qtbot, data, small_csv)
+    wait_loaded(qtbot, data, small_csv)
     choices = data._choices
     assert choices.task_combo.currentText() == "Automatic (single-label)"  # what Automatic found
     assert page.gathered_settings().task == "auto"
@@ -67,7 +51,7 @@ def test_the_task_choice_reaches_the_settings_and_is_remembered(qtbot, page, sma
     assert not choices.separator.isHidden()  # multi-label chosen: the separator may be given
     choices.separator.setText(";")
     choices.separator.editingFinished.emit()
-    _loaded(qtbot, data)
+    wait_loaded(qtbot, data)
     settings = page.gathered_settings()
     assert (settings.task, settings.label_separator) == ("multi-label", ";")
     assert page.current_settings() is not None
@@ -86,7 +70,7 @@ def test_the_second_text_is_detected_shown_and_can_be_turned_off(qtbot, page, tm
     data = page.data_panel
     path = _pairs_csv(tmp_path)
     data.choose_file(str(path))
-    _loaded(qtbot, data, path)
+    wait_loaded(qtbot, data, path)
     prepared = data.prepared()
     assert (prepared.text_column, prepared.text_pair_column) == ("question1", "question2")
     pair = data._choices.pair_combo
@@ -118,7 +102,7 @@ def test_a_multi_label_jsonl_file_shows_label_frequencies_and_labels_per_row(qtb
             labels = [names[i % 3]] + ([names[(i + 1) % 3]] if i % 4 == 0 else [])
             handle.write(json.dumps({"text": text, "labels": labels}) + "\n")
     panel.choose_file(str(path))
-    _loaded(qtbot, panel, path)
+    wait_loaded(qtbot, panel, path)
     assert panel.prepared().task.name == "multi-label"
     assert panel._choices.task_combo.currentText() == "Automatic (multi-label)"
     view = panel._labels_view
@@ -136,7 +120,7 @@ def test_delimited_labels_show_the_separator_found(qtbot, panel, tmp_path):
             for i, (text, _label) in enumerate(make_texts(60))]
     path = write_csv(tmp_path / "delimited.csv", rows)
     panel.choose_file(str(path))
-    _loaded(qtbot, panel, path)
+    wait_loaded(qtbot, panel, path)
     assert panel.prepared().task.name == "multi-label"
     separator = panel._choices.separator
     assert not separator.isHidden() and separator.placeholderText() == "detected: ;" and separator.text() == ""
@@ -146,23 +130,23 @@ def test_several_0_1_label_columns_typed_or_ticked(qtbot, panel, tmp_path):
     rows = [(text, i % 2, int(i % 3 == 0)) for i, (text, _label) in enumerate(make_texts(60))]
     path = write_csv(tmp_path / "flags.csv", rows, header=("text", "toxic", "insult"))
     panel.choose_file(str(path))
-    _loaded(qtbot, panel, path)
+    wait_loaded(qtbot, panel, path)
     choices = panel._choices
     label = choices.label_combo
     label.setEditText("toxic,insult")
     label.lineEdit().editingFinished.emit()
-    _loaded(qtbot, panel)
+    wait_loaded(qtbot, panel)
     assert panel.label_column() == "toxic,insult"
     assert panel.prepared().task.name == "multi-label" and panel.prepared().label_names == ["toxic", "insult"]
     assert panel._table_model.marks() == {"text": "text", "toxic": "label", "insult": "label"}
     assert [a.text() for a in choices._menu.actions() if a.isChecked()] == ["toxic", "insult"]
 
     panel.set_data(str(path))  # detected again: one column
-    _loaded(qtbot, panel)
+    wait_loaded(qtbot, panel)
     for action in choices._menu.actions():
         action.setChecked(action.text() in ("toxic", "insult"))
     choices._menu.aboutToHide.emit()  # the ticks are used when the menu closes
-    _loaded(qtbot, panel)
+    wait_loaded(qtbot, panel)
     assert panel.label_column() == "toxic,insult" and panel.prepared().task.name == "multi-label"
 
 
@@ -171,7 +155,7 @@ def test_a_regression_csv_shows_the_values_histogram(qtbot, page, tmp_path):
     path = _scores_csv(tmp_path, column="score")
     data.set_task("regression")
     data.choose_file(str(path))
-    _loaded(qtbot, data, path)
+    wait_loaded(qtbot, data, path)
     prepared = data.prepared()
     assert prepared.task.name == "regression" and prepared.label_column == "score"
     view = data._labels_view
@@ -197,7 +181,7 @@ def test_a_metric_of_another_task_is_named_before_the_run(qtbot, page, tmp_path)
     data.set_task("regression")
     path = _scores_csv(tmp_path)
     data.choose_file(str(path))
-    _loaded(qtbot, data, path)
+    wait_loaded(qtbot, data, path)
     assert data.error() == ""  # the preview is not hidden by an unrelated setting
     metric = page.settings_panel.widget_for("metric_for_best")
     assert metric.currentData() == "accuracy" and "not reported" in metric.currentText()
@@ -210,14 +194,14 @@ def test_a_score_column_in_automatic_mode_proposes_regression(qtbot, page, tmp_p
     data = page.data_panel
     path = _scores_csv(tmp_path)
     data.choose_file(str(path))
-    _loaded(qtbot, data, path)
+    wait_loaded(qtbot, data, path)
     assert data.prepared() is None and "looks like a score" in data.error()
     button = data._propose
     assert not button.isHidden() and button.text() == "Train as regression"
 
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     assert data.task() == "regression" and button.isHidden()
-    _loaded(qtbot, data)
+    wait_loaded(qtbot, data)
     assert data.prepared().task.name == "regression" and data.error() == ""
     assert data._choices.task_combo.currentText() == "Regression"
     assert page.gathered_settings().task == "regression"
@@ -227,7 +211,7 @@ def test_no_proposal_when_the_task_was_chosen(qtbot, panel, tmp_path):
     path = write_csv(tmp_path / "lists.csv", [(text, "x") for text, _label in make_texts(30)])
     panel.set_task("regression")  # words are no numbers: refused, and nothing to propose
     panel.choose_file(str(path))
-    _loaded(qtbot, panel, path)
+    wait_loaded(qtbot, panel, path)
     assert panel.error() != "" and panel._propose.isHidden()
 
 
@@ -239,7 +223,7 @@ def test_the_task_samples_are_data_sources_with_their_task(qtbot, panel):
     offered = {source.itemData(i): source.itemData(i, Qt.ItemDataRole.ToolTipRole) for i in range(source.count())}
     for spec, description in TASK_SAMPLES.items():
         assert offered[spec] == description
-    _loaded(qtbot, panel, "sample")
+    wait_loaded(qtbot, panel, "sample")
 
     _choose(qtbot, panel, source, "sample:pairs")
     assert panel.data_spec() == "sample:pairs" and panel.task() == "auto"
@@ -254,13 +238,13 @@ def test_the_task_samples_are_data_sources_with_their_task(qtbot, panel):
 
 
 def test_a_task_that_came_with_a_sample_is_not_kept_for_a_file(qtbot, panel, small_csv):
-    _loaded(qtbot, panel, "sample")
+    wait_loaded(qtbot, panel, "sample")
     _choose(qtbot, panel, panel._source, "sample:regression")
     assert panel.task() == "regression"
     panel.choose_file(str(small_csv))
-    _loaded(qtbot, panel, small_csv)
+    wait_loaded(qtbot, panel, small_csv)
     assert panel.task() == "auto" and panel.prepared().task.name == "single-label"
     panel.set_task("regression")  # the user's own choice stays with new data
     panel.set_data(str(small_csv))
     assert panel.task() == "regression"
-    _loaded(qtbot, panel)
+    wait_loaded(qtbot, panel)

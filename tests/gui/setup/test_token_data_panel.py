@@ -10,25 +10,10 @@ import json
 import pytest
 
 from tests.conftest import make_texts, write_csv
+from tests.gui.setup.conftest import WAIT_MS, wait_loaded
 from tests.task_data import write_ner
 
-WAIT_MS = 60000
-
 pytestmark = pytest.mark.usefixtures("temp_qsettings")
-
-
-@pytest.fixture
-def panel(qtbot):
-    from ftstudio.gui.setup.data_panel import DataPanel
-
-    data = DataPanel()
-    qtbot.addWidget(data)
-    return data
-
-
-def _loaded(qtbot, panel, spec=None) -> None:
-    qtbot.waitUntil(lambda: not panel.is_loading() and (spec is None or panel.data_spec() == str(spec))
-                    and (panel.prepared() is not None or panel.error() != ""), timeout=WAIT_MS)
 
 
 def _choose_task(qtbot, panel, task: str) -> None:
@@ -36,7 +21,7 @@ def _choose_task(qtbot, panel, task: str) -> None:
     index = combo.findData(task)
     combo.setCurrentIndex(index)
     combo.activated.emit(index)
-    _loaded(qtbot, panel)
+    wait_loaded(qtbot, panel)
 
 
 def test_a_conll_file_shows_its_entities_sentences_and_scheme(qtbot, panel, tmp_path):
@@ -45,7 +30,7 @@ def test_a_conll_file_shows_its_entities_sentences_and_scheme(qtbot, panel, tmp_
 
     path = write_ner(tmp_path / "people.conll", n=160)
     panel.choose_file(str(path))
-    _loaded(qtbot, panel, path)
+    wait_loaded(qtbot, panel, path)
     prepared, summary = panel.prepared(), panel.summary()
     assert panel.error() == "" and prepared.task.name == "token-classification"
     choices = panel._choices
@@ -80,7 +65,7 @@ def test_another_scheme_is_named_as_converted_to_bio(qtbot, panel, tmp_path):
     scheme = "BIOES"
     path = write_ner(tmp_path / f"{scheme}.jsonl", n=120, scheme=scheme)
     panel.choose_file(str(path))
-    _loaded(qtbot, panel, path)
+    wait_loaded(qtbot, panel, path)
     assert panel.error() == "" and panel.summary()["labels"]["train"]["scheme"] == scheme
     assert panel._splits.text().endswith(f"\nTags: {scheme}, converted to BIO; no repairs needed.")
     assert panel._splits.toolTip().startswith(f"{scheme}: B- opens an entity")
@@ -93,7 +78,7 @@ def test_repaired_tags_are_said_once_in_words(qtbot, panel, tmp_path):
     lines[0] = json.dumps({"tokens": ["see", "Oslo", "now"], "tags": ["O", "I-place", "O"]})
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     panel.choose_file(str(path))
-    _loaded(qtbot, panel, path)
+    wait_loaded(qtbot, panel, path)
     repairs = panel.summary()["labels"]["train"]["repairs"]
     assert panel.error() == "" and repairs
     assert "Repaired: " in panel._splits.text() and repairs[0] in panel._splits.text()
@@ -111,12 +96,12 @@ def test_the_sub_token_switch_is_for_token_classification_only(qtbot, page, tmp_
     data = page.data_panel
     csv = write_csv(tmp_path / "texts.csv", make_texts(60))
     data.choose_file(str(csv))
-    _loaded(qtbot, data, csv)
+    wait_loaded(qtbot, data, csv)
     assert not switch.isEnabled() and switch.toolTip().startswith("Only for token classification; this data "
                                                                   "trains single-label")
     conll = write_ner(tmp_path / "ner.txt", n=120)
     data.choose_file(str(conll))
-    _loaded(qtbot, data, conll)
+    wait_loaded(qtbot, data, conll)
     assert switch.isEnabled() and switch.toolTip() == setting_tooltip(setting_spec("label_all_subtokens"))
     assert not form.widget_for("tune_thresholds").isEnabled()
     switch.setChecked(True)
@@ -165,7 +150,7 @@ def test_bad_token_data_is_refused_inline_in_the_engines_words(qtbot, panel, tmp
     expected = _refusal(str(path), task="token-classification")
     panel.set_task("token-classification")
     panel.choose_file(str(path))
-    _loaded(qtbot, panel, path)
+    wait_loaded(qtbot, panel, path)
     assert panel.prepared() is None and panel.error() == expected
     assert panel._message.text() == expected and panel._message.property("role") == "error"
     assert "Traceback" not in expected and "\n" not in expected
@@ -181,12 +166,12 @@ def test_numeric_tags_are_refused_until_their_names_are_given(qtbot, panel, tmp_
     path.write_text("".join(json.dumps({"tokens": words, "tags": [names.index(t) for t in tags]}) + "\n"
                             for words, tags in ner_sentences(80)), encoding="utf-8")
     panel.choose_file(str(path))
-    _loaded(qtbot, panel, path)
+    wait_loaded(qtbot, panel, path)
     assert panel.prepared() is None and "numbers without names" in panel.error()
     field = panel._choices.tag_names
     assert field.isVisibleTo(panel) and not panel._choices.separator.isVisibleTo(panel)
     field.setText(",".join(names))
     field.editingFinished.emit()
-    _loaded(qtbot, panel)
+    wait_loaded(qtbot, panel)
     qtbot.waitUntil(lambda: panel.prepared() is not None, timeout=WAIT_MS)
     assert panel.prepared().label_names == names and panel.choices()["tag_names"] == ",".join(names)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.gui.tester.helpers import browse_to
+
 pytest.importorskip("pytestqt")
 
 WAIT_MS = 60_000  # first use of a checkpoint imports torch and loads the model
@@ -37,12 +39,7 @@ def panel(qtbot, tmp_path, token_checkpoint):
 
     tester = TesterPanel(tmp_path / "runs")
     qtbot.addWidget(tester)
-    picker = tester.picker
-    picker.browse_folder = lambda: str(token_checkpoint)
-    browse = picker.count() - 1
-    picker.setCurrentIndex(browse)
-    picker.activated.emit(browse)
-    assert picker.current_path() == str(token_checkpoint)
+    browse_to(tester.picker, token_checkpoint)
     yield tester
     assert tester.shutdown()
 

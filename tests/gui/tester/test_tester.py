@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_texts, write_csv
+from tests.gui.tester.helpers import browse_to
 
 pytest.importorskip("pytestqt")
 
@@ -148,12 +149,7 @@ def test_unreadable_file_shows_inline_error(qtbot, tester, tmp_path):
 
 
 def test_folder_that_is_not_a_checkpoint_shows_inline_error(qtbot, tester, tmp_path):
-    picker = tester.picker
-    picker.browse_folder = lambda: str(tmp_path)
-    browse = picker.count() - 1
-    picker.setCurrentIndex(browse)
-    picker.activated.emit(browse)
-    assert picker.current_path() == str(tmp_path)
+    browse_to(tester.picker, tmp_path)
     with qtbot.waitSignal(tester.sig_failed, timeout=WAIT_MS) as blocker:
         tester.try_text("hello")
     assert "checkpoint" in blocker.args[0]["message"]
