@@ -67,6 +67,13 @@ class ConsoleReporter(Reporter):
         if self.quiet:
             return
         self._print(f"Run folder: {info['run_dir']}")
+        if info.get("objective"):  # pre-training: rows are blocks of tokens, and there are no labels
+            texts = (info.get("data_summary") or {}).get("labels") or {}
+            unit = "blocks" if texts.get("packed") else "texts"
+            self._print(f"Data: {texts.get('texts', '?'):,} training texts, {texts.get('tokens', 0):,} tokens: "
+                        f"{info['train_rows']:,} train / {info['validation_rows']:,} validation {unit}, "
+                        f"task: {info.get('task_title')}")
+            return
         self._print(
             f"Data: {info['train_rows']} train / {info['validation_rows']} validation rows, "
             f"task: {info.get('task_title', 'single-label classification')}, labels: {', '.join(info['label_names'])}"

@@ -34,6 +34,9 @@ class TokenizedSplit:
     token_type_ids: list[list[int]] | None = None
     # Token classification: the sentence each row (a window of a long sentence) comes from.
     sources: np.ndarray | None = None
+    # Masked-language modelling's training split: masks each batch afresh (masking.TokenMasker);
+    # its `labels` are then placeholders and collate takes the masker's.
+    masker: Any = None
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -136,7 +139,9 @@ def collate(split: TokenizedSplit, indices: np.ndarray, pad_token_id: int, pin: 
             row = split.token_type_ids[index]
             segments[i, : len(row)] = row
         batch["token_type_ids"] = torch.from_numpy(segments)
-    if split.labels.dtype == object:  # a label per token (token classification): padded with the ignore index
+    if split.masker is not None:
+        batch["input_ids"], batch["labels"] = split.masker(batch["input_ids"], batch["attention_mask"], indices)
+    elif split.labels.dtype == object:  # a label per token (token classification): padded with the ignore index
         labels = np.full((len(rows), width), LABEL_PAD, dtype=np.int64)
         for i, index in enumerate(indices):
             row = split.labels[index]

@@ -182,6 +182,16 @@ def detect_columns(dataset: datasets.Dataset, text_column: str | None = None, la
     return DataColumns(text_column, tuple(labels), text_pair_column)
 
 
+def detect_text_column(dataset: datasets.Dataset, text_column: str | None = None) -> str:
+    """The text column alone (pre-training reads no labels): the user's choice validated, else
+    detected as for every task."""
+    if text_column:
+        _check_exists(dataset, text_column, "text")
+        _check_text(dataset, text_column, "text")
+        return text_column
+    return _detect_text(dataset, exclude=set())
+
+
 def _named_pair(dataset: datasets.Dataset, labels: list[str] | None) -> tuple[str | None, str | None]:
     """Two columns conventionally named as a pair's texts (sentence1/sentence2, premise/hypothesis, ...)."""
     lowered = {c.lower(): c for c in reversed(dataset.column_names) if c not in (labels or ())}

@@ -65,6 +65,8 @@ class PreparedData:
     def targets(self, split: str) -> np.ndarray:
         """The split's targets as one array (class ids, multi-hot rows or scores)."""
         dataset = self.splits[split]
+        if self.task.language_model:  # pre-training: the text is its own target
+            return np.zeros(len(dataset), dtype=np.int64)
         if self.task.token_level:  # one array of tag ids per sentence
             found = np.empty(len(dataset), dtype=object)
             found[:] = [np.asarray(row, dtype=np.int64) for row in dataset["label"]]
@@ -85,7 +87,7 @@ class _Rows:
                      [self.values[i] for i in rows])
 
 
-class _Steps:
+class Steps:
     """Cancellation and progress between phases, tolerant of a missing control or reporter."""
 
     def __init__(self, control: Any, reporter: Reporter | None) -> None:
@@ -113,7 +115,11 @@ def prepare_data(settings: TrainSettings, control: Any = None, reporter: Reporte
     from ftstudio.engine.tasks.detection import is_token_task, resolve_task
     from ftstudio.engine.tasks.registry import get_task
 
-    steps = _Steps(control, reporter)
+    if settings.task == "pretrain":  # unlabeled text: no label column, no targets
+        from ftstudio.engine.data.prepare_texts import prepare_texts
+
+        return prepare_texts(settings, control, reporter)
+    steps = Steps(control, reporter)
     steps.next(f"Reading data: {settings.data}")
     source = resolve_data_source(settings.data)
     raw, notes = load_raw_with_notes(source, control)

@@ -42,6 +42,7 @@ class LoadedModel:
     tokenizer: Any
     notes: list[str] = field(default_factory=list)
     new_head: bool = True  # the head's weights are untrained (not the checkpoint's own head)
+    task: Any = None  # the task the model was loaded for (pre-training's objective resolved from the model)
 
 
 # ------------------------------------------------------------------ loading
@@ -155,23 +156,46 @@ def load_model_and_tokenizer(
     notes: list[str] = []
     if trust_remote_code:
         notes.append(_warn_remote_code(source))
-    config = _classification_config(folder, source, labels, classifier_dropout, trust_remote_code, notes,
-                                    task.num_outputs(labels), task.problem_type, task.model_kind)
+    if task.language_model:  # the objective follows the model; its head is the vocabulary
+        config = _language_model_config(folder, source, trust_remote_code)
+        task = task.for_model(config)
+    else:
+        config = _classification_config(folder, source, labels, classifier_dropout, trust_remote_code, notes,
+                                        task.num_outputs(labels), task.problem_type, task.model_kind)
     saved_as = list(getattr(config, "architectures", None) or [])  # what the checkpoint was trained as
     model, info = _load_weights(folder, source, config, trust_remote_code, allow_pickle, task.model_kind)
-    notes.extend(_load_notes(info, config.num_labels))
+    notes.extend(_load_notes(info, config.num_labels) if not task.language_model else [])
     tokenizer = _tokenizer_from(folder, source, trust_remote_code, words=task.token_level)  # the folder is local by now
     if getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = tokenizer.pad_token_id
-    # A head of another kind (a token classifier loaded for texts) matches in shape yet is untrained here.
-    new_head = head_is_new(model, info) or type(model).__name__ not in saved_as
-    return LoadedModel(model, tokenizer, notes, new_head=new_head)
+    # A head of another kind (a token classifier loaded for texts) matches in shape yet is untrained
+    # here; a language model's head is judged by its weights alone (BertForPreTraining holds the MLM head).
+    new_head = head_is_new(model, info) or (not task.language_model and type(model).__name__ not in saved_as)
+    return LoadedModel(model, tokenizer, notes, new_head=new_head, task=task)
 
 
 def _warn_remote_code(source: ModelSource) -> str:
     message = f"trust_remote_code is on: running Python code shipped with {source.repo_id or source.ref}."
     log.warning(message)
     return message
+
+
+def _language_model_config(folder: Path, source: ModelSource, trust: bool) -> Any:
+    """The model's config as it is: a language model's head is its vocabulary, so nothing is
+    set (ModelError for a model that cannot continue pre-training)."""
+    from transformers import AutoConfig
+
+    from ftstudio.engine.models.objectives import language_model_objective
+
+    try:
+        with quiet_transformers():
+            config = AutoConfig.from_pretrained(str(folder), trust_remote_code=trust)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelError(f"Cannot read the configuration of {source.display}: {first_line(exc)}. "
+                         "Update transformers or pick another model.") from None
+    language_model_objective(config.model_type, getattr(config, "architectures", None),
+                             bool(getattr(config, "is_encoder_decoder", False)), source.display)
+    return config
 
 
 def _classification_config(
@@ -217,6 +241,8 @@ def _classification_config(
 _HEADS = {
     "sequence-classification": ("AutoModelForSequenceClassification", "MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES"),
     "token-classification": ("AutoModelForTokenClassification", "MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES"),
+    "masked-lm": ("AutoModelForMaskedLM", "MODEL_FOR_MASKED_LM_MAPPING_NAMES"),
+    "causal-lm": ("AutoModelForCausalLM", "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES"),
 }
 
 

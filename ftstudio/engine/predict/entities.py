@@ -63,7 +63,7 @@ def word_logits(model: Any, tokenizer: Any, words: list[list[str]], max_length: 
 
     from ftstudio.engine.data.batching import collate, eval_batches
     from ftstudio.engine.data.word_alignment import tokenize_words
-    from ftstudio.engine.training.evaluation import TokenLogits
+    from ftstudio.engine.training.collectors import TokenLogits
 
     # Dummy tags: only the positions of the words' first sub-tokens are needed.
     zeros = [np.zeros(len(w), dtype=np.int64) for w in words]

@@ -26,12 +26,13 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cuda", "mps", "cpu")
 # The settings declaration names the choices itself (it imports no task code); a test keeps them
 # equal to the registry's (tests/engine/tasks/test_detection.py).
-TASKS = ("auto", "single-label", "multi-label", "regression", "token-classification")
+TASKS = ("auto", "single-label", "multi-label", "regression", "token-classification", "pretrain")
 # "auto" is the task's natural metric; the others are every task's metrics (refused for a task
 # that does not report them, once the task is known).
 BEST_METRICS = ("auto", "loss", "accuracy", "f1", "precision", "recall", "micro_f1", "macro_f1", "micro_precision",
                 "micro_recall", "macro_precision", "macro_recall", "subset_accuracy", "rmse", "mae", "mse",
-                "pearson", "spearman", "r2", "entity_f1", "entity_precision", "entity_recall", "token_accuracy")
+                "pearson", "spearman", "r2", "entity_f1", "entity_precision", "entity_recall", "token_accuracy",
+                "perplexity")
 MAX_STEPS = 10_000_000  # bounds every optimizer-step count (max_steps, eval_steps, save_steps)
 
 # Group headings, in the order the window and `ftstudio train --help` show them.
@@ -40,6 +41,7 @@ TRAINING_LENGTH = "Training length"
 SPLITS_AND_LENGTH = "Data splits and length"
 OPTIMISATION = "Optimisation"
 STRATEGY = "Fine-tuning strategy"
+PRETRAINING = "Pre-training"
 HARDWARE = "Hardware"
 EVALUATION = "Evaluation and checkpoints"
 SAFETY = "Safety"
@@ -59,9 +61,10 @@ class TrainSettings:
                              'or a Hub dataset',
                         hint="give sample, a file or a Hub dataset")
     task: str = setting("auto", group=MODEL_AND_DATA, choices=TASKS,
-                        help="what to learn: single-label, multi-label, regression or token-classification "
-                             "(auto: token classification for words with a tag each, multi-label for label "
-                             "lists, else single-label)")
+                        help="what to learn: single-label, multi-label, regression, token-classification, or "
+                             "pretrain (continue pre-training on unlabeled text: masked-language modelling "
+                             "for encoders, next-token prediction for decoders); auto: token classification "
+                             "for words with a tag each, multi-label for label lists, else single-label")
     text_column: str | None = setting(None, group=MODEL_AND_DATA,
                                       help="the column holding the texts, or each sentence's words for token "
                                            "classification (not given: detected from the data)")
@@ -134,6 +137,17 @@ class TrainSettings:
                                         help="token classification: train on every sub-token of a word (its tag "
                                              "repeated, B- as I-), not only the first; metrics stay per word")
 
+    # --- continued pre-training (task pretrain)
+    mlm_probability: float = setting(0.15, group=PRETRAINING, above=0.0, below=1.0, decimals=3, step=0.05,
+                                     help="pre-training an encoder: share of tokens masked for the model to "
+                                          "predict (BERT used 0.15)")
+    whole_word_masking: bool = setting(False, group=PRETRAINING,
+                                       help="pre-training an encoder: mask every sub-token of a chosen word "
+                                            "together, so a word cannot be guessed from its own pieces")
+    pack_texts: bool = setting(True, group=PRETRAINING,
+                               help="pre-training: join the texts and cut them into blocks of max_length tokens "
+                                    "(no padding, nothing truncated); off: one text per row, truncated")
+
     # --- hardware
     device: str = setting("auto", group=HARDWARE, choices=DEVICES,
                           help="where to train (auto: a GPU when there is one)")
@@ -160,8 +174,8 @@ class TrainSettings:
                                                                   "(eval_steps 0 evaluates about 10 times a run)")
     metric_for_best: str = setting("auto", group=EVALUATION, choices=BEST_METRICS,
                                    help='what makes a checkpoint "best" (auto: macro F1 for single-label, micro F1 '
-                                        'for multi-label, RMSE for regression, entity F1 for token classification; '
-                                        'loss: validation loss)')
+                                        'for multi-label, RMSE for regression, entity F1 for token classification, '
+                                        'perplexity for pretrain; loss: validation loss)')
     tune_thresholds: bool = setting(False, group=EVALUATION,
                                     help="multi-label: tune each label's decision threshold for F1 on validation "
                                          "(saved with the checkpoint; else 0.5)")

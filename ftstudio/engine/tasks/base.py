@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import torch
 
 # Metrics where smaller is better; every other metric is better when larger.
-LOWER_IS_BETTER = frozenset({"loss", "mse", "rmse", "mae"})
+LOWER_IS_BETTER = frozenset({"loss", "mse", "rmse", "mae", "perplexity"})
 
 
 def is_better(metric: str, value: float, best: float | None) -> bool:
@@ -75,8 +75,18 @@ class Task:
     best_metric: str = ""  # the natural "best" metric of the task
     headline: tuple[str, ...] = ()  # the two or three metrics shown first (CLI line, plots)
     token_level: bool = False  # a label per token (token classification) rather than per text
-    # Which transformers head the model gets: "sequence-classification" or "token-classification".
+    # Which transformers head the model gets: "sequence-classification", "token-classification",
+    # "masked-lm" or "causal-lm" (models/loading.py maps each to its AutoModelFor... class).
     model_kind: str = "sequence-classification"
+    # Pre-training: the text is its own target (no labels), and the objective follows the model.
+    language_model: bool = False
+    # Evaluate once before the first step (the "before" a run improves on; pre-training's perplexity).
+    evaluate_before_training: bool = False
+
+    def for_model(self, config: Any) -> Task:
+        """The task as it trains this model (pre-training picks its objective from the model's
+        config); ModelError when the model cannot; default: itself."""
+        return self
 
     # ---------------------------------------------------------------- labels
     def is_missing(self, value: Any) -> bool:
@@ -118,6 +128,24 @@ class Task:
         pairs = list(split["text_pair"]) if "text_pair" in split.column_names else None
         return tokenize_texts(list(split["text"]), targets, tokenizer, settings.max_length, control, reporter,
                               phase=phase, pairs=pairs)
+
+    # ---------------------------------------------------------------- the forward pass
+    def batch_loss(self, model: Any, batch: dict[str, Any]) -> torch.Tensor:
+        """The training loss of one batch (inputs and "labels" on the model's device): the
+        model's own loss, the one transformers computes from the labels."""
+        return model(**batch).loss
+
+    def batch_outputs(self, model: Any, inputs: dict[str, Any], labels: torch.Tensor) -> tuple[Any, Any]:
+        """What an evaluation measures for one batch: (logits, labels) as `loss_sum` and the
+        evaluation collector read them; default: the model's logits and the labels as they are."""
+        return model(**inputs).logits, labels
+
+    def collector(self, rows: int) -> Any:
+        """What keeps an evaluation's outputs batch by batch (training/collectors.py): the logits
+        of every row by default."""
+        from ftstudio.engine.training.collectors import LogitRows
+
+        return LogitRows(rows)
 
     # ---------------------------------------------------------------- evaluation
     def loss_count(self, labels: torch.Tensor) -> Any:

@@ -136,6 +136,11 @@ class TokenClassificationTask(Task):
         return tokenized
 
     # ---------------------------------------------------------------- evaluation
+    def collector(self, rows: int) -> Any:
+        from ftstudio.engine.training.collectors import TokenLogits
+
+        return TokenLogits()
+
     def loss_count(self, labels: torch.Tensor) -> Any:
         from ftstudio.engine.data.batching import LABEL_PAD
 

@@ -83,6 +83,10 @@ def _load_inputs(plan: RunPlan, recorder: RunRecorder, control: TrainingControl)
         source, prepared.label_names, classifier_dropout=settings.classifier_dropout,
         trust_remote_code=settings.trust_remote_code, allow_pickle=settings.allow_pickle, task=prepared.task,
     )
+    if loaded.task is not None:  # pre-training's objective, now that the model is known
+        prepared.task = loaded.task
+    if prepared.task.language_model:
+        _plan_pretraining(prepared, loaded, source, settings, recorder)
     prepared.task_state, task_notes = prepared.task.prepare_model(loaded.model, prepared.task_state)
     for note in [*loaded.notes, *task_notes]:
         recorder.on_log(note)
@@ -99,6 +103,29 @@ def _load_inputs(plan: RunPlan, recorder: RunRecorder, control: TrainingControl)
     trainable_flags(settings.freeze_kind, settings.frozen_layers, 0, len(layer_groups(loaded.model).layers))
     control.check(recorder, resume_status=PREPARING)
     return RunInputs(prepared, source, loaded.model, loaded.tokenizer, device, precision, checkpoint)
+
+
+def _plan_pretraining(prepared: Any, loaded: Any, source: Any, settings: Any, recorder: RunRecorder) -> None:
+    """Say the objective and what happens to the head; keep in the task state what the tester,
+    lineage and the model card need (the objective, the base model, the masking); refuse blocks
+    longer than the model reads."""
+    from ftstudio.engine.errors import SettingsError
+    from ftstudio.engine.models.objectives import PretrainingPlan
+
+    task = prepared.task
+    plan = PretrainingPlan(task.objective, not loaded.new_head, source.display)
+    recorder.on_log(plan.describe(settings.mlm_probability, settings.whole_word_masking))
+    recorder.on_log(plan.head_note())
+    positions = getattr(loaded.model.config, "max_position_embeddings", None)
+    if settings.pack_texts and isinstance(positions, int) and 0 < positions < settings.max_length:
+        raise SettingsError(f"max_length: {settings.max_length} tokens per block is more than {source.display} "
+                            f"reads ({positions} positions); set max_length to {positions} or less.", "max_length")
+    prepared.task_state.update({
+        "objective": task.objective, "base_model": settings.model, "new_head": bool(loaded.new_head),
+        "objective_line": plan.describe(settings.mlm_probability, settings.whole_word_masking),
+        "head_note": plan.head_note(), "mlm_probability": settings.mlm_probability,
+        "whole_word_masking": bool(settings.whole_word_masking), "pack_texts": bool(settings.pack_texts),
+    })
 
 
 def _start_head_from_data(prepared: Any, model: Any, recorder: RunRecorder) -> None:
@@ -195,6 +222,9 @@ def _report_info(plan: RunPlan, inputs: RunInputs, trainer: Trainer, recorder: R
         "data_summary": _data_summary(inputs.prepared, trainer, plan.settings.max_length),
         "resumed_from_step": trainer.global_step if plan.from_checkpoint else None,
     }
+    if inputs.prepared.task.language_model:
+        state = inputs.prepared.task_state
+        info.update({key: state[key] for key in ("objective", "objective_line", "head_note", "new_head")})
     recorder.on_info(info)
     recorder.on_log(
         f"{trainable:,} of {total:,} parameters train ({100 * trainable / max(total, 1):.1f}%), "
@@ -208,6 +238,8 @@ def _report_info(plan: RunPlan, inputs: RunInputs, trainer: Trainer, recorder: R
 
 def _describe_task(prepared: Any) -> str:
     columns = prepared.columns
+    if prepared.task.language_model:
+        return f"Task: continued pre-training on the text '{columns.text}' (no labels: the text is its own target)."
     texts = f"texts '{columns.text}' + '{columns.text_pair}'" if columns.text_pair else f"text '{columns.text}'"
     return f"Task: {prepared.task.title.lower()} ({texts}, labels '{columns.label}')."
 
@@ -250,14 +282,18 @@ def _data_summary(prepared: Any, trainer: Trainer, max_length: int) -> dict[str,
     import numpy as np
 
     lengths = trainer.train_split.lengths
+    packed = prepared.task.language_model and bool(trainer.s.pack_texts)
     labels = prepared.task.summarize(prepared.targets("train"), prepared.label_names, prepared.task_state)
+    if prepared.task.language_model:  # what the texts became: tokens, and blocks when packed
+        labels.update({"tokens": int(lengths.sum()), "blocks": len(lengths), "packed": bool(trainer.s.pack_texts)})
     return {
         "rows": {name: len(split) for name, split in trainer.splits.items()},
         "class_counts": labels.get("counts", {}),
         "labels": labels,
         "token_length_p50": float(np.percentile(lengths, 50)) if len(lengths) else 0.0,
         "token_length_p95": float(np.percentile(lengths, 95)) if len(lengths) else 0.0,
-        "truncated_share": float(np.mean(lengths >= max_length)) if len(lengths) else 0.0,
+        # (packed blocks are full by design: nothing of a text is cut off)
+        "truncated_share": float(np.mean(lengths >= max_length)) if len(lengths) and not packed else 0.0,
     }
 
 

@@ -194,6 +194,8 @@ class Trainer:
         self._samples0, self._step0 = self.samples_seen, self.global_step
         self._last_save_time = self.clock()
         self._apply_speed_levers()
+        if self.global_step == 0 and self.task.evaluate_before_training:
+            self._evaluate_before_training()
         message = self._redo_evaluation_cut_short()
         if message:
             return message
@@ -236,6 +238,13 @@ class Trainer:
         self.features = run.features
         self.rep.on_log(speed_line(statuses))
         self.rep.record(speed_record(statuses, self.global_step))
+
+    def _evaluate_before_training(self) -> None:
+        """The validation metrics of the model as it starts (pre-training's "before" perplexity),
+        reported at step 0; they pick no checkpoint."""
+        self.rep.on_status(EVALUATING)
+        self.evaluate_split("validation")
+        self.rep.on_status(TRAINING)
 
     def _redo_evaluation_cut_short(self) -> str:
         """Redo the evaluation a stop cut short: the checkpoint written on stop is at a step
@@ -287,7 +296,7 @@ class Trainer:
         if self.features is not None:
             return self.features.loss("train", torch.as_tensor(indices, device=self.device))
         batch = collate(self.train_split, indices, self.pad_id, pin=self.device.type == "cuda")
-        return self.model(**{k: v.to(self.device, non_blocking=True) for k, v in batch.items()}).loss
+        return self.task.batch_loss(self.model, {k: v.to(self.device, non_blocking=True) for k, v in batch.items()})
 
     def _elapsed(self) -> float:
         paused = self.control.paused_seconds - self._paused_at_start
