@@ -69,9 +69,10 @@ class TokenMasker:
             found = self.word_starts[int(row)]
             starts[i, : len(found)] = torch.from_numpy(np.asarray(found, dtype=bool))
         word = starts.long().cumsum(dim=1)  # tokens of one word share its number (0: before the first)
-        chosen_words = torch.zeros((draw.shape[0], draw.shape[1] + 1), dtype=torch.bool)
-        chosen_words.scatter_(1, word, draw & starts & candidates)
-        return chosen_words.gather(1, word) & candidates
+        # Summed, not written: a word's other tokens map to the same slot and must not overwrite it.
+        chosen_words = torch.zeros((draw.shape[0], draw.shape[1] + 1), dtype=torch.long)
+        chosen_words.scatter_add_(1, word, (draw & starts & candidates).long())
+        return (chosen_words.gather(1, word) > 0) & candidates
 
 
 def mask_once(input_ids: list[Any], masker: TokenMasker, seed: int, batch_rows: int = 256) -> tuple[list, np.ndarray]:

@@ -21,6 +21,10 @@ class Recorder(Reporter):
         self.control, self.stop_at = control, stop_at
         self.statuses: list[str] = []
         self.steps, self.evals, self.checkpoints, self.infos = [], [], [], []
+        self.logs: list[str] = []
+
+    def on_log(self, message):
+        self.logs.append(message)
 
     def on_status(self, status, message=""):
         self.statuses.append(status)
