@@ -164,7 +164,13 @@ def load_model_and_tokenizer(
                                         task.num_outputs(labels), task.problem_type, task.model_kind)
     saved_as = list(getattr(config, "architectures", None) or [])  # what the checkpoint was trained as
     model, info = _load_weights(folder, source, config, trust_remote_code, allow_pickle, task.model_kind)
-    notes.extend(_load_notes(info, config.num_labels) if not task.language_model else [])
+    if task.language_model:  # a masked-LM class drops the encoder's pooler: keep it for fine-tuning later
+        from ftstudio.engine.models.pooler import restore_pooler
+
+        kept = restore_pooler(model, folder, list(info.get("unexpected_keys") or []))
+        notes.extend([kept] if kept else [])
+    else:
+        notes.extend(_load_notes(info, config.num_labels))
     tokenizer = _tokenizer_from(folder, source, trust_remote_code, words=task.token_level)  # the folder is local by now
     if getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = tokenizer.pad_token_id

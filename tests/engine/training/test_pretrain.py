@@ -129,3 +129,23 @@ def test_full_head_switch_gives_the_same_run(tiny_model_dir, corpus, tmp_path, m
     full, _ = _pretrain(tiny_model_dir, corpus, tmp_path / "full", epochs=1)
     for ours, stock in zip(_evals(sparse.run_dir), _evals(full.run_dir), strict=True):
         assert ours["loss"] == pytest.approx(stock["loss"], rel=1e-4)
+
+
+def test_the_chain_keeps_the_pretrained_pooler_for_the_fine_tune(headless_dir, corpus, tmp_path, small_csv):
+    """A masked-LM class drops the encoder's pooler; pre-training keeps it, so fine-tuning from
+    the pre-trained checkpoint reads the pooler the base model was trained with."""
+    import torch
+    from safetensors.torch import load_file
+
+    result, recorder = _pretrain(headless_dir, corpus, tmp_path / "pre", epochs=1)
+    assert result.status == "finished", result.message
+    assert any("pooler is kept" in line for line in recorder.logs)
+    original = load_file(str(headless_dir / "model.safetensors"))
+    saved = load_file(str(result.run_dir / "best" / "model.safetensors"))
+    assert torch.equal(saved["bert.pooler.dense.weight"], original["pooler.dense.weight"])
+    fine = Recorder()
+    tuned = train(tiny_settings(result.run_dir / "best", small_csv, epochs=1), tmp_path / "fine", reporter=fine)
+    assert tuned.status == "finished", tuned.message
+    assert not any("pooler" in line for line in fine.logs if "Newly initialised" in line)
+    assert json.loads((tuned.run_dir / "best" / "config.json").read_text())["architectures"] == [
+        "BertForSequenceClassification"]
