@@ -65,13 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="check a dataset and summarise it")
     data.add_argument("data", help="sample, a file, or a Hub dataset")
     data.add_argument("--task", default="auto",
-                      help="auto, single-label, multi-label, regression or token-classification")
+                      help="auto, single-label, multi-label, regression, token-classification or pretrain")
     data.add_argument("--text-column")
     data.add_argument("--text-pair-column")
     data.add_argument("--label-column")
     data.add_argument("--label-separator")
     data.add_argument("--model", default="default", help="tokenizer used for token lengths")
     data.add_argument("--max-length", type=int, default=128)
+    data.add_argument("--pack-texts", action=argparse.BooleanOptionalAction, default=True,
+                      help="pretrain: texts joined into blocks of max-length tokens (default), or one per row")
     return parser
 
 
@@ -257,7 +259,7 @@ def cmd_data(args: argparse.Namespace) -> int:
                              label_separator=args.label_separator, max_length=args.max_length).validate()
     prepared = prepare_data(settings)
     tokenizer = load_tokenizer(resolve_model_source(args.model))
-    print(format_summary(summarize(prepared, tokenizer, args.max_length)))  # notes included
+    print(format_summary(summarize(prepared, tokenizer, args.max_length, pack_texts=args.pack_texts)))  # notes too
     return EXIT_OK
 
 

@@ -279,7 +279,28 @@ def _task_cases(tmp: Path, base: dict) -> list[BadInput]:
         BadInput("text column given for token data", "settings", ("not lists of words",),
                  settings={**base, "data": tokens("tok.jsonl", [["O", "B-x"]] * 40), "task": "token-classification",
                            "text_column": "text"}),
+        # Continued pre-training (issue 18).
+        BadInput("pre-training text file of blank lines", "data", ("every line is blank",),
+                 data=_text(tmp / "blank.txt", "\n   \n\n"), flags=["--task", "pretrain"]),
+        BadInput("pre-training blocks longer than the model reads", "settings", ("positions",),
+                 flags=["--task", "pretrain", "--max-length", "256"]),
+        BadInput("pre-training picked by a classification metric", "settings", ("not a metric of",),
+                 flags=["--task", "pretrain", "--metric-for-best", "accuracy"]),
+        BadInput("pre-training a sequence-to-sequence model", "model", ("sequence-to-sequence",),
+                 model=_seq2seq_model(tmp), flags=["--task", "pretrain"]),
     ]
+
+
+def _seq2seq_model(tmp: Path) -> str:
+    """A tiny T5 folder (with a BERT tokenizer): a model continued pre-training refuses."""
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    from tests.conftest import build_tiny_model
+
+    folder = build_tiny_model(tmp / "t5-model")
+    T5ForConditionalGeneration(T5Config(vocab_size=80, d_model=16, d_ff=32, num_layers=1, num_heads=2,
+                                        d_kv=8)).save_pretrained(folder)
+    return str(folder)
 
 
 def _file_cases(tmp: Path, model: Path) -> list[BadInput]:

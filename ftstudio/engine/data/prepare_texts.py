@@ -20,7 +20,7 @@ from ftstudio.engine.data.plain_text import is_plain_text, read_plain_text
 from ftstudio.engine.data.prepare import PreparedData, Steps
 from ftstudio.engine.data.sources import load_raw_with_notes, resolve_data_source
 from ftstudio.engine.data.splits import hold_out
-from ftstudio.engine.errors import DatasetError
+from ftstudio.engine.errors import DatasetError, SettingsError
 
 if TYPE_CHECKING:
     import datasets
@@ -33,6 +33,9 @@ def prepare_texts(settings: TrainSettings, control: Any = None, reporter: Report
     """Clean splits of texts (one column, `text`) for the pretrain task; same settings, same splits."""
     from ftstudio.engine.tasks.registry import get_task
 
+    task = get_task("pretrain")
+    if settings.metric_for_best != "auto" and task.check_metric(settings.metric_for_best):
+        raise SettingsError(task.check_metric(settings.metric_for_best), "metric_for_best")
     steps = Steps(control, reporter)
     steps.next(f"Reading text: {settings.data}")
     source = resolve_data_source(settings.data)
@@ -62,7 +65,6 @@ def prepare_texts(settings: TrainSettings, control: Any = None, reporter: Report
     steps.next("Building splits")
     splits = {name: _to_dataset(rows) for name, rows in texts.items()}
     steps.finish(notes)
-    task = get_task("pretrain")
     state = {"text_column": column, "text_pair_column": None, "label_columns": [], "text_pair": False}
     return PreparedData(splits, [], DataColumns(column, ()), source, task, state, notes)
 

@@ -47,11 +47,13 @@ def _ordered(splits: dict[str, Any]) -> list[str]:
 
 
 def summarize(prepared: PreparedData, tokenizer: Any = None, max_length: int = 128,
-              control: Any = None) -> dict[str, Any]:
+              control: Any = None, pack_texts: bool = True) -> dict[str, Any]:
     """Rows and the task's label summary per split (class counts; label frequencies and labels
     per row; a score histogram); with a tokenizer, train token-length statistics too.
 
     Returns plain data (JSON-serialisable) so the run folder, the CLI and the window share it.
+    Pre-training's texts (`pack_texts`: joined into blocks of max_length) report their total
+    tokens and blocks instead of truncation.
     """
     order = _ordered(prepared.splits)
     task = prepared.task
@@ -76,7 +78,20 @@ def summarize(prepared: PreparedData, tokenizer: Any = None, max_length: int = 1
         summary["tokens"] = length_stats(token_lengths(train["text"][:], tokenizer, control, pairs), max_length)
         if task.token_level:  # longer sentences are cut into windows at word boundaries, not truncated
             summary["tokens"]["long_handling"] = "split"
+        if task.language_model:
+            _text_blocks(summary["tokens"], max_length, pack_texts)
     return summary
+
+
+def _text_blocks(tokens: dict[str, Any], max_length: int, pack_texts: bool) -> None:
+    """What pre-training makes of the texts: every token packed into full blocks (nothing
+    truncated), or a row per text (the longer ones truncated)."""
+    total = int(round(tokens.get("mean", 0.0) * tokens.get("count", 0)))
+    tokens["total"] = total
+    if pack_texts:
+        tokens.update(long_handling="packed", truncated_share=0.0, blocks=-(-total // max_length))
+    else:
+        tokens["blocks"] = tokens.get("count", 0)
 
 
 def length_stats(lengths: np.ndarray, max_length: int) -> dict[str, Any]:
@@ -112,6 +127,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         texts += f", second text: '{summary['text_pair_column']}'"
     what = {"classes": "Classes", "labels": "Labels", "scores": "Score", "entities": "Tags"}.get(
         next(iter(summary["labels"].values()), {}).get("kind", "classes"), "Labels")
+    if task.language_model:  # no labels: the texts, and what they become
+        return _format_texts(summary, texts, task)
     lines = [f"Data: {summary['source']} ({texts}, label: '{summary['label_column']}')",
              f"Task: {summary.get('task_title', task.title)}",
              f"{what} ({len(summary['label_names'])}): {', '.join(summary['label_names'])}"]
@@ -127,5 +144,22 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"{'split into windows' if tokens.get('long_handling') == 'split' else 'truncated'} "
             f"at max_length {tokens['max_length']}"
         )
+    lines += [f"Note: {note}" for note in summary.get("notes", [])]
+    return "\n".join(lines)
+
+
+def _format_texts(summary: dict[str, Any], texts: str, task: Any) -> str:
+    lines = [f"Data: {summary['source']} ({texts}; no labels: pre-training reads only the text)",
+             f"Task: {summary.get('task_title', task.title)}"]
+    lines += [f"  {split:<10} {rows:>8,} texts" for split, rows in summary["rows"].items()]
+    tokens = summary.get("tokens")
+    if tokens and tokens.get("count"):
+        line = (f"Tokens per text (train): median {tokens['p50']:.0f}, p90 {tokens['p90']:.0f}, max {tokens['max']}; "
+                f"{tokens['total']:,} tokens in all")
+        if tokens.get("long_handling") == "packed":
+            line += f", packed into about {tokens['blocks']:,} blocks of {tokens['max_length']} (nothing truncated)"
+        else:
+            line += f", one text per row; {tokens['truncated_share']:.1%} truncated at max_length {tokens['max_length']}"
+        lines.append(line)
     lines += [f"Note: {note}" for note in summary.get("notes", [])]
     return "\n".join(lines)
