@@ -5,8 +5,10 @@ decimals, choices, groups, order and tooltips all come from there, so the form, 
 and validation cannot disagree. Which settings the form shows (model, data, task and columns live
 in their own panels), their labels and the choices' wording are in setting_labels.py. Once the
 data's task is known (`set_task`), the best-checkpoint metric offers only that task's metrics and
-a switch only one task reads is enabled for that task only (threshold tuning for multi-label,
-labelling every sub-token for token classification).
+a setting only one task reads is enabled for that task only (threshold tuning for multi-label,
+labelling every sub-token for token classification). Continued pre-training's settings (the
+Pre-training group: masking and packing) are shown only for it, and it hides the others' task
+settings (setting_labels.SEPARATE_TASKS).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from ftstudio.gui.setup.setting_labels import (
     UNIT_SUFFIXED,
     form_groups,
     metric_choices,
+    task_setting_shown,
 )
 from ftstudio.gui.style import set_invalid
 
@@ -88,6 +91,7 @@ class SettingsPanel(QWidget):
         self._runner = runner or BackgroundRunner(self)
         self._owns_runner = runner is None
         self._widgets: dict[str, QWidget] = {}
+        self._rows: dict[str, tuple[QGroupBox, QFormLayout]] = {}  # where each setting's row is
         self._guard = _WheelGuard(self)
         self._loading = False  # set_settings in progress: one sig_changed per field is plenty
         self._task: str | None = None  # the data's task, once known: it decides the metrics offered
@@ -108,6 +112,7 @@ class SettingsPanel(QWidget):
             for spec in specs:
                 widget = self._make(spec)
                 self._widgets[spec.name] = widget
+                self._rows[spec.name] = (box, form)
                 if spec.value_type is bool:
                     form.addRow(widget)  # a check box carries its own label
                 else:
@@ -345,5 +350,10 @@ class SettingsPanel(QWidget):
             tip = setting_tooltip(setting_spec(name))
             switch.setToolTip(tip if switch.isEnabled() else f"Only for {words}; this data trains "
                                                              f"{self._task}.\n\n{tip}")
+            box, form = self._rows[name]
+            form.setRowVisible(switch, task_setting_shown(name, self._task))
+        # A group whose every row is hidden (Pre-training, for a classifier) goes as a whole.
+        for box, form in set(self._rows.values()):
+            box.setVisible(any(form.isRowVisible(row) for row in range(form.rowCount())))
         batch, accum = w["batch_size"].value(), w["grad_accum"].value()
         self._effective.setText(f"Effective batch: {batch * accum} texts per step")
