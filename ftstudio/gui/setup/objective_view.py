@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ftstudio.engine.errors import user_message
@@ -28,9 +28,15 @@ class ObjectiveView(QWidget):
     """The objective and head lines of continued pre-training (hidden for the other tasks).
 
     `set_model(spec)` follows the Model panel (None while a model is being read or unusable),
-    `set_pretraining(on)` the task and `set_masking(...)` the two masking settings. Emits no
-    signals: the page asks `error()` when Start is pressed.
+    `set_pretraining(on)` the task and `set_masking(...)` the two masking settings; the page
+    asks `error()` when Start is pressed.
+
+    Signals:
+      sig_objective(object): the objective shown ("masked", "causal"), or None (not pre-training,
+        being read, or refused); the masking settings apply to "masked" only.
     """
+
+    sig_objective = Signal(object)
 
     def __init__(self, runner: BackgroundRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -40,6 +46,7 @@ class ObjectiveView(QWidget):
         self._masking: tuple[float, bool] = (0.15, False)
         self._task: BackgroundTask | None = None
         self._read: tuple[str, Any] | None = None  # (spec, PretrainingPlan or the error's message)
+        self._objective: str | None = None  # as last signalled
         self.objective = QLabel()
         self.objective.setObjectName("modelObjective")
         self.head = QLabel()
@@ -125,6 +132,10 @@ class ObjectiveView(QWidget):
 
     def _show(self) -> None:
         read = self._current() if self._on else None
+        objective = None if read is None or isinstance(read, str) else read.objective
+        if objective != self._objective:
+            self._objective = objective
+            self.sig_objective.emit(objective)
         self.setVisible(self._on and self._spec is not None)
         if isinstance(read, str):
             self.objective.setText(f"Cannot continue pre-training: {read}")

@@ -65,6 +65,7 @@ class SetupPage(QWidget):
         self.model_panel.sig_model_changed.connect(self._on_model_changed)
         self.settings_panel.sig_changed.connect(self._on_settings_changed)
         self.data_panel.sig_data_changed.connect(self._on_data_changed)
+        self.model_panel.objective.sig_objective.connect(self.settings_panel.set_objective)
         self._on_settings_changed("*")
 
     def _build(self) -> None:

@@ -104,6 +104,10 @@ TASK_ONLY: dict[str, tuple[str, str]] = {
 SEPARATE_TASKS = frozenset({"pretrain"})
 
 
+# Settings of masked-language modelling only: a decoder pre-trains by predicting every next token.
+MASKING_SETTINGS = ("mlm_probability", "whole_word_masking")
+
+
 def task_setting_shown(name: str, task: str | None) -> bool:
     """Whether the form shows the TASK_ONLY setting `name` while the data's task is `task`
     (None: not known yet)."""

@@ -52,6 +52,7 @@ from ftstudio.gui.setup.setting_labels import (
     CHOICE_LABELS,
     FORM_LABELS,
     FREEZE_CHOICES,
+    MASKING_SETTINGS,
     TASK_ONLY,
     UNIT_SUFFIXED,
     form_groups,
@@ -95,6 +96,7 @@ class SettingsPanel(QWidget):
         self._guard = _WheelGuard(self)
         self._loading = False  # set_settings in progress: one sig_changed per field is plenty
         self._task: str | None = None  # the data's task, once known: it decides the metrics offered
+        self._objective: str | None = None  # pre-training's, once the model's is known ("masked", "causal")
         self._build()
         self._fill_metrics()
         self.set_settings(TrainSettings())
@@ -251,6 +253,13 @@ class SettingsPanel(QWidget):
     def task(self) -> str | None:
         return self._task
 
+    def set_objective(self, objective: str | None) -> None:
+        """Pre-training's objective for the chosen model ("masked", "causal"; None: not known):
+        the masking settings are disabled for a decoder, which predicts every next token."""
+        if objective != self._objective:
+            self._objective = objective
+            self._refresh_dependent()
+
     def _fill_metrics(self) -> None:
         combo = self._widgets["metric_for_best"]
         current = combo.currentData() or "auto"
@@ -350,6 +359,10 @@ class SettingsPanel(QWidget):
             tip = setting_tooltip(setting_spec(name))
             switch.setToolTip(tip if switch.isEnabled() else f"Only for {words}; this data trains "
                                                              f"{self._task}.\n\n{tip}")
+            if name in MASKING_SETTINGS and self._objective == "causal" and switch.isEnabled():
+                switch.setEnabled(False)
+                switch.setToolTip(f"Only for masked-language modelling (encoders); this model pre-trains by "
+                                  f"predicting every next token.\n\n{tip}")
             box, form = self._rows[name]
             form.setRowVisible(switch, task_setting_shown(name, self._task))
         # A group whose every row is hidden (Pre-training, for a classifier) goes as a whole.

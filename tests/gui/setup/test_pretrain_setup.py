@@ -124,6 +124,25 @@ def test_the_objective_follows_the_model_the_task_and_the_masking(qtbot, page, t
     assert objective.isHidden()
 
 
+def test_a_decoder_predicts_every_next_token_so_masking_does_not_apply(qtbot, page, tmp_path):
+    from tests.lm_models import build_tiny_decoder
+
+    decoder = build_tiny_decoder(tmp_path / "tiny-llama")
+    masked_share = page.settings_panel.widget_for("mlm_probability")
+    page.data_panel.set_task("pretrain")
+    page.model_panel.set_model_spec(str(decoder))
+    text = wait_objective(qtbot, page, decoder)
+    assert text.splitlines() == [
+        "Objective: next-token prediction (causal language modelling; every token is predicted).",
+        "tiny-llama has its language-modelling head: pre-training continues from it."]
+    assert not masked_share.isEnabled() and not page.settings_panel.widget_for("whole_word_masking").isEnabled()
+    assert masked_share.toolTip().startswith("Only for masked-language modelling (encoders)")
+    assert page.settings_panel.widget_for("pack_texts").isEnabled()
+    page.model_panel.set_model_spec("default")
+    wait_objective(qtbot, page, "default")
+    assert masked_share.isEnabled()
+
+
 def test_a_model_that_cannot_pretrain_is_said_inline_and_refused_at_start(qtbot, page, seq2seq_dir, corpus):
     page.data_panel.set_task("pretrain")
     page.data_panel.set_data(str(corpus))
