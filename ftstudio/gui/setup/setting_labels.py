@@ -104,13 +104,18 @@ TASK_ONLY: dict[str, tuple[str, str]] = {
 SEPARATE_TASKS = frozenset({"pretrain"})
 
 
+# Settings every fine-tuning task reads and pre-training does not (its head is the vocabulary's,
+# loaded without classifier dropout): hidden while pre-training is the task.
+FINE_TUNING_ONLY = ("classifier_dropout",)
 # Settings of masked-language modelling only: a decoder pre-trains by predicting every next token.
 MASKING_SETTINGS = ("mlm_probability", "whole_word_masking")
 
 
 def task_setting_shown(name: str, task: str | None) -> bool:
-    """Whether the form shows the TASK_ONLY setting `name` while the data's task is `task`
-    (None: not known yet)."""
+    """Whether the form shows the TASK_ONLY or FINE_TUNING_ONLY setting `name` while the data's
+    task is `task` (None: not known yet)."""
+    if name in FINE_TUNING_ONLY:
+        return task not in SEPARATE_TASKS
     own = TASK_ONLY[name][0]
     return task == own if own in SEPARATE_TASKS else task not in SEPARATE_TASKS
 

@@ -50,6 +50,7 @@ from ftstudio.gui.setup.setting_editors import (
 )
 from ftstudio.gui.setup.setting_labels import (
     CHOICE_LABELS,
+    FINE_TUNING_ONLY,
     FORM_LABELS,
     FREEZE_CHOICES,
     MASKING_SETTINGS,
@@ -365,6 +366,9 @@ class SettingsPanel(QWidget):
                                   f"predicting every next token.\n\n{tip}")
             box, form = self._rows[name]
             form.setRowVisible(switch, task_setting_shown(name, self._task))
+        for name in FINE_TUNING_ONLY:
+            box, form = self._rows[name]
+            form.setRowVisible(w[name], task_setting_shown(name, self._task))
         # A group whose every row is hidden (Pre-training, for a classifier) goes as a whole.
         for box, form in set(self._rows.values()):
             box.setVisible(any(form.isRowVisible(row) for row in range(form.rowCount())))

@@ -90,12 +90,13 @@ def test_the_pretraining_settings_show_for_pretraining_only(qtbot):
     for task in (None, "single-label", "token-classification"):
         form.set_task(task)
         assert box.isHidden() and not shown("mlm_probability") and not shown("pack_texts")
-        assert shown("tune_thresholds") and shown("label_all_subtokens")
+        assert shown("tune_thresholds") and shown("label_all_subtokens") and shown("classifier_dropout")
     form.set_task("pretrain")
     assert not box.isHidden()
     assert all(shown(n) and form.widget_for(n).isEnabled() for n in ("mlm_probability", "whole_word_masking",
                                                                        "pack_texts"))
     assert not shown("tune_thresholds") and not shown("label_all_subtokens")
+    assert not shown("classifier_dropout")  # no classification head to drop out before
     metric = form.widget_for("metric_for_best")
     assert [metric.itemData(i) for i in range(metric.count())] == ["auto", "loss", "perplexity", "token_accuracy"]
 
