@@ -190,3 +190,13 @@ def test_the_data_panel_reads_a_text_file_as_texts(qtbot, panel, corpus, tiny_mo
     chart = panel._lengths_chart
     qtbot.waitUntil(lambda: "blocks of 128" in chart.truncated_text(), timeout=WAIT_MS)
     assert "truncated" not in chart.truncated_text()
+
+
+def test_a_table_gives_its_text_column_and_its_labels_are_ignored(qtbot, panel, small_csv):
+    panel.set_task("pretrain")
+    panel.set_data(str(small_csv))
+    wait_loaded(qtbot, panel, small_csv)
+    assert panel.error() == "" and panel.prepared().label_names == []
+    assert panel._table_model.marks() == {"text": "text"}  # the label column is shown, not used
+    assert panel._choices.text_combo.currentText() == "text"
+    assert any("only" in note and "ignored" in note for note in panel.summary()["notes"])
