@@ -1,6 +1,10 @@
 """The data panel's choices of what to learn from the rows: the task, the text column, the second
 text of a pair, the label column(s) and the separator of delimited multi-label strings.
 
+The Task combo offers the settings' task choices (`TASKS`), each worded here. Continued
+pre-training reads only the text: its label, second-text, separator and tag fields are hidden,
+and a line in their place says labels are ignored.
+
 Each choice is None until the user makes it, and the engine detects what is left None (the task
 `auto` likewise); after a load the pickers show what the engine settled on. The editors sit in
 the panel's own grid (`add_rows`), so their labels line up with the Source and Hub rows.
@@ -23,20 +27,25 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.engine.settings import TrainSettings
+from ftstudio.engine.settings.train_settings import TASKS
+from ftstudio.gui.setup.text_summary import PRETRAIN_TASK
 
-# The Task combo's choices (the settings' values) and how they read.
+# How the Task combo's choices (the settings' TASKS, in their order) read.
 TASK_LABELS = {
     "auto": "Automatic",
     "single-label": "Single-label classification",
     "multi-label": "Multi-label classification",
     "regression": "Regression",
     "token-classification": "Token classification",
+    "pretrain": "Continued pre-training",
 }
 TOKEN_TASK = "token-classification"
+NO_LABELS = "Pre-training reads only the text; labels are ignored"
 # What Automatic found, as the narrow combo shows it: "Automatic (token-classification)" is cut off.
 FOUND_SHORT = {TOKEN_TASK: "token tags"}
 NO_PAIR = "(none)"
 CHOICE_FIELDS = ("task", "text_column", "text_pair_column", "label_column", "label_separator", "tag_names")
+LABEL_FIELDS = ("text_pair_column", "label_column", "label_separator", "tag_names")  # unread by pre-training
 
 
 class DataChoices(QObject):
@@ -62,13 +71,15 @@ class DataChoices(QObject):
     def _build(self, parent: QWidget) -> None:
         self.task_combo = QComboBox(parent)
         self.task_combo.setObjectName("dataTask")
-        for value, text in TASK_LABELS.items():
-            self.task_combo.addItem(text, value)
+        for value in TASKS:
+            self.task_combo.addItem(TASK_LABELS.get(value, value), value)
         self.task_combo.setToolTip(
             "What to learn from the labels. Automatic: token classification for rows of words with a tag "
             "each (CoNLL files, tokens/tags columns), multi-label when the labels are lists, delimited "
             "strings or several 0/1 columns, else single-label. Regression learns a number per text; "
-            "token classification a tag per word (named entities and the like).")
+            "token classification a tag per word (named entities and the like). Continued pre-training "
+            "learns from unlabeled text alone (a .txt file with one text per line, or a text column): the "
+            "model's own objective on your domain's language, to fine-tune from afterwards.")
         self.task_combo.activated.connect(self._on_task_chosen)
 
         self.text_combo = QComboBox(parent)
@@ -123,6 +134,12 @@ class DataChoices(QObject):
         # Token classification reads a column of words and one of tags: the labels say so.
         self.text_label = QLabel("Text column")
         self.label_label = QLabel("Label column")
+        self.pair_label = QLabel("Second text (pairs)")
+        # Pre-training: in place of the label fields.
+        self.no_labels = QLabel(NO_LABELS)
+        self.no_labels.setObjectName("noLabelsNote")
+        self.no_labels.setWordWrap(True)
+        self.no_labels.setProperty("role", "hint")
 
     def add_rows(self, grid: QGridLayout, row: int) -> int:
         """Put the pickers into the panel's four-column grid from `row`; returns the next free row."""
@@ -134,22 +151,28 @@ class DataChoices(QObject):
         label_row.addWidget(self.label_combo, 1)
         label_row.addWidget(self.several)
         grid.addLayout(label_row, row, 3)
+        grid.addWidget(self.no_labels, row, 2, 1, 2)
         grid.addWidget(self.text_label, row + 1, 0)
         grid.addWidget(self.text_combo, row + 1, 1)
-        grid.addWidget(QLabel("Second text (pairs)"), row + 1, 2)
+        grid.addWidget(self.pair_label, row + 1, 2)
         grid.addWidget(self.pair_combo, row + 1, 3)
         grid.addWidget(self.separator_label, row + 2, 2)
         grid.addWidget(self.separator, row + 2, 3)
         grid.addWidget(self.tag_names_label, row + 2, 2)
         grid.addWidget(self.tag_names, row + 2, 3)
+        self._show_task()
         self._show_separator()
         return row + 3
 
     # ------------------------------------------------------------------ public
     def choices(self) -> dict[str, Any]:
         """task, text_column, text_pair_column, label_column, label_separator, tag_names as
-        TrainSettings takes them."""
-        return dict(self._values)
+        TrainSettings takes them. Pre-training reads no labels and no second text: those are None
+        (kept here, so choosing another task again brings them back)."""
+        values = dict(self._values)
+        if self.is_pretraining():
+            values.update(dict.fromkeys(LABEL_FIELDS))
+        return values
 
     def value(self, name: str) -> Any:
         return self._values[name]
@@ -183,6 +206,10 @@ class DataChoices(QObject):
                             label_separator=None, tag_names=None)
         self.separator.clear()
         self.tag_names.clear()
+
+    def is_pretraining(self) -> bool:
+        """Continued pre-training is chosen: the data is read as texts alone."""
+        return self._values["task"] == PRETRAIN_TASK
 
     def effective_task(self) -> str | None:
         """The task chosen, or the one Automatic found (None while unknown)."""
@@ -243,12 +270,16 @@ class DataChoices(QObject):
         shown = FOUND_SHORT.get(found, found) if found else None
         self.task_combo.setItemText(0, f"{TASK_LABELS['auto']} ({shown})" if shown else TASK_LABELS["auto"])
         self.task_combo.setCurrentIndex(max(0, self.task_combo.findData(self._values["task"])))
-        # Several label columns are read as multi-label only.
-        self.several.setVisible(self._values["task"] in ("auto", "multi-label") and found != TOKEN_TASK)
         tokens = self.effective_task() == TOKEN_TASK
         self.text_label.setText("Words column" if tokens else "Text column")
         self.label_label.setText("Tags column" if tokens else "Label column")
         self.pair_combo.setEnabled(not tokens)  # a sentence's words have no second text
+        texts_only = self.is_pretraining()
+        for widget in (self.label_label, self.label_combo, self.pair_label, self.pair_combo):
+            widget.setVisible(not texts_only)
+        # Several label columns are read as multi-label only.
+        self.several.setVisible(self._values["task"] in ("auto", "multi-label") and found != TOKEN_TASK)
+        self.no_labels.setVisible(texts_only)
 
     def _show_separator(self) -> None:
         """Shown for multi-label chosen, for labels Automatic read as delimited strings, or once
@@ -256,9 +287,10 @@ class DataChoices(QObject):
         shown = (self._values["task"] == "multi-label" or self._delimited is not None
                  or bool(self._values["label_separator"]))
         self.separator.setPlaceholderText(f"detected: {self._delimited}" if self._delimited else "detect , ; |")
+        shown = shown and not self.is_pretraining()
         self.separator.setVisible(shown)
         self.separator_label.setVisible(shown)
-        tags = self.effective_task() == TOKEN_TASK or bool(self._values["tag_names"])
+        tags = (self.effective_task() == TOKEN_TASK or bool(self._values["tag_names"])) and not self.is_pretraining()
         self.tag_names.setVisible(tags and not shown)
         self.tag_names_label.setVisible(tags and not shown)
 
@@ -340,24 +372,3 @@ def column_marks(found: Any, choices: dict[str, Any], tokens: bool = False) -> d
     marks.update({name: role for name, role in ((text, "words" if tokens else "text"), (pair, "second text"))
                   if name})
     return marks
-
-
-def describe_data(summary: dict[str, Any]) -> str:
-    """One line on what the prepared data is: source, task, texts and labels."""
-    task = summary["task_title"].lower()
-    if summary.get("text_pair_column"):
-        task += f" of text pairs ('{summary['text_column']}' with '{summary['text_pair_column']}')"
-    names = summary["label_names"]
-    shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
-    kind = summary["labels"]["train"].get("kind", "classes")
-    if kind == "entities":
-        types = list(summary["labels"]["train"].get("counts", {}))
-        shown = ", ".join(types[:8]) + (", ..." if len(types) > 8 else "")
-        what = f"{len(types)} entity type{'s' if len(types) != 1 else ''} ({shown or 'none'})"
-    elif kind == "scores":
-        what = f"predicting the values of '{summary['label_column']}'"
-    elif kind == "labels":
-        what = f"{len(names)} labels ({shown})"
-    else:
-        what = f"{len(names)} classes ({shown})"
-    return f"{summary['source']}: {task}, {what}"

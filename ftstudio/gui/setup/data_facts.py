@@ -1,5 +1,5 @@
-"""The data panel's lines of facts, in words, from the engine's summary (`summarize()`): the
-split sizes (rows; for token classification sentences and words), the tag scheme the engine
+"""The data panel's lines of facts, in words, from the engine's summary (`summarize()`): what the
+data is (source, task, labels), the split sizes (rows; for token classification sentences and words), the tag scheme the engine
 found and what it repaired, and the remaining notes.
 
 Plain functions of the summary (no Qt), so they are easy to test and the panel stays thin.
@@ -24,8 +24,35 @@ def is_entities(summary: dict[str, Any]) -> bool:
     return next(iter(summary["labels"].values()), {}).get("kind") == "entities"
 
 
+def describe_data(summary: dict[str, Any]) -> str:
+    """One line on what the prepared data is: source, task, texts and labels."""
+    task = summary["task_title"].lower()
+    if summary.get("text_pair_column"):
+        task += f" of text pairs ('{summary['text_column']}' with '{summary['text_pair_column']}')"
+    names = summary["label_names"]
+    shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+    kind = summary["labels"]["train"].get("kind", "classes")
+    if kind == "texts":  # pre-training: the texts are all there is
+        texts = summary["labels"]["train"].get("texts", summary["rows"].get("train", 0))
+        return f"{summary['source']}: {task} on {texts:,} training texts (no labels)"
+    if kind == "entities":
+        types = list(summary["labels"]["train"].get("counts", {}))
+        shown = ", ".join(types[:8]) + (", ..." if len(types) > 8 else "")
+        what = f"{len(types)} entity type{'s' if len(types) != 1 else ''} ({shown or 'none'})"
+    elif kind == "scores":
+        what = f"predicting the values of '{summary['label_column']}'"
+    elif kind == "labels":
+        what = f"{len(names)} labels ({shown})"
+    else:
+        what = f"{len(names)} classes ({shown})"
+    return f"{summary['source']}: {task}, {what}"
+
+
 def split_sizes(summary: dict[str, Any]) -> str:
-    """'Rows: train 1,000, validation 120'; for token data the sentences and words of each split."""
+    """'Rows: train 1,000, validation 120'; for token data the sentences and words of each split;
+    for pre-training's texts 'Texts: train 1,000, validation 111'."""
+    if next(iter(summary["labels"].values()), {}).get("kind") == "texts":  # pre-training: texts, no labels
+        return "Texts: " + ", ".join(f"{split} {n:,}" for split, n in summary["rows"].items())
     if not is_entities(summary):
         return "Rows: " + ", ".join(f"{split} {n:,}" for split, n in summary["rows"].items())
     return "Sentences: " + ", ".join(

@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
 from ftstudio.engine.errors import user_message
 from ftstudio.engine.settings import TrainSettings
 from ftstudio.gui.background import BackgroundRunner, BackgroundTask
-from ftstudio.gui.setup.data_choices import TOKEN_TASK, DataChoices, column_marks, describe_data
-from ftstudio.gui.setup.data_facts import notes_text, scheme_line, scheme_tooltip, split_sizes
+from ftstudio.gui.setup.data_choices import TOKEN_TASK, DataChoices, column_marks
+from ftstudio.gui.setup.data_facts import describe_data, notes_text, scheme_line, scheme_tooltip, split_sizes
 from ftstudio.gui.setup.data_rows import DataRowsView
 from ftstudio.gui.setup.data_sources import OPEN_FILE, RECENT_KEY, DataSourceCombo, sample_task
 from ftstudio.gui.setup.data_tasks import load_data, measure_token_lengths
@@ -239,7 +239,7 @@ class DataPanel(QGroupBox):
         old, self._base = self._base, settings
         if self._started and any(getattr(old, name) != getattr(settings, name) for name in SPLIT_FIELDS):
             self._reload_timer.start()
-        if old.max_length != settings.max_length:
+        if (old.max_length, old.pack_texts) != (settings.max_length, settings.pack_texts):
             self._show_lengths()
 
     def set_model_spec(self, spec: str | None) -> None:
@@ -325,7 +325,7 @@ class DataPanel(QGroupBox):
         self._splits.setText("\n".join(line for line in (split_sizes(summary), scheme_line(summary)) if line))
         self._splits.setToolTip(scheme_tooltip(summary))
         self._rows_view.show_sentences(result.get("sentences"))
-        self._labels_view.set_summary(summary["labels"]["train"], prepared.label_column)
+        self._labels_view.set_summary(summary["labels"]["train"], prepared.label_column, result.get("texts"))
         self._notes.setText(notes_text(summary))
         self.sig_data_changed.emit(prepared)
         self._measure_lengths()
@@ -387,6 +387,8 @@ class DataPanel(QGroupBox):
         token_level = self._prepared.task.token_level
         if token_level:  # as the engine's summary says: long sentences are split into windows, not cut
             stats["long_handling"] = "split"
+        elif self._prepared.task.language_model and self._base.pack_texts:  # joined into full blocks, not cut
+            stats["long_handling"] = "packed"
         self._lengths_chart.set_stats(stats, pairs=self._prepared.text_pair_column is not None,
                                       sentences=token_level)
 

@@ -1,6 +1,10 @@
 """The data panel's work off the UI thread: the preview rows and prepared splits of a data
 source, and the token lengths of its training texts under a model's tokenizer.
 
+For continued pre-training the preview is of the texts as the engine reads them (a .txt file one
+text per line, not a table of comma-separated cells), and the prepared splits' texts are counted
+and measured in characters for the summary that replaces the label charts.
+
 Plain functions of their arguments (and the task, for its cancel flag), run by the panel's
 BackgroundRunner; the engine imports happen inside them so the window starts without them.
 """
@@ -12,6 +16,7 @@ from typing import Any
 from ftstudio.engine.settings import TrainSettings
 from ftstudio.gui.background import BackgroundTask
 from ftstudio.gui.heavy_imports import DATA_WORK, import_transformers
+from ftstudio.gui.setup.text_summary import PRETRAIN_TASK, text_facts
 
 PREVIEW_ROWS = 200  # raw rows shown in the preview table
 PREVIEW_SENTENCES = 40  # token classification: training sentences shown with their entities
@@ -26,11 +31,11 @@ def load_data(task: BackgroundTask, settings: TrainSettings) -> dict[str, Any]:
 
 def _load_data(task: BackgroundTask, settings: TrainSettings) -> dict[str, Any]:
     from ftstudio.engine.data.prepare import prepare_data
-    from ftstudio.engine.data.sources import load_raw, resolve_data_source
+    from ftstudio.engine.data.sources import resolve_data_source
     from ftstudio.engine.data.summary import summarize
     from ftstudio.engine.errors import DatasetError
 
-    raw = load_raw(resolve_data_source(settings.data), task.control)
+    raw = _read_raw(resolve_data_source(settings.data), settings, task.control)
     train = raw["train"]
     head = train.select(range(min(PREVIEW_ROWS, len(train))))
     columns = list(train.column_names)
@@ -45,7 +50,23 @@ def _load_data(task: BackgroundTask, settings: TrainSettings) -> dict[str, Any]:
         return {"preview": (columns, rows), "prepared": None, "error": exc, "summary": None,
                 "columns": _columns_found(train, settings), "tokens": is_token_task(settings.task, train)}
     return {"preview": (columns, rows), "prepared": prepared, "error": None, "summary": summarize(prepared),
-            "columns": prepared.columns, "sentences": preview_sentences(prepared)}
+            "columns": prepared.columns, "sentences": preview_sentences(prepared),
+            "texts": text_facts(prepared) if prepared.task.language_model else None}
+
+
+def _read_raw(source: Any, settings: TrainSettings, control: Any) -> Any:
+    """The raw splits for the preview: pre-training reads .txt as plain text, one text per line,
+    as its preparation does (engine data/prepare_texts.py); every other read is load_raw's."""
+    from pathlib import Path
+
+    from ftstudio.engine.data.sources import load_raw
+
+    if settings.task == PRETRAIN_TASK and source.kind == "file":
+        from ftstudio.engine.data.plain_text import is_plain_text, read_plain_text
+
+        if is_plain_text(Path(source.ref)):
+            return read_plain_text(Path(source.ref), control)[0]
+    return load_raw(source, control)
 
 
 def preview_sentences(prepared: Any, count: int = PREVIEW_SENTENCES) -> list[dict[str, Any]] | None:
@@ -70,6 +91,10 @@ def _columns_found(train: Any, settings: TrainSettings) -> Any:
     from ftstudio.engine.tasks.detection import is_token_task
 
     try:
+        if settings.task == PRETRAIN_TASK:  # the text column alone: labels are not read
+            from ftstudio.engine.data.columns import DataColumns, detect_text_column
+
+            return DataColumns(detect_text_column(train, settings.text_column), ())
         if is_token_task(settings.task, train):  # words and tags, found as prepare_data finds them
             return detect_token_columns(train, settings.text_column, settings.label_column)
         return detect_columns(train, settings.text_column, settings.label_column, settings.text_pair_column,

@@ -124,7 +124,8 @@ class TokenLengthChart(ChartBox):
         """Draw `engine.data.summary.length_stats(...)`: histogram edges/counts and max_length
         (with `pairs`, the lengths are of both texts of a row as the model reads them; with
         `sentences`, of token-classification sentences). `stats["long_handling"] == "split"`:
-        longer ones are split into windows, not truncated."""
+        longer ones are split into windows, not truncated; "packed" (pre-training): the texts are
+        joined into blocks of max_length, and the title says how many tokens and blocks."""
         import pyqtgraph as pg
 
         edges, counts = stats["histogram"]["edges"], stats["histogram"]["counts"]
@@ -149,6 +150,9 @@ class TokenLengthChart(ChartBox):
         self._line.setValue(max_length)
         plot.setXRange(0, max(edges[-1], max_length * 1.08), padding=0.02)
         plot.setYRange(0, max(counts) * 1.1, padding=0)
+        if stats.get("long_handling") == "packed":
+            self._show_packed(stats)
+            return
         share = stats["truncated_share"]
         split = stats.get("long_handling") == "split"
         self.title.setText(
@@ -162,6 +166,19 @@ class TokenLengthChart(ChartBox):
             consequence = "and will be cut. Raise max_length (slower) if that loses meaning."
         self.setToolTip(f"{share:.2%} of {stats['count']:,} training {texts} are longer than {max_length} tokens "
                         + consequence)
+
+    def _show_packed(self, stats: dict[str, Any]) -> None:
+        """Pre-training with packing: nothing is cut; the texts' tokens fill blocks of max_length
+        (about tokens / max_length of them: the engine keeps the last, shorter block)."""
+        max_length = stats["max_length"]
+        tokens = round(stats["mean"] * stats["count"])
+        blocks = max(1, -(-tokens // max_length))
+        self.title.setText(f"Tokens per text: median {stats['p50']:.0f}, p95 {stats['p95']:.0f}, max {stats['max']}"
+                           f" · <b>{tokens:,} tokens ≈ {blocks:,} blocks of {max_length}</b>")
+        self.setToolTip(f"The {stats['count']:,} training texts hold {tokens:,} tokens (special tokens included). "
+                        f"Packing joins them and cuts the stream into blocks of max_length ({max_length}) tokens: "
+                        "nothing is truncated and no block is padded, so every step trains on full blocks. "
+                        "Turn packing off to train one text per row (cut at max_length).")
 
     def truncated_text(self) -> str:
         return self.title.text()

@@ -5,7 +5,9 @@
 - kind "labels" (multi-label): how often each label occurs, and how many labels the rows carry;
 - kind "scores" (regression): a histogram of the values, with mean, sd, min and max in words;
 - kind "entities" (token classification): how many entities of each type, each bar in its
-  type's colour (the one the sentence preview and the tester use).
+  type's colour (the one the sentence preview and the tester use);
+- kind "texts" (continued pre-training, no labels): the training texts' lengths in characters
+  (text_summary.text_facts).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from PySide6.QtWidgets import QSplitter, QStackedWidget, QWidget
 
 from ftstudio.gui.entity_colours import entity_colour
 from ftstudio.gui.setup.data_views import ChartBox, short_name
+from ftstudio.gui.setup.text_summary import texts_line
 from ftstudio.gui.style import colors
 
 
@@ -187,6 +190,44 @@ class ScoreHistogram(ChartBox):
         self.show_placeholder(text)
 
 
+class TextLengthChart(ChartBox):
+    """Pre-training: a histogram of the training texts' lengths in characters, with the texts and
+    characters of the training split in the title."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Texts (train)", parent)
+        self._bars: Any = None
+
+    def set_facts(self, facts: dict[str, Any] | None) -> None:
+        """Draw `text_facts(...)` (None: not measured, nothing to draw)."""
+        train = (facts or {}).get("train", {})
+        edges, counts = train.get("histogram", {}).get("edges", []), train.get("histogram", {}).get("counts", [])
+        if not counts:
+            self.clear("No texts.")
+            return
+        import pyqtgraph as pg
+
+        plot = self.ensure_plot()
+        if self._bars is not None:
+            plot.removeItem(self._bars)
+        self._bars = pg.BarGraphItem(x0=edges[:-1], x1=edges[1:], y0=0, height=counts, brush=colors()["bar"],
+                                     pen=pg.mkPen(colors()["plot_bg"]))
+        plot.addItem(self._bars)
+        plot.setXRange(0, edges[-1], padding=0.02)
+        plot.setYRange(0, max(counts) * 1.1, padding=0)
+        plot.getAxis("bottom").setLabel("characters per text")
+        found = facts["splits"].get("train", {"texts": 0, "characters": 0})
+        self.title.setText(f"{found['texts']:,} training texts, {found['characters']:,} characters: median "
+                           f"{train['median']:.0f}, p95 {train['p95']:.0f}, max {train['max']:,} per text")
+        self.setToolTip("Characters per training text (one line of a .txt file, or one row's text).\n"
+                        + texts_line(facts) + "\nThe model reads tokens: see the token chart beside this one.")
+
+    def clear(self, text: str = "") -> None:
+        self.title.setText("Texts (train)")
+        self.setToolTip("")
+        self.show_placeholder(text)
+
+
 def _num(value: float) -> str:
     return f"{value:.3g}".replace("-", "−")
 
@@ -203,19 +244,24 @@ class LabelSummaryView(QStackedWidget):
         self.per_row.setMinimumHeight(90)
         self.scores = ScoreHistogram()
         self.entities = EntityCountsChart()
+        self.texts = TextLengthChart()
         multi = QSplitter(Qt.Orientation.Vertical)
         multi.addWidget(self.labels)
         multi.addWidget(self.per_row)
         multi.setSizes([320, 120])
         multi.setChildrenCollapsible(False)
         self._multi = multi
-        for page in (self.classes, multi, self.scores, self.entities):
+        for page in (self.classes, multi, self.scores, self.entities, self.texts):
             self.addWidget(page)
 
-    def set_summary(self, summary: dict[str, Any], column: str = "") -> None:
-        """Show one split's summary (its "kind" picks the chart); `column` names a regression's values."""
+    def set_summary(self, summary: dict[str, Any], column: str = "", texts: dict[str, Any] | None = None) -> None:
+        """Show one split's summary (its "kind" picks the chart); `column` names a regression's
+        values; `texts`: pre-training's text_facts, drawn for kind "texts"."""
         kind = summary.get("kind", "classes")
-        if kind == "labels":
+        if kind == "texts":
+            self.texts.set_facts(texts)
+            self.setCurrentWidget(self.texts)
+        elif kind == "labels":
             self.labels.set_counts(summary["counts"], summary["rows"])
             self.per_row.set_counts(summary["labels_per_row"])
             self.setCurrentWidget(self._multi)
@@ -237,5 +283,5 @@ class LabelSummaryView(QStackedWidget):
         return page.title.text()
 
     def clear(self, text: str = "") -> None:
-        for chart in (self.classes, self.labels, self.per_row, self.scores, self.entities):
+        for chart in (self.classes, self.labels, self.per_row, self.scores, self.entities, self.texts):
             chart.clear(text)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from ftstudio.engine.errors import user_message
 from ftstudio.gui.background import BackgroundRunner, BackgroundTask
+from ftstudio.gui.setup.objective_view import ObjectiveView
 from ftstudio.gui.setup.recent_paths import add_recent_items, remember_path
 from ftstudio.gui.style import set_role
 
@@ -101,6 +102,9 @@ class ModelPanel(QGroupBox):
         self._hub_message.setObjectName("modelHubMessage")
         self._hub_message.setWordWrap(True)
         self._hub_message.setVisible(False)
+        # Continued pre-training: the objective the model continues with and its head (the page
+        # turns it on with the task).
+        self.objective = ObjectiveView(self._runner)
 
         grid = QGridLayout(self)
         grid.setColumnStretch(1, 1)
@@ -115,6 +119,7 @@ class ModelPanel(QGroupBox):
         grid.addWidget(self._hub_message, 2, 1, 1, 2)
         grid.addWidget(self._facts, 3, 0, 1, 3)
         grid.addWidget(self._message, 4, 0, 1, 3)
+        grid.addWidget(self.objective, 5, 0, 1, 3)
 
     def _fill_sources(self, cached: list[Any]) -> None:
         """Default, cached models, recent folders, Open folder...; keeps the current choice."""
@@ -181,6 +186,7 @@ class ModelPanel(QGroupBox):
         for task in (self._inspect_task, self._download_task):
             if task is not None:
                 task.cancel()
+        self.objective.shutdown()
         if self._owns_runner:
             self._runner.shutdown()
 
@@ -213,6 +219,7 @@ class ModelPanel(QGroupBox):
         self._info = None
         self._show_message("Reading the model...", "busy")
         self._facts.setText("")
+        self.objective.set_model(None)
         self.sig_model_changed.emit(None)
         self._inspect_task = self._runner.submit(
             _inspect, spec, on_result=self._on_inspected, on_error=self._on_inspect_failed, name="inspect-model"
@@ -232,6 +239,7 @@ class ModelPanel(QGroupBox):
                                "under Safety if you trust its source.", "hint")
         else:
             self._show_message("", "hint")
+        self.objective.set_model(self._spec)
         self.sig_model_changed.emit(info)
 
     @Slot(object)

@@ -1,6 +1,8 @@
 """The Setup tab: model and data on the left, the settings in the middle, the fine-tuning strategy
 over the layers it freezes on the right, one red line saying why a run cannot start, and a line of
-advice (with its button) when the planned run has too few steps for its learning rate.
+advice (with its button) when the planned run has too few steps for its learning rate. For
+continued pre-training the Model panel says the objective and what happens to the head, and a
+model that cannot pre-train stops Start with the engine's reason.
 
 The page keeps its panels in step (a new model re-measures token lengths and resizes the layer
 table, a new strategy redraws it, split settings reload the data), gathers them into one
@@ -21,7 +23,7 @@ from ftstudio.engine.settings.train_settings import TASKS
 from ftstudio.engine.training.advice import run_advice
 from ftstudio.gui.background import BackgroundRunner
 from ftstudio.gui.setup.advice_bar import AdviceBar
-from ftstudio.gui.setup.data_choices import CHOICE_FIELDS, settings_choices
+from ftstudio.gui.setup.data_choices import CHOICE_FIELDS, PRETRAIN_TASK, settings_choices
 from ftstudio.gui.setup.data_panel import DataPanel
 from ftstudio.gui.setup.layers_view import LayersView
 from ftstudio.gui.setup.model_panel import ModelPanel
@@ -63,6 +65,7 @@ class SetupPage(QWidget):
         self.model_panel.sig_model_changed.connect(self._on_model_changed)
         self.settings_panel.sig_changed.connect(self._on_settings_changed)
         self.data_panel.sig_data_changed.connect(self._on_data_changed)
+        self.model_panel.objective.sig_objective.connect(self.settings_panel.set_objective)
         self._on_settings_changed("*")
 
     def _build(self) -> None:
@@ -98,6 +101,8 @@ class SetupPage(QWidget):
         problem, field = "", None
         if self.model_panel.error():
             problem, field = f"Model: {self.model_panel.error()}", "model"
+        elif settings.task == PRETRAIN_TASK and self.model_panel.objective.error():
+            problem, field = f"Model: {self.model_panel.objective.error()}", "model"
         elif self.data_panel.error():
             problem, field = f"Data: {self.data_panel.error()}", "data"
         elif self._metric_problem(settings):
@@ -196,6 +201,7 @@ class SetupPage(QWidget):
         settings = self.settings_panel.settings()
         self.data_panel.set_settings(settings)
         self.layers_view.set_strategy(settings.freeze, settings.reinit_top_layers, settings.epochs)
+        self._refresh_objective()
         self._refresh_advice()
 
     @Slot(object)
@@ -207,7 +213,16 @@ class SetupPage(QWidget):
                 self.show_problem("")
         elif self.data_panel.task() != "auto":  # loading: the task is already known
             self.settings_panel.set_task(self.data_panel.task())
+        self._refresh_objective()
         self._refresh_advice()
+
+    def _refresh_objective(self) -> None:
+        """The Model panel's pre-training lines follow the task choice (pre-training is never
+        detected: it is chosen) and the masking settings."""
+        settings = self.settings_panel.settings()
+        objective = self.model_panel.objective
+        objective.set_pretraining(self.data_panel.task() == PRETRAIN_TASK)
+        objective.set_masking(settings.mlm_probability, settings.whole_word_masking)
 
     def _refresh_advice(self) -> None:
         """Advice on the run as planned: the data loaded, its training rows and the settings."""

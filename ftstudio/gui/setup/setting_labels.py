@@ -42,6 +42,9 @@ FORM_LABELS: dict[str, str] = {
     "metric_for_best": "Best checkpoint by",
     "tune_thresholds": "Tune thresholds per label (multi-label)",
     "label_all_subtokens": "Label every sub-token (token classification)",
+    "mlm_probability": "Masked share",
+    "whole_word_masking": "Mask whole words",
+    "pack_texts": "Pack texts into full blocks",
     "log_steps": "Log loss every",
     "trust_remote_code": "Run code shipped with Hub models",
     "allow_pickle": "Allow pickle weights (.bin)",
@@ -86,11 +89,35 @@ def metric_choices(task: str | None) -> list[tuple[str, str]]:
     return [(name, f"{text} ({whose(name)})" if text in shared else text) for name, text in zip(names, texts)]
 
 
-# Switches that only one task reads: (that task, how the disabled switch's tooltip names it).
+# Settings that only one task reads: (that task, how the disabled setting's tooltip names it).
 TASK_ONLY: dict[str, tuple[str, str]] = {
     "tune_thresholds": ("multi-label", "multi-label classification"),
     "label_all_subtokens": ("token-classification", "token classification"),
+    "mlm_probability": ("pretrain", "continued pre-training"),
+    "whole_word_masking": ("pretrain", "continued pre-training"),
+    "pack_texts": ("pretrain", "continued pre-training"),
 }
+# Tasks that share no setting of TASK_ONLY with the others: their own settings are hidden (not
+# only disabled) unless the task is chosen, and while it is, every other task's are hidden.
+# Pre-training has no labels: thresholds and sub-token labels mean nothing to it, masking
+# means nothing to a classifier.
+SEPARATE_TASKS = frozenset({"pretrain"})
+
+
+# Settings every fine-tuning task reads and pre-training does not (its head is the vocabulary's,
+# loaded without classifier dropout): hidden while pre-training is the task.
+FINE_TUNING_ONLY = ("classifier_dropout",)
+# Settings of masked-language modelling only: a decoder pre-trains by predicting every next token.
+MASKING_SETTINGS = ("mlm_probability", "whole_word_masking")
+
+
+def task_setting_shown(name: str, task: str | None) -> bool:
+    """Whether the form shows the TASK_ONLY or FINE_TUNING_ONLY setting `name` while the data's
+    task is `task` (None: not known yet)."""
+    if name in FINE_TUNING_ONLY:
+        return task not in SEPARATE_TASKS
+    own = TASK_ONLY[name][0]
+    return task == own if own in SEPARATE_TASKS else task not in SEPARATE_TASKS
 
 # Where the label reads as "every ... steps", the unit finishes the sentence inside the field.
 UNIT_SUFFIXED = ("eval_steps", "save_steps", "save_minutes", "early_stopping_patience", "log_steps")

@@ -5,8 +5,10 @@ decimals, choices, groups, order and tooltips all come from there, so the form, 
 and validation cannot disagree. Which settings the form shows (model, data, task and columns live
 in their own panels), their labels and the choices' wording are in setting_labels.py. Once the
 data's task is known (`set_task`), the best-checkpoint metric offers only that task's metrics and
-a switch only one task reads is enabled for that task only (threshold tuning for multi-label,
-labelling every sub-token for token classification).
+a setting only one task reads is enabled for that task only (threshold tuning for multi-label,
+labelling every sub-token for token classification). Continued pre-training's settings (the
+Pre-training group: masking and packing) are shown only for it, and it hides the others' task
+settings (setting_labels.SEPARATE_TASKS).
 """
 
 from __future__ import annotations
@@ -48,12 +50,15 @@ from ftstudio.gui.setup.setting_editors import (
 )
 from ftstudio.gui.setup.setting_labels import (
     CHOICE_LABELS,
+    FINE_TUNING_ONLY,
     FORM_LABELS,
     FREEZE_CHOICES,
+    MASKING_SETTINGS,
     TASK_ONLY,
     UNIT_SUFFIXED,
     form_groups,
     metric_choices,
+    task_setting_shown,
 )
 from ftstudio.gui.style import set_invalid
 
@@ -88,9 +93,11 @@ class SettingsPanel(QWidget):
         self._runner = runner or BackgroundRunner(self)
         self._owns_runner = runner is None
         self._widgets: dict[str, QWidget] = {}
+        self._rows: dict[str, tuple[QGroupBox, QFormLayout]] = {}  # where each setting's row is
         self._guard = _WheelGuard(self)
         self._loading = False  # set_settings in progress: one sig_changed per field is plenty
         self._task: str | None = None  # the data's task, once known: it decides the metrics offered
+        self._objective: str | None = None  # pre-training's, once the model's is known ("masked", "causal")
         self._build()
         self._fill_metrics()
         self.set_settings(TrainSettings())
@@ -108,6 +115,7 @@ class SettingsPanel(QWidget):
             for spec in specs:
                 widget = self._make(spec)
                 self._widgets[spec.name] = widget
+                self._rows[spec.name] = (box, form)
                 if spec.value_type is bool:
                     form.addRow(widget)  # a check box carries its own label
                 else:
@@ -246,6 +254,13 @@ class SettingsPanel(QWidget):
     def task(self) -> str | None:
         return self._task
 
+    def set_objective(self, objective: str | None) -> None:
+        """Pre-training's objective for the chosen model ("masked", "causal"; None: not known):
+        the masking settings are disabled for a decoder, which predicts every next token."""
+        if objective != self._objective:
+            self._objective = objective
+            self._refresh_dependent()
+
     def _fill_metrics(self) -> None:
         combo = self._widgets["metric_for_best"]
         current = combo.currentData() or "auto"
@@ -345,5 +360,17 @@ class SettingsPanel(QWidget):
             tip = setting_tooltip(setting_spec(name))
             switch.setToolTip(tip if switch.isEnabled() else f"Only for {words}; this data trains "
                                                              f"{self._task}.\n\n{tip}")
+            if name in MASKING_SETTINGS and self._objective == "causal" and switch.isEnabled():
+                switch.setEnabled(False)
+                switch.setToolTip(f"Only for masked-language modelling (encoders); this model pre-trains by "
+                                  f"predicting every next token.\n\n{tip}")
+            box, form = self._rows[name]
+            form.setRowVisible(switch, task_setting_shown(name, self._task))
+        for name in FINE_TUNING_ONLY:
+            box, form = self._rows[name]
+            form.setRowVisible(w[name], task_setting_shown(name, self._task))
+        # A group whose every row is hidden (Pre-training, for a classifier) goes as a whole.
+        for box, form in set(self._rows.values()):
+            box.setVisible(any(form.isRowVisible(row) for row in range(form.rowCount())))
         batch, accum = w["batch_size"].value(), w["grad_accum"].value()
         self._effective.setText(f"Effective batch: {batch * accum} texts per step")

@@ -30,8 +30,14 @@ from ftstudio.engine.events import FAILED, FINAL_STATES, FINISHED, PAUSED, PREPA
 from ftstudio.gui.train.checkpoints_table import CheckpointsTable
 from ftstudio.gui.train.log_view import LogView
 from ftstudio.gui.train.plots import TrainingPlots
-from ftstudio.gui.train.progress import RunProgress
-from ftstudio.gui.train.task_metrics import DEFAULT_TASK, describe_metric, headline_metrics, task_name
+from ftstudio.gui.train.progress import RunProgress, run_note
+from ftstudio.gui.train.task_metrics import (
+    DEFAULT_TASK,
+    best_text,
+    describe_metric,
+    headline_metrics,
+    task_name,
+)
 
 IDLE, PAUSING = "ready", "pausing"
 RUNNING_STATES = ("preparing", "training", "evaluating", "saving")
@@ -273,6 +279,7 @@ class TrainingPanel(QWidget):
         resumed = info.get("resumed_from_step")
         resumed = int(resumed) if resumed is not None and run_dir else None
         self.run_progress.set_plan(int(info.get("total_steps") or 0), int(info.get("epochs") or 0), resumed)
+        self.run_progress.set_note(run_note(info))
         self._task = task_name(info.get("task"))
         self._task_metrics = [str(m) for m in info.get("metrics") or []]
         if resumed is not None:
@@ -336,7 +343,7 @@ class TrainingPanel(QWidget):
             summary = "Finished."
             if best:
                 metric = str(best.get("metric"))
-                summary += f" Best {describe_metric(metric, best.get('value'))} at step {best.get('step')}."
+                summary += f" Best {best_text(metric, best.get('value'))} at step {best.get('step')}."
             if message:
                 summary += f" {message}"
             self._show_banner(summary, "ok")

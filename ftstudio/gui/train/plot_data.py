@@ -8,7 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from ftstudio.gui.train.task_metrics import DEFAULT_TASK, describe_metric, headline_metrics, task_name
+from ftstudio.gui.train.task_metrics import (
+    DEFAULT_TASK,
+    FROM_TRAINING_LOSS,
+    describe_metric,
+    from_training_loss,
+    headline_metrics,
+    task_name,
+)
 
 STEP_COLUMNS = ("step", "epoch", "loss", "smooth", "learning_rate")
 EVAL_COLUMNS = ("step", "epoch", "loss")  # and a column for each metric an evaluation reports
@@ -78,6 +85,13 @@ class RunCurves:
         if isinstance(record.get("metrics"), list):
             self.metrics = [str(m) for m in record["metrics"]]
 
+    def series(self, table: str, column: str) -> np.ndarray:
+        """A curve's values: a column of "steps" or "evals"; in "steps", a metric with a training
+        curve (FROM_TRAINING_LOSS: perplexity) is computed from the smoothed training loss."""
+        if table == "steps" and column in FROM_TRAINING_LOSS:
+            return from_training_loss(column, self.steps.column("smooth"))
+        return getattr(self, table).column(column)
+
     def add_step(self, event: dict, smoothing: float) -> None:
         loss = _num(event.get("loss"))
         self.steps.append({"step": _num(event.get("step")), "epoch": _num(event.get("epoch")), "loss": loss,
@@ -128,9 +142,10 @@ def nearest(xs: np.ndarray, x: float) -> int | None:
     return int(np.nanargmin(distance))
 
 
-def data_bounds(curves) -> tuple[float, float, float] | None:
-    """(largest x, smallest y, largest y) over the finite points of `curves`; None without any."""
-    x_max, y_lo, y_hi = -math.inf, math.inf, -math.inf
+def data_bounds(curves) -> tuple[float, float, float, float] | None:
+    """(smallest x, largest x, smallest y, largest y) over the finite points of `curves`; None
+    without any."""
+    x_min, x_max, y_lo, y_hi = math.inf, -math.inf, math.inf, -math.inf
     for curve in curves:
         x, y = curve.getOriginalDataset()
         if x is None or y is None or len(x) == 0:
@@ -138,9 +153,9 @@ def data_bounds(curves) -> tuple[float, float, float] | None:
         finite = np.isfinite(x) & np.isfinite(y)
         if not finite.any():
             continue
-        x_max = max(x_max, float(np.max(x[finite])))
+        x_min, x_max = min(x_min, float(np.min(x[finite]))), max(x_max, float(np.max(x[finite])))
         y_lo, y_hi = min(y_lo, float(np.min(y[finite]))), max(y_hi, float(np.max(y[finite])))
-    return None if x_max == -math.inf else (x_max, y_lo, y_hi)
+    return None if x_max == -math.inf else (x_min, x_max, y_lo, y_hi)
 
 
 def readout_text(run: RunCurves, x_name: str, x: float) -> str:
@@ -149,15 +164,18 @@ def readout_text(run: RunCurves, x_name: str, x: float) -> str:
     parts = []
     steps, evals = run.steps, run.evals
     i = nearest(steps.column(x_name), x)
+    headline = headline_metrics(run.task, run.metrics)
     if i is not None:
+        trained = "".join(f" · train {describe_metric(name, float(run.series('steps', name)[i]))}"
+                          for name in headline if name in FROM_TRAINING_LOSS)
         parts.append(
             f"step {steps.column('step')[i]:.0f} · epoch {steps.column('epoch')[i]:.2f} · "
-            f"train loss {steps.column('loss')[i]:.4f} (smoothed {steps.column('smooth')[i]:.4f}) · "
+            f"train loss {steps.column('loss')[i]:.4f} (smoothed {steps.column('smooth')[i]:.4f}){trained} · "
             f"lr {steps.column('learning_rate')[i]:.2e}"
         )
     j = nearest(evals.column(x_name), x)
     if j is not None:
         shown = [describe_metric(name, float(evals.column(name)[j]))
-                 for name in ("loss", *headline_metrics(run.task, run.metrics))]
+                 for name in ("loss", *headline)]
         parts.append(f"validation @ step {evals.column('step')[j]:.0f}: {' · '.join(shown)}")
     return "   |   ".join(parts) if parts else "No points yet"

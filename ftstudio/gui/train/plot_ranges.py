@@ -13,6 +13,8 @@ plot of their own, apart from the scores (see task_metrics.py).
 
 from __future__ import annotations
 
+import math
+
 from ftstudio.engine.tasks.base import LOWER_IS_BETTER
 
 X_GROWTH = 1.5  # the x range grows by this factor when a point passes its end
@@ -45,15 +47,27 @@ def limits_of(metrics) -> Limits:
     return (None if None in los else min(los)), (None if None in his else max(his))
 
 
-def next_x_range(current: tuple[float, float] | None, x_end: float, live: bool) -> tuple[float, float] | None:
+def log10_bounds(y_lo: float, y_hi: float) -> tuple[float, float]:
+    """Data bounds on a log axis, in its units (log10); values at or below 0 have no place there,
+    so the bounds start at the smallest positive one pyqtgraph can draw (1e-300)."""
+    return math.log10(max(y_lo, 1e-300)), math.log10(max(y_hi, 1e-300))
+
+
+def next_x_range(current: tuple[float, float] | None, x_end: float, live: bool,
+                 x_start: float = math.inf) -> tuple[float, float] | None:
     """The new x range (from 0) for data reaching `x_end`, or None to keep `current`.
 
     Live, the range grows ahead of the data by X_GROWTH when a point passes its end; a finished
-    run (not live) is shown whole, with just the padding after its last point.
+    run (not live) is shown whole, with just the padding after its last point. Data starting at
+    0 (`x_start`: pre-training's evaluation before the first step) get a little room before it,
+    so that point is drawn whole rather than cut in half by the axis.
     """
-    if current is not None and x_end <= current[1] and (live or x_end >= current[1] / X_GROWTH):
+    before = x_start <= 0.0
+    if (current is not None and (current[0] < 0.0) == before and x_end <= current[1]
+            and (live or x_end >= current[1] / X_GROWTH)):
         return None
-    return (0.0, max(x_end * (X_GROWTH if live else 1.0 + PADDING), 1e-9))
+    end = max(x_end * (X_GROWTH if live else 1.0 + PADDING), 1e-9)
+    return (-end * PADDING / 2 if before else 0.0, end)
 
 
 def next_y_range(old: tuple[float, float] | None, y_lo: float, y_hi: float,

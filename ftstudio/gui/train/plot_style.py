@@ -44,11 +44,19 @@ def make_curve(plot, key: str | None, color, width: float = 1, symbol: str | Non
 
 def metric_curves(plot, group: MetricPlot) -> dict[str, tuple[pg.PlotDataItem, str, str]]:
     """The curves of one validation plot's metrics, by name, as (curve, "evals", metric) feeds:
-    each in its colour with its symbol, its key the symbol and the metric's name for people."""
+    each in its colour with its symbol, its key the symbol and the metric's name for people. A
+    metric with a training curve (perplexity) gets it too, as ("train_<metric>", "steps",
+    metric), coloured as the loss plot's training and validation curves."""
     colors = SCORE_COLORS if group.kind == SCORES else ERROR_COLORS
     feeds = {}
     for i, metric in enumerate(group.metrics):
         symbol, glyph = SYMBOLS[i % len(SYMBOLS)]
+        if metric in group.training:
+            # Headed with the metric's name, the plot reads as the loss plot does: train, validation.
+            train = make_curve(plot, "━ train", "train", width=2)
+            feeds[f"train_{metric}"] = (train, "steps", metric)
+            feeds[metric] = (make_curve(plot, "● validation", "val", width=2, symbol="o"), "evals", metric)
+            continue
         curve = make_curve(plot, f"{glyph} {metric_label(metric)}", colors[i % len(colors)], width=2, symbol=symbol)
         feeds[metric] = (curve, "evals", metric)
     return feeds

@@ -10,7 +10,9 @@ turn between the two halves. Past runs can be overlaid as dashed curves to compa
 The validation plots follow the run's task (its info record, or the task its evaluations name):
 the task's headline metrics, scores (accuracy, F1, correlations) in one plot and errors (RMSE, in
 the data's units) in another, so each axis fits its numbers. Their curves are made again only
-when the task changes, i.e. between runs.
+when the task changes, i.e. between runs. Pre-training's perplexity plot has a training curve
+(exp of the smoothed training loss) besides the validation points, the step-0 evaluation (the
+"before" perplexity) among them, on a log axis: a fresh head starts in the thousands.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from ftstudio.gui.train.plot_canvas import PlotCanvas
 from ftstudio.gui.train.plot_controls import PlotControls
 from ftstudio.gui.train.plot_data import RunCurves, data_bounds, readout_text
-from ftstudio.gui.train.plot_ranges import limits_of, next_x_range, next_y_range
+from ftstudio.gui.train.plot_ranges import limits_of, log10_bounds, next_x_range, next_y_range
 from ftstudio.gui.train.plot_style import (
     OVERLAY_COLORS,
     OVERLAY_TIP,
@@ -63,6 +65,7 @@ class TrainingPlots(QWidget):
         self._run = RunCurves()
         self._overlays: list[_Overlay] = []
         self._layout: tuple[MetricPlot, ...] = ()
+        self._log_plots: set[int] = set()  # ids of the plots with a log y axis (perplexity)
         self._dirty = False
         self._x_label = ""
         self._follow = True  # False once the user zooms or pans; back on a new run or x-axis switch
@@ -121,10 +124,15 @@ class TrainingPlots(QWidget):
         for name in [n for n in self._feeds if n not in FIXED_CURVES]:
             curve = self._feeds.pop(name)[0]
             curve._ft_plot.removeItem(curve)
+        self._log_plots = {id(self._kind_plots[g.kind]) for g in layout if g.log}
         for group in layout:
             plot = self._kind_plots[group.kind]
-            self._limits[id(plot)] = limits_of(group.metrics)
+            # A log axis ranges over log10 of the values: perplexity is at least 1, i.e. 0 there.
+            self._limits[id(plot)] = (0.0, None) if group.log else limits_of(group.metrics)
+            self._canvas.headings[id(plot)] = group.heading
             self._feeds.update(metric_curves(plot, group))
+        for plot in self._kind_plots.values():
+            plot.setLogMode(x=False, y=id(plot) in self._log_plots)
         if self._canvas.arrange((self.loss_plot, *(self._kind_plots[g.kind] for g in layout), self.lr_plot)):
             self._x_label = ""  # the plots laid out again get their axis label at the next flush
         for overlay in self._overlays:
@@ -237,6 +245,10 @@ class TrainingPlots(QWidget):
         """The task whose validation metrics are plotted."""
         return self._run.task
 
+    def is_log(self, plot: pg.PlotItem) -> bool:
+        """Whether `plot` has a log y axis (the perplexity plot)."""
+        return id(plot) in self._log_plots
+
     def metric_layout(self) -> list[tuple[str, tuple[str, ...]]]:
         """The validation plots laid out, left to right: (heading, metric names)."""
         return [(g.heading, g.metrics) for g in self._layout]
@@ -250,7 +262,8 @@ class TrainingPlots(QWidget):
         return self._feeds[name][0]._ft_plot
 
     def curve_names(self) -> list[str]:
-        """The live curves: raw, smooth, val_loss, lr and the task's headline metrics."""
+        """The live curves: raw, smooth, val_loss, lr, the task's headline metrics and the training
+        curves of those that have one (train_perplexity)."""
         return list(self._feeds)
 
     def curve_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -287,7 +300,7 @@ class TrainingPlots(QWidget):
         for run, feeds in ((self._run, self._feeds.values()), *((o.run, o.feeds) for o in self._overlays)):
             xs = {"steps": run.steps.column(x_name), "evals": run.evals.column(x_name)}
             for curve, table, column in feeds:
-                curve.setData(xs[table], getattr(run, table).column(column))
+                curve.setData(xs[table], run.series(table, column))
         if self._follow:
             self._follow_data()
         label = "Epoch" if self.x_is_epochs() else "Step"
@@ -318,17 +331,19 @@ class TrainingPlots(QWidget):
         """Fit the ranges to the curves, moving them only when the data need it. The x axes are
         linked, so they share one range: the furthest point of any plot."""
         bounds = {id(plot): data_bounds(c for c in self._all_curves() if c._ft_plot is plot) for plot in self._plots}
-        ends = [b[0] for b in bounds.values() if b is not None]
-        if not ends:
+        found = [b for b in bounds.values() if b is not None]
+        if not found:
             return
-        x_range = next_x_range(self._x_range, max(ends), self._live)
+        x_range = next_x_range(self._x_range, max(b[1] for b in found), self._live, min(b[0] for b in found))
         if x_range is not None:
             self._x_range = x_range
             self.loss_plot.getViewBox().setXRange(*x_range, padding=0)
         for plot in self._plots:
             if bounds[id(plot)] is None:
                 continue
-            _, y_lo, y_hi = bounds[id(plot)]
+            _, _, y_lo, y_hi = bounds[id(plot)]
+            if id(plot) in self._log_plots:  # the view box of a log axis ranges over log10 of the values
+                y_lo, y_hi = log10_bounds(y_lo, y_hi)
             y_range = next_y_range(self._ranges.get(id(plot)), y_lo, y_hi, self._limits[id(plot)])
             if y_range is not None:
                 self._ranges[id(plot)] = y_range

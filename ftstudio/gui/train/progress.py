@@ -1,5 +1,7 @@
 """The Train tab's progress rows: the state badge, steps done of the total, epoch, speed, elapsed
-time and ETA, and below them the current phase (loading, tokenizing, evaluating) with its own bar.
+time and ETA, below them the current phase (loading, tokenizing, evaluating) with its own bar, and
+a note on what the run does when the run says more than its plan (pre-training: its objective,
+what happens to the language-model head, and which checkpoint counts as best).
 
 Steps arrive many times a second while training. QProgressBar.setValue repaints synchronously
 (milliseconds on the GUI thread, holding the GIL the training thread needs), so the newest step
@@ -10,10 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QTimer, Slot
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from ftstudio.gui.state_badge import StateBadge
+from ftstudio.gui.style import set_role
+from ftstudio.gui.train.task_metrics import best_text
 
 PROGRESS_MS = 200  # the progress row shows the newest step at most 5 times a second
 
@@ -57,9 +61,17 @@ class RunProgress(QWidget):
         policy.setRetainSizeWhenHidden(True)
         self._phase_row.setSizePolicy(policy)
 
+        self.note = QLabel()
+        self.note.setObjectName("runNote")
+        self.note.setWordWrap(True)
+        self.note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        set_role(self.note, "hint")
+        self.note.setVisible(False)
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(steps_row)
+        layout.addWidget(self.note)
         layout.addWidget(self._phase_row)
         self.reset()
 
@@ -73,7 +85,13 @@ class RunProgress(QWidget):
         self.speed_label.setText("— samples/s")
         self.elapsed_label.setText("elapsed —")
         self.eta_label.setText("ETA —")
+        self.set_note("")
         self.hide_phase()
+
+    def set_note(self, text: str) -> None:
+        """The line on what the run does ("" hides it)."""
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
 
     def set_plan(self, total_steps: int, epochs: int, done_steps: int | None = None) -> None:
         """What the run will do (the engine's info event), and how much a resumed run has done."""
@@ -135,3 +153,13 @@ def hms(seconds: Any) -> str:
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def run_note(info: dict) -> str:
+    """What a run's info event says beyond its plan, one line each: a pre-training run's objective
+    (objective_line), what happens to its head (head_note) and its best checkpoint's metric with
+    its direction; "" for a run whose info has no objective (every fine-tuning run)."""
+    lines = [str(info[key]) for key in ("objective_line", "head_note") if info.get(key)]
+    if lines and info.get("best_metric"):
+        lines.append(f"Best checkpoint by {best_text(str(info['best_metric']))}.")
+    return "\n".join(lines)

@@ -6,6 +6,10 @@ before task types existed has none and is single-label. The metrics shown are th
 ones (`Task.headline`: accuracy and macro F1; micro F1, macro F1 and subset accuracy; RMSE,
 Pearson r and R²). Errors (lower is better, in the data's units for regression) and scores
 (accuracy, F1, correlations: at most 1) get separate plots, so each axis fits its numbers.
+
+Pre-training's perplexity is an error with two twists, declared here rather than tested for in
+the plots: it has a training curve too (the exponential of the training loss), and it is drawn
+on a log axis, because a fresh language-model head starts in the thousands and ends near ten.
 """
 
 from __future__ import annotations
@@ -15,12 +19,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ftstudio.engine.tasks.base import LOWER_IS_BETTER
 from ftstudio.engine.tasks.metric_names import metric_label
 
 DEFAULT_TASK = "single-label"  # what a run whose records name no task is
 SCORES, ERRORS = "scores", "errors"
 HEADINGS = {SCORES: "Validation", ERRORS: "Validation error"}
+# Metrics whose plot has a log y axis (their values span orders of magnitude in one run).
+LOG_SCALE = frozenset({"perplexity"})
+# Metrics that also have a training curve, computed from the training loss as the engine defines
+# them on the validation loss (perplexity = exp(loss)); a plot of one is headed with its name.
+FROM_TRAINING_LOSS = {"perplexity": "exp"}
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,8 @@ class MetricPlot:
     kind: str
     heading: str
     metrics: tuple[str, ...]
+    log: bool = False  # a log y axis (LOG_SCALE)
+    training: tuple[str, ...] = ()  # metrics drawn for the training steps too (FROM_TRAINING_LOSS)
 
 
 def task_name(value: Any) -> str:
@@ -77,7 +90,38 @@ def metric_plots(task: str, metrics: Iterable[str] = ()) -> tuple[MetricPlot, ..
     groups: dict[str, list[str]] = {}
     for metric in headline_metrics(task, metrics):
         groups.setdefault(ERRORS if is_error(metric) else SCORES, []).append(metric)
-    return tuple(MetricPlot(kind, HEADINGS[kind], tuple(names)) for kind, names in groups.items())
+    return tuple(_plot(kind, tuple(names)) for kind, names in groups.items())
+
+
+def _plot(kind: str, names: tuple[str, ...]) -> MetricPlot:
+    """A plot of `names`; one with a training curve is headed with its metric ("Perplexity"):
+    it is not only validation."""
+    training = tuple(name for name in names if name in FROM_TRAINING_LOSS)
+    heading = _capitalized(metric_label(training[0])) if training else HEADINGS[kind]
+    return MetricPlot(kind, heading, names, log=bool(names) and all(n in LOG_SCALE for n in names),
+                      training=training)
+
+
+def _capitalized(label: str) -> str:
+    return label[:1].upper() + label[1:]
+
+
+def from_training_loss(metric: str, loss: np.ndarray) -> np.ndarray:
+    """The training curve of a FROM_TRAINING_LOSS metric, from training-loss values (perplexity:
+    exp(loss), capped where it would overflow)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.exp(np.minimum(loss, _MAX_EXP)) if FROM_TRAINING_LOSS.get(metric) == "exp" else loss
+
+
+_MAX_EXP = 700.0  # exp(709) is the largest float64
+
+
+def best_text(metric: str, value: Any = None) -> str:
+    """How a best-checkpoint metric reads with its direction: 'perplexity 12.34 (lower is
+    better)'; without a value, 'perplexity (lower is better)'. Scores say nothing: higher is
+    what everyone expects of accuracy or F1."""
+    text = describe_metric(metric, value) if value is not None else metric_label(metric)
+    return f"{text} (lower is better)" if is_error(metric) and metric != "loss" else text
 
 
 def format_metric(metric: str, value: Any) -> str:

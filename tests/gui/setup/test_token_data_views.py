@@ -51,8 +51,13 @@ def test_token_classification_is_a_task_choice(qtbot):
 
 # ---------------------------------------------------------------- the words
 def test_split_sizes_scheme_and_repairs_read_in_words():
-    from ftstudio.gui.setup.data_choices import describe_data
-    from ftstudio.gui.setup.data_facts import notes_text, scheme_line, scheme_tooltip, split_sizes
+    from ftstudio.gui.setup.data_facts import (
+        describe_data,
+        notes_text,
+        scheme_line,
+        scheme_tooltip,
+        split_sizes,
+    )
 
     plain = entities_summary()
     assert split_sizes(plain) == "Sentences: train 120 (1,500 words), validation 30 (380 words)"

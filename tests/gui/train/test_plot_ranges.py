@@ -55,3 +55,12 @@ def test_a_range_stops_near_what_its_values_can_be():
     # Values outside their limits (a broken metric) are still shown.
     lo, hi = next_y_range(None, -0.5, 1.5, limits_of(["accuracy"]))
     assert lo < -0.5 and hi > 1.5
+
+
+def test_a_point_at_step_zero_gets_room_before_it():
+    """Pre-training evaluates before its first step: that point is drawn whole, not cut by the axis."""
+    lo, hi = next_x_range(None, 100.0, live=True, x_start=0.0)
+    assert lo < 0.0 < hi and -lo < 0.05 * hi
+    assert next_x_range((lo, hi), 120.0, live=True, x_start=0.0) is None
+    assert next_x_range((0.0, 150.0), 120.0, live=True, x_start=0.0)[0] < 0.0  # the step-0 point came later
+    assert next_x_range(None, 100.0, live=True, x_start=1.0)[0] == 0.0

@@ -203,7 +203,7 @@ def test_the_panel_follows_the_run_info_and_logs_the_tasks_metrics(qtbot, runs_d
         best = get_task(task).best_metric
         session.sig_finished.emit({"status": "finished", "best": {"step": 10, "metric": best,
                                                                   "value": METRICS[task][best]}})
-        label = {"f1": "macro F1 0.780", "micro_f1": "micro F1 0.700", "rmse": "RMSE 12.50"}[best]
+        label = {"f1": "macro F1 0.780", "micro_f1": "micro F1 0.700", "rmse": "RMSE 12.50 (lower is better)"}[best]
         assert f"Best {label} at step 10." in panel.banner.text()
     finally:
         assert session.shutdown(10_000)
