@@ -18,7 +18,7 @@ import numpy as np
 from ftstudio.engine.data.columns import DataColumns, detect_text_column
 from ftstudio.engine.data.plain_text import is_plain_text, read_plain_text
 from ftstudio.engine.data.prepare import PreparedData, Steps
-from ftstudio.engine.data.sources import load_raw_with_notes, resolve_data_source
+from ftstudio.engine.data.sources import DataSource, load_raw_with_notes, resolve_data_source
 from ftstudio.engine.data.splits import hold_out
 from ftstudio.engine.errors import DatasetError, SettingsError
 
@@ -39,11 +39,10 @@ def prepare_texts(settings: TrainSettings, control: Any = None, reporter: Report
     steps = Steps(control, reporter)
     steps.next(f"Reading text: {settings.data}")
     source = resolve_data_source(settings.data)
-    if source.kind == "file" and is_plain_text(Path(source.ref)):
-        raw, notes = read_plain_text(Path(source.ref), control)
+    raw, notes = read_texts(source, control)
+    if is_plain_text_source(source):
         column = "text"
     else:
-        raw, notes = load_raw_with_notes(source, control)
         steps.next("Finding the text column")
         column = detect_text_column(raw["train"], settings.text_column)
         for name, dataset in raw.items():
@@ -67,6 +66,19 @@ def prepare_texts(settings: TrainSettings, control: Any = None, reporter: Report
     steps.finish(notes)
     state = {"text_column": column, "text_pair_column": None, "label_columns": [], "text_pair": False}
     return PreparedData(splits, [], DataColumns(column, ()), source, task, state, notes)
+
+
+def is_plain_text_source(source: DataSource) -> bool:
+    """A .txt file or folder, which pre-training reads one text per line."""
+    return source.kind == "file" and is_plain_text(Path(source.ref))
+
+
+def read_texts(source: DataSource, control: Any = None) -> tuple[dict[str, datasets.Dataset], list[str]]:
+    """The raw splits pre-training reads (and the window previews): plain text one text per
+    line, else the source's own splits; with the notes on how they were read."""
+    if is_plain_text_source(source):
+        return read_plain_text(Path(source.ref), control)
+    return load_raw_with_notes(source, control)
 
 
 def _ordered(raw: dict[str, datasets.Dataset]) -> list[str]:

@@ -70,7 +70,7 @@ def resolve_model_source(spec: str, allow_pickle: bool = False) -> ModelSource:
     path = Path(text).expanduser()
     if path.is_dir():
         check_model_folder(path, allow_pickle=allow_pickle)
-        return ModelSource("folder", str(path.resolve()), path.resolve().name or str(path))
+        return ModelSource("folder", str(path.resolve()), folder_display(path.resolve()))
     if path.exists():
         raise ModelError(f"'{text}' is a file, not a model folder. Pick the folder that holds config.json.")
     if _looks_like_path(text) or not _HUB_ID_RE.match(text):
@@ -78,6 +78,16 @@ def resolve_model_source(spec: str, allow_pickle: bool = False) -> ModelSource:
             f"Model folder not found: {text}. Check the path, or give a Hub id such as 'google-bert/bert-base-uncased'."
         )
     return _resolve_hub_id(text, allow_pickle)
+
+
+def folder_display(folder: Path) -> str:
+    """A model folder's name for people: a run's checkpoint says its run ("2026-11-29_pre/best",
+    not "best"); any other folder its own name."""
+    run = folder.parent.parent if folder.parent.name == "checkpoints" else folder.parent
+    inside_run = folder.name in ("best", "last") or folder.parent.name == "checkpoints"
+    if inside_run and (run / "settings.json").is_file():
+        return f"{run.name}/{folder.relative_to(run)}"
+    return folder.name or str(folder)
 
 
 def _looks_like_path(text: str) -> bool:

@@ -35,9 +35,11 @@ class LearningRateAdvice:
         return f"Use {rate_text(self.learning_rate)}"
 
 
-def learning_rate_advice(total_steps: int, learning_rate: float, optimizer: str = "adamw") -> LearningRateAdvice | None:
+def learning_rate_advice(total_steps: int, learning_rate: float, optimizer: str = "adamw",
+                         language_model: bool = False) -> LearningRateAdvice | None:
     """Advice when `total_steps` optimizer steps at `learning_rate` are too few to learn; None
-    when they suffice (or for SGD, whose rates are on another scale)."""
+    when they suffice (or for SGD, whose rates are on another scale). `language_model`:
+    pre-training, which has no "most common answer" to get stuck on."""
     if optimizer != "adamw" or total_steps <= 0 or not 0 < learning_rate < math.inf:
         return None  # no advice on a rate validation refuses (0, negative, NaN or infinite)
     if learning_rate * total_steps >= LEARNING_BUDGET:
@@ -49,8 +51,9 @@ def learning_rate_advice(total_steps: int, learning_rate: float, optimizer: str 
     low, high = SHORT_RUN_RATES[0], SHORT_RUN_RATES[-1]
     suits = (f"{rate_text(low)} to {rate_text(high)} suits short trials" if learning_rate < low
              else f"{rate_text(suggested)} suits a run this short")
+    stuck = "perplexity may hardly fall" if language_model else "the model may not move off the most common answer"
     message = (f"Only {total_steps} optimizer steps planned: at learning rate {rate_text(learning_rate)} "
-               f"the model may not move off the most common answer; {suits}.")
+               f"{stuck}; {suits}.")
     if suggested * total_steps < LEARNING_BUDGET:
         message += " More epochs or rows would help too."
     return LearningRateAdvice(message, suggested)
@@ -59,7 +62,8 @@ def learning_rate_advice(total_steps: int, learning_rate: float, optimizer: str 
 def run_advice(train_rows: int, settings: TrainSettings) -> LearningRateAdvice | None:
     """`learning_rate_advice` for `settings` on `train_rows` training rows."""
     total_steps = count_steps(max(train_rows, 1), settings)[1]
-    return learning_rate_advice(total_steps, settings.learning_rate, settings.optimizer)
+    return learning_rate_advice(total_steps, settings.learning_rate, settings.optimizer,
+                                language_model=settings.task == "pretrain")
 
 
 

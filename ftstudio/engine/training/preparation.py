@@ -231,7 +231,8 @@ def _report_info(plan: RunPlan, inputs: RunInputs, trainer: Trainer, recorder: R
         f"on {info['device_name']} in {inputs.precision}; {trainer.total_steps} steps."
     )
     recorder.on_log(describe_schedule(trainer.total_steps, trainer.steps_per_epoch, plan.settings.eval_steps))
-    advice = learning_rate_advice(trainer.total_steps, plan.settings.learning_rate, plan.settings.optimizer)
+    advice = learning_rate_advice(trainer.total_steps, plan.settings.learning_rate, plan.settings.optimizer,
+                                  language_model=inputs.prepared.task.language_model)
     if advice is not None and not plan.from_checkpoint:
         recorder.on_log(f"Hint: {advice.message}")
 

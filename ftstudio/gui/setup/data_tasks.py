@@ -55,17 +55,14 @@ def _load_data(task: BackgroundTask, settings: TrainSettings) -> dict[str, Any]:
 
 
 def _read_raw(source: Any, settings: TrainSettings, control: Any) -> Any:
-    """The raw splits for the preview: pre-training reads .txt as plain text, one text per line,
-    as its preparation does (engine data/prepare_texts.py); every other read is load_raw's."""
-    from pathlib import Path
+    """The raw splits for the preview, read as training will read them (pre-training reads a
+    .txt as plain text, one text per line)."""
+    if settings.task == PRETRAIN_TASK:
+        from ftstudio.engine.data.prepare_texts import read_texts
 
+        return read_texts(source, control)[0]
     from ftstudio.engine.data.sources import load_raw
 
-    if settings.task == PRETRAIN_TASK and source.kind == "file":
-        from ftstudio.engine.data.plain_text import is_plain_text, read_plain_text
-
-        if is_plain_text(Path(source.ref)):
-            return read_plain_text(Path(source.ref), control)[0]
     return load_raw(source, control)
 
 
