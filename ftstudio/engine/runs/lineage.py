@@ -256,3 +256,21 @@ def finetune_checkpoint(run_dir: str | Path, status: str, task: str) -> Path | N
     run_dir = Path(run_dir)
     names = {"finished": ("best", "last"), "stopped": ("best",)}.get(status, ())
     return next((run_dir / n for n in names if is_complete(run_dir / n)), None)
+
+
+def finetune_settings(settings: Any, checkpoint: str | Path) -> Any:
+    """`settings` (TrainSettings) for a fine-tune starting from `checkpoint`: the model is that
+    folder; a pretrain task goes back to auto (the labelled data decides the task), and with it
+    a best-checkpoint metric only pre-training reports."""
+    changes: dict[str, Any] = {"model": str(checkpoint)}
+    if settings.task == "pretrain":
+        changes["task"] = "auto"
+        if settings.metric_for_best in ("perplexity", "token_accuracy"):
+            changes["metric_for_best"] = "auto"
+    return settings.replace(**changes)
+
+
+def describe_checkpoint(checkpoint: str | Path) -> str:
+    """"run 20261129-1830-...'s best/" for a run's checkpoint, else the folder as given."""
+    run = run_of_checkpoint(checkpoint)
+    return f"run {run.name}'s {Path(checkpoint).name}/" if run is not None else str(checkpoint)

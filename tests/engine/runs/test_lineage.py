@@ -132,3 +132,17 @@ def test_which_checkpoint_a_fine_tune_starts_from(tmp_path):
     assert lin.finetune_checkpoint(done, "stopped", "pretrain") == done / "best"
     assert lin.finetune_checkpoint(done, "failed", "pretrain") is None
     assert lin.finetune_checkpoint(make_run(tmp_path, "cls"), "finished", "single-label") is None
+
+
+def test_settings_for_a_fine_tune_from_a_checkpoint(tmp_path):
+    from ftstudio.engine.settings import TrainSettings
+
+    pre = make_run(tmp_path, "pre", task="pretrain")
+    pretraining = TrainSettings().replace(task="pretrain", metric_for_best="perplexity", learning_rate=1e-4)
+    settings = lin.finetune_settings(pretraining, pre / "best")
+    assert (settings.model, settings.task, settings.metric_for_best, settings.learning_rate) == (
+        str(pre / "best"), "auto", "auto", 1e-4)
+    chosen = TrainSettings().replace(task="regression", metric_for_best="rmse")
+    assert lin.finetune_settings(chosen, pre / "best").task == "regression"  # a fine-tune task is kept
+    assert lin.describe_checkpoint(pre / "best") == "run pre's best/"
+    assert lin.describe_checkpoint(tmp_path / "plain") == str(tmp_path / "plain")
