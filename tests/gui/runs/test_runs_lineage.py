@@ -97,6 +97,7 @@ def test_fine_tune_from_this_sets_setups_model_and_shows_setup(qtbot, tmp_path, 
     window = quiet_main_window(qtbot, runs_dir)
     if "pretrain" in TASK_CHOICES:  # the task choice arrives with the pretrain task
         window.setup.apply_settings(window.gathered_settings().replace(task="pretrain"))
+        assert window.gathered_settings().task == "pretrain"
     window.runs_panel.refresh()
     window.tabs.setCurrentIndex(3)
     assert window.runs_panel.select_run(pre)
