@@ -7,12 +7,12 @@ exactly the engine code the window runs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from ftstudio.cli.runs import cmd_runs
 from ftstudio.cli.train_flags import add_setting_flags, flag_values
 from ftstudio.engine.errors import FtStudioError, SettingsError, one_line, user_message
 from ftstudio.engine.training.child_process import CHILD_ARGUMENT
@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true", help="print JSON lines")
     predict.add_argument("--device", default="cpu", help="cpu, cuda or mps")
 
-    runs = sub.add_parser("runs", help="list past runs")
+    runs = sub.add_parser("runs", help="list past runs, or show one (with its lineage)")
+    runs.add_argument("run", nargs="?", help="a run id (or its start) or run folder: show that run in full")
     runs.add_argument("--json", action="store_true", help="print JSON")
 
     sub.add_parser("models", help="list the embedded model and models in the Hugging Face cache")
@@ -208,33 +209,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for prediction in predictor.predict(texts, pairs=pairs):
         print_prediction(prediction, args.json)
     return EXIT_OK
-
-
-def cmd_runs(args: argparse.Namespace) -> int:
-    from datetime import datetime
-
-    from ftstudio.engine.runs.folder import default_runs_dir
-    from ftstudio.engine.runs.listing import list_runs
-
-    runs = list_runs(default_runs_dir())
-    if args.json:
-        print(json.dumps([{"run_dir": str(r.run_dir), "status": r.status, "model": r.model, "data": r.data,
-                           "best_metric": r.best_metric, "best_value": r.best_value, "step": r.step,
-                           "created": r.created} for r in runs], indent=2))
-        return EXIT_OK
-    if not runs:
-        print(f"No runs in {default_runs_dir()}.")
-        return EXIT_OK
-    print(f"{'run':<46} {'status':<9} {'best':>12} {'step':>7}  model / data")
-    for r in runs:
-        best = f"{r.best_metric} {r.best_value:.3f}" if r.best_value is not None else "-"
-        when = datetime.fromtimestamp(r.created).strftime("%Y-%m-%d %H:%M")
-        print(f"{r.run_id[:46]:<46} {r.status:<9} {best:>12} {r.step:>7}  {_short(r.model)} / {_short(r.data)}  {when}")
-    return EXIT_OK
-
-
-def _short(text: str) -> str:
-    return Path(text).name if os.sep in text else text
 
 
 def cmd_models(args: argparse.Namespace) -> int:

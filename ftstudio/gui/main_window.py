@@ -195,6 +195,8 @@ class MainWindow(QMainWindow):
             training.sig_run_finished.connect(self._on_run_finished)
             runs.sig_resume_requested.connect(self._on_resume_requested)
             runs.sig_open_in_tester.connect(self._on_open_in_tester)
+            runs.sig_finetune_from.connect(self.finetune_from)
+            training.sig_finetune_from.connect(self.finetune_from)
             self._on_state_changed(training.state())
         return self._run_panels
 
@@ -283,6 +285,16 @@ class MainWindow(QMainWindow):
     def _on_open_in_tester(self, run_dir: str) -> None:
         self.tester_panel.set_run(run_dir)
         self.tabs.setCurrentIndex(2)
+
+    @Slot(str)
+    def finetune_from(self, checkpoint: str) -> None:
+        """"Fine-tune from this" (Runs or Train tab): a pre-training run's checkpoint becomes Setup's model."""
+        from ftstudio.engine.runs.lineage import describe_checkpoint, finetune_settings
+
+        self.setup.apply_settings(finetune_settings(self.gathered_settings(), checkpoint))
+        self.tabs.setCurrentIndex(0)
+        self.statusBar().showMessage(f"Fine-tuning from {describe_checkpoint(checkpoint)}: it is Setup's model now. "
+                                     "Choose labelled data, then Start.", 20000)
 
     @Slot()
     def _on_load_settings(self) -> None:

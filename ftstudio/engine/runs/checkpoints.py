@@ -11,7 +11,9 @@ Resume state is stored as plain tensors and numbers (`training_state.pt`) and re
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -24,6 +26,8 @@ from ftstudio.engine.runs.lock import is_live
 
 TRAINER_STATE = "trainer_state.json"
 TRAINING_STATE = "training_state.pt"
+MODEL_CARD = "README.md"
+_log = logging.getLogger(__name__)
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -75,6 +79,7 @@ def save_checkpoint(
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         torch.save(training_state, tmp / TRAINING_STATE)
+        _write_model_card(tmp, run_dir, trainer_state)
         # Written last: its presence marks the folder as a complete checkpoint even for tools
         # that copy folders around without our atomic rename.
         (tmp / TRAINER_STATE).write_text(json.dumps(trainer_state, indent=2, default=str), encoding="utf-8")
@@ -91,6 +96,20 @@ def save_checkpoint(
         _publish(run_dir, final, "best")
     prune_checkpoints(run_dir, keep)
     return final
+
+
+def _write_model_card(folder: Path, run_dir: Path, trainer_state: dict[str, Any]) -> None:
+    """README.md (model_card.py); a card is a courtesy, so any failure is logged, never raised:
+    the checkpoint matters more."""
+    try:
+        from ftstudio.engine.runs.model_card import model_card
+
+        (folder / MODEL_CARD).write_text(model_card(run_dir, trainer_state), encoding="utf-8")
+    except Exception:  # noqa: BLE001 - see the docstring
+        _log.warning("Could not write the model card of %s; the checkpoint is saved without it.", folder,
+                     exc_info=True)
+        with contextlib.suppress(OSError):  # a half-written card would mislead
+            (folder / MODEL_CARD).unlink(missing_ok=True)
 
 
 def check_finite(model: Any, step: int) -> None:

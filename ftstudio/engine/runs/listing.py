@@ -30,6 +30,7 @@ from ftstudio.engine.runs.folder import (
     read_status,
     recover_if_idle,
 )
+from ftstudio.engine.runs.lineage import parent_run_id
 from ftstudio.engine.runs.lock import is_live, locks_supported
 from ftstudio.engine.tasks.base import is_better
 
@@ -87,6 +88,7 @@ class RunSummary:
     best_value: float | None
     settings: dict[str, Any] = field(default_factory=dict)
     task: str = "single-label"  # runs compare with runs of the same task
+    parent_run: str = ""  # the run whose checkpoint this run's model is ("" for a base model)
 
     @property
     def can_resume(self) -> bool:
@@ -170,6 +172,7 @@ def _read_summary(run_dir: Path) -> tuple[RunSummary, int]:
         task="single-label" if task == "auto" else task,
         best_value=best_value,
         settings=settings,
+        parent_run=parent_run_id(str(settings.get("model", ""))),
     )
     return summary, int(status.get("step", 0) or 0)
 

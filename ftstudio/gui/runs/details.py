@@ -1,5 +1,6 @@
 """One run in full: its facts (status, task, model, data, the metrics of its best evaluation),
-then its curves, settings and checkpoints.
+where its model came from (its lineage, when it started from another run), then its curves,
+settings and checkpoints.
 
 Everything shown is read from the run folder through `ftstudio.engine.runs.folder`, so a run trained
 by the CLI, by another window or before a crash looks the same as one trained here.
@@ -9,10 +10,12 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -24,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ftstudio.gui.runs.table import describe_best, short_source
+from ftstudio.gui.runs.table import describe_best, model_text, short_source
 from ftstudio.gui.style import error_color, muted_color
 from ftstudio.gui.train.checkpoints_table import CheckpointsTable
 from ftstudio.gui.train.plots import TrainingPlots
@@ -33,14 +36,21 @@ from ftstudio.gui.train.task_metrics import describe_metric, task_metrics, task_
 
 class RunDetails(QWidget):
     """The selected run: a header (status, task, model, data, best, and every metric of the task
-    at the best evaluation), then Curves, Settings and Checkpoints tabs. `show_run(summary)`,
-    `set_overlays(summaries)` (runs of the shown run's task only: another task's metrics do not
-    compare), `clear()`, `shutdown()`. Emits no signals.
+    at the best evaluation), its lineage, then Curves, Settings and Checkpoints tabs.
+    `show_run(summary, listed)`, `set_overlays(summaries)` (runs of the shown run's task only:
+    another task's metrics do not compare), `clear()`, `shutdown()`.
+
+    Signals:
+      sig_ancestor_clicked(str run_dir): a run named in the lineage was clicked (only runs of
+        `listed` are links).
     """
+
+    sig_ancestor_clicked = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.summary: Any = None
+        self.chain: list[Any] = []  # the shown run's lineage (engine.runs.lineage.Ancestor)
         self.overlay_ids: list[str] = []
         self.skipped: list[Any] = []  # runs asked to be overlaid but of another task
         self.title = QLabel("Select a run to see its curves, settings and checkpoints.")
@@ -56,6 +66,13 @@ class RunDetails(QWidget):
         self.best_metrics = QLabel("")
         self.best_metrics.setWordWrap(True)
         self.best_metrics.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.lineage = QLabel("")
+        self.lineage.setObjectName("runLineage")
+        self.lineage.setWordWrap(True)
+        self.lineage.setTextFormat(Qt.TextFormat.RichText)
+        self.lineage.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.lineage.linkActivated.connect(self._on_lineage_link)
+        self.lineage.hide()
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.message.setTextFormat(Qt.TextFormat.PlainText)
@@ -81,14 +98,16 @@ class RunDetails(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
         layout.addWidget(self.facts)
+        layout.addWidget(self.lineage)
         layout.addWidget(self.best_metrics)
         layout.addWidget(self.message)
         layout.addWidget(self.tabs, 1)
         self.tabs.setEnabled(False)
 
     # ------------------------------------------------------------------ public
-    def show_run(self, summary: Any) -> None:
-        """Show a run (an `engine.runs.listing.RunSummary`), reading its metrics and settings from disk."""
+    def show_run(self, summary: Any, listed: Iterable[Path] = ()) -> None:
+        """Show a run (an `engine.runs.listing.RunSummary`), reading its metrics and settings from
+        disk; runs of its lineage that are in `listed` (run folders) become links."""
         from ftstudio.engine.runs import folder as runs
 
         self.summary = summary
@@ -99,10 +118,11 @@ class RunDetails(QWidget):
         esc = html.escape
         self.facts.setText(
             f"<b>{esc(summary.status)}</b> · {esc(task_title(summary.task).lower())} · model "
-            f"<b>{esc(short_source(summary.model))}</b> · data <b>{esc(short_source(summary.data))}</b> · "
+            f"<b>{esc(model_text(summary))}</b> · data <b>{esc(short_source(summary.data))}</b> · "
             f"best {esc(describe_best(summary))} · steps {steps} · started {created}"
         )
         self.facts.setToolTip(f"Model: {summary.model}\nData: {summary.data}\nFolder: {summary.run_dir}")
+        self._show_lineage(summary, listed)
         self._show_message(summary)
         records = runs.read_metrics(summary.run_dir)
         self.best_metrics.setText(best_evaluation_text(summary, records))
@@ -133,6 +153,8 @@ class RunDetails(QWidget):
         self.title.setText("Select a run to see its curves, settings and checkpoints.")
         self.facts.setText("")
         self.best_metrics.setText("")
+        self.chain = []
+        self.lineage.hide()
         self.message.hide()
         self.plots.clear_overlays()
         self.plots.load_records([])
@@ -150,7 +172,46 @@ class RunDetails(QWidget):
         self.plots.shutdown()
         self.plots.release_menus()
 
+    def lineage_text(self) -> str:
+        """The lineage line as shown, without markup ("" when the run started from a base model)."""
+        from PySide6.QtGui import QTextDocument
+
+        doc = QTextDocument()
+        doc.setHtml(self.lineage.text())
+        return doc.toPlainText() if self.lineage.isVisibleTo(self) else ""
+
     # ------------------------------------------------------------------ internals
+    def _show_lineage(self, summary: Any, listed: Iterable[Path]) -> None:
+        """'Started from: run X (continued pre-training on corpus.txt) ← base model', shown only
+        for a run whose model came from another run (a base model is in the facts already)."""
+        from ftstudio.engine.runs.lineage import RUN, ancestor_label, ancestor_note, lineage, started_from_run
+
+        self.chain = lineage(summary.run_dir)
+        if not started_from_run(self.chain):
+            self.lineage.hide()
+            return
+        known = {_resolved(p) for p in listed}
+        parts = []
+        for index, ancestor in enumerate(self.chain):
+            label = html.escape(ancestor_label(ancestor))
+            if ancestor.kind == RUN and _resolved(ancestor.run_dir) in known:
+                label = f'<a href="{index}">{label}</a>'
+            note = ancestor_note(ancestor)
+            parts.append(f"{label} <span style='color: {muted_color()};'>{html.escape(note)}</span>" if note else label)
+        self.lineage.setText("Started from: " + " ← ".join(parts))
+        self.lineage.setToolTip("\n".join(f"{ancestor_label(a)}: {a.checkpoint or a.run_dir or a.spec}"
+                                          for a in self.chain))
+        self.lineage.show()
+
+    @Slot(str)
+    def _on_lineage_link(self, href: str) -> None:
+        try:
+            ancestor = self.chain[int(href)]
+        except (ValueError, IndexError):
+            return
+        if ancestor.run_dir is not None:
+            self.sig_ancestor_clicked.emit(str(ancestor.run_dir))
+
     def _show_message(self, summary: Any) -> None:
         if not summary.message:
             self.message.hide()
@@ -190,6 +251,13 @@ def best_evaluation_text(summary: Any, records: list[dict[str, Any]]) -> str:
             text = html.escape(describe_metric(name, record[name]))
             parts.append(f"<b>{text}</b>" if name == summary.best_metric else text)
     return f"{what}, step {record.get('step')}: " + " · ".join(parts)
+
+
+def _resolved(path: Any) -> Path | None:
+    try:
+        return Path(path).resolve() if path is not None else None
+    except OSError:
+        return Path(path)
 
 
 def _fmt_value(value: Any) -> str:

@@ -13,14 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import (
-    QFileSystemWatcher,
-    Qt,
-    QTimer,
-    QUrl,
-    Signal,
-    Slot,
-)
+from PySide6.QtCore import Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -36,12 +29,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ftstudio.gui.runs.actions import finetune_action, overlay_hint, resume_action
 from ftstudio.gui.runs.details import RunDetails
 from ftstudio.gui.runs.table import COLUMNS, SORT_ROLE, RunsSortProxy, RunsTableModel, StatusBadgeDelegate
+from ftstudio.gui.runs.watch import RunsFolderWatcher
 from ftstudio.gui.style import error_color, muted_color
-
-WATCH_LIMIT = 200  # run folders watched (newest first); inotify watches are a shared resource
-REFRESH_DELAY_MS = 400  # one refresh for a burst of file events (a checkpoint is many renames)
 
 
 class RunsPanel(QWidget):
@@ -51,6 +43,8 @@ class RunsPanel(QWidget):
       sig_resume_requested(str run_dir): Resume was clicked (the main window starts training).
       sig_open_in_tester(str run_dir): Open in tester was clicked.
       sig_run_deleted(str run_dir): a run folder was deleted (views showing it should let go).
+      sig_finetune_from(str checkpoint): Fine-tune from this was clicked on a pre-training run;
+        the checkpoint folder (its best/, else last/) becomes the model of a new fine-tune.
 
     `confirm(title, text) -> bool` and `open_folder(path)` are attributes so tests (and embedders)
     can answer the delete question and skip the file manager (`confirm = None`: ask in a dialog).
@@ -59,6 +53,7 @@ class RunsPanel(QWidget):
     sig_resume_requested = Signal(str)
     sig_open_in_tester = Signal(str)
     sig_run_deleted = Signal(str)
+    sig_finetune_from = Signal(str)
 
     def __init__(self, runs_dir: str | Path | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -76,13 +71,8 @@ class RunsPanel(QWidget):
         self._picked: list[Path] = []  # selected run folders, in the order they were selected
         self._shown: tuple = ()
         self._sized = False
-        self._watcher = QFileSystemWatcher(self)
-        self._watcher.directoryChanged.connect(self._on_folder_changed)
-        self._debounce = QTimer(self)
-        self._debounce.setObjectName("runs-refresh-debounce")
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(REFRESH_DELAY_MS)
-        self._debounce.timeout.connect(self.refresh)
+        self._watcher = RunsFolderWatcher(self)
+        self._watcher.sig_changed.connect(self.refresh)
         self._build()
         self.refresh()
 
@@ -120,6 +110,8 @@ class RunsPanel(QWidget):
         self.resume_button.clicked.connect(self._on_resume)
         self.tester_button = QPushButton("Open in tester")
         self.tester_button.clicked.connect(self._on_open_in_tester)
+        self.finetune_button = QPushButton("Fine-tune from this")
+        self.finetune_button.clicked.connect(self._on_finetune)
         self.folder_button = QPushButton("Open folder")
         self.folder_button.clicked.connect(self._on_open_folder)
         self.delete_button = QPushButton("Delete…")
@@ -128,13 +120,15 @@ class RunsPanel(QWidget):
         bar.addWidget(self.filter, 1)
         bar.addWidget(self.refresh_button)
         bar.addSpacing(16)
-        for button in (self.resume_button, self.tester_button, self.folder_button, self.delete_button):
+        for button in (self.resume_button, self.tester_button, self.finetune_button, self.folder_button,
+                       self.delete_button):
             bar.addWidget(button)
         self.hint = QLabel("")
         self.hint.setWordWrap(True)
         self.hint.setTextFormat(Qt.TextFormat.PlainText)
 
         self.details = RunDetails()
+        self.details.sig_ancestor_clicked.connect(self._on_ancestor_clicked)
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
@@ -155,7 +149,6 @@ class RunsPanel(QWidget):
         """Re-read the runs folder, keeping the selection and the shown run where they still exist."""
         from ftstudio.engine.runs.listing import list_runs
 
-        self._debounce.stop()
         picked = list(self._picked)
         summaries = list_runs(self.runs_dir)
         self.table.selectionModel().blockSignals(True)
@@ -165,7 +158,7 @@ class RunsPanel(QWidget):
             self._select(run_dir, add=True)
         self.table.selectionModel().blockSignals(False)
         self._sync_details()
-        self._watch(summaries)
+        self._watcher.watch(self.runs_dir, summaries)
 
     def select_run(self, run_dir: str | Path, add: bool = False) -> bool:
         """Select a run (with `add`, also keep the current selection: its curves are overlaid)."""
@@ -188,10 +181,7 @@ class RunsPanel(QWidget):
 
     def shutdown(self) -> None:
         """Stop the refresh timer, the watcher and the plots' redraw timer."""
-        self._debounce.stop()
-        paths = self._watcher.directories() + self._watcher.files()
-        if paths:
-            self._watcher.removePaths(paths)
+        self._watcher.stop()
         self.details.shutdown()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
@@ -255,7 +245,7 @@ class RunsPanel(QWidget):
                 self.details.clear()
             else:
                 if primary_changed:
-                    self.details.show_run(runs[0])
+                    self.details.show_run(runs[0], listed=list(by_dir))
                 self.details.set_overlays(runs[1:])
         self._update_actions()
 
@@ -265,41 +255,25 @@ class RunsPanel(QWidget):
 
     def _update_actions(self) -> None:
         run = self._primary()
-        active = run is not None and _same(run.run_dir, self.active_run)
-        resumable = run is not None and run.can_resume and not active
+        resumable, why = resume_action(run, run is not None and _same(run.run_dir, self.active_run))
         self.resume_button.setEnabled(resumable)
-        if run is None:
-            why = "Select a run."
-        elif active:
-            why = "This run is training now."
-        elif not resumable:
-            why = f"Only a stopped or failed run with a last/ checkpoint can be resumed ({run.status})."
-        else:
-            why = "Continue this run from its last checkpoint."
         self.resume_button.setToolTip(why)
         for button in (self.tester_button, self.folder_button):
             button.setEnabled(run is not None)
+        source, why = finetune_action(run)
+        self.finetune_button.setEnabled(source is not None)
+        self.finetune_button.setToolTip(why)
         self.delete_button.setEnabled(
             bool(self._picked) and not any(_same(p, self.active_run) for p in self._picked)
         )
         if len(self._picked) > 1:
-            self._set_hint(self._overlay_hint(run))
+            self._set_hint(overlay_hint(run, self.details.overlay_ids, self.details.skipped))
         elif not self.model.rowCount():
             self._set_hint(f"No runs yet in {self.runs_dir}. Train one on the Train tab.")
         else:
             self._set_hint(
                 "Ctrl+click (or Shift+click) more runs to overlay their curves on the selected one."
             )
-
-    def _overlay_hint(self, run: Any) -> str:
-        """What the curves show when several runs are selected, and which were left out."""
-        shown = self.details.overlay_ids
-        text = f"Showing {run.run_id}"
-        text += f"; dashed curves: {', '.join(shown)}." if shown else "."
-        if self.details.skipped:
-            others = ", ".join(f"{o.run_id} ({o.task})" for o in self.details.skipped)
-            text += f" Not overlaid, as they are not {run.task} runs and their metrics differ: {others}."
-        return text
 
     def _set_hint(self, text: str, error: bool = False) -> None:
         color = error_color() if error else muted_color()
@@ -317,6 +291,21 @@ class RunsPanel(QWidget):
         run = self._primary()
         if run is not None:
             self.sig_open_in_tester.emit(str(run.run_dir))
+
+    @Slot()
+    def _on_finetune(self) -> None:
+        source, _why = finetune_action(self._primary())
+        if source is not None:
+            self.sig_finetune_from.emit(str(source))
+
+    @Slot(str)
+    def _on_ancestor_clicked(self, run_dir: str) -> None:
+        """Select a run named in the shown run's lineage (clearing a filter that hides it)."""
+        if not any(_same(s.run_dir, Path(run_dir)) for s in self.summaries()):
+            self._set_hint(f"Run {Path(run_dir).name} is no longer in {self.runs_dir}.", error=True)
+        elif not self.select_run(run_dir):  # hidden by the filter
+            self.filter.clear()
+            self.select_run(run_dir)
 
     @Slot()
     def _on_open_folder(self) -> None:
@@ -357,26 +346,6 @@ class RunsPanel(QWidget):
             QMessageBox.StandardButton.No,
         )
         return answer == QMessageBox.StandardButton.Yes
-
-    # ------------------------------------------------------------------ watching
-    def _watch(self, summaries: list[Any]) -> None:
-        wanted = []
-        if self.runs_dir.is_dir():
-            wanted.append(str(self.runs_dir))
-        elif self.runs_dir.parent.is_dir():
-            wanted.append(str(self.runs_dir.parent))  # see the runs folder appear
-        wanted += [str(s.run_dir) for s in summaries[:WATCH_LIMIT]]
-        current = set(self._watcher.directories())
-        stale = [p for p in current if p not in wanted]
-        if stale:
-            self._watcher.removePaths(stale)
-        new = [p for p in wanted if p not in current]
-        if new:
-            self._watcher.addPaths(new)
-
-    @Slot(str)
-    def _on_folder_changed(self, _path: str) -> None:
-        self._debounce.start()
 
 
 def _same(a: Path | None, b: Path | None) -> bool:

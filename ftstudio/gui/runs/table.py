@@ -42,6 +42,13 @@ def short_source(spec: str) -> str:
     return Path(text).name if ("/" in text or "\\" in text) and Path(text).name else text
 
 
+def model_text(summary: Any) -> str:
+    """The run's model as the list shows it: another run's checkpoint reads 'from <run id>' (its
+    folder name, best, says nothing), anything else by its name."""
+    parent = getattr(summary, "parent_run", "")
+    return f"from {parent}" if parent else short_source(summary.model)
+
+
 COLUMNS = ("Status", "Run", "Task", "Model", "Data", "Best", "Steps", "Started")
 SORT_ROLE = Qt.ItemDataRole.UserRole
 # The training panel's state-badge colours (resources/style.qss): white text reads on each.
@@ -117,7 +124,7 @@ class RunsTableModel(QAbstractTableModel):
         if column == "Task":
             return run.task
         if column == "Model":
-            return short_source(run.model)
+            return model_text(run)
         if column == "Data":
             return short_source(run.data)
         if column == "Best":

@@ -51,6 +51,7 @@ class TrainingPanel(QWidget):
       sig_run_finished(dict): how the run ended: {run_dir, status, message, best}.
       sig_state_changed(str state): the badge changed (ready, preparing, training, evaluating,
         saving, pausing, paused, stopping, stopped, finished, failed), for toolbars to mirror.
+      sig_finetune_from(str checkpoint): "Fine-tune from this" was clicked after a pre-training run.
 
     `show_dialogs` (default True) shows failures in a message box besides the inline banner;
     `open_folders` (default True) lets "Open run folder" launch the file manager. Tests turn
@@ -60,6 +61,7 @@ class TrainingPanel(QWidget):
     sig_run_started = Signal(str)
     sig_run_finished = Signal(object)
     sig_state_changed = Signal(str)
+    sig_finetune_from = Signal(str)
 
     def __init__(self, session, settings_provider: Callable[[], Any], runs_dir: str | Path | None = None,
                  parent: QWidget | None = None) -> None:
@@ -97,6 +99,10 @@ class TrainingPanel(QWidget):
                              (self.resume_button, self.resume), (self.stop_button, self.stop),
                              (self.open_run_button, self._on_open_run_clicked)):
             button.clicked.connect(slot)
+        # Offered once a pre-training run has a checkpoint to fine-tune from (engine's finetune_checkpoint).
+        self.finetune_button = QPushButton("Fine-tune from this")
+        self.finetune_button.clicked.connect(self._on_finetune_clicked)
+        self.finetune_button.hide()
         self.run_label = QLabel("No run yet")
         self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         buttons = QHBoxLayout()
@@ -104,6 +110,7 @@ class TrainingPanel(QWidget):
             buttons.addWidget(button)
         buttons.addSpacing(16)
         buttons.addWidget(self.run_label, 1)
+        buttons.addWidget(self.finetune_button)
         buttons.addWidget(self.open_run_button)
 
         self.run_progress = RunProgress()
@@ -200,6 +207,7 @@ class TrainingPanel(QWidget):
         self.log.clear()
         self.checkpoints.clear()
         self.banner.setVisible(False)
+        self.finetune_button.hide()
         self.run_progress.reset()
         self.run_dir = None
         self.run_label.setText("Preparing a run ...")
@@ -326,6 +334,7 @@ class TrainingPanel(QWidget):
         self._set_state(status)
         self.run_progress.hide_phase()
         self.plots.flush()
+        self._offer_finetune(result.get("run_dir"), status)
         if status == FAILED:
             text = message or "Training failed for an unknown reason; see the log."
             self._show_banner(f"Training failed: {text}", "error")
@@ -349,6 +358,18 @@ class TrainingPanel(QWidget):
             self._show_banner(summary, "ok")
             self.log.append_line(summary)
         self.sig_run_finished.emit(dict(result))
+
+    def _offer_finetune(self, run_dir: Any, status: str) -> None:
+        from ftstudio.engine.runs.lineage import finetune_checkpoint
+
+        source = finetune_checkpoint(run_dir, status, self._task) if run_dir else None
+        self.finetune_button.setProperty("source", str(source or ""))
+        self.finetune_button.setToolTip(f"Use {source} as Setup's model for a fine-tune on labelled data")
+        self.finetune_button.setVisible(source is not None)
+
+    @Slot()
+    def _on_finetune_clicked(self) -> None:
+        self.sig_finetune_from.emit(str(self.finetune_button.property("source") or ""))
 
     @Slot()
     def _on_open_run_clicked(self) -> None:
