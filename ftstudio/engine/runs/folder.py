@@ -56,7 +56,11 @@ def new_run_id(model: str, data: str) -> str:
     """A sortable, readable id: 20261122-101500-<model>-<data>."""
 
     def short(text: str) -> str:
-        name = Path(text.rstrip("/\\")).name or text
+        path = Path(text.rstrip("/\\"))
+        run = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+        if (path.name in ("best", "last") or path.parent.name == "checkpoints") and (run / "settings.json").is_file():
+            return f"after-{run.name[:15]}"  # a fine-tune of a run's checkpoint names that run's start
+        name = path.name or text
         name = re.sub(r"\.(csv|tsv|json|jsonl|parquet|txt)$", "", name, flags=re.I)
         return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-")[:32] or "x"
 
