@@ -189,7 +189,9 @@ def layer_table(model: nn.Module, kind: str, n: int = 0, epoch: int = 0) -> list
 def layer_plan(info: ModelInfo, freeze: str, epoch: int = 0, num_labels: int = 2) -> LayerPlan:
     """The layer table from inspect_model's counts, without torch. The head (pooler or dense
     layer, then the classifier) is estimated as hidden^2 + hidden + (hidden + 1) * num_labels,
-    which is what BERT, RoBERTa, DistilBERT, ELECTRA, DeBERTa and ALBERT all build."""
+    which is what BERT, RoBERTa, DistilBERT, ELECTRA, DeBERTa and ALBERT all build; with
+    `num_labels` 0 (pre-training) it is the language-model head (its output weights are tied to
+    the embeddings in BERT-style models, so they count there)."""
     kind, n = parse_freeze(freeze)
     hidden = info.hidden_size
     embeddings, layers = info.embedding_params, list(info.layer_params)
@@ -197,7 +199,10 @@ def layer_plan(info: ModelInfo, freeze: str, epoch: int = 0, num_labels: int = 2
         inner = info.intermediate_size or 4 * hidden
         layers = [4 * hidden * hidden + 2 * hidden * inner + inner + 9 * hidden] * info.num_layers
         embeddings = (info.vocab_size + info.max_position_embeddings + 2) * hidden + 2 * hidden
-    head = hidden * hidden + hidden + (hidden + 1) * num_labels
+    if num_labels > 0:
+        head = hidden * hidden + hidden + (hidden + 1) * num_labels
+    else:  # pre-training (no labels): the checkpoint's LM head, or BERT's transform plus a bias per word
+        head = info.other_params or hidden * hidden + 3 * hidden + info.vocab_size
     emb, layer_flags, head_flag = trainable_flags(kind, n, epoch, len(layers))
     rows = _rows([embeddings, *layers, head], [emb, *layer_flags, head_flag])
     trainable = sum(row["params"] for row in rows if row["trainable"])

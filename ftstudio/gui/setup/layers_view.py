@@ -99,7 +99,7 @@ class LayersView(QGroupBox):
 
     def set_num_labels(self, n: int) -> None:
         """The head's size depends on its outputs: classes, labels, or one value (regression)."""
-        self._num_labels = max(1, int(n))
+        self._num_labels = max(0, int(n))  # 0: pre-training's language-model head
         self._refresh()
 
     def plan(self) -> Any:
