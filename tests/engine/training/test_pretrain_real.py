@@ -53,7 +53,15 @@ def smollm2(tmp_path_factory) -> Path:
     gguf = next(Path(smol.__file__).parent.glob("*.gguf"))
     folder = tmp_path_factory.mktemp("smollm2") / "SmolLM2-135M"
     AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(folder)
-    AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(folder)
+    dequantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # transformers marks a model read from GGUF as quantized and will not save it: copy its
+    # (already dequantized) weights into a plain model of the same config.
+    config = dequantized.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config)
+    plain.load_state_dict(dequantized.state_dict())
+    plain.save_pretrained(folder)
     return folder
 
 
