@@ -28,11 +28,18 @@ def _train(model, batches, steps: int = 60, lr: float = 1e-2) -> None:
     torch.manual_seed(0)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
-    for _ in range(steps):
-        for batch in batches:
-            model(**batch).loss.backward()
-            optimizer.step()
-            optimizer.zero_grad()
+    # One thread: these matrices are tiny, and on a busy machine several threads wait on each
+    # other (seconds instead of a fraction of one).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for _ in range(steps):
+            for batch in batches:
+                model(**batch).loss.backward()
+                optimizer.step()
+                optimizer.zero_grad()
+    finally:
+        torch.set_num_threads(threads)
     model.eval()
 
 
@@ -82,10 +89,12 @@ def build_causal_lm(folder: Path, teach: bool = False) -> Path:
 
 
 def write_pretrain_run(runs_dir: Path, checkpoint: Path, base_model: str, objective: str,
-                       name: str = "20260101-120000-pretrain", step: int = 10, state_base: bool = True) -> Path:
+                       name: str = "20260101-120000-pretrain", step: int = 10, state_base: bool = True,
+                       new_head: bool | None = None) -> Path:
     """A finished pre-training run whose best/, last/ and checkpoints/step-N are copies of
     `checkpoint`, started from `base_model`. `state_base=False` leaves base_model out of the
-    checkpoint's task state (the run's settings.json still names it)."""
+    checkpoint's task state (the run's settings.json still names it); `new_head` records whether
+    the base lacked its head (None: not recorded)."""
     run = runs_dir / name
     run.mkdir(parents=True)
     now = time.time()
@@ -105,6 +114,8 @@ def write_pretrain_run(runs_dir: Path, checkpoint: Path, base_model: str, object
                   "whole_word_masking": False, "pack_texts": True}
     if state_base:
         task_state["base_model"] = base_model
+    if new_head is not None:
+        task_state["new_head"] = new_head
     trainer_state = {"global_step": step, "last_eval_step": step, "label_names": [], "max_length": 32,
                      "metrics": {"perplexity": 2.72, "token_accuracy": 0.8},
                      "task": {"name": "pretrain", "state": task_state}}

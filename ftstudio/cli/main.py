@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--pair", action="append", metavar="TEXT",
                          help="a pair model's second text, once per text, in order")
     predict.add_argument("--file", metavar="DATA",
-                         help="a labelled data file: print the task's metrics on it instead of predictions")
+                         help="a labelled data file: print the task's metrics on it instead of predictions "
+                              "(a language model: its perplexity on a .txt file, one text per line)")
     predict.add_argument("--json", action="store_true", help="print JSON lines")
     predict.add_argument("--device", default="cpu", help="cpu, cuda or mps")
     predict.add_argument("--top-k", type=int, default=10, metavar="N",
@@ -227,12 +228,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def _predict_language_model(args: argparse.Namespace, predictor: Any) -> int:
     """A pre-training run's predictions: each mask's likeliest words, or the continuation and the
-    next token's probabilities."""
+    next token's probabilities; with --file, its perplexity on a text file."""
     from ftstudio.cli.predictions import language_model_answer, print_language_model_answer, read_inputs
 
     if args.file:
-        raise SettingsError("--file tests a fine-tuned classifier on labelled data; this is a language model "
-                            "(a pre-training run): give it texts instead.")
+        from ftstudio.cli.predictions import print_perplexity
+        from ftstudio.engine.predict.text_perplexity import text_perplexity
+
+        print_perplexity(text_perplexity(predictor, args.file), Path(args.file).name, args.json)
+        return EXIT_OK
     if args.pair:
         raise SettingsError("--pair is only for classifiers trained on text pairs; this is a language model.")
     texts, _ = read_inputs(args.texts, None, False, sys.stdin)

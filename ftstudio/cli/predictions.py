@@ -124,6 +124,15 @@ def print_language_model_answer(answer: dict[str, Any], as_json: bool) -> None:
         print(f"    {shown_token(candidate['token']):<20} {candidate['score']:6.1%}")
 
 
+def print_perplexity(result: dict[str, Any], file_name: str, as_json: bool) -> None:
+    """A language model's perplexity and token accuracy on a text file, on one line."""
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    print(f"Perplexity {result['perplexity']:.4g} · token accuracy {result['token_accuracy']:.1%} on "
+          f"{result['rows']:,} texts ({result['predicted_tokens']:,} predicted tokens) from {file_name}")
+
+
 def shown_token(token: str) -> str:
     """A token as people can read it in a column: quoted, so a leading space or a line break shows."""
     return json.dumps(token, ensure_ascii=False)

@@ -65,7 +65,7 @@ def test_texts_from_stdin(capsys, monkeypatch, runs):
 @pytest.mark.parametrize(("args", "needle"), [
     (["the flight was great today"], "type [MASK]"),
     ([MASKED_PROMPT, "--pair", "other"], "--pair"),
-    (["--file", "data.csv"], "--file tests a fine-tuned classifier"),
+    (["--file", "data.csv"], "does not exist"),
     ([MASKED_PROMPT, "--top-k", "0"], "--top-k"),
 ])
 def test_bad_inputs_are_one_line_and_exit_2(capsys, runs, args, needle):
@@ -77,3 +77,18 @@ def test_bad_inputs_are_one_line_and_exit_2(capsys, runs, args, needle):
 def test_decoder_given_an_empty_text_is_one_line(capsys, runs):
     code, _, err = run_cli(capsys, "predict", str(runs["decoder"]), " ")
     assert code == 2 and "beginning of a text" in err and len(err.strip().splitlines()) == 1
+
+
+def test_file_gives_the_perplexity_on_its_texts(capsys, runs, tmp_path):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("the flight was great and the crew was lovely\n\nthe plane was late\n", encoding="utf-8")
+    code, out, err = run_cli(capsys, "predict", str(runs["decoder"]), "--file", str(texts))
+    assert code == 0, err
+    assert out.startswith("Perplexity ") and "on 2 texts" in out and out.rstrip().endswith("from texts.txt")
+    code, out, _ = run_cli(capsys, "predict", str(runs["decoder"]), "--file", str(texts), "--json")
+    result = json.loads(out)
+    assert result["rows"] == 2 and result["perplexity"] > 1 and 0 <= result["token_accuracy"] <= 1
+    table = tmp_path / "table.csv"
+    table.write_text("text,label\na,b\n", encoding="utf-8")
+    code, _, err = run_cli(capsys, "predict", str(runs["encoder"]), "--file", str(table))
+    assert code == 2 and "not plain text" in err and len(err.strip().splitlines()) == 1

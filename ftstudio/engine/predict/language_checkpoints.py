@@ -55,20 +55,35 @@ def objective_of_architectures(architectures: list[str] | None) -> str | None:
     return None
 
 
-def checkpoint_objective(folder: str | Path) -> str | None:
-    """The objective of a language-model checkpoint folder (a pre-training run's, or any folder
-    saved as ...ForMaskedLM / ...ForCausalLM / ...LMHeadModel); None for a classifier or another
-    model. A run folder is read through its best/, else last/ checkpoint."""
-    folder = Path(folder)
-    for candidate in (folder, folder / "best", folder / "last"):
+def checkpoint_folder(path: str | Path) -> Path | None:
+    """The checkpoint a path stands for: itself, or a run folder's best/, else last/."""
+    path = Path(path)
+    for candidate in (path, path / "best", path / "last"):
         if (candidate / "config.json").is_file():
-            task = saved_task(candidate)
-            if task.get("name") == PRETRAIN and task["state"].get("objective") in (MASKED, CAUSAL):
-                return str(task["state"]["objective"])
-            if task.get("name") and task.get("name") != PRETRAIN:
-                return None  # a classifier fine-tuned by ftstudio, whatever it started from
-            return objective_of_architectures(_read_json(candidate / "config.json").get("architectures"))
+            return candidate
     return None
+
+
+def checkpoint_objective(path: str | Path) -> str | None:
+    """The objective of a language-model checkpoint (a pre-training run's, or any folder saved as
+    ...ForMaskedLM / ...ForCausalLM / ...LMHeadModel); None for a classifier or another model."""
+    folder = checkpoint_folder(path)
+    if folder is None:
+        return None
+    task = saved_task(folder)
+    if task.get("name") == PRETRAIN and task["state"].get("objective") in (MASKED, CAUSAL):
+        return str(task["state"]["objective"])
+    if task.get("name") and task.get("name") != PRETRAIN:
+        return None  # a classifier fine-tuned by ftstudio, whatever it started from
+    return objective_of_architectures(_read_json(folder / "config.json").get("architectures"))
+
+
+def base_had_head(path: str | Path) -> bool | None:
+    """Whether the model a pre-training run started from had its language-model head, as the run
+    recorded it (`new_head` in the task state); None when the checkpoint does not say."""
+    folder = checkpoint_folder(path)
+    new_head = saved_task(folder).get("state", {}).get("new_head") if folder is not None else None
+    return (not new_head) if isinstance(new_head, bool) else None
 
 
 def run_of_checkpoint(path: str | Path) -> Path | None:
@@ -87,13 +102,10 @@ def checkpoint_base_model(path: str | Path) -> str | None:
     (`base_model`), else its run's settings.json `model`; None for a checkpoint made elsewhere."""
     from ftstudio.engine.runs.folder import SETTINGS_FILE
 
-    path = Path(path)
-    for candidate in (path, path / "best", path / "last"):
-        if (candidate / "config.json").is_file():
-            base = saved_task(candidate).get("state", {}).get("base_model")
-            if isinstance(base, str) and base.strip():
-                return base
-            break
+    folder = checkpoint_folder(path)
+    base = saved_task(folder).get("state", {}).get("base_model") if folder is not None else None
+    if isinstance(base, str) and base.strip():
+        return base
     run = run_of_checkpoint(path)
     if run is None:
         return None
@@ -120,16 +132,13 @@ def model_display_name(spec: str) -> str:
 def saved_mask_token(folder: str | Path) -> str | None:
     """The mask token a checkpoint's tokenizer files name (tokenizer_config.json, else
     special_tokens_map.json), read without loading the tokenizer; None when they name none."""
-    folder = Path(folder)
-    for candidate in (folder, folder / "best", folder / "last"):
-        if (candidate / "config.json").is_file():
-            for name in ("tokenizer_config.json", "special_tokens_map.json"):
-                token = _read_json(candidate / name).get("mask_token")
-                if isinstance(token, dict):  # an AddedToken written out: {"content": "<mask>", ...}
-                    token = token.get("content")
-                if isinstance(token, str) and token:
-                    return token
-            return None
+    checkpoint = checkpoint_folder(folder)
+    for name in ("tokenizer_config.json", "special_tokens_map.json") if checkpoint is not None else ():
+        token = _read_json(checkpoint / name).get("mask_token")
+        if isinstance(token, dict):  # an AddedToken written out: {"content": "<mask>", ...}
+            token = token.get("content")
+        if isinstance(token, str) and token:
+            return token
     return None
 
 

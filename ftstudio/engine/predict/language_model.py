@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ftstudio.engine.errors import CheckpointError, DatasetError, FtStudioError, ModelError, first_line
+from ftstudio.engine.errors import CheckpointError, DatasetError, ModelError, first_line
 from ftstudio.engine.predict.language_checkpoints import (
     CAUSAL,
     MASKED,
@@ -71,62 +71,60 @@ class LanguageModelPredictor:
         except (OSError, ValueError, KeyError, TypeError):
             max_length = None
         self.head_is_new = False
-        self._load(self.path, objective, device, max_length, CheckpointError, f"checkpoint {self.path}")
+        self._load(self.path, objective, device, max_length)
 
     @classmethod
     def base_model(cls, model_spec: str, objective: str | None = None, seed: int = 0,
                    device: str = "cpu") -> LanguageModelPredictor:
-        """The model a run started from, with its language-model head when it has one. Without
-        one (the embedded all-MiniLM-L6-v2 was saved without its MLM head) the head is random
-        (seeded by `seed`) and `head_is_new` is True: callers say so instead of showing noise."""
+        """The model a run started from, loaded as pre-training loads it: with its language-model
+        head when it has one. Without one (the embedded all-MiniLM-L6-v2 was saved without its
+        MLM head) the head is random (seeded by `seed`) and `head_is_new` is True: callers say so
+        instead of showing noise. The objective follows the model (`objective` is a fallback)."""
         import torch
 
-        from ftstudio.engine.models.files import read_config
-        from ftstudio.engine.models.objectives import pretraining_plan
-        from ftstudio.engine.models.sources import ensure_local, resolve_model_source
+        from ftstudio.engine.models.loading import load_model_and_tokenizer
+        from ftstudio.engine.models.sources import resolve_model_source
+        from ftstudio.engine.tasks.registry import get_task
 
         source = resolve_model_source(str(model_spec))
-        folder = ensure_local(source)
-        plan = pretraining_plan(read_config(folder), source.display)
+        torch.manual_seed(seed)
+        loaded = load_model_and_tokenizer(source, [], task=get_task("pretrain"))
         self = cls.__new__(cls)
         self.path = Path(str(model_spec))
         self.task_state = {}
-        torch.manual_seed(seed)
-        info = self._load(folder, objective or plan.objective, device, None, ModelError, source.display)
-        from ftstudio.engine.models.head import head_is_new
-
-        self.head_is_new = not plan.has_head or head_is_new(self.model, info)
+        self.head_is_new = bool(loaded.new_head)
+        self._use(loaded.model, loaded.tokenizer, getattr(loaded.task, "objective", objective) or MASKED, device,
+                  None, source.display)
         return self
 
-    def _load(self, folder: Path, objective: str, device: str, max_length: int | None,
-              error: type[FtStudioError], display: str) -> dict:
-        """Model and tokenizer from `folder`; a failure as one `error` line naming `display`."""
-        import torch
+    def _load(self, folder: Path, objective: str, device: str, max_length: int | None) -> None:
+        """A checkpoint's model and tokenizer; a failure as one CheckpointError line."""
+        from transformers import AutoTokenizer
 
         from ftstudio.engine.models.loading import quiet_transformers
 
+        try:
+            with quiet_transformers():
+                model = _auto_class(objective).from_pretrained(str(folder), use_safetensors=True)
+                tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"Cannot load checkpoint {folder} as a language model: {first_line(exc)}.") from None
+        self._use(model, tokenizer, objective, device, max_length, str(folder))
+
+    def _use(self, model: Any, tokenizer: Any, objective: str, device: str, max_length: int | None,
+             display: str) -> None:
+        import torch
+
         self.objective = objective
         self.device = torch.device(device)
-        try:
-            from transformers import AutoTokenizer
-
-            with quiet_transformers():
-                self.model, info = _auto_class(objective).from_pretrained(
-                    str(folder), use_safetensors=True, output_loading_info=True)
-                self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
-        except FtStudioError:
-            raise
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise error(f"Cannot load {display} as a language model: {first_line(exc)}.") from None
-        self.model.to(self.device).eval()
-        self.mask_token: str | None = self.tokenizer.mask_token if objective == MASKED else None
+        self.model, self.tokenizer = model.to(self.device).eval(), tokenizer
+        self.mask_token: str | None = tokenizer.mask_token if objective == MASKED else None
         if objective == MASKED and not self.mask_token:
             raise ModelError(f"The tokenizer of {display} has no mask token, so it cannot fill masks.")
-        limit = _position_limit(self.model.config)
+        limit = _position_limit(model.config)
         # The window it was trained on, within the positions the model has.
         self.max_length = min(max_length or DEFAULT_MAX_LENGTH, limit or DEFAULT_MAX_LENGTH)
         self._position_limit = limit
-        return info
 
     # ------------------------------------------------------------------ masks
     def mask_words(self, text: str, start: int, end: int) -> str:

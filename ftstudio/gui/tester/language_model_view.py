@@ -126,6 +126,7 @@ class LanguageModelView(QWidget):
         """Compare `path` with its run's base model if it is a language-model checkpoint (read
         from its files); False (and nothing pending) for any other model."""
         from ftstudio.engine.predict.language_checkpoints import (
+            base_had_head,
             checkpoint_base_model,
             checkpoint_objective,
             saved_mask_token,
@@ -136,14 +137,16 @@ class LanguageModelView(QWidget):
             self.shutdown()
             self._models = {"before": None, "after": None}
             return False
-        self.set_models(path, title, objective, checkpoint_base_model(path), saved_mask_token(path))
+        self.set_models(path, title, objective, checkpoint_base_model(path), saved_mask_token(path),
+                        base_had_head(path))
         return True
 
     def set_models(self, after: str, after_title: str, objective: str, base: str | None,
-                   mask_token: str | None = None) -> None:
+                   mask_token: str | None = None, base_has_head: bool | None = None) -> None:
         """Compare the checkpoint `after` (shown as `after_title`) with the run's `base` model
-        spec (None: unknown), both read as `objective` ("masked" or "causal")."""
-        before = (base, {"base": True, "objective": objective}) if base else None
+        spec (None: unknown), both read as `objective` ("masked" or "causal"). A base the run
+        recorded as headless (`base_has_head` False) is not loaded: it has nothing to show."""
+        before = (base, {"base": True, "objective": objective, "has_head": base_has_head}) if base else None
         models = {"after": (after, {}), "before": before}
         changed = models != self._models or objective != self.objective
         self._models, self.objective = models, objective
@@ -207,7 +210,12 @@ class LanguageModelView(QWidget):
                 self.service.cancel(SLOTS[name])
                 column.show_note(NO_BASE)
                 continue
-            self.service.language(SLOTS[name], model[0], text, **model[1])
+            if model[1].get("has_head") is False:
+                self.service.cancel(SLOTS[name])
+                self._show_no_head(column, text)
+                continue
+            options = {k: v for k, v in model[1].items() if k != "has_head"}
+            self.service.language(SLOTS[name], model[0], text, **options)
 
     def _answerable(self, text: str) -> bool:
         return self.objective != "masked" or has_mask(text, self.mask_token)
@@ -227,6 +235,11 @@ class LanguageModelView(QWidget):
             self.text.setPlaceholderText("The beginning of a text, then Enter")
         self.hint.setText(f'<span style="color: {muted_color()}">{text}</span><br>'
                           f'<span style="color: {muted_color()}">Try:</span> &nbsp;{links}')
+
+    def _show_no_head(self, column: LanguageModelColumn, text: str | None) -> None:
+        column.show_note(no_head_message(self._base_name or "The base model", self.objective))
+        self.sig_shown.emit({"slot": "before" if column is self.before else "after", "objective": self.objective,
+                             "text": text, "head_is_new": True})
 
     def _column(self, slot: str) -> tuple[str, LanguageModelColumn] | None:
         for name, value in SLOTS.items():
@@ -278,12 +291,13 @@ class LanguageModelView(QWidget):
             self.mask_token = info["mask_token"]  # the tokenizer's own, once it has loaded
             self._show_hint()
         if info.get("head_is_new"):
-            column.show_note(no_head_message(self._base_name or "The base model", self.objective))
-        elif info.get("text") is None:
+            self._show_no_head(column, info.get("text"))
+            return
+        if info.get("text") is None:
             column.show_idle(f"Type a sentence with {self.mask_token} and press Enter." if self.objective == "masked"
                              else "Type the beginning of a text and press Enter.")
             return
-        elif "masks" in info:
+        if "masks" in info:
             column.show_masks(info["masks"])
         else:
             column.show_continuation(str(info["text"]), info.get("continuation", ""), info.get("next_tokens") or [])

@@ -196,3 +196,19 @@ def test_base_model_without_a_head_says_its_head_is_new(models, tmp_path):
 def test_embedded_default_model_has_no_masked_lm_head():
     base = LanguageModelPredictor.base_model("default")
     assert base.head_is_new and base.objective == "masked" and base.mask_token == "[MASK]"
+
+
+# ------------------------------------------------------------------ a text file's perplexity
+def test_perplexity_of_a_text_file_before_and_after(models, decoder, tmp_path):
+    from ftstudio.engine.predict.text_perplexity import text_perplexity
+
+    texts = tmp_path / "texts.txt"
+    texts.write_text("the flight was great and the crew was lovely\n" * 3 + "\n", encoding="utf-8")
+    steps = []
+    after = text_perplexity(decoder, texts, progress=lambda done, total: steps.append((done, total)))
+    before = text_perplexity(LanguageModelPredictor.base_model(str(models["clm-base"])), texts)
+    assert after["rows"] == 3 and after["predicted_tokens"] > 0 and steps[-1][0] == steps[-1][1]
+    assert after["perplexity"] < before["perplexity"]  # the taught decoder knows this sentence
+    assert after["token_accuracy"] > before["token_accuracy"]
+    with pytest.raises(DatasetError, match="not plain text"):
+        text_perplexity(decoder, models["clm"] / "config.json")

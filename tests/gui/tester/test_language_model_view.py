@@ -40,6 +40,9 @@ def lm_runs(tmp_path_factory) -> dict[str, Path]:
         "causal": write_pretrain_run(runs, build_causal_lm(root / "clm", teach=True), str(clm_base), "causal",
                                      name="20260101-130000-clm", state_base=False),
         "headless": write_pretrain_run(runs, taught, str(headless), "masked", name="20260101-140000-headless"),
+        # As the trainer records it: the base had no head, so the tester need not load it to know.
+        "recorded": write_pretrain_run(runs, taught, "default", "masked", name="20260101-150000-recorded",
+                                       new_head=True),
         "headless-name": headless.name,
     }
 
@@ -150,6 +153,18 @@ def test_base_model_without_head_says_it_cannot_fill_masks(qtbot, tester, lm_run
     assert "cannot fill masks before pre-training" in view.before.message()
     assert lm_runs["headless-name"] in view.before.message()
     assert view.before.candidates() == [] and view.after.candidates()[0][0][0] == "great"
+
+
+def test_base_recorded_without_head_is_not_even_loaded(qtbot, tester, lm_runs):
+    asked = []
+    tester.service.language = lambda slot, *args, **kwargs: asked.append(slot)  # instance attribute: a spy
+    tester.set_run(lm_runs["recorded"])
+    view = tester.language_view
+    assert view.before.title.text() == "Before pre-training (all-MiniLM-L6-v2)"
+    assert "all-MiniLM-L6-v2 has no masked-language-modelling head" in view.before.message()
+    view.try_text(MASKED_PROMPT)
+    assert asked and set(asked) == {"lm-after"}
+    del tester.service.language
 
 
 def test_decoder_continues_text_before_and_after(qtbot, tester, lm_runs):
