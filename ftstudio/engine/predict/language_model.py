@@ -29,12 +29,6 @@ from ftstudio.engine.predict.language_checkpoints import (
 DEFAULT_MAX_LENGTH = 512
 
 
-def _auto_class(objective: str) -> Any:
-    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
-
-    return AutoModelForMaskedLM if objective == MASKED else AutoModelForCausalLM
-
-
 def _position_limit(config: Any) -> int | None:
     """The most positions the model has embeddings for (None: no fixed limit, e.g. RoPE models
     report a large number we take as it is)."""
@@ -55,9 +49,7 @@ class LanguageModelPredictor:
     """
 
     def __init__(self, path: str | Path, device: str = "cpu") -> None:
-        import json
-
-        from ftstudio.engine.predict.predictor import resolve_checkpoint
+        from ftstudio.engine.predict.predictor import _saved_state, resolve_checkpoint
 
         self.path = resolve_checkpoint(path)
         objective = checkpoint_objective(self.path)
@@ -66,10 +58,9 @@ class LanguageModelPredictor:
                                   "predict with it through ftstudio predict, which picks the right kind.")
         self.task_state: dict[str, Any] = dict(saved_task(self.path).get("state") or {})
         try:
-            saved = json.loads((self.path / "trainer_state.json").read_text(encoding="utf-8"))
-            max_length = int(saved["max_length"])
-        except (OSError, ValueError, KeyError, TypeError):
-            max_length = None
+            max_length = int(_saved_state(self.path)["max_length"])
+        except (KeyError, TypeError, ValueError):
+            max_length = None  # a checkpoint made elsewhere: the model's own limit
         self.head_is_new = False
         self._load(self.path, objective, device, max_length)
 
@@ -101,11 +92,12 @@ class LanguageModelPredictor:
         """A checkpoint's model and tokenizer; a failure as one CheckpointError line."""
         from transformers import AutoTokenizer
 
-        from ftstudio.engine.models.loading import quiet_transformers
+        from ftstudio.engine.models.loading import auto_model_class, quiet_transformers
 
+        kind = "masked-lm" if objective == MASKED else "causal-lm"
         try:
             with quiet_transformers():
-                model = _auto_class(objective).from_pretrained(str(folder), use_safetensors=True)
+                model = auto_model_class(kind).from_pretrained(str(folder), use_safetensors=True)
                 tokenizer = AutoTokenizer.from_pretrained(str(folder))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise CheckpointError(f"Cannot load checkpoint {folder} as a language model: {first_line(exc)}.") from None

@@ -31,6 +31,7 @@ from ftstudio.engine.predict.language_checkpoints import (
 )
 from ftstudio.gui.style import muted_color
 from ftstudio.gui.tester.language_model_column import LanguageModelColumn
+from ftstudio.gui.tester.perplexity_row import PerplexityRow
 
 TYPING_PAUSE_MS = 350
 MASKED_EXAMPLES = ("The flight was [MASK] and the crew was friendly.", "Paris is the [MASK] of France.")
@@ -119,6 +120,8 @@ class LanguageModelView(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.hint)
         layout.addWidget(scroll, 1)
+        self.file_row = PerplexityRow(self.service)
+        layout.addWidget(self.file_row)
         self._show_hint()
 
     # ------------------------------------------------------------------ public
@@ -150,6 +153,7 @@ class LanguageModelView(QWidget):
         models = {"after": (after, {}), "before": before}
         changed = models != self._models or objective != self.objective
         self._models, self.objective = models, objective
+        self.file_row.set_models(models)
         self.mask_token = mask_token or GENERIC_MASK
         self._base_name = model_display_name(base) if base else ""
         self.before.set_title(f"Before pre-training ({self._base_name})" if base else "Before pre-training")
@@ -197,6 +201,7 @@ class LanguageModelView(QWidget):
 
     def shutdown(self) -> None:
         self._typing.stop()
+        self.file_row.cancel()
         for slot in SLOTS.values():
             self.service.cancel(slot)
 

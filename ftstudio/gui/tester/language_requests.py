@@ -27,10 +27,16 @@ def language_facts(predictor: Any) -> dict:
             "head_is_new": bool(predictor.head_is_new)}
 
 
-def language_answer(predictor: Any, text: str | None, options: dict) -> dict:
+def language_answer(predictor: Any, text: str | None, options: dict, control: Any = None) -> dict:
     """The facts, plus "masks" (encoder) or "continuation" and "next_tokens" (decoder) for
-    `text`. No text (a warm-up load) or an untrained head (noise) gives the facts alone."""
+    `text`. No text (a warm-up load) or an untrained head (noise) gives the facts alone. With
+    `file` in the options: "evaluation", the perplexity on that text file (stops at `control`'s
+    check), measured even for an untrained head (it is the run's "before")."""
     facts = language_facts(predictor)
+    if options.get("file"):
+        from ftstudio.engine.predict.text_perplexity import text_perplexity
+
+        return {**facts, "evaluation": text_perplexity(predictor, options["file"], control=control)}
     if text is None or predictor.head_is_new:
         return facts
     top_k = int(options.get("top_k") or TOP_K)

@@ -5,11 +5,9 @@ folder), optionally compares it side by side with the base model or another chec
 tests a whole labelled file. Each answer is shown in its task's form (prediction_column.py):
 class probabilities, labels against their thresholds, a score on the training scale, or the text
 with its entities highlighted (token classification); a file test shows the task's metrics and
-details (file_test_box.py). A model trained on pairs of texts
-gets a second text box. A pre-training run's checkpoint (a language model) gets its own view
-instead (language_model_view.py): masks filled or text continued, before and after pre-training.
-All model work happens in `PredictService`'s thread; this file only arranges requests and shows
-answers.
+details (file_test_box.py). A model trained on pairs of texts gets a second text box; a
+pre-training run's checkpoint gets the language view instead (language_model_view.py). All model
+work happens in `PredictService`'s thread; this file only arranges requests and shows answers.
 """
 
 from __future__ import annotations

@@ -107,7 +107,7 @@ class PredictWorker(QObject):
       sig_progress(object): file evaluation progress, `done` and `total` rows.
       sig_result(object): for a "language" request: `objective`, `mask_token`, `head_is_new`,
         `text`, and `masks` (per mask [{token, score, sequence}]) or `continuation` and
-        `next_tokens`. Otherwise the model's facts, `label_names` and `predictions` (Prediction dicts:
+        `next_tokens`, or `evaluation` (text_perplexity's dict, for a file). Otherwise the model's facts, `label_names` and `predictions` (Prediction dicts:
         label, score, and the task's fields: probabilities; labels and thresholds; value; entities), or
         `evaluation` (the engine's evaluate_file result as a dict). A pair model asked without
         second texts answers with no predictions and `takes_pairs` True.
@@ -203,7 +203,8 @@ class PredictWorker(QObject):
 
         self.sig_busy.emit({**_head(request), "stage": "predicting", "path": request["model"],
                             **language_facts(predictor)})
-        answer = language_answer(predictor, request.get("text"), request.get("options") or {})
+        control = _EvalControl(self._book, request["slot"], request["id"], self._stopping)
+        answer = language_answer(predictor, request.get("text"), request.get("options") or {}, control)
         if self._wanted(request):
             self.sig_result.emit({**_head(request), "path": request["model"], "text": request.get("text"), **answer})
 
@@ -302,8 +303,9 @@ class PredictService(QObject):
     def language(self, slot: str, model: str, text: str | None, **options: Any) -> int:
         """Ask a language model (a pre-training checkpoint, or with `base=True` and `objective`
         the model spec a run started from) about `text`: the guesses for its masks, or its
-        continuation and next tokens (`top_k`, `max_new_tokens`). `text` None only loads the
-        model and reports its facts (objective, mask token, whether its head is untrained)."""
+        continuation and next tokens (`top_k`, `max_new_tokens`), or with `file` its perplexity
+        on a text file. `text` None (and no file) only loads the model and reports its facts
+        (objective, mask token, whether its head is untrained)."""
         return self._submit({"kind": "language", "slot": slot, "model": str(model), "text": text,
                              "options": options})
 

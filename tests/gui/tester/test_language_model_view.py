@@ -197,6 +197,27 @@ def test_back_to_a_classifier_restores_the_classifier_view(qtbot, tester, lm_run
         tester.try_text("great flight")
 
 
+def test_perplexity_on_a_text_file_before_and_after(qtbot, tester, lm_runs, tmp_path):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("the flight was great and the crew was lovely\n" * 4, encoding="utf-8")
+    tester.set_run(lm_runs["causal"])
+    row = tester.language_view.file_row
+    row.choose_file = lambda: str(texts)
+    with qtbot.waitSignal(row.sig_measured, timeout=WAIT_MS) as measured:
+        row.button.click()
+        assert not row.button.isEnabled()
+    result = measured.args[0]
+    assert result["file"] == str(texts) and result["after"]["rows"] == 4
+    assert result["after"]["perplexity"] < result["before"]["perplexity"]
+    line = row.summary.text()
+    assert line.startswith("On texts.txt (4 texts") and " before → <b>" in line and row.button.isEnabled()
+    bad = tmp_path / "table.csv"
+    bad.write_text("text,label\na,b\n", encoding="utf-8")
+    with qtbot.waitSignal(row.sig_measured, timeout=WAIT_MS) as measured:
+        row.measure(bad)
+    assert measured.args[0]["after"] is None and "not plain text" in row.summary.text()
+
+
 def test_screenshot_of_the_language_view(qtbot, tester, lm_runs, tmp_path):
     tester.set_run(lm_runs["masked"])
     view = tester.language_view
