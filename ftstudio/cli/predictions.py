@@ -129,7 +129,9 @@ def print_perplexity(result: dict[str, Any], file_name: str, as_json: bool) -> N
     if as_json:
         print(json.dumps(result, ensure_ascii=False))
         return
-    print(f"Perplexity {result['perplexity']:.4g} · token accuracy {result['token_accuracy']:.1%} on "
+    from ftstudio.engine.predict.text_perplexity import format_perplexity
+
+    print(f"Perplexity {format_perplexity(result['perplexity'])} · token accuracy {result['token_accuracy']:.1%} on "
           f"{result['rows']:,} texts ({result['predicted_tokens']:,} predicted tokens) from {file_name}")
 
 

@@ -54,6 +54,12 @@ def text_perplexity(predictor: Any, path: str | Path, control: Any = None, progr
     return {"task": "pretrain", "rows": len(texts), **outputs.metrics, "loss": loss, **outputs.details}
 
 
+def format_perplexity(value: float) -> str:
+    """A perplexity for people: four significant digits, whole numbers with separators from
+    1,000 up (a fresh head's perplexity runs to tens of thousands)."""
+    return f"{value:,.0f}" if value >= 1000 else f"{value:.4g}"
+
+
 class _Progress:
     """The evaluation loop reports progress to a reporter; callers here pass a plain function."""
 

@@ -21,18 +21,18 @@ IDLE_TEXT = "Measure both models on a text file of yours (one text per line): lo
 TEXT_FILTER = "Text files (*.txt);;All files (*)"
 
 
-def _number(value: float) -> str:
-    return f"{value:.4g}"
+def measure_line(file_name: str, results: dict[str, dict], before_head_is_new: bool = False) -> str:
+    """Rich text: perplexity and token accuracy after (and before, when measured), in bold after;
+    a base model without its head is measured with the random head pre-training started from."""
+    from ftstudio.engine.predict.text_perplexity import format_perplexity as _number
 
-
-def measure_line(file_name: str, results: dict[str, dict]) -> str:
-    """Rich text: perplexity and token accuracy after (and before, when measured), in bold after."""
     after, before = results.get("after"), results.get("before")
     shown = after or before or {}
     source = f"{html.escape(file_name)} ({shown.get('rows', 0):,} texts, {shown.get('predicted_tokens', 0):,} " \
              "predicted tokens)"
     if after and before:
-        return (f"On {source}: perplexity {_number(before['perplexity'])} before → "
+        random_head = " (random head)" if before_head_is_new else ""
+        return (f"On {source}: perplexity {_number(before['perplexity'])} before{random_head} → "
                 f"<b>{_number(after['perplexity'])}</b> after · token accuracy {before['token_accuracy']:.1%} → "
                 f"<b>{after['token_accuracy']:.1%}</b>")
     return (f"On {source}: perplexity <b>{_number(shown.get('perplexity', 0.0))}</b> · token accuracy "
@@ -59,6 +59,7 @@ class PerplexityRow(QWidget):
         self._pending: set[str] = set()
         self._results: dict[str, dict | None] = {}
         self._errors: list[str] = []
+        self._before_head_is_new = False
         self.button = QPushButton("Perplexity on a text file…")
         self.button.setToolTip("A .txt file, one text per line, like the pre-training data (texts the run did "
                                "not train on say most)")
@@ -110,6 +111,8 @@ class PerplexityRow(QWidget):
     def _on_result(self, info: dict) -> None:
         name = self._name(info["slot"])
         if name is not None and name in self._pending:
+            if name == "before":
+                self._before_head_is_new = bool(info.get("head_is_new"))
             self._finish(name, info.get("evaluation"))
 
     @Slot(object)
@@ -135,7 +138,7 @@ class PerplexityRow(QWidget):
             errors = "".join(f'<br><span style="color: {error_color()}">{html.escape(e)}</span>' for e in self._errors)
             self.summary.setStyleSheet("")
             self.summary.setTextFormat(Qt.TextFormat.RichText)
-            self.summary.setText(measure_line(Path(self._path).name, found) + errors)
+            self.summary.setText(measure_line(Path(self._path).name, found, self._before_head_is_new) + errors)
         self.sig_measured.emit({"file": self._path, **self._results})
 
     def _show(self, text: str, muted: bool) -> None:

@@ -227,3 +227,14 @@ def test_screenshot_of_the_language_view(qtbot, tester, lm_runs, tmp_path):
     qtbot.waitExposed(tester)
     path = tmp_path / "language-view.png"
     assert tester.grab().save(str(path)) and path.stat().st_size > 0
+
+
+def test_measure_line_says_when_the_before_had_a_random_head():
+    from ftstudio.gui.tester.perplexity_row import measure_line
+
+    before = {"rows": 400, "predicted_tokens": 478, "perplexity": 69538.6, "token_accuracy": 0.0}
+    after = {**before, "perplexity": 25.243, "token_accuracy": 0.113}
+    line = measure_line("corpus.txt", {"before": before, "after": after}, before_head_is_new=True)
+    assert line == ("On corpus.txt (400 texts, 478 predicted tokens): perplexity 69,539 before (random head) → "
+                    "<b>25.24</b> after · token accuracy 0.0% → <b>11.3%</b>")
+    assert "before" not in measure_line("corpus.txt", {"after": after})
