@@ -45,7 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run from its last checkpoint")
     train.add_argument("--quiet", action="store_true", help="only print evaluations and the result")
 
-    predict = sub.add_parser("predict", help="predict with a checkpoint or run, or test it on a labelled file")
+    predict = sub.add_parser("predict", help="predict with a checkpoint or run, or test it on a labelled file",
+                             description="Predict with a checkpoint or run folder. A classifier prints labels and "
+                                         "probabilities; a pre-training run's masked language model prints its "
+                                         "guesses for each [MASK] in the text, a decoder its continuation and the "
+                                         "next token's probabilities.")
     predict.add_argument("checkpoint", help="checkpoint folder or run folder (uses best/)")
     predict.add_argument("texts", nargs="*",
                          help="texts to predict ('-' reads lines from stdin; for a pair model each line is "
@@ -53,9 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--pair", action="append", metavar="TEXT",
                          help="a pair model's second text, once per text, in order")
     predict.add_argument("--file", metavar="DATA",
-                         help="a labelled data file: print the task's metrics on it instead of predictions")
+                         help="a labelled data file: print the task's metrics on it instead of predictions "
+                              "(a language model: its perplexity on a .txt file, one text per line)")
     predict.add_argument("--json", action="store_true", help="print JSON lines")
     predict.add_argument("--device", default="cpu", help="cpu, cuda or mps")
+    predict.add_argument("--top-k", type=int, default=10, metavar="N",
+                         help="language models: how many guesses per mask, or next tokens, to print")
+    predict.add_argument("--max-new-tokens", type=int, default=40, metavar="N",
+                         help="decoder language models: how many tokens the printed continuation has")
 
     runs = sub.add_parser("runs", help="list past runs, or show one (with its lineage)")
     runs.add_argument("run", nargs="?", help="a run id (or its start) or run folder: show that run in full")
@@ -195,11 +204,17 @@ def _exit_status_of(result: Any, signum: int | None) -> int:
 # ------------------------------------------------------------------ predict / runs / models / data
 def cmd_predict(args: argparse.Namespace) -> int:
     from ftstudio.cli.predictions import print_evaluation, print_prediction, read_inputs
-    from ftstudio.engine.predict.predictor import Predictor
+    from ftstudio.engine.predict.predictor import load_predictor
 
     if not args.texts and not args.file:
         raise SettingsError("Give texts to predict, '-' to read them from stdin, or --file DATA to test on a file.")
-    predictor = Predictor(args.checkpoint, device=args.device)
+    if args.top_k < 1 or args.max_new_tokens < 0:
+        raise SettingsError("--top-k must be at least 1 and --max-new-tokens at least 0.")
+    predictor = load_predictor(args.checkpoint, device=args.device)
+    from ftstudio.engine.predict.language_model import LanguageModelPredictor
+
+    if isinstance(predictor, LanguageModelPredictor):
+        return _predict_language_model(args, predictor)
     if args.file:
         from ftstudio.engine.predict.file_evaluation import evaluate_file
 
@@ -208,6 +223,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
     texts, pairs = read_inputs(args.texts, args.pair, predictor.takes_pairs, sys.stdin)
     for prediction in predictor.predict(texts, pairs=pairs):
         print_prediction(prediction, args.json)
+    return EXIT_OK
+
+
+def _predict_language_model(args: argparse.Namespace, predictor: Any) -> int:
+    """A pre-training run's predictions: each mask's likeliest words, or the continuation and the
+    next token's probabilities; with --file, its perplexity on a text file."""
+    from ftstudio.cli.predictions import language_model_answer, print_language_model_answer, read_inputs
+
+    if args.file:
+        from ftstudio.cli.predictions import print_perplexity
+        from ftstudio.engine.predict.text_perplexity import text_perplexity
+
+        print_perplexity(text_perplexity(predictor, args.file), Path(args.file).name, args.json)
+        return EXIT_OK
+    if args.pair:
+        raise SettingsError("--pair is only for classifiers trained on text pairs; this is a language model.")
+    texts, _ = read_inputs(args.texts, None, False, sys.stdin)
+    for text in texts:
+        print_language_model_answer(language_model_answer(predictor, text, args.top_k, args.max_new_tokens), args.json)
     return EXIT_OK
 
 

@@ -1,5 +1,7 @@
 """`ftstudio predict`'s input and output: texts (and a pair model's second texts) in, one line
-per prediction out (or JSON lines), and a test file's metrics as a table."""
+per prediction out (or JSON lines), and a test file's metrics as a table. A language model (a
+pre-training run) prints its guesses for each mask, or its continuation and next-token
+probabilities."""
 
 from __future__ import annotations
 
@@ -89,3 +91,50 @@ def print_entity_confusion(confusion: dict[str, Any]) -> None:
     print("  " + " " * width + "".join(f"{name[:width - 1]:>{width}}" for name in labels))
     for name, row in zip(labels, confusion["matrix"], strict=True):
         print(f"  {name[:width - 1]:<{width}}" + "".join(f"{count:>{width}}" for count in row))
+
+
+# ------------------------------------------------------------------ language models
+def language_model_answer(predictor: Any, text: str, top_k: int, max_new_tokens: int) -> dict[str, Any]:
+    """One text's answer as a JSON-ready dict: {"text", "masks": [[candidate, ...] per mask]} for
+    a masked LM, {"text", "continuation", "next_tokens"} for a causal one."""
+    if predictor.objective == "masked":
+        return {"text": text, "masks": predictor.fill_mask(text, top_k=top_k)}
+    return {"text": text, **predictor.continue_text(text, max_new_tokens=max_new_tokens, top_k=top_k)}
+
+
+def print_language_model_answer(answer: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(answer, ensure_ascii=False))
+        return
+    print(answer["text"])
+    if "masks" in answer:
+        masks = answer["masks"]
+        for number, candidates in enumerate(masks, 1):
+            if len(masks) > 1:
+                print(f"  mask {number} of {len(masks)}:")
+            indent = "    " if len(masks) > 1 else "  "
+            for candidate in candidates:
+                print(f"{indent}{candidate['token']:<20} {candidate['score']:6.1%}")
+        if len(masks) == 1 and masks[0]:
+            print(f"  best: {masks[0][0]['sequence']}")
+        return
+    print(f"  continuation: {shown_token(answer['continuation'])}")
+    print("  next token:")
+    for candidate in answer["next_tokens"]:
+        print(f"    {shown_token(candidate['token']):<20} {candidate['score']:6.1%}")
+
+
+def print_perplexity(result: dict[str, Any], file_name: str, as_json: bool) -> None:
+    """A language model's perplexity and token accuracy on a text file, on one line."""
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    from ftstudio.engine.predict.text_perplexity import format_perplexity
+
+    print(f"Perplexity {format_perplexity(result['perplexity'])} · token accuracy {result['token_accuracy']:.1%} on "
+          f"{result['rows']:,} texts ({result['predicted_tokens']:,} predicted tokens) from {file_name}")
+
+
+def shown_token(token: str) -> str:
+    """A token as people can read it in a column: quoted, so a leading space or a line break shows."""
+    return json.dumps(token, ensure_ascii=False)

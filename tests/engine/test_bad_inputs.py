@@ -222,6 +222,9 @@ def bad_inputs(tmp: Path, model: Path, data: Path) -> list[BadInput]:
         BadInput("resume with other settings", "run", ("only --resume",),
                  command=["train", "--resume", str(no_train), "--epochs", "2"]),
         BadInput("predict with a checkpoint of another task", "run", ("not a text or token classifier",),
+                 command=["predict", vision, "hello"]),
+        # The tiny model is a masked language model: it predicts, but only where a mask is typed.
+        BadInput("predict with a language model, no mask typed", "run", ("[mask]",),
                  command=["predict", str(model), "hello"]),
         BadInput("predict with a missing checkpoint", "run", ("does not exist",),
                  command=["predict", str(tmp / "nope"), "hello"]),

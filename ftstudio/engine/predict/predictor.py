@@ -65,19 +65,48 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def _check_is_classifier(path: Path) -> None:
-    """Refuse a checkpoint of another task: loading a masked-LM or QA checkpoint as a classifier
-    silently adds a random head, and its 'predictions' would be noise with LABEL_0/LABEL_1."""
+    """Refuse a checkpoint with no head we predict with: loading a QA or headless checkpoint as a
+    classifier silently adds a random head, and its 'predictions' would be noise with
+    LABEL_0/LABEL_1. Classifiers and language models (masked or causal LM heads) pass."""
+    from ftstudio.engine.predict.language_checkpoints import LANGUAGE_MODEL_HEADS
+
     try:
         config = json.loads((path / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"config.json in {path} is unreadable ({exc}).") from None
     architectures = config.get("architectures") if isinstance(config, dict) else None
-    heads = ("ForSequenceClassification", "ForTokenClassification")
+    heads = ("ForSequenceClassification", "ForTokenClassification", *LANGUAGE_MODEL_HEADS)
     if not architectures or not any(str(a).endswith(heads) for a in architectures):
         kind = architectures[0] if architectures else "model without a task head"
         raise CheckpointError(
-            f"{path} is a {kind} checkpoint, not a text or token classifier. Fine-tune it first "
-            "(ftstudio train --model ...), or give a run folder or one of its checkpoints."
+            f"{path} is a {kind} checkpoint, not a text or token classifier or a language model. Fine-tune it "
+            "first (ftstudio train --model ...), or give a run folder or one of its checkpoints."
+        )
+
+
+def load_predictor(path: str | Path, device: str = "cpu") -> Any:
+    """The predictor a checkpoint or run folder calls for: a LanguageModelPredictor for a
+    pre-training run or any masked/causal language model, else a (classification) Predictor."""
+    from ftstudio.engine.predict.language_checkpoints import checkpoint_objective
+
+    folder = resolve_checkpoint(path)
+    if checkpoint_objective(folder) is not None:
+        from ftstudio.engine.predict.language_model import LanguageModelPredictor
+
+        return LanguageModelPredictor(folder, device=device)
+    return Predictor(folder, device=device)
+
+
+def _refuse_language_model(path: Path) -> None:
+    """A language model loaded as a classifier would get a random head: say what to use instead."""
+    from ftstudio.engine.predict.language_checkpoints import checkpoint_objective
+
+    objective = checkpoint_objective(path)
+    if objective is not None:
+        what = "fills masked words" if objective == "masked" else "continues text"
+        raise CheckpointError(
+            f"{path} is a language model (it {what}), not a classifier: load it with "
+            "load_predictor() or LanguageModelPredictor, or fine-tune it on labelled data first."
         )
 
 
@@ -102,6 +131,7 @@ class Predictor:
         from ftstudio.engine.tasks.registry import task_of_config
 
         self.path = resolve_checkpoint(path)
+        _refuse_language_model(self.path)
         self.device = torch.device(device)
         saved = _saved_state(self.path)
         saved_task = saved.get("task") if isinstance(saved.get("task"), dict) else {}
@@ -197,4 +227,4 @@ class Predictor:
         return results
 
 
-__all__ = ["Prediction", "Predictor", "resolve_checkpoint", "FtStudioError"]
+__all__ = ["Prediction", "Predictor", "load_predictor", "resolve_checkpoint", "FtStudioError"]

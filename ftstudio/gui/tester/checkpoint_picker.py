@@ -26,14 +26,17 @@ def _fmt_metrics(metrics: dict, task: dict | None = None) -> str:
     from ftstudio.engine.tasks.metric_names import metric_label
     from ftstudio.engine.tasks.registry import TASKS
 
-    found = TASKS.get(str((task or {}).get("name") or "single-label"), TASKS["single-label"])
+    name = str((task or {}).get("name") or "single-label")
+    found = TASKS.get(name, TASKS["single-label"])
     names = [n for n in ("accuracy", "f1") if n in found.metric_names] or list(found.headline)
+    if name == "pretrain":  # a language model: how well it predicts held-out text
+        names = ["perplexity"]
     shown = []
     for name in names[:2]:
         value = metrics.get(name)
         if isinstance(value, (int, float)):
             # Errors are in the data's units: significant digits, not three decimals.
-            number = f"{value:.3g}" if name in LOWER_IS_BETTER else f"{value:.3f}"
+            number = f"{value:.3g}" if name in LOWER_IS_BETTER or name == "perplexity" else f"{value:.3f}"
             shown.append(f"{metric_label(name)} {number}")
     return f", {', '.join(shown)}" if shown else ""
 

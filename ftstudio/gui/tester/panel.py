@@ -5,9 +5,9 @@ folder), optionally compares it side by side with the base model or another chec
 tests a whole labelled file. Each answer is shown in its task's form (prediction_column.py):
 class probabilities, labels against their thresholds, a score on the training scale, or the text
 with its entities highlighted (token classification); a file test shows the task's metrics and
-details (file_test_box.py). A model trained on pairs of texts
-gets a second text box. All model work happens in `PredictService`'s thread; this file only
-arranges requests and shows answers.
+details (file_test_box.py). A model trained on pairs of texts gets a second text box; a
+pre-training run's checkpoint gets the language view instead (language_model_view.py). All model
+work happens in `PredictService`'s thread; this file only arranges requests and shows answers.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from ftstudio.gui.tester.checkpoint_picker import BASE_MODEL, CheckpointPicker
 from ftstudio.gui.tester.file_test_box import FileTestBox
+from ftstudio.gui.tester.language_model_view import LanguageModelView
 from ftstudio.gui.tester.predict_worker import PredictService
 from ftstudio.gui.tester.prediction_column import REGRESSION, TOKENS, PredictionColumn
 from ftstudio.gui.tester.text_entry import EXAMPLES, PAIR_EXAMPLES, TextEntry
@@ -136,10 +137,13 @@ class TesterPanel(QWidget):
         self.splitter.setChildrenCollapsible(False)
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
+        self.language_view = LanguageModelView(self.service)
+        self.language_view.hide()
         layout = QVBoxLayout(self)
         layout.addLayout(pick_row)
         layout.addWidget(self.entry)
         layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.language_view, 1)
         self._update_titles()
         self._update_pair_box()
 
@@ -154,6 +158,7 @@ class TesterPanel(QWidget):
             picker.set_run(self.run_dir, others)
         self._update_titles()
         self._update_pair_box()
+        self._update_mode()
 
     def refresh_checkpoints(self) -> None:
         """Re-read the run's checkpoints (call when a checkpoint lands during training)."""
@@ -161,9 +166,13 @@ class TesterPanel(QWidget):
             picker.refresh()
         self._update_titles()
         self._update_pair_box()
+        self._update_mode()
 
     def try_text(self, text: str, second: str | None = None) -> None:
         """Put `text` (and `second`, for a pair model) in the boxes and predict."""
+        if self.language_mode():
+            self.language_view.try_text(text)
+            return
         self.entry.set_texts(text, second)
         self.predict_now()
 
@@ -188,6 +197,9 @@ class TesterPanel(QWidget):
     def predict_now(self) -> None:
         """Predict the box's text with the picked model (and the compare model, if on)."""
         self._typing.stop()
+        if self.language_mode():
+            self.language_view.predict_now()
+            return
         text = self.entry.first()
         if not text:
             return
@@ -198,12 +210,30 @@ class TesterPanel(QWidget):
     def shutdown(self, timeout_ms: int = 30000) -> bool:
         """Stop the typing timer and the prediction thread (the owner calls this on close)."""
         self._typing.stop()
+        self.language_view.shutdown()
         self.file_box.shutdown()
         return self.service.shutdown(timeout_ms)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         self.shutdown()
         super().closeEvent(event)
+
+    def language_mode(self) -> bool:
+        """Whether the picked model is a language model (a pre-training run): then the language
+        view replaces the text box, the compare column and the file test."""
+        return not self.language_view.isHidden()
+
+    def _update_mode(self) -> None:
+        """The language view for a pre-training checkpoint (it reads the checkpoint's files, which
+        is cheap), the classifier's tester for anything else."""
+        language = self.language_view.use_checkpoint(self.picker.current_path(), self.picker.currentText())
+        for widget in (self.entry, self.splitter, self.compare_box, self.compare_picker):
+            widget.setVisible(not language)
+        self.language_view.setVisible(language)
+        if language:
+            self._typing.stop()
+            for slot in ("a", "b", "file"):
+                self.service.cancel(slot)
 
     # ------------------------------------------------------------------ requests
     def _request(self, slot: str, picker: CheckpointPicker, column: PredictionColumn, text: str) -> None:
@@ -275,7 +305,8 @@ class TesterPanel(QWidget):
     def _on_model_changed(self, _path: str) -> None:
         self._update_titles()
         self._update_pair_box()
-        if self.entry.first():
+        self._update_mode()
+        if self.entry.first() and not self.language_mode():
             self.predict_now()
 
     @Slot(str)
@@ -331,6 +362,8 @@ class TesterPanel(QWidget):
 
     @Slot(object)
     def _on_failed(self, info: dict) -> None:
+        if info["slot"] not in ("a", "b", "file"):  # the language view's own
+            return
         if info["slot"] == "file":
             self._show_file_error(info["message"])
         else:

@@ -105,7 +105,9 @@ class PredictWorker(QObject):
         or "evaluating"; `path` is the model being used; once the model is loaded, also what
         `model_facts` gives (`task`, `task_state`, `takes_pairs`).
       sig_progress(object): file evaluation progress, `done` and `total` rows.
-      sig_result(object): the model's facts, `label_names` and `predictions` (Prediction dicts:
+      sig_result(object): for a "language" request: `objective`, `mask_token`, `head_is_new`,
+        `text`, and `masks` (per mask [{token, score, sequence}]) or `continuation` and
+        `next_tokens`, or `evaluation` (text_perplexity's dict, for a file). Otherwise the model's facts, `label_names` and `predictions` (Prediction dicts:
         label, score, and the task's fields: probabilities; labels and thresholds; value; entities), or
         `evaluation` (the engine's evaluate_file result as a dict). A pair model asked without
         second texts answers with no predictions and `takes_pairs` True.
@@ -134,6 +136,8 @@ class PredictWorker(QObject):
                 return
             if request["kind"] == "predict":
                 self._predict(request, predictor)
+            elif request["kind"] == "language":
+                self._language(request, predictor)
             else:
                 self._evaluate(request, predictor)
         except Exception as exc:  # every failure becomes a message; the thread must live on
@@ -155,7 +159,11 @@ class PredictWorker(QObject):
         import_transformers()  # whole, before the Setup tab's data work can see it half-imported
         from ftstudio.engine.predict.predictor import Predictor  # torch import: seconds, so only here
 
-        if options.get("label_names"):
+        if request["kind"] == "language":  # a pre-training run's checkpoint, or the model it started from
+            from ftstudio.gui.tester.language_requests import load_language_model
+
+            predictor = load_language_model(model, options)
+        elif options.get("label_names"):
             # The base model: the spec loaded with a fresh head for the run's labels and task
             # (a regression head in the run's units, a pair model fed pairs), so the 'before'
             # column shows the same kind of answer as the 'after' one.
@@ -189,6 +197,16 @@ class PredictWorker(QObject):
         predictions = predictor.predict(list(request["texts"]), pairs=second)
         if self._wanted(request):
             self.sig_result.emit({**answer, "predictions": [_plain(p) for p in predictions]})
+
+    def _language(self, request: dict, predictor: Any) -> None:
+        from ftstudio.gui.tester.language_requests import language_answer, language_facts
+
+        self.sig_busy.emit({**_head(request), "stage": "predicting", "path": request["model"],
+                            **language_facts(predictor)})
+        control = _EvalControl(self._book, request["slot"], request["id"], self._stopping)
+        answer = language_answer(predictor, request.get("text"), request.get("options") or {}, control)
+        if self._wanted(request):
+            self.sig_result.emit({**_head(request), "path": request["model"], "text": request.get("text"), **answer})
 
     def _evaluate(self, request: dict, predictor: Any) -> None:
         from ftstudio.engine.predict.file_evaluation import evaluate_file
@@ -281,6 +299,15 @@ class PredictService(QObject):
             {"kind": "predict", "slot": slot, "model": str(model), "texts": list(texts),
              "pairs": list(pairs) if pairs is not None else None, "options": options}
         )
+
+    def language(self, slot: str, model: str, text: str | None, **options: Any) -> int:
+        """Ask a language model (a pre-training checkpoint, or with `base=True` and `objective`
+        the model spec a run started from) about `text`: the guesses for its masks, or its
+        continuation and next tokens (`top_k`, `max_new_tokens`), or with `file` its perplexity
+        on a text file. `text` None (and no file) only loads the model and reports its facts
+        (objective, mask token, whether its head is untrained)."""
+        return self._submit({"kind": "language", "slot": slot, "model": str(model), "text": text,
+                             "options": options})
 
     def evaluate(self, slot: str, model: str, data: str, **options: Any) -> int:
         """Ask for `evaluate_file` of the data file `data` with `model`; returns the request id."""
