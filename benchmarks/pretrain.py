@@ -131,8 +131,9 @@ def speed(data: dict[str, Any], scratch: Path, opts: dict[str, Any], model: str,
     texts = Path(data["corpus"]).read_text(encoding="utf-8").splitlines()
     folder = scratch / "speed-data"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "train.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
-    (folder / "validation.txt").write_text("\n".join(texts[:64]) + "\n", encoding="utf-8")
+    # A small validation file of its own texts (a text also in train.txt would be dropped as a duplicate).
+    (folder / "train.txt").write_text("\n".join(texts[:-64]) + "\n", encoding="utf-8")
+    (folder / "validation.txt").write_text("\n".join(texts[-64:]) + "\n", encoding="utf-8")
     cfg = {"model_dir": model, "data_dir": str(folder), "max_length": 128, "batch_size": 16,
            "max_steps": opts["speed_steps"], "learning_rate": 1e-4, "seed": 42}
     found: dict[str, list[dict[str, Any]]] = {peer: [] for peer in SPEED_PEERS}
