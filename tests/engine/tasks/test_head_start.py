@@ -116,13 +116,16 @@ def test_token_classification_marks_words_as_inside_text_for_byte_level_tokenize
                                 special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
     trainer.save_model(str(tmp_path))
     folder = tmp_path / "roberta"
-    RobertaTokenizer(vocab_file=str(tmp_path / "vocab.json"), merges_file=str(tmp_path / "merges.txt")).save_pretrained(folder)
+    # (transformers 5 takes vocab= and merges=; vocab_file= would give a 5-token vocabulary)
+    RobertaTokenizer(vocab=str(tmp_path / "vocab.json"), merges=str(tmp_path / "merges.txt")).save_pretrained(folder)
     config = RobertaConfig(vocab_size=300, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                            intermediate_size=20, max_position_embeddings=40)
     RobertaForMaskedLM(config).save_pretrained(folder)
     tokens = load_model_and_tokenizer(folder, ["O", "B-x", "I-x"], task=TASKS["token-classification"])
     texts = load_model_and_tokenizer(folder, ["a", "b"], task=TASKS["single-label"])
     assert tokens.tokenizer.add_prefix_space is True and texts.tokenizer.add_prefix_space is False
+    words = tokens.tokenizer(["flight"], is_split_into_words=True)["input_ids"]
+    assert tokens.tokenizer.convert_ids_to_tokens(words)[1] == "Ġflight"  # read as inside a text, as the pipeline sees it
     tokens.tokenizer.save_pretrained(tmp_path / "saved")  # as every checkpoint stores it
     from transformers import AutoTokenizer
 
