@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.engine.errors import user_message
+from ftstudio.engine.models.sources import folder_display
 from ftstudio.gui.background import BackgroundRunner, BackgroundTask
 from ftstudio.gui.setup.objective_view import ObjectiveView
 from ftstudio.gui.setup.recent_paths import add_recent_items, remember_path
@@ -142,7 +143,8 @@ class ModelPanel(QGroupBox):
     def _select_spec(self, spec: str) -> None:
         index = self._source.findData(spec)
         if index < 0:  # a spec from a settings file or a download: show it as its own entry
-            label = f"Folder: {Path(spec).name}" if Path(spec).is_dir() else f"Hub: {spec}"
+            # (a run's checkpoint is named by its run: "Folder: 20261129-1200-default-corpus/best")
+            label = f"Folder: {folder_display(Path(spec).resolve())}" if Path(spec).is_dir() else f"Hub: {spec}"
             index = self._source.count() - 2  # before the separator that precedes Open folder...
             self._source.insertItem(index, label, spec)
             self._source.setItemData(index, spec, Qt.ItemDataRole.ToolTipRole)
