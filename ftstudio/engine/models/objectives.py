@@ -49,7 +49,9 @@ class PretrainingPlan:
         if self.has_head:
             return f"{self.model_name} has its {what} head: pre-training continues from it."
         return (f"{self.model_name} has no {what} head (it was saved without one): a fresh head is trained "
-                "from random weights, so perplexity starts very high and falls as the head learns.")
+                "from random weights, so perplexity starts very high and falls as the head learns. Tip: train the "
+                "head alone first (strategy head only), then continue from that run with every layer, so the "
+                "random head's first gradients never reach the pretrained layers.")
 
 
 def language_model_objective(model_type: str, architectures: list[str] | None = None,

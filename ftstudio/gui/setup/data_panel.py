@@ -59,6 +59,7 @@ class DataPanel(QGroupBox):
     """
 
     sig_data_changed = Signal(object)
+    sig_lengths_measured = Signal()  # token lengths known: packed pre-training's rows (blocks) with them
 
     def __init__(self, runner: BackgroundRunner | None = None, parent: QWidget | None = None) -> None:
         super().__init__("Data", parent)
@@ -372,11 +373,22 @@ class DataPanel(QGroupBox):
         self._length_task = None
         self._lengths = lengths
         self._show_lengths()
+        self.sig_lengths_measured.emit()
 
     @Slot(object)
     def _on_lengths_failed(self, exc: BaseException) -> None:
         self._length_task = None
         self._lengths_chart.clear(f"Token lengths unavailable: {user_message(exc, 'Cannot tokenize')}")
+
+    def training_rows(self) -> int:
+        """The rows a run will train on: the training texts, or for packed pre-training the
+        blocks of max_length their tokens fill (once the token lengths are known)."""
+        if self._prepared is None:
+            return 0
+        texts = len(self._prepared.splits["train"])
+        if self._prepared.task.language_model and self._base.pack_texts and self._lengths is not None:
+            return max(1, -(-int(self._lengths.sum()) // self._base.max_length))
+        return texts
 
     def _show_lengths(self) -> None:
         if self._lengths is None or self._prepared is None:

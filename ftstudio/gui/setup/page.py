@@ -65,6 +65,7 @@ class SetupPage(QWidget):
         self.model_panel.sig_model_changed.connect(self._on_model_changed)
         self.settings_panel.sig_changed.connect(self._on_settings_changed)
         self.data_panel.sig_data_changed.connect(self._on_data_changed)
+        self.data_panel.sig_lengths_measured.connect(self._refresh_advice)
         self.model_panel.objective.sig_objective.connect(self.settings_panel.set_objective)
         self._on_settings_changed("*")
 
@@ -230,7 +231,8 @@ class SetupPage(QWidget):
         if prepared is None:
             self.advice.show_advice(None)  # loading, or unreadable: nothing planned yet
             return
-        self.advice.show_advice(run_advice(len(prepared.splits["train"]), self.settings_panel.settings()))
+        settings = self.settings_panel.settings().replace(task=self.data_panel.task() or "auto")
+        self.advice.show_advice(run_advice(self.data_panel.training_rows(), settings))
 
     @Slot(float)
     def _on_use_learning_rate(self, rate: float) -> None:
