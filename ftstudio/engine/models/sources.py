@@ -81,8 +81,13 @@ def resolve_model_source(spec: str, allow_pickle: bool = False) -> ModelSource:
 
 
 def folder_display(folder: Path) -> str:
-    """A model folder's name for people: a run's checkpoint says its run ("2026-11-29_pre/best",
-    not "best"); any other folder its own name."""
+    """A model folder's name for people: the embedded model's name, a run's checkpoint with its
+    run ("2026-11-29_pre/best", not "best"), any other folder its own name."""
+    try:
+        if folder == default_model_path().resolve():  # the embedded model given by its path
+            return DEFAULT_DISPLAY
+    except ModelError:
+        pass  # (its package is missing: then this folder is not it)
     run = folder.parent.parent if folder.parent.name == "checkpoints" else folder.parent
     inside_run = folder.name in ("best", "last") or folder.parent.name == "checkpoints"
     if inside_run and (run / "settings.json").is_file():

@@ -120,11 +120,11 @@ def model_display_name(spec: str) -> str:
     if text.lower() in ("", "default"):
         return _DEFAULT_NAME
     path = Path(text).expanduser()
-    if path.name in ("best", "last") or path.parent.name == "checkpoints":
-        run = run_of_checkpoint(path)
-        if run is not None:
-            return f"{run.name}/{path.relative_to(run)}"
-    if path.is_dir() or text.startswith(("/", "~", ".")):
+    if path.is_dir():
+        from ftstudio.engine.models.sources import folder_display
+
+        return folder_display(path.resolve())
+    if text.startswith(("/", "~", ".")):
         return path.name or text
     return text
 
