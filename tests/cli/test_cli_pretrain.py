@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.cli.test_cli import run_cli, tiny_args
-from tests.lm_models import write_corpus
+from tests.language_models import write_corpus
 
 
 def test_pretrain_from_the_command_line_reports_perplexity_before_and_after(capsys, tiny_model_dir, tmp_path):

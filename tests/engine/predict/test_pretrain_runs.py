@@ -11,7 +11,7 @@ from ftstudio.engine.predict.language_model import LanguageModelPredictor
 from ftstudio.engine.predict.predictor import load_predictor
 from ftstudio.engine.training.train import train
 from tests.engine.training.test_train import tiny_settings
-from tests.lm_models import build_headless_encoder, build_tiny_decoder, write_corpus
+from tests.language_models import build_headless_encoder, build_tiny_decoder, write_corpus
 
 
 @pytest.fixture(scope="module")

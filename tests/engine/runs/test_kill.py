@@ -159,7 +159,7 @@ def test_three_kills_then_resume_equals_an_uninterrupted_run(tiny_model_dir, sma
 
 @pytest.mark.parametrize("task", ["multi-label", "regression", "pairs", "token-classification", "pretrain"])
 def test_kills_then_resume_equal_an_uninterrupted_run_for_every_task(tiny_model_dir, tmp_path, task):
-    from tests.lm_models import write_corpus
+    from tests.language_models import write_corpus
     from tests.task_data import write_multilabel, write_ner, write_pairs, write_regression
 
     if task == "pretrain":  # masks drawn per batch: a resumed run must draw the same ones

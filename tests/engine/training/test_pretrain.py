@@ -11,7 +11,7 @@ import pytest
 from ftstudio.engine.runs import folder as runs
 from ftstudio.engine.training.train import train
 from tests.engine.training.test_train import Recorder, tiny_settings
-from tests.lm_models import build_headless_encoder, build_tiny_decoder, write_corpus
+from tests.language_models import build_headless_encoder, build_tiny_decoder, write_corpus
 
 
 @pytest.fixture(scope="module")

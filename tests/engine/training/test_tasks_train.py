@@ -15,7 +15,7 @@ from ftstudio.engine.predict.predictor import Predictor
 from ftstudio.engine.runs import folder as runs
 from ftstudio.engine.training.train import train
 from tests.engine.training.test_train import Recorder, _evals, _step_losses, tiny_settings
-from tests.lm_models import write_corpus
+from tests.language_models import write_corpus
 from tests.task_data import write_multilabel, write_ner, write_pairs, write_regression
 
 DATA = {

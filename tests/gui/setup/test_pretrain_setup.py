@@ -16,7 +16,7 @@ pytest.importorskip("pytestqt")
 @pytest.fixture(scope="module")
 def headless_dir(tmp_path_factory, tiny_model_dir) -> Path:
     """A tiny BertModel saved without its masked-LM head (as the embedded default is)."""
-    from tests.lm_models import build_headless_encoder
+    from tests.language_models import build_headless_encoder
 
     return build_headless_encoder(tmp_path_factory.mktemp("headless") / "tiny-bert-bare", tiny_model_dir)
 
@@ -36,7 +36,7 @@ def seq2seq_dir(tmp_path_factory, tiny_model_dir) -> Path:
 
 @pytest.fixture
 def corpus(tmp_path) -> Path:
-    from tests.lm_models import write_corpus
+    from tests.language_models import write_corpus
 
     return write_corpus(tmp_path / "corpus.txt", lines=200)
 
@@ -126,7 +126,7 @@ def test_the_objective_follows_the_model_the_task_and_the_masking(qtbot, page, t
 
 
 def test_a_decoder_predicts_every_next_token_so_masking_does_not_apply(qtbot, page, tmp_path):
-    from tests.lm_models import build_tiny_decoder
+    from tests.language_models import build_tiny_decoder
 
     decoder = build_tiny_decoder(tmp_path / "tiny-llama")
     masked_share = page.settings_panel.widget_for("mlm_probability")
