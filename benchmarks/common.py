@@ -257,6 +257,20 @@ def write_result(path: str | Path, result: dict[str, Any]) -> None:
     Path(path).write_text(json.dumps(result, indent=2), encoding="utf-8")
 
 
+def run_peer(recipe: Any, peer: str, cfg: dict[str, Any], out_path: str | Path) -> None:
+    """A peer's child process after its setup: the heavy imports every peer shares (outside
+    its clock), the recipe, and its result written with the process's facts."""
+    import datasets  # noqa: F401
+    import torch
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    result = recipe(cfg)
+    result["peer"] = peer
+    result["torch_threads"] = torch.get_num_threads()
+    write_result(out_path, result)
+
+
 def load_config(path: str | Path) -> dict[str, Any]:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 

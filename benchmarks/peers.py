@@ -46,7 +46,7 @@ from common import (  # noqa: E402
     quiet_libraries,
     read_split,
     rmse_and_pearson,
-    write_result,
+    run_peer,
 )
 
 
@@ -356,15 +356,7 @@ def main(argv: list[str]) -> int:
         from ftstudio.engine.speed.cpu_runtime import configure_cpu_runtime
 
         configure_cpu_runtime()
-    import datasets  # noqa: F401 - the shared heavy imports, outside every peer's clock
-    import torch  # noqa: F401
-    import transformers  # noqa: F401
-
-    transformers.utils.logging.set_verbosity_error()
-    result = PEERS[peer](cfg)
-    result["peer"] = peer
-    result["torch_threads"] = torch.get_num_threads()
-    write_result(out_path, result)
+    run_peer(PEERS[peer], peer, cfg, out_path)
     return 0
 
 

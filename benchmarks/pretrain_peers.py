@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Clock, load_config, quiet_libraries, write_result  # noqa: E402
+from common import Clock, load_config, quiet_libraries, run_peer  # noqa: E402
 
 
 def run_hf_mlm(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -117,15 +117,7 @@ def main(argv: list[str]) -> int:
         from ftstudio.engine.speed.cpu_runtime import configure_cpu_runtime
 
         configure_cpu_runtime()  # what ftstudio's entry points do before torch loads
-    import datasets  # noqa: F401 - the shared heavy imports, outside every peer's clock
-    import torch
-    import transformers
-
-    transformers.utils.logging.set_verbosity_error()
-    result = PEERS[peer](cfg)
-    result["peer"] = peer
-    result["torch_threads"] = torch.get_num_threads()
-    write_result(out_path, result)
+    run_peer(PEERS[peer], peer, cfg, out_path)
     return 0
 
 

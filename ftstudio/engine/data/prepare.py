@@ -113,9 +113,9 @@ def prepare_data(settings: TrainSettings, control: Any = None, reporter: Reporte
     from ftstudio.engine.data.token_columns import detect_token_columns
     from ftstudio.engine.tasks.base import LabelSpec
     from ftstudio.engine.tasks.detection import is_token_task, resolve_task
-    from ftstudio.engine.tasks.registry import get_task
+    from ftstudio.engine.tasks.registry import TASKS, get_task
 
-    if settings.task == "pretrain":  # unlabeled text: no label column, no targets
+    if settings.task in TASKS and TASKS[settings.task].language_model:  # unlabeled text: no labels, no targets
         from ftstudio.engine.data.prepare_texts import prepare_texts
 
         return prepare_texts(settings, control, reporter)

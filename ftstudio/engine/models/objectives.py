@@ -19,8 +19,9 @@ MASKED = "masked"
 CAUSAL = "causal"
 # The head class names that hold a trained language-model head (BertForPreTraining has the MLM
 # head plus next-sentence prediction; transformers loads its MLM part into ForMaskedLM).
-_MASKED_HEADS = ("ForMaskedLM", "ForPreTraining")
-_CAUSAL_HEADS = ("ForCausalLM", "LMHeadModel")
+MASKED_HEADS = ("ForMaskedLM", "ForPreTraining")
+CAUSAL_HEADS = ("ForCausalLM", "LMHeadModel")
+LANGUAGE_MODEL_HEADS = MASKED_HEADS + CAUSAL_HEADS
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def language_model_objective(model_type: str, architectures: list[str] | None = 
     if is_encoder_decoder or any(a.endswith(("ForConditionalGeneration", "ForSeq2SeqLM")) for a in names):
         raise ModelError(f"{name} is a sequence-to-sequence model ({model_type}); continued pre-training here "
                          "covers encoders (masked-language modelling) and decoders (next-token prediction).")
-    if any(a.endswith(_CAUSAL_HEADS) for a in names) and model_type not in modeling_auto.MODEL_FOR_MASKED_LM_MAPPING_NAMES:
+    if any(a.endswith(CAUSAL_HEADS) for a in names) and model_type not in modeling_auto.MODEL_FOR_MASKED_LM_MAPPING_NAMES:
         return CAUSAL
     if model_type in modeling_auto.MODEL_FOR_MASKED_LM_MAPPING_NAMES:
         return MASKED
@@ -77,8 +78,19 @@ def language_model_objective(model_type: str, architectures: list[str] | None = 
 
 def has_language_model_head(objective: str, architectures: list[str] | None) -> bool:
     """Whether a checkpoint saved as `architectures` holds the objective's trained head."""
-    heads = _MASKED_HEADS if objective == MASKED else _CAUSAL_HEADS
+    heads = MASKED_HEADS if objective == MASKED else CAUSAL_HEADS
     return any(str(a).endswith(heads) for a in architectures or [])
+
+
+def objective_of_architectures(architectures: list[str] | None) -> str | None:
+    """MASKED or CAUSAL when a saved architecture carries a language-model head, else None
+    (names only: for a checkpoint, whose head says what it was trained for)."""
+    names = [str(a) for a in architectures or []]
+    if any(a.endswith(MASKED_HEADS) for a in names):
+        return MASKED
+    if any(a.endswith(CAUSAL_HEADS) for a in names):
+        return CAUSAL
+    return None
 
 
 def pretraining_plan(config: dict, model_name: str = "") -> PretrainingPlan:

@@ -88,9 +88,10 @@ def folder_display(folder: Path) -> str:
             return DEFAULT_DISPLAY
     except ModelError:
         pass  # (its package is missing: then this folder is not it)
-    run = folder.parent.parent if folder.parent.name == "checkpoints" else folder.parent
-    inside_run = folder.name in ("best", "last") or folder.parent.name == "checkpoints"
-    if inside_run and (run / "settings.json").is_file():
+    from ftstudio.engine.runs.lineage import run_of_checkpoint
+
+    run = run_of_checkpoint(folder)
+    if run is not None and folder.is_relative_to(run):
         return f"{run.name}/{folder.relative_to(run)}"
     return folder.name or str(folder)
 

@@ -13,14 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ftstudio.engine.errors import DatasetError
+from ftstudio.engine.models.objectives import CAUSAL, MASKED, objective_of_architectures
 
-MASKED, CAUSAL = "masked", "causal"
 PRETRAIN = "pretrain"
-# Architecture suffixes of checkpoints with a language-model head: BertForPreTraining holds the
-# MLM head (plus next-sentence prediction), which AutoModelForMaskedLM loads.
-_MASKED_HEADS = ("ForMaskedLM", "ForPreTraining")
-_CAUSAL_HEADS = ("ForCausalLM", "LMHeadModel")
-LANGUAGE_MODEL_HEADS = _MASKED_HEADS + _CAUSAL_HEADS
 # "[MASK]" in any case, and "<mask>": what people type for either family's mask token.
 _MASK_SPELLINGS = re.compile(r"\[mask\]|<mask>", re.IGNORECASE)
 GENERIC_MASK = "[MASK]"
@@ -43,16 +38,6 @@ def saved_task(folder: str | Path) -> dict[str, Any]:
     if not isinstance(task, dict):
         return {}
     return {"name": task.get("name"), "state": dict(task.get("state") or {})}
-
-
-def objective_of_architectures(architectures: list[str] | None) -> str | None:
-    """MASKED or CAUSAL when an architecture name carries a language-model head, else None."""
-    names = [str(a) for a in architectures or []]
-    if any(a.endswith(_MASKED_HEADS) for a in names):
-        return MASKED
-    if any(a.endswith(_CAUSAL_HEADS) for a in names):
-        return CAUSAL
-    return None
 
 
 def checkpoint_folder(path: str | Path) -> Path | None:
@@ -87,14 +72,11 @@ def base_had_head(path: str | Path) -> bool | None:
 
 
 def run_of_checkpoint(path: str | Path) -> Path | None:
-    """The run folder holding a checkpoint (run/, run/best, run/last, run/checkpoints/step-N)."""
+    """The run folder a path stands for: a run folder itself, or the run of its checkpoint."""
+    from ftstudio.engine.runs import lineage
     from ftstudio.engine.runs.folder import is_run_dir
 
-    path = Path(path)
-    for candidate in (path, path.parent, path.parent.parent):
-        if is_run_dir(candidate):
-            return candidate
-    return None
+    return Path(path) if is_run_dir(Path(path)) else lineage.run_of_checkpoint(path)
 
 
 def checkpoint_base_model(path: str | Path) -> str | None:

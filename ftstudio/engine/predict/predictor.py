@@ -68,7 +68,7 @@ def _check_is_classifier(path: Path) -> None:
     """Refuse a checkpoint with no head we predict with: loading a QA or headless checkpoint as a
     classifier silently adds a random head, and its 'predictions' would be noise with
     LABEL_0/LABEL_1. Classifiers and language models (masked or causal LM heads) pass."""
-    from ftstudio.engine.predict.language_checkpoints import LANGUAGE_MODEL_HEADS
+    from ftstudio.engine.models.objectives import LANGUAGE_MODEL_HEADS
 
     try:
         config = json.loads((path / "config.json").read_text(encoding="utf-8"))

@@ -56,10 +56,12 @@ def new_run_id(model: str, data: str) -> str:
     """A sortable, readable id: 20261122-101500-<model>-<data>."""
 
     def short(text: str) -> str:
-        path = Path(text.rstrip("/\\"))
-        run = path.parent.parent if path.parent.name == "checkpoints" else path.parent
-        if (path.name in ("best", "last") or path.parent.name == "checkpoints") and (run / "settings.json").is_file():
+        from ftstudio.engine.runs.lineage import run_of_checkpoint
+
+        run = run_of_checkpoint(text)
+        if run is not None:
             return f"after-{run.name[:15]}"  # a fine-tune of a run's checkpoint names that run's start
+        path = Path(text.rstrip("/\\"))
         name = path.name or text
         name = re.sub(r"\.(csv|tsv|json|jsonl|parquet|txt)$", "", name, flags=re.I)
         return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-")[:32] or "x"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ftstudio.engine.errors import SettingsError
+from ftstudio.engine.models.objectives import LANGUAGE_MODEL_HEADS
 from ftstudio.engine.tasks.base import Task
 from ftstudio.engine.tasks.language_modeling import LANGUAGE_MODEL_TASKS
 from ftstudio.engine.tasks.multi_label import MultiLabelTask
@@ -16,7 +17,6 @@ from ftstudio.engine.tasks.token_classification import TokenClassificationTask
 # `Task.for_model` gives the one a model trains with.
 TASKS: dict[str, Task] = {task.name: task for task in (SingleLabelTask(), MultiLabelTask(), RegressionTask(),
                                                        TokenClassificationTask(), LANGUAGE_MODEL_TASKS["masked"])}
-_LANGUAGE_MODEL_HEADS = ("ForMaskedLM", "ForPreTraining", "ForCausalLM", "LMHeadModel")
 TASK_CHOICES = ("auto", *TASKS)
 # Every metric any task reports: what metric_for_best may name before the task is known.
 ALL_METRICS = tuple(dict.fromkeys(("auto", "loss", *(m for t in TASKS.values() for m in t.metric_names))))
@@ -38,7 +38,7 @@ def task_of_config(config: Any, saved: dict[str, Any] | None = None) -> Task:
     architectures = [str(a) for a in getattr(config, "architectures", None) or []]
     if isinstance(name, str) and name in TASKS:
         return TASKS[name].for_model(config)
-    if any(a.endswith(_LANGUAGE_MODEL_HEADS) for a in architectures):
+    if any(a.endswith(LANGUAGE_MODEL_HEADS) for a in architectures):
         return TASKS["pretrain"].for_model(config)
     if any(a.endswith("ForTokenClassification") for a in architectures):
         return TASKS["token-classification"]

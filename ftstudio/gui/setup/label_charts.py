@@ -156,18 +156,15 @@ class LabelsPerRowChart(ChartBox):
         self.show_placeholder(text)
 
 
-class ScoreHistogram(ChartBox):
-    """Regression: a histogram of the training values, with mean, sd, min and max in words."""
+class HistogramChart(ChartBox):
+    """A chart of one histogram (bin edges and counts), redrawn in place."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Values (train)", parent)
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(title, parent)
         self._bars: Any = None
 
-    def set_summary(self, summary: dict[str, Any], column: str = "") -> None:
-        edges, counts = summary["histogram"]["edges"], summary["histogram"]["counts"]
-        if not counts:
-            self.clear("No values.")
-            return
+    def draw_histogram(self, edges: list[float], counts: list[int], x_from: float) -> Any:
+        """Draw the bars (replacing the last ones) from `x_from`; returns the plot."""
         import pyqtgraph as pg
 
         plot = self.ensure_plot()
@@ -176,8 +173,23 @@ class ScoreHistogram(ChartBox):
         self._bars = pg.BarGraphItem(x0=edges[:-1], x1=edges[1:], y0=0, height=counts, brush=colors()["bar"],
                                      pen=pg.mkPen(colors()["plot_bg"]))
         plot.addItem(self._bars)
-        plot.setXRange(edges[0], edges[-1], padding=0.02)
+        plot.setXRange(x_from, edges[-1], padding=0.02)
         plot.setYRange(0, max(counts) * 1.1, padding=0)
+        return plot
+
+
+class ScoreHistogram(HistogramChart):
+    """Regression: a histogram of the training values, with mean, sd, min and max in words."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Values (train)", parent)
+
+    def set_summary(self, summary: dict[str, Any], column: str = "") -> None:
+        edges, counts = summary["histogram"]["edges"], summary["histogram"]["counts"]
+        if not counts:
+            self.clear("No values.")
+            return
+        self.draw_histogram(edges, counts, edges[0])
         name = f"'{short_name(column)}'" if column else "Values"
         self.title.setText(f"{name}: mean {_num(summary['mean'])}, sd {_num(summary['std'])}, "
                            f"min {_num(summary['min'])}, max {_num(summary['max'])}")
@@ -190,13 +202,12 @@ class ScoreHistogram(ChartBox):
         self.show_placeholder(text)
 
 
-class TextLengthChart(ChartBox):
+class TextLengthChart(HistogramChart):
     """Pre-training: a histogram of the training texts' lengths in characters, with the texts and
     characters of the training split in the title."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Texts (train)", parent)
-        self._bars: Any = None
 
     def set_facts(self, facts: dict[str, Any] | None) -> None:
         """Draw `text_facts(...)` (None: not measured, nothing to draw)."""
@@ -205,16 +216,7 @@ class TextLengthChart(ChartBox):
         if not counts:
             self.clear("No texts.")
             return
-        import pyqtgraph as pg
-
-        plot = self.ensure_plot()
-        if self._bars is not None:
-            plot.removeItem(self._bars)
-        self._bars = pg.BarGraphItem(x0=edges[:-1], x1=edges[1:], y0=0, height=counts, brush=colors()["bar"],
-                                     pen=pg.mkPen(colors()["plot_bg"]))
-        plot.addItem(self._bars)
-        plot.setXRange(0, edges[-1], padding=0.02)
-        plot.setYRange(0, max(counts) * 1.1, padding=0)
+        plot = self.draw_histogram(edges, counts, 0)
         plot.getAxis("bottom").setLabel("characters per text")
         found = facts["splits"].get("train", {"texts": 0, "characters": 0})
         self.title.setText(f"{found['texts']:,} training texts, {found['characters']:,} characters: median "

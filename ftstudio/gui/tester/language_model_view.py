@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +31,7 @@ from ftstudio.engine.predict.language_checkpoints import (
 from ftstudio.gui.style import muted_color
 from ftstudio.gui.tester.language_model_column import LanguageModelColumn
 from ftstudio.gui.tester.perplexity_row import PerplexityRow
+from ftstudio.gui.tester.prediction_column import side_by_side
 
 TYPING_PAUSE_MS = 350
 MASKED_EXAMPLES = ("The flight was [MASK] and the crew was friendly.", "Paris is the [MASK] of France.")
@@ -106,15 +106,7 @@ class LanguageModelView(QWidget):
         self.hint.linkActivated.connect(self._on_example)
         self.before = LanguageModelColumn("Before pre-training")
         self.after = LanguageModelColumn("After")
-        columns = QHBoxLayout()
-        columns.addWidget(self.before, 1)
-        columns.addWidget(self.after, 1)
-        host = QWidget()
-        host.setLayout(columns)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(host)
+        scroll = side_by_side(self.before, self.after)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -31,7 +30,7 @@ from ftstudio.gui.tester.checkpoint_picker import BASE_MODEL, CheckpointPicker
 from ftstudio.gui.tester.file_test_box import FileTestBox
 from ftstudio.gui.tester.language_model_view import LanguageModelView
 from ftstudio.gui.tester.predict_worker import PredictService
-from ftstudio.gui.tester.prediction_column import REGRESSION, TOKENS, PredictionColumn
+from ftstudio.gui.tester.prediction_column import REGRESSION, TOKENS, PredictionColumn, side_by_side
 from ftstudio.gui.tester.text_entry import EXAMPLES, PAIR_EXAMPLES, TextEntry
 
 PAIR_HINT = "Type the second text too: this model compares pairs of texts."
@@ -111,15 +110,7 @@ class TesterPanel(QWidget):
         self.column_a = PredictionColumn()
         self.column_b = PredictionColumn()
         self.column_b.hide()
-        columns = QHBoxLayout()
-        columns.addWidget(self.column_a, 1)
-        columns.addWidget(self.column_b, 1)
-        columns_host = QWidget()
-        columns_host.setLayout(columns)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(columns_host)
+        scroll = side_by_side(self.column_a, self.column_b)
 
         # A splitter: with many classes the user decides how much room the bars get.
         self.splitter = QSplitter(Qt.Orientation.Vertical)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from ftstudio.gui.style import error_color, muted_color
 from ftstudio.gui.tester.entity_view import EntityView
@@ -21,6 +21,21 @@ from ftstudio.gui.tester.probability_bars import ProbabilityBars
 from ftstudio.gui.tester.score_scale import ScoreScale, format_score
 
 SINGLE, MULTI, REGRESSION, TOKENS = "single-label", "multi-label", "regression", "token-classification"
+
+
+def side_by_side(*columns: QWidget) -> QScrollArea:
+    """Columns next to each other, equally wide, in a frameless scroll area (the tester's
+    model A / model B, and before / after pre-training)."""
+    row = QHBoxLayout()
+    for column in columns:
+        row.addWidget(column, 1)
+    host = QWidget()
+    host.setLayout(row)
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    scroll.setWidget(host)
+    return scroll
 
 
 def prediction_kind(prediction: dict, task: str | None = None) -> str:
