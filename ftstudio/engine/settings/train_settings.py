@@ -24,6 +24,8 @@ SCHEDULERS = ("linear", "cosine", "constant")
 OPTIMIZERS = ("adamw", "sgd")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cuda", "mps", "cpu")
+# How several processes split the model: each holds all of it (data parallel), or a shard (FSDP).
+SHARDINGS = ("none", "fsdp")
 # The settings declaration names the choices itself (it imports no task code); a test keeps them
 # equal to the registry's (tests/engine/tasks/test_detection.py).
 TASKS = ("auto", "single-label", "multi-label", "regression", "token-classification", "pretrain")
@@ -155,6 +157,17 @@ class TrainSettings:
                              help="number format (auto: bf16/fp16 on GPU, fp32 on CPU)")
     oom_retry: bool = setting(False, group=HARDWARE,
                               help="on GPU out of memory, retry with half the batch size and twice grad_accum")
+    processes: int = setting(1, group=HARDWARE, unit="processes", minimum=1, maximum=1024,
+                             help="training processes on this machine, one per GPU (on a CPU: processes sharing "
+                                  "the cores); batch_size is per process. Under torchrun, accelerate launch or "
+                                  "srun the launcher decides")
+    sharding: str = setting("none", group=HARDWARE, choices=SHARDINGS,
+                            help="several processes: none = each holds the whole model (data parallel); fsdp = "
+                                 "weights, gradients and optimizer state sharded across them (models too big for "
+                                 "one GPU)")
+    collective_timeout: int = setting(10, group=HARDWARE, unit="minutes", minimum=1, maximum=1440,
+                                      help="several processes: how long one waits for the others at a "
+                                           "synchronisation point before the run fails with a message")
 
     # --- evaluation and checkpoints
     eval_steps: int = setting(0, group=EVALUATION, unit="steps", minimum=0, maximum=MAX_STEPS,
@@ -203,9 +216,10 @@ class TrainSettings:
         """N of bottom-N (0 for the other strategies)."""
         return parse_freeze(self.freeze)[1]
 
-    def effective_batch_size(self) -> int:
-        """Texts per optimizer step."""
-        return self.batch_size * self.grad_accum
+    def effective_batch_size(self, processes: int | None = None) -> int:
+        """Texts per optimizer step: batch_size x processes x grad_accum (the global batch);
+        `processes` is the group's actual size when a launcher chose it."""
+        return self.batch_size * (processes or self.processes) * self.grad_accum
 
     def to_dict(self) -> dict[str, Any]:
         """Every setting by name (a deep copy: `extra` is not shared)."""

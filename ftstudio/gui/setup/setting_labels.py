@@ -34,6 +34,9 @@ FORM_LABELS: dict[str, str] = {
     "device": "Device",
     "precision": "Precision",
     "oom_retry": "Halve the batch on out-of-memory",
+    "processes": "Processes",
+    "sharding": "Sharding",
+    "collective_timeout": "Wait for other processes",
     "eval_steps": "Evaluate every",
     "save_steps": "Checkpoint every",
     "save_minutes": "Also checkpoint every",
@@ -64,6 +67,7 @@ def _metric_choice(name: str) -> str:
 CHOICE_LABELS: dict[str, dict[str, str]] = {
     "scheduler": {"linear": "Linear decay", "cosine": "Cosine", "constant": "Constant"},
     "optimizer": {"adamw": "AdamW", "sgd": "SGD with momentum"},
+    "sharding": {"none": "None (each holds the model)", "fsdp": "FSDP (model sharded)"},
     "metric_for_best": {name: _metric_choice(name) for name in setting_spec("metric_for_best").choices},
 }
 
