@@ -14,6 +14,7 @@ from typing import Any
 
 from ftstudio.cli.runs import cmd_runs
 from ftstudio.cli.train_flags import add_setting_flags, flag_values
+from ftstudio.engine.distributed.launch import WORKER_ARGUMENT
 from ftstudio.engine.errors import FtStudioError, SettingsError, one_line, user_message
 from ftstudio.engine.training.child_process import CHILD_ARGUMENT
 
@@ -96,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         from ftstudio.engine.training.child_process import child_main
 
         return child_main()
+    if argv[:1] == [WORKER_ARGUMENT]:  # one process of a local group (engine/distributed/launch.py)
+        from ftstudio.engine.distributed.worker import worker_main
+
+        return worker_main()
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed in one line
@@ -151,12 +156,13 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from ftstudio.cli.reporter import ConsoleReporter
-    from ftstudio.engine.events import TrainingControl
+    from ftstudio.engine.events import Reporter, TrainingControl
     from ftstudio.engine.training.shutdown import INTERRUPT_STOPS_THEN_QUITS, ShutdownHandlers
     from ftstudio.engine.training.train import train
 
     control = TrainingControl()
-    reporter = ConsoleReporter(quiet=args.quiet)
+    # Under torchrun or srun every process runs this command; rank 0 alone prints.
+    reporter = ConsoleReporter(quiet=args.quiet) if _speaks_for_the_group() else Reporter()
     if args.resume:
         if args.config or args.output or args.overrides or flag_values(args):
             raise SettingsError("--resume continues a run with the settings saved in it; give only --resume RUN_DIR.")
@@ -167,11 +173,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     with ShutdownHandlers(control, interrupt=INTERRUPT_STOPS_THEN_QUITS) as handlers:
         result = train(settings, run_dir=args.resume or args.output, reporter=reporter, control=control,
                        resume=bool(args.resume))
-    reporter.close()
+    if isinstance(reporter, ConsoleReporter):
+        reporter.close()
+    if not _speaks_for_the_group():
+        return _exit_status_of(result, handlers.received)
     try:
         return _report_result(result, handlers.received)
     except OSError:  # the terminal went away (SIGHUP) or stdout's reader ended: the run folder says it all
         return _exit_status_of(result, handlers.received)
+
+
+def _speaks_for_the_group() -> bool:
+    """True unless this is a rank other than 0 of a launched group (torchrun, srun)."""
+    from ftstudio.engine.distributed.environment import launched_group
+
+    group = launched_group()
+    return group is None or group.is_main
 
 
 def _report_result(result: Any, signum: int | None) -> int:

@@ -197,6 +197,8 @@ class HeadOnlyFeatureCacheLever:
     splits = ("train", "validation")
 
     def unavailable_reason(self, run: LeverRun) -> str | None:
+        if run.processes > 1:  # the loop's DDP exchange runs through the model, which the cache bypasses
+            return "several processes train the head through the model"
         rows = sum(len(run.splits[name]) for name in self.splits)
         return cache_unavailable_reason(run.model, run.settings, rows)
 

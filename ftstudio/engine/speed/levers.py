@@ -50,6 +50,7 @@ class LeverRun:
     autocast: Callable[[], Any]  # the run's mixed-precision context (a nullcontext factory in fp32)
     control: TrainingControl | None = None  # long lever work checks it, so a stop is honoured
     reporter: Reporter | None = None  # for progress of long lever work
+    processes: int = 1  # the group's size: each process trains a shard of every batch
     features: FeatureCache | None = None
 
 

@@ -10,12 +10,14 @@ when the run ends.
 
 Protocol (JSON, one object a line):
   parent -> child stdin: first the request {"settings": {...}, "runs_dir": str|null,
-    "resume_run_dir": str|null}, then commands "stop", "pause", "resume". End of input (the window
-    went away) is a stop: the run ends at its next safe point with its checkpoint kept.
+    "resume_run_dir": str|null, "run_dir": str|null (a new run's own folder)}, then commands
+    "stop", "pause", "resume". End of input (the window went away) is a stop: the run ends at its
+    next safe point with its checkpoint kept.
   child stdout -> parent: {"call": <Reporter method>, "args": [...]} for every reporter call
     (step/eval/checkpoint events as their to_dict()), then {"result": {run_dir, status, message,
-    best}} last. Anything else the child or its libraries print goes to its stderr, never into
-    this stream.
+    best, input_error}} last. Anything else the child or its libraries print goes to its stderr,
+    never into this stream. Rank 0 of a group speaks the same protocol to its launcher
+    (engine/distributed/launch.py).
 Shutdown: SIGTERM, SIGHUP, SIGBREAK and Ctrl-C stop the run at its next step, saved
 (training/shutdown.py). A window killed hard closes the pipes: end of input stops the run, and a
 write to the dead reader stops the forwarding (fds 1 and 2 then point at the null device) instead
@@ -316,10 +318,10 @@ def run_request(request: dict[str, Any], reporter: StreamReporter, control: Trai
         from ftstudio.engine.training.train import train
 
         settings = TrainSettings.from_dict(request["settings"]) if request.get("settings") is not None else None
-        outcome = train(settings, run_dir=resume_dir, runs_dir=request.get("runs_dir"), reporter=reporter,
-                        control=control, resume=resume_dir is not None)
+        outcome = train(settings, run_dir=resume_dir or request.get("run_dir"), runs_dir=request.get("runs_dir"),
+                        reporter=reporter, control=control, resume=resume_dir is not None)
         return {"run_dir": str(outcome.run_dir) if outcome.run_dir else "", "status": outcome.status,
-                "message": outcome.message or "", "best": outcome.best}
+                "message": outcome.message or "", "best": outcome.best, "input_error": outcome.input_error}
     except BaseException as exc:  # the window must hear about every failure, whatever its type
         message = user_message(exc, advice=SEE_THE_LOG, out_of_memory=TRAINING_OUT_OF_MEMORY)
         reporter.on_log("Training failed:\n" + "".join(traceback.format_exception(exc)).rstrip())

@@ -5,6 +5,10 @@ keeps the logits at its labelled positions and hands them back per sentence; a l
 keeps only how many predicted tokens were right: its logits span the whole vocabulary and
 would not fit in memory for a validation split. Each task picks its collector
 (`Task.collector`); `evaluation.py` feeds it and asks it for the task's `Outputs`.
+
+In a group of processes each rank collects the batches it evaluated; `part()` is what it hands
+the others (CPU data, picklable) and `from_parts` pools the parts of every rank into one
+collector that scores the whole split.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ class LogitRows:
     def __init__(self, rows: int) -> None:
         self.size = rows
         self.logits: Any = None
+        self.seen: list[Any] = []  # the rows filled in, for part()
 
     def add(self, rows: Any, logits: Any, labels: Any) -> None:
         import torch
@@ -32,6 +37,23 @@ class LogitRows:
         if self.logits is None:
             self.logits = torch.empty((self.size, logits.shape[-1]), dtype=torch.float32, device=logits.device)
         self.logits[rows] = logits.float()
+        self.seen.append(rows)
+
+    def part(self) -> tuple[Any, Any] | None:
+        import torch
+
+        if self.logits is None:
+            return None
+        rows = torch.cat(self.seen)
+        return rows.cpu(), self.logits[rows].cpu()
+
+    @classmethod
+    def from_parts(cls, parts: list[Any], template: LogitRows) -> LogitRows:
+        pooled = cls(template.size)
+        for part in parts:
+            if part is not None:
+                pooled.add(*part, None)
+        return pooled
 
     def outputs(self, split: TokenizedSplit, task: Task, label_names: list[str], state: dict[str, Any],
                 mean_loss: float) -> Outputs:
@@ -59,6 +81,23 @@ class TokenLogits:
         self.kept.append(logits[mask].float())
         self.counts.append(mask.sum(dim=1))
         self.order.append(rows)
+
+    def part(self) -> tuple[Any, Any, Any] | None:
+        import torch
+
+        if not self.kept:
+            return None
+        return torch.cat(self.kept).cpu(), torch.cat(self.counts).cpu(), torch.cat(self.order).cpu()
+
+    @classmethod
+    def from_parts(cls, parts: list[Any], template: TokenLogits) -> TokenLogits:
+        pooled = cls()
+        for part in parts:
+            if part is not None:
+                pooled.kept.append(part[0])
+                pooled.counts.append(part[1])
+                pooled.order.append(part[2])
+        return pooled
 
     def outputs(self, split: TokenizedSplit, task: Task, label_names: list[str], state: dict[str, Any],
                 mean_loss: float) -> Outputs:
@@ -101,9 +140,19 @@ class TokenHits:
         self.hits = right if self.hits is None else self.hits + right
         self.count = labels.numel() if self.count is None else self.count + labels.numel()
 
+    def part(self) -> tuple[int, int]:
+        return int(self.hits.item()) if self.hits is not None else 0, int(self.count or 0)
+
+    @classmethod
+    def from_parts(cls, parts: list[Any], template: TokenHits) -> TokenHits:
+        pooled = cls()
+        pooled.hits = sum(hits for hits, _ in parts)
+        pooled.count = sum(count for _, count in parts)
+        return pooled
+
     def outputs(self, split: TokenizedSplit, task: Task, label_names: list[str], state: dict[str, Any],
                 mean_loss: float) -> Outputs:
-        hits = int(self.hits.item()) if self.hits is not None else 0
+        hits = int(self.hits.item()) if hasattr(self.hits, "item") else int(self.hits or 0)
         return task.evaluate_counts(mean_loss, hits, int(self.count or 0))
 
 

@@ -11,9 +11,10 @@ from typing import Any
 from ftstudio.engine.settings import TrainSettings
 
 
-def count_steps(train_rows: int, settings: TrainSettings) -> tuple[int, int, int]:
-    """(optimizer steps per epoch, total steps, epochs): max_steps, when set, wins over epochs."""
-    micro_per_epoch = math.ceil(train_rows / settings.batch_size)
+def count_steps(train_rows: int, settings: TrainSettings, processes: int = 1) -> tuple[int, int, int]:
+    """(optimizer steps per epoch, total steps, epochs): max_steps, when set, wins over epochs.
+    Several processes share each step's batches: a global batch is batch_size x processes."""
+    micro_per_epoch = math.ceil(train_rows / (settings.batch_size * processes))
     steps_per_epoch = math.ceil(micro_per_epoch / settings.grad_accum)
     if settings.max_steps > 0:
         return steps_per_epoch, settings.max_steps, math.ceil(settings.max_steps / steps_per_epoch)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ftstudio.engine.distributed.group import ProcessGroup
 from ftstudio.engine.events import PREPARING, TrainingControl
 from ftstudio.engine.runs.lock import HeldLock
 from ftstudio.engine.runs.recorder import RunRecorder
@@ -43,18 +44,26 @@ class RunInputs:
     checkpoint: Path | None  # the checkpoint a plan from a checkpoint continues from
 
 
-def prepare(plan: RunPlan, recorder: RunRecorder, control: TrainingControl, held: HeldLock) -> Trainer:
+def prepare(plan: RunPlan, recorder: RunRecorder, control: TrainingControl, held: HeldLock,
+            group: ProcessGroup | None = None) -> Trainer:
     """Load and check the plan's inputs, claim its run folder, and return a trainer positioned
-    where the plan starts (step 0, or its checkpoint)."""
-    inputs = _load_inputs(plan, recorder, control)
-    run_dir = _claim_run_folder(plan, inputs)
-    held.lock_run(run_dir)  # (already held by this process for a plan that owns its folder)
-    trainer = _start_trainer(plan, inputs, run_dir, recorder, control)
+    where the plan starts (step 0, or its checkpoint). In a group every rank loads the same
+    inputs; rank 0 alone claims and writes the folder and tells the others where it is."""
+    group = group or ProcessGroup.solo()
+    inputs = _load_inputs(plan, recorder, control, group)
+
+    def claim() -> Path:
+        run_dir = _claim_run_folder(plan, inputs)
+        held.lock_run(run_dir)  # (already held by this process for a plan that owns its folder)
+        return run_dir
+
+    run_dir = group.on_main(claim, "creating the run folder")
+    trainer = _start_trainer(plan, inputs, run_dir, recorder, control, group)
     _report_info(plan, inputs, trainer, recorder)
     return trainer
 
 
-def _load_inputs(plan: RunPlan, recorder: RunRecorder, control: TrainingControl) -> RunInputs:
+def _load_inputs(plan: RunPlan, recorder: RunRecorder, control: TrainingControl, group: ProcessGroup) -> RunInputs:
     """Data and model, each checked; nothing is written yet."""
     import transformers
 
@@ -68,10 +77,12 @@ def _load_inputs(plan: RunPlan, recorder: RunRecorder, control: TrainingControl)
     settings = plan.settings
     # Progress goes through the reporter; tqdm bars from save/load would only be noise.
     transformers.utils.logging.disable_progress_bar()
-    device = resolve_device(settings.device)
+    device = group.device if group.active else resolve_device(settings.device)
     precision = resolve_precision(settings.precision, device)
-    # Found first: a run without a usable checkpoint is refused before minutes of loading.
-    checkpoint = checkpoints.find_resume_checkpoint(plan.run_dir, owned=True) if plan.from_checkpoint else None
+    # Found first: a run without a usable checkpoint is refused before minutes of loading. (Rank 0
+    # may repair the folder on the way, so it alone looks.)
+    checkpoint = group.on_main(lambda: checkpoints.find_resume_checkpoint(plan.run_dir, owned=True),
+                               "finding the checkpoint to resume") if plan.from_checkpoint else None
     _seed_everything(settings.seed)
     prepared = prepare_data(settings, control=control, reporter=recorder)
     recorder.on_log(_describe_task(prepared))
@@ -160,19 +171,21 @@ def _claim_run_folder(plan: RunPlan, inputs: RunInputs) -> Path:
 
 
 def _start_trainer(plan: RunPlan, inputs: RunInputs, run_dir: Path, recorder: RunRecorder,
-                   control: TrainingControl) -> Trainer:
-    """A trainer writing into `run_dir`: set up, then restored from the checkpoint when the plan
-    continues one; the run's log is made to read as if it had never been interrupted."""
+                   control: TrainingControl, group: ProcessGroup) -> Trainer:
+    """A trainer writing into `run_dir` (rank 0; the others only read it): set up, then restored
+    from the checkpoint when the plan continues one; the run's log is made to read as if it had
+    never been interrupted."""
     from ftstudio.engine.runs import folder as runs
     from ftstudio.engine.training.trainer import Trainer
 
-    trainer = Trainer(plan.settings, recorder, control)
+    trainer = Trainer(plan.settings, recorder, control, group)
     trainer.run_dir = run_dir
-    recorder.attach(run_dir)
-    if not plan.from_checkpoint:
-        runs.write_settings(run_dir, plan.settings.to_dict(), _provenance(plan.settings, inputs))
-        if plan.mode is RunMode.OOM_RESTART:  # what the attempt that ran out of memory logged goes
-            runs.truncate_metrics_after(run_dir, 0)
+    if group.is_main:
+        recorder.attach(run_dir)
+        if not plan.from_checkpoint:
+            runs.write_settings(run_dir, plan.settings.to_dict(), _provenance(plan.settings, inputs))
+            if plan.mode is RunMode.OOM_RESTART:  # what the attempt that ran out of memory logged goes
+                runs.truncate_metrics_after(run_dir, 0)
     recorder.on_status(PREPARING)
     trainer.setup(inputs.prepared, inputs.model, inputs.tokenizer, inputs.device, inputs.precision)
     if plan.from_checkpoint:
@@ -188,7 +201,8 @@ def _restore(plan: RunPlan, checkpoint: Path, trainer: Trainer, recorder: RunRec
     if plan.rebatch:  # the same rows were consumed, counted in the new, smaller batches
         old, new = plan.rebatch
         trainer.micro = math.ceil(trainer.micro * old / new)
-    runs.truncate_metrics_after(trainer.run_dir, trainer.global_step)
+    if trainer.group.is_main:
+        runs.truncate_metrics_after(trainer.run_dir, trainer.global_step)
     recorder.record({"event": "resume", "step": trainer.global_step, "checkpoint": str(checkpoint)})
     recorder.on_log(f"Resuming from step {trainer.global_step} ({checkpoint.name}).")
 
@@ -221,6 +235,8 @@ def _report_info(plan: RunPlan, inputs: RunInputs, trainer: Trainer, recorder: R
         "test_rows": len(trainer.splits["test"]) if "test" in trainer.splits else 0,
         "data_summary": _data_summary(inputs.prepared, trainer, plan.settings.max_length),
         "resumed_from_step": trainer.global_step if plan.from_checkpoint else None,
+        "processes": trainer.group.world_size,
+        "global_batch": plan.settings.effective_batch_size(trainer.group.world_size),
     }
     if inputs.prepared.task.language_model:
         state = inputs.prepared.task_state
@@ -230,11 +246,24 @@ def _report_info(plan: RunPlan, inputs: RunInputs, trainer: Trainer, recorder: R
         f"{trainable:,} of {total:,} parameters train ({100 * trainable / max(total, 1):.1f}%), "
         f"on {info['device_name']} in {inputs.precision}; {trainer.total_steps} steps."
     )
+    if trainer.group.active:
+        recorder.on_log(_describe_group(plan.settings, trainer.group))
     recorder.on_log(describe_schedule(trainer.total_steps, trainer.steps_per_epoch, plan.settings.eval_steps))
     advice = learning_rate_advice(trainer.total_steps, plan.settings.learning_rate, plan.settings.optimizer,
                                   language_model=inputs.prepared.task.language_model)
     if advice is not None and not plan.from_checkpoint:
         recorder.on_log(f"Hint: {advice.message}")
+
+
+def _describe_group(settings: Any, group: ProcessGroup) -> str:
+    """'2 processes (gloo): batch 16 on each x 2 processes x 1 accumulation = global batch 32.'"""
+    global_batch = settings.effective_batch_size(group.world_size)
+    line = (f"{group.describe()}: batch {settings.batch_size} on each x {group.world_size} processes x "
+            f"{settings.grad_accum} accumulation = global batch {global_batch}.")
+    if group.launcher and settings.processes not in (1, group.world_size):
+        line += f" (The launcher started {group.world_size} processes; the processes setting, {settings.processes}, " \
+                "is for ftstudio's own launch.)"
+    return line
 
 
 def _describe_task(prepared: Any) -> str:

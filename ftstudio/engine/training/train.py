@@ -14,6 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ftstudio.engine.distributed.control import GroupControl
+from ftstudio.engine.distributed.group import GroupError, ProcessGroup
 from ftstudio.engine.errors import CheckpointError, FtStudioError, StopRequested, user_message
 from ftstudio.engine.events import PREPARING, Reporter, TrainingControl
 from ftstudio.engine.runs.lock import HeldLock
@@ -38,16 +40,32 @@ def train(
     resume: bool = False,
 ) -> TrainResult:
     """Run (or with `resume=True`, continue) a fine-tune; see the module docstring."""
-    recorder = RunRecorder(reporter or Reporter())
+    reporter = reporter or Reporter()
     control = control or TrainingControl()
+    environment = _launched_group()
+    processes = _processes_asked(settings, run_dir, resume)
+    if environment is None and processes > 1:  # start the group; its rank 0 reports back here
+        from ftstudio.engine.distributed.launch import train_in_group
+
+        return train_in_group(settings, run_dir, runs_dir=runs_dir, reporter=reporter, control=control,
+                              resume=resume, processes=processes)
+    if environment is not None and not environment.is_main:
+        reporter = Reporter()  # rank 0 speaks for the group
+    recorder = RunRecorder(reporter)
     trainer = None
     held = HeldLock()
+    group = ProcessGroup.solo()
     try:
         recorder.on_status(PREPARING)
-        plan = _plan_of_call(settings, run_dir, runs_dir, resume, held)
+        plan = _plan_of_call(settings, run_dir, runs_dir, resume)
         plan.settings.validate()
+        if environment is not None:
+            group = ProcessGroup.join(environment, plan.settings.device, plan.settings.collective_timeout)
+            control = GroupControl(control, group)
+        if plan.owns_folder and group.is_main:  # before anything repairs the folder, and against a second trainer
+            held.lock_run(plan.run_dir)
         while True:
-            trainer = prepare(plan, recorder, control, held)
+            trainer = prepare(plan, recorder, control, held, group)
             if plan.is_out_of_memory_retry:
                 recorder.record({"event": "oom_retry", "step": trainer.global_step,
                                  "batch_size": plan.settings.batch_size, "grad_accum": plan.settings.grad_accum})
@@ -55,7 +73,7 @@ def train(
                 message = trainer.fit()
                 break
             except Exception as exc:  # noqa: BLE001 - only out-of-memory is retried; the rest re-raised
-                if not _may_retry_smaller(plan.settings, exc):
+                if group.active or not _may_retry_smaller(plan.settings, exc):  # one rank cannot rebatch alone
                     raise
             # Outside the except block, so the traceback no longer pins the failed step's tensors.
             plan = _retry_smaller(trainer, plan, recorder)
@@ -63,25 +81,47 @@ def train(
         return outcome.finished(trainer, recorder, message)
     except StopRequested:
         return outcome.stopped(trainer, recorder, control.stop_reason)
+    except GroupError as exc:  # not the input's fault, whenever it happens
+        return outcome.failed(trainer, recorder, str(exc), input_error=False)
     except FtStudioError as exc:
         return outcome.failed(trainer, recorder, str(exc), input_error=trainer is None or trainer.global_step == 0)
     except Exception as exc:  # noqa: BLE001 - every failure must reach the user in words
         return outcome.failed(trainer, recorder, _describe_unexpected(exc, trainer), input_error=False, exc=exc)
     finally:
         held.release()
+        group.close()
+
+
+def _launched_group():
+    """The group a launcher started this process in (None: alone); a broken launcher
+    environment is reported like any bad input, by the single-process path."""
+    from ftstudio.engine.distributed.environment import launched_group
+
+    try:
+        return launched_group()
+    except FtStudioError:
+        return None
+
+
+def _processes_asked(settings: TrainSettings | None, run_dir: str | Path | None, resume: bool) -> int:
+    """How many processes the run wants: its settings', or for a resume its settings.json's
+    (1 when unreadable: the single-process path then reports why)."""
+    try:
+        if resume:
+            return _settings_of_run(Path(run_dir)).processes if run_dir is not None else 1
+        return settings.processes if settings is not None else 1
+    except FtStudioError:
+        return 1
 
 
 def _plan_of_call(settings: TrainSettings | None, run_dir: str | Path | None, runs_dir: str | Path | None,
-                  resume: bool, held: HeldLock) -> RunPlan:
-    """The plan train()'s arguments ask for. A resumed run trains with its own settings.json,
-    and its lock is taken before anything repairs the folder (and against a second trainer)."""
+                  resume: bool) -> RunPlan:
+    """The plan train()'s arguments ask for. A resumed run trains with its own settings.json."""
     if not resume:
         return RunPlan.new_run(settings if settings is not None else TrainSettings(), run_dir, runs_dir)
     if run_dir is None:
         raise CheckpointError("Resume needs the run folder to continue.")
-    plan = RunPlan.resume(run_dir, _settings_of_run(Path(run_dir)))
-    held.lock_run(plan.run_dir)
-    return plan
+    return RunPlan.resume(run_dir, _settings_of_run(Path(run_dir)))
 
 
 def _settings_of_run(run_dir: Path) -> TrainSettings:

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ftstudio.engine.data.batching import collate, train_batches
+from ftstudio.engine.distributed.group import ProcessGroup
+from ftstudio.engine.distributed.parallel import data_parallel, shard
 from ftstudio.engine.errors import TrainingError
 from ftstudio.engine.events import (
     EVALUATING,
@@ -48,10 +50,13 @@ monotonic = time.monotonic
 class Trainer:
     """A fine-tuning run in memory. Create, `setup()`, optionally `restore()`, then `fit()`."""
 
-    def __init__(self, settings: TrainSettings, recorder: RunRecorder, control: TrainingControl) -> None:
+    def __init__(self, settings: TrainSettings, recorder: RunRecorder, control: TrainingControl,
+                 group: ProcessGroup | None = None) -> None:
         self.s = settings
         self.rep = recorder
         self.control = control
+        self.group = group or ProcessGroup.solo()  # several processes: each trains a shard of every batch
+        self.parallel: Any = None  # DDP around the task's loss when the group has several processes
         self.run_dir: Path | None = None
         # progress (all saved in trainer_state.json)
         self.global_step = 0
@@ -89,7 +94,8 @@ class Trainer:
             self.splits[name] = self.task.tokenize(split, targets, tokenizer, s, self.label_names, self.control,
                                                    self.rep, phase=f"tokenizing {name}", training=name == "train")
         self.train_split = self.splits["train"]
-        self.steps_per_epoch, self.total_steps, self.epochs = count_steps(len(self.train_split), s)
+        self.steps_per_epoch, self.total_steps, self.epochs = count_steps(len(self.train_split), s,
+                                                                          self.group.world_size)
         self.model.to(device)
         self.model.train()
         apply_freeze(self.model, s.freeze_kind, s.frozen_layers, 0)
@@ -99,9 +105,13 @@ class Trainer:
         self.autocast, self.scaler = mixed_precision(device, precision)
         self.window_loss = torch.zeros((), device=device, dtype=torch.float32)
         self.window_steps = 0
+        self.parallel = data_parallel(self.task, self.model, self.group)
+        if self.group.rank > 0:  # its own dropout and masks (rank 0 keeps the one-process stream)
+            torch.manual_seed(s.seed + self.group.rank)
 
     # ---------------------------------------------------------------- state
-    def trainer_state(self) -> dict[str, Any]:
+    def trainer_state(self, window_loss: float | None = None) -> dict[str, Any]:
+        """Progress as trainer_state.json keeps it; `window_loss` is the group's mean when given."""
         return {
             "global_step": self.global_step,
             "epoch": self.epoch,
@@ -112,7 +122,7 @@ class Trainer:
             "bad_evals": self.bad_evals,
             "train_seconds": self.train_seconds,
             "samples_seen": self.samples_seen,
-            "window_loss": float(self.window_loss.item()),
+            "window_loss": float(self.window_loss.item()) if window_loss is None else window_loss,
             "window_steps": self.window_steps,
             "last_eval_step": self.last_eval_step,
             "metrics": self.last_metrics,
@@ -120,6 +130,7 @@ class Trainer:
             "max_length": self.s.max_length,
             "metric_for_best": self.best_metric,
             "task": {"name": self.task.name, "state": self.task_state},
+            "processes": self.group.world_size,
         }
 
     def training_state(self) -> dict[str, Any]:
@@ -135,6 +146,8 @@ class Trainer:
             state["scaler"] = self.scaler.state_dict()
         if self.device.type == "cuda":
             state["rng_cuda"] = torch.cuda.get_rng_state(self.device)
+        if self.group.active:  # every rank's generators, gathered: rank 0 alone writes the checkpoint
+            state["rng_ranks"] = self.group.gather(_rng_of_this_rank(self.device), "collecting random states")
         return state
 
     def restore(self, checkpoint: Path) -> None:
@@ -168,6 +181,24 @@ class Trainer:
         torch.set_rng_state(training["rng_cpu"])
         if self.device.type == "cuda" and "rng_cuda" in training:
             torch.cuda.set_rng_state(training["rng_cuda"], self.device)
+        self._continue_in_this_group(int(state.get("processes", 1)), training.get("rng_ranks"))
+
+    def _continue_in_this_group(self, processes: int, rng_ranks: list[dict[str, Any]] | None) -> None:
+        """Each rank's own random state; a checkpoint of a different number of processes goes on
+        with its position in the epoch counted in the new global batches (the order changes)."""
+        import torch
+
+        group = self.group
+        if processes == group.world_size:
+            if group.active and rng_ranks and len(rng_ranks) == group.world_size:
+                _restore_rng(rng_ranks[group.rank], self.device)
+            return
+        self.micro = math.ceil(self.micro * processes / group.world_size)
+        if group.rank > 0:
+            torch.manual_seed(self.s.seed + group.rank)
+        self.rep.on_log(f"This run was trained on {processes} process(es) and continues on {group.world_size}: "
+                        "the rest of this epoch is cut into global batches of another size, so the data order "
+                        "changed from here on (a resume with the same number of processes is exact).")
 
     def load_weights(self, checkpoint: Path, exact: dict[str, Any] | None = None) -> None:
         """A checkpoint's weights into the model, turned back into the training-space weights
@@ -200,11 +231,14 @@ class Trainer:
         if message:
             return message
         while self.global_step < self.total_steps:
-            batches = train_batches(self.train_split, s.batch_size, s.seed, self.epoch, s.group_by_length)
+            # Global batches: one process with batch_size x processes would cut the epoch the same way.
+            batches = train_batches(self.train_split, s.batch_size * self.group.world_size, s.seed, self.epoch,
+                                    s.group_by_length)
             if s.freeze_kind == "gradual" and self.micro == 0:
                 from ftstudio.engine.models.freezing import apply_freeze
 
                 trainable, total = apply_freeze(self.model, "gradual", 0, self.epoch)
+                self.parallel = data_parallel(self.task, self.model, self.group)  # DDP fixes what trains
                 self.rep.on_log(f"Epoch {self.epoch + 1}: gradual unfreezing, {trainable:,} of {total:,} parameters train.")
             while self.micro < len(batches) and self.global_step < self.total_steps:
                 self.control.check(self.rep)
@@ -233,7 +267,8 @@ class Trainer:
         from ftstudio.engine.speed.levers import LeverRun, apply_levers, speed_line, speed_record
 
         run = LeverRun(model=self.model, settings=self.s, splits=self.splits, pad_token_id=self.pad_id,
-                       device=self.device, autocast=self.autocast, control=self.control, reporter=self.rep)
+                       device=self.device, autocast=self.autocast, control=self.control, reporter=self.rep,
+                       processes=self.group.world_size)
         statuses = apply_levers(run)
         self.features = run.features
         self.rep.on_log(speed_line(statuses))
@@ -260,19 +295,27 @@ class Trainer:
         return self._evaluate_and_maybe_save(force_save=save_due and self.last_saved_step != step)
 
     def _optimizer_step(self, group: list[Any]) -> None:
+        import contextlib
+
         import torch
 
-        rows = sum(len(b) for b in group)
+        rows = sum(len(b) for b in group)  # the step's rows, over every process
         step_loss = torch.zeros((), device=self.device, dtype=torch.float32)
-        for indices in group:
-            with self.autocast():
-                loss = self._micro_batch_loss(indices)
-            # Weight by rows so an uneven last batch counts as much per text as the others.
-            scaled = loss.float() * (len(indices) / rows)
-            if self.scaler is not None:
-                self.scaler.scale(scaled).backward()
-            else:
-                scaled.backward()
+        for number, indices in enumerate(group):
+            # Weight by rows so an uneven last batch counts as much per text as the others
+            # (this rank's share of the step's rows; distributed/parallel.py).
+            mine, weight = shard(indices, rows, self.group)
+            last = number == len(group) - 1
+            # Accumulating: the gradients are exchanged once, after the step's last micro-batch.
+            exchange = contextlib.nullcontext() if self.parallel is None or last else self.parallel.no_sync()
+            with exchange:
+                with self.autocast():
+                    loss = self._micro_batch_loss(mine)
+                scaled = loss.float() * weight
+                if self.scaler is not None:
+                    self.scaler.scale(scaled).backward()
+                else:
+                    scaled.backward()
             step_loss += scaled.detach()
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
@@ -296,7 +339,10 @@ class Trainer:
         if self.features is not None:
             return self.features.loss("train", torch.as_tensor(indices, device=self.device))
         batch = collate(self.train_split, indices, self.pad_id, pin=self.device.type == "cuda")
-        return self.task.batch_loss(self.model, {k: v.to(self.device, non_blocking=True) for k, v in batch.items()})
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        if self.parallel is not None:
+            return self.parallel(batch)
+        return self.task.batch_loss(self.model, batch)
 
     def _elapsed(self) -> float:
         paused = self.control.paused_seconds - self._paused_at_start
@@ -332,8 +378,8 @@ class Trainer:
         return due or (self.s.eval_steps == 0 and end_of_epoch)
 
     def _report_step(self) -> None:
-        # The only per-log host sync: reading the averaged loss.
-        loss = float(self.window_loss.item()) / max(self.window_steps, 1)
+        # The only per-log host sync: reading the averaged loss (the group's mean of the ranks' sums).
+        loss = self._group_window_loss() / max(self.window_steps, 1)
         self.window_loss.zero_()
         self.window_steps = 0
         if not math.isfinite(loss):
@@ -354,6 +400,13 @@ class Trainer:
             elapsed=round(elapsed, 2),
             eta=round(steps_left / step_rate, 1) if step_rate > 0 else 0.0,
         ))
+
+    def _group_window_loss(self) -> float:
+        """The loss summed since the last report, as one process would have summed it."""
+        if not self.group.active:
+            return float(self.window_loss.item())
+        total = self.group.sum_(self.window_loss.detach().clone(), "adding up the training loss")
+        return float(total.item()) / self.group.world_size
 
     def _nan_message(self, loss: float) -> str:
         hint = "lower the learning rate"
@@ -392,7 +445,7 @@ class Trainer:
             autocast=self.autocast, batch_size=self.s.batch_size, pad_token_id=self.pad_id,
             label_names=self.label_names, control=self.control, reporter=self.rep,
             features=self.features if self.features is not None and self.features.has(name) else None,
-            split_name=name,
+            split_name=name, group=self.group,
         )
         if name == "validation":
             self.task_state = self.task.state_after_evaluation(outputs, self.task_state)
@@ -405,19 +458,41 @@ class Trainer:
     def save(self, is_best: bool = False) -> Path:
         """Checkpoint at the current step boundary (also used when stopping)."""
         assert self.run_dir is not None
-        if not math.isfinite(float(self.window_loss.item())):
-            raise TrainingError(self._nan_message(float(self.window_loss.item())))
+        window_loss = self._group_window_loss()
+        if not math.isfinite(window_loss):
+            raise TrainingError(self._nan_message(window_loss))
         self.rep.on_status(SAVING)
         self.train_seconds = self._elapsed() if hasattr(self, "_started") else self.train_seconds
         training_state = self.training_state()  # (the training-space weights, before they are folded)
-        with self.task.saved_weights(self.model, self.task_state):  # stock transformers reads the user's units
-            path = checkpoints.save_checkpoint(
-                self.run_dir, self.global_step, self.model, self.tokenizer, self.trainer_state(),
-                training_state, is_best=is_best, keep=self.s.keep_checkpoints,
-            )
+        path = self.run_dir / "checkpoints" / f"step-{self.global_step}"
+        if self.group.is_main:  # rank 0 owns the run folder; the others hold the same weights
+            with self.task.saved_weights(self.model, self.task_state):  # stock transformers reads the user's units
+                path = checkpoints.save_checkpoint(
+                    self.run_dir, self.global_step, self.model, self.tokenizer, self.trainer_state(window_loss),
+                    training_state, is_best=is_best, keep=self.s.keep_checkpoints,
+                )
+        self.group.barrier("saving a checkpoint")  # the others may read it next (best/ for the test split)
         self.last_saved_step = self.global_step
         self._last_save_time = self.clock()
         metrics = dict(self.last_metrics) if self.last_eval_step == self.global_step else {}  # this step's only
         self.rep.on_checkpoint(CheckpointEvent(self.global_step, str(path), is_best, metrics))
         self.rep.on_status(TRAINING)
         return path
+
+
+def _rng_of_this_rank(device: Any) -> dict[str, Any]:
+    """This process's generators, as a checkpoint keeps them for each rank."""
+    import torch
+
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _restore_rng(state: dict[str, Any], device: Any) -> None:
+    import torch
+
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
