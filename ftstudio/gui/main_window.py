@@ -151,6 +151,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(action("Save settings...", self._on_save_settings, QKeySequence.StandardKey.Save))
         file_menu.addAction(action("Reset to defaults", self.reset_to_defaults, None, None,
                                    "Default model, the embedded sample and default settings"))
+        file_menu.addAction(action("Export job...", self._on_export_job, None, None,
+                                   "Write these settings as a cluster job: torchrun and SLURM scripts"))
         file_menu.addSeparator()
         file_menu.addAction(action("Open run folder", self._on_open_run_folder, None, None,
                                    "Open the current run's folder (or the runs folder) in the file manager"))
@@ -307,6 +309,12 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, "Save settings", "ftstudio-settings.json", SETTINGS_FILTER)
         if path:
             self.save_settings_file(path)
+
+    @Slot()
+    def _on_export_job(self) -> None:
+        from ftstudio.gui.job_dialog import JobDialog
+
+        JobDialog(self.gathered_settings(), self).open()  # window-modal; deletes itself when closed
 
     @Slot()
     def _on_open_run_folder(self) -> None:
