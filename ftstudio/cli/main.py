@@ -172,7 +172,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         settings = settings_from_args(args)
     # Ctrl-C, SIGTERM, SIGHUP (SIGBREAK on Windows): stop at the next step and save it.
-    with ShutdownHandlers(control, interrupt=INTERRUPT_STOPS_THEN_QUITS) as handlers:
+    quiet = {} if _speaks_for_the_group() else {"say": lambda text: None}
+    with ShutdownHandlers(control, interrupt=INTERRUPT_STOPS_THEN_QUITS, **quiet) as handlers:
         result = train(settings, run_dir=args.resume or args.output, reporter=reporter, control=control,
                        resume=bool(args.resume))
     if isinstance(reporter, ConsoleReporter):

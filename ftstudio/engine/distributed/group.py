@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from ftstudio.engine.errors import FtStudioError, SettingsError, StopRequested, TrainingError, first_line
 
 T = TypeVar("T")
+LOST_CONTACT = "The training processes lost contact"  # how a GroupError's message starts
 
 
 class GroupError(TrainingError):
@@ -202,7 +203,7 @@ class ProcessGroup:
     def lost_message(self, what: str, exc: BaseException | None = None) -> str:
         """What the user reads when the group fell apart while `what`."""
         detail = f" ({first_line(exc)[:160]})" if exc is not None else ""
-        return (f"The training processes lost contact while {what}: another process ended or did not answer "
+        return (f"{LOST_CONTACT} while {what}: another process ended or did not answer "
                 f"within {self.timeout_minutes} minutes (collective_timeout){detail}. The last checkpoint is kept: "
                 "resume the run to continue.")
 

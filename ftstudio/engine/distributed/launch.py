@@ -139,14 +139,22 @@ def _worker_environment(request: dict[str, Any], address: str, processes: int):
 
 @contextlib.contextmanager
 def _quiet_launcher():
-    """The elastic agent logs every phase at INFO/WARNING; the run's own log says what matters."""
-    logger = logging.getLogger("torch.distributed.elastic")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    """The elastic agent logs every phase, and each worker that failed; the run's own log and
+    our message (which process, how it ended) say what matters. Its loggers set their own
+    levels, so each is quietened, not only their parent."""
+    import torch.distributed.elastic.agent.server.api  # noqa: F401 - creates the agent's loggers
+    import torch.distributed.launcher.api  # noqa: F401
+
+    loggers = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
+               if name.startswith(("torch.distributed.elastic", "torch.distributed.launcher"))]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 @contextlib.contextmanager
@@ -288,6 +296,12 @@ def _result(channel: _Channel, failures: dict[int, Any], stopped_by_signal: bool
     folder = (result or {}).get("run_dir") or channel.run_dir or (str(run_dir) if run_dir else "")
     died = {rank: failure for rank, failure in failures.items() if _died(failure)}
     if result is not None and not died:
+        cause = _first_cause(result, failures, processes)
+        if cause:  # rank 0 only saw the group fall apart; another rank knows why
+            if folder:
+                _mark_failed(Path(folder), cause)
+            channel.reporter.on_status(FAILED, cause)
+            return TrainResult(Path(folder) if folder else None, FAILED, cause, result.get("best"))
         return TrainResult(Path(result["run_dir"]) if result.get("run_dir") else None, result["status"],
                            result.get("message", ""), result.get("best"), bool(result.get("input_error")))
     if result is None and not died and stopped_by_signal:
@@ -301,14 +315,28 @@ def _result(channel: _Channel, failures: dict[int, Any], stopped_by_signal: bool
     return TrainResult(Path(folder) if folder else None, FAILED, message, (result or {}).get("best"))
 
 
+def _first_cause(result: dict[str, Any], failures: dict[int, Any], processes: int) -> str:
+    """When rank 0 failed only because it lost the group, the message of another rank that
+    failed with one ("" otherwise)."""
+    from ftstudio.engine.distributed.group import LOST_CONTACT
+
+    if result.get("status") != FAILED or not str(result.get("message", "")).startswith(LOST_CONTACT):
+        return ""
+    for rank, failure in sorted(failures.items()):
+        if rank > 0 and failure.message and not str(failure.message).startswith(LOST_CONTACT):
+            return f"Training process {rank + 1} of {processes} (rank {rank}) failed: {failure.message}"
+    return ""
+
+
 def _died(failure: Any) -> bool:
     """Killed by a signal, or ended without reporting (not one of our own exit statuses)."""
     return failure.exitcode < 0 or failure.exitcode not in (0, 1, 2)
 
 
 def describe_failures(failures: dict[int, Any], processes: int) -> str:
-    """'Training process 2 of 2 (rank 1) was killed by SIGKILL ...' for the first that ended first."""
-    rank, failure = min(failures.items(), key=lambda item: (getattr(item[1], "timestamp", 0), item[0]))
+    """'Training process 2 of 2 (rank 1) was killed by SIGKILL ...' for the process that ended
+    the group. The agent stops the others with SIGTERM and they lose contact: consequences."""
+    rank, failure = min(failures.items(), key=lambda item: (_is_consequence(item[1]), item[0]))
     if failure.exitcode < 0:
         how = f"was killed by {failure.signal_name()}"
         if failure.signal_name() == "SIGKILL":
@@ -317,6 +345,14 @@ def describe_failures(failures: dict[int, Any], processes: int) -> str:
         how = f"ended with exit code {failure.exitcode}"
     return (f"Training process {rank + 1} of {processes} (rank {rank}) {how}; the other processes were stopped. "
             "The last checkpoint is kept: resume the run to continue.")
+
+
+def _is_consequence(failure: Any) -> bool:
+    """Ended because another process did: stopped by the agent's SIGTERM, or failed after
+    losing contact with the group."""
+    from ftstudio.engine.distributed.group import LOST_CONTACT
+
+    return failure.exitcode == -int(signal.SIGTERM) or str(failure.message or "").startswith(LOST_CONTACT)
 
 
 def _mark_failed(run_dir: Path, message: str) -> None:

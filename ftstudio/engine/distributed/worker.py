@@ -15,6 +15,7 @@ import os
 import socket
 import sys
 import threading
+import time
 
 from ftstudio.engine.events import FAILED, Reporter, TrainingControl
 from ftstudio.engine.training.child_process import StreamReporter, read_commands, run_request
@@ -40,7 +41,9 @@ def worker_main() -> int:
         print("ftstudio: --group-worker is started by ftstudio's launcher, with its request.", file=sys.stderr)
         return 2
     control = TrainingControl()
-    ShutdownHandlers(control, interrupt=INTERRUPT_STOPS).install()
+    # (rank 0 announces a signal; the others, which got the same one, keep quiet)
+    quiet = {} if group.is_main else {"say": _silent}
+    ShutdownHandlers(control, interrupt=INTERRUPT_STOPS, **quiet).install()
     reporter: Reporter = Reporter()
     if group.is_main:
         reporter = _report_to_launcher(os.environ.get(CHANNEL_ENV, ""), control)
@@ -49,7 +52,29 @@ def worker_main() -> int:
     if isinstance(reporter, StreamReporter):
         reporter.send({"result": result})
         reporter.close()
-    return 1 if result["status"] == FAILED else 0
+    if result["status"] != FAILED:
+        return 0
+    _leave_message(result["message"])
+    # An input error is every rank's alike and rank 0 reports it: another rank ending first
+    # with an error status would make the launcher end rank 0 before it did.
+    return 0 if result.get("input_error") and not group.is_main else 1
+
+
+def _silent(text: str) -> None:
+    pass
+
+
+def _leave_message(message: str) -> None:
+    """The failure's message where the launcher reads why a worker failed (torchelastic's
+    error file), so a failure on a rank other than 0 is reported in its own words."""
+    path = os.environ.get("TORCHELASTIC_ERROR_FILE")
+    if not path:
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump({"message": message, "timestamp": int(time.time())}, handle)
+    except OSError:
+        pass
 
 
 def _report_to_launcher(address: str, control: TrainingControl) -> StreamReporter:
