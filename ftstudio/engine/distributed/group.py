@@ -195,9 +195,9 @@ class ProcessGroup:
         """Run a collective (or DDP's construction): a lost peer or a timeout becomes a GroupError."""
         try:
             yield
-        except (FtStudioError, StopRequested):
-            raise
-        except Exception as exc:  # noqa: BLE001 - gloo/NCCL errors, timeouts, closed connections
+        except (RuntimeError, ConnectionError, TimeoutError) as exc:  # gloo/NCCL (DistError is a RuntimeError)
+            if isinstance(exc, FtStudioError):
+                raise
             raise GroupError(self.lost_message(what, exc)) from exc
 
     def lost_message(self, what: str, exc: BaseException | None = None) -> str:

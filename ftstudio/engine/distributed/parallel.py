@@ -15,6 +15,8 @@ all-reduce needs every rank in every step.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,7 +26,9 @@ if TYPE_CHECKING:
 
 
 def task_loss_module(task: Any, model: Any) -> Any:
-    """An nn.Module whose forward(batch) is the task's training loss on `model`."""
+    """An nn.Module whose forward(batch) is the task's training loss on `model`, and
+    forward(inputs, labels) what an evaluation measures (sharded weights are gathered by a
+    forward of this module, so evaluation goes through it too)."""
     import torch
 
     class TaskLoss(torch.nn.Module):
@@ -32,8 +36,10 @@ def task_loss_module(task: Any, model: Any) -> Any:
             super().__init__()
             self.model = model
 
-        def forward(self, batch: dict[str, Any]) -> Any:
-            return task.batch_loss(self.model, batch)
+        def forward(self, batch: dict[str, Any], labels: Any = None) -> Any:
+            if labels is None:
+                return task.batch_loss(self.model, batch)
+            return task.batch_outputs(self.model, batch, labels)
 
     return TaskLoss()
 
@@ -64,3 +70,17 @@ def shard(indices: np.ndarray, rows: int, group: ProcessGroup) -> tuple[np.ndarr
     if len(mine) == 0:
         return indices[:1], 0.0
     return mine, len(mine) * group.world_size / rows
+
+
+@contextlib.contextmanager
+def gradient_exchange(parallel: Any, exchange: bool) -> Iterator[None]:
+    """Around a micro-batch's forward and backward: exchange its gradients across the group, or
+    (accumulating, not the step's last micro-batch) keep them local until the last one."""
+    if parallel is None or exchange and not hasattr(parallel, "set_requires_gradient_sync"):
+        yield
+    elif hasattr(parallel, "set_requires_gradient_sync"):  # FSDP
+        parallel.set_requires_gradient_sync(exchange)
+        yield
+    else:  # DDP
+        with parallel.no_sync():
+            yield

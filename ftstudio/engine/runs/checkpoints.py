@@ -58,8 +58,10 @@ def save_checkpoint(
     training_state: dict[str, Any],
     is_best: bool,
     keep: int,
+    weights: dict[str, Any] | None = None,
 ) -> Path:
     """Write checkpoints/step-<step> atomically, refresh last/ (and best/), prune old steps.
+    `weights` are the model's full weights when the model holds only a shard of them (FSDP).
 
     Refuses (TrainingError, nothing written) when a weight is NaN or infinite: the loss is only
     read at log steps, so weights can diverge between two reads, and a poisoned last/ would
@@ -67,7 +69,7 @@ def save_checkpoint(
     """
     import torch
 
-    check_finite(model, step)
+    check_finite(model if weights is None else weights, step)
     folder = run_dir / CHECKPOINTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"step-{step}"
@@ -76,7 +78,7 @@ def save_checkpoint(
         shutil.rmtree(tmp)
     tmp.mkdir()
     try:
-        model.save_pretrained(tmp, safe_serialization=True)
+        model.save_pretrained(tmp, safe_serialization=True, **({} if weights is None else {"state_dict": weights}))
         tokenizer.save_pretrained(tmp)
         torch.save(training_state, tmp / TRAINING_STATE)
         _write_model_card(tmp, run_dir, trainer_state)
@@ -113,12 +115,12 @@ def _write_model_card(folder: Path, run_dir: Path, trainer_state: dict[str, Any]
 
 
 def check_finite(model: Any, step: int) -> None:
-    """TrainingError naming the first non-finite parameter. One host sync for the whole model
-    (on a GPU, a sync per tensor would cost more than the check)."""
+    """TrainingError naming the first non-finite parameter of a model (or a dict of weights).
+    One host sync for the whole model (on a GPU, a sync per tensor would cost more than the check)."""
     import torch
 
     with torch.no_grad():
-        named = list(model.named_parameters())
+        named = list(model.items() if isinstance(model, dict) else model.named_parameters())
         if bool(torch.stack([torch.isfinite(p).all() for _, p in named]).all()):
             return
         name = next(n for n, p in named if not bool(torch.isfinite(p).all()))

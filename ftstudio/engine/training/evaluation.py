@@ -29,6 +29,7 @@ def evaluate(
     features: FeatureCache | None = None,
     split_name: str = "validation",
     group: ProcessGroup | None = None,
+    sharded_root: Any = None,
 ) -> tuple[Outputs, float]:
     """The task's metrics over the whole split and its mean loss (the training loss's definition:
     per row, or per labelled or predicted token for a token task or a language model). What is
@@ -41,7 +42,9 @@ def evaluate(
     In a group of several processes, rank r evaluates batches r, r + N, r + 2N, ... (the same
     batches one process would cut), then the ranks pool their collectors and loss sums, so every
     rank scores the whole split and reaches the same metrics (and the same best-checkpoint and
-    early-stopping decisions) as one process evaluating the same weights.
+    early-stopping decisions) as one process evaluating the same weights. With `sharded_root`
+    (FSDP's root module) every forward goes through it, and a rank with no batch left in a round
+    runs its first batch again and drops it: each forward gathers weights from every rank.
     """
     import torch
 
@@ -60,6 +63,8 @@ def evaluate(
                     control.check(reporter, resume_status="evaluating")
                 number = turn * ranks + rank
                 if number >= len(batches):
+                    if sharded_root is not None and batches:  # keep in step with the others' gathers
+                        _forward_only(sharded_root, collate(split, batches[0], pad_token_id), device, autocast)
                     continue
                 indices = batches[number]
                 rows = torch.as_tensor(indices, device=device)
@@ -72,7 +77,8 @@ def evaluate(
                     labels = batch.pop("labels").to(device, non_blocking=True)
                     inputs = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
                     with autocast():
-                        logits, labels = task.batch_outputs(model, inputs, labels)
+                        logits, labels = (task.batch_outputs(model, inputs, labels) if sharded_root is None
+                                          else sharded_root(inputs, labels))
                 loss_sum += task.loss_sum(logits, labels)
                 loss_count += task.loss_count(labels)
                 collector.add(rows, logits, labels)
@@ -80,6 +86,8 @@ def evaluate(
                     reporter.on_progress("evaluating", min((turn + 1) * ranks, len(batches)), len(batches))
     finally:
         model.train(was_training)
+        if sharded_root is not None:  # the root keeps its gathered weights after a forward with no backward
+            sharded_root.reshard()
     if group is not None and group.active:
         collector = _pooled(collector, group)
         totals = group.sum_(torch.stack([loss_sum, loss_count]), "adding up the evaluation")
@@ -91,5 +99,11 @@ def evaluate(
 def _pooled(collector: Any, group: ProcessGroup) -> Any:
     """Every rank's collector merged into this one (in rank order, so all ranks agree)."""
     parts = group.all_gather(collector.part(), "collecting the evaluation's outputs")
-    merged = type(collector).from_parts(parts, collector)
-    return merged
+    return type(collector).from_parts(parts, collector)
+
+
+def _forward_only(root: Any, batch: dict[str, Any], device: Any, autocast: Any) -> None:
+    """A forward whose outputs nobody reads: its part in the group's weight gathers."""
+    labels = batch.pop("labels").to(device)
+    with autocast():
+        root({k: v.to(device) for k, v in batch.items()}, labels)

@@ -112,8 +112,24 @@ def _load_inputs(plan: RunPlan, recorder: RunRecorder, control: TrainingControl,
         reinit_top_layers(loaded.model, settings.reinit_top_layers)
     # The strategy against the model's depth (bottom-N), now: a refusal must leave no run folder.
     trainable_flags(settings.freeze_kind, settings.frozen_layers, 0, len(layer_groups(loaded.model).layers))
+    _check_sharding(settings, prepared.task, loaded.model, group)
     control.check(recorder, resume_status=PREPARING)
     return RunInputs(prepared, source, loaded.model, loaded.tokenizer, device, precision, checkpoint)
+
+
+def _check_sharding(settings: Any, task: Any, model: Any, group: ProcessGroup) -> None:
+    """sharding fsdp needs a group and a run it can shard: refused before anything is written."""
+    from ftstudio.engine.distributed.sharded import sharding_problem
+    from ftstudio.engine.errors import SettingsError
+
+    if settings.sharding != "fsdp":
+        return
+    if not group.active:
+        raise SettingsError("sharding: fsdp shards the model across processes; set processes to 2 or more, or "
+                            "sharding to none.", "sharding")
+    problem = sharding_problem(task, model, settings.freeze_kind)
+    if problem:
+        raise SettingsError(problem, "sharding")
 
 
 def _plan_pretraining(prepared: Any, loaded: Any, source: Any, settings: Any, recorder: RunRecorder) -> None:

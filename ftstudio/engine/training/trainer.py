@@ -17,7 +17,14 @@ from typing import Any
 
 from ftstudio.engine.data.batching import collate, train_batches
 from ftstudio.engine.distributed.group import ProcessGroup
-from ftstudio.engine.distributed.parallel import data_parallel, shard
+from ftstudio.engine.distributed.parallel import data_parallel, gradient_exchange, shard
+from ftstudio.engine.distributed.sharded import (
+    full_optimizer_state,
+    full_weights,
+    load_full_weights,
+    load_optimizer_state,
+    shard_model,
+)
 from ftstudio.engine.errors import TrainingError
 from ftstudio.engine.events import (
     EVALUATING,
@@ -56,7 +63,8 @@ class Trainer:
         self.rep = recorder
         self.control = control
         self.group = group or ProcessGroup.solo()  # several processes: each trains a shard of every batch
-        self.parallel: Any = None  # DDP around the task's loss when the group has several processes
+        self.parallel: Any = None  # DDP or FSDP's root around the task's loss when the group has several processes
+        self.sharded = False  # FSDP: each process holds a slice of the weights (distributed/sharded.py)
         self.run_dir: Path | None = None
         # progress (all saved in trainer_state.json)
         self.global_step = 0
@@ -96,16 +104,21 @@ class Trainer:
         self.train_split = self.splits["train"]
         self.steps_per_epoch, self.total_steps, self.epochs = count_steps(len(self.train_split), s,
                                                                           self.group.world_size)
-        self.model.to(device)
+        self.sharded = self.group.active and s.sharding == "fsdp"
+        if not self.sharded:  # (sharding places each slice on the device itself)
+            self.model.to(device)
         self.model.train()
         apply_freeze(self.model, s.freeze_kind, s.frozen_layers, 0)
+        if self.sharded:  # before the optimizer: it must hold the sharded parameters
+            self.parallel = shard_model(self.task, self.model, self.group)
         groups = optimizer_param_groups(self.model, s.learning_rate, s.weight_decay, s.layerwise_lr_decay)
         self.optimizer = make_optimizer(groups, s, device)
         self.scheduler = make_scheduler(self.optimizer, s, self.total_steps)
         self.autocast, self.scaler = mixed_precision(device, precision)
         self.window_loss = torch.zeros((), device=device, dtype=torch.float32)
         self.window_steps = 0
-        self.parallel = data_parallel(self.task, self.model, self.group)
+        if not self.sharded:
+            self.parallel = data_parallel(self.task, self.model, self.group)
         if self.group.rank > 0:  # its own dropout and masks (rank 0 keeps the one-process stream)
             torch.manual_seed(s.seed + self.group.rank)
 
@@ -137,7 +150,8 @@ class Trainer:
         import torch
 
         state = {
-            "optimizer": self.optimizer.state_dict(),
+            "optimizer": (full_optimizer_state(self.parallel, self.optimizer, self.group) if self.sharded
+                          else self.optimizer.state_dict()),
             "scheduler": self.scheduler.state_dict(),
             "rng_cpu": torch.get_rng_state(),
             "task_weights": self.task.exact_weights(self.model, self.task_state),
@@ -174,7 +188,10 @@ class Trainer:
         self.last_metrics = state.get("metrics") or {}
         self.last_saved_step = self.global_step
         apply_freeze(self.model, self.s.freeze_kind, self.s.frozen_layers, self.epoch)
-        self.optimizer.load_state_dict(training["optimizer"])
+        if self.sharded:
+            load_optimizer_state(self.parallel, self.optimizer, training["optimizer"], self.group)
+        else:
+            self.optimizer.load_state_dict(training["optimizer"])
         self.scheduler.load_state_dict(training["scheduler"])
         if self.scaler is not None and "scaler" in training:
             self.scaler.load_state_dict(training["scaler"])
@@ -206,7 +223,11 @@ class Trainer:
         from safetensors.torch import load_file
 
         weights = load_file(str(checkpoint / "model.safetensors"), device="cpu")
-        _, unexpected = self.model.load_state_dict(weights, strict=False)
+        if self.sharded:  # every rank reads the file and keeps its slice
+            unexpected = sorted(set(weights) - set(self.model.state_dict()))
+            load_full_weights(self.parallel, weights, self.group)
+        else:
+            _, unexpected = self.model.load_state_dict(weights, strict=False)
         if unexpected:
             raise TrainingError(f"Checkpoint {checkpoint} does not match the run's model (unexpected {unexpected[0]}).")
         self.task.training_weights(self.model, self.task_state, exact)
@@ -266,6 +287,9 @@ class Trainer:
         cache must see the restored encoder) and log which ones it uses."""
         from ftstudio.engine.speed.levers import LeverRun, apply_levers, speed_line, speed_record
 
+        if self.sharded:  # the levers change and check modules whose weights are now slices
+            self.rep.on_log("Speed: the speed levers are off while the weights are sharded (FSDP).")
+            return
         run = LeverRun(model=self.model, settings=self.s, splits=self.splits, pad_token_id=self.pad_id,
                        device=self.device, autocast=self.autocast, control=self.control, reporter=self.rep,
                        processes=self.group.world_size)
@@ -295,8 +319,6 @@ class Trainer:
         return self._evaluate_and_maybe_save(force_save=save_due and self.last_saved_step != step)
 
     def _optimizer_step(self, group: list[Any]) -> None:
-        import contextlib
-
         import torch
 
         rows = sum(len(b) for b in group)  # the step's rows, over every process
@@ -305,10 +327,8 @@ class Trainer:
             # Weight by rows so an uneven last batch counts as much per text as the others
             # (this rank's share of the step's rows; distributed/parallel.py).
             mine, weight = shard(indices, rows, self.group)
-            last = number == len(group) - 1
             # Accumulating: the gradients are exchanged once, after the step's last micro-batch.
-            exchange = contextlib.nullcontext() if self.parallel is None or last else self.parallel.no_sync()
-            with exchange:
+            with gradient_exchange(self.parallel, number == len(group) - 1):
                 with self.autocast():
                     loss = self._micro_batch_loss(mine)
                 scaled = loss.float() * weight
@@ -445,7 +465,7 @@ class Trainer:
             autocast=self.autocast, batch_size=self.s.batch_size, pad_token_id=self.pad_id,
             label_names=self.label_names, control=self.control, reporter=self.rep,
             features=self.features if self.features is not None and self.features.has(name) else None,
-            split_name=name, group=self.group,
+            split_name=name, group=self.group, sharded_root=self.parallel if self.sharded else None,
         )
         if name == "validation":
             self.task_state = self.task.state_after_evaluation(outputs, self.task_state)
@@ -464,12 +484,13 @@ class Trainer:
         self.rep.on_status(SAVING)
         self.train_seconds = self._elapsed() if hasattr(self, "_started") else self.train_seconds
         training_state = self.training_state()  # (the training-space weights, before they are folded)
+        weights = full_weights(self.parallel, self.group) if self.sharded else None  # (every rank takes part)
         path = self.run_dir / "checkpoints" / f"step-{self.global_step}"
         if self.group.is_main:  # rank 0 owns the run folder; the others hold the same weights
             with self.task.saved_weights(self.model, self.task_state):  # stock transformers reads the user's units
                 path = checkpoints.save_checkpoint(
                     self.run_dir, self.global_step, self.model, self.tokenizer, self.trainer_state(window_loss),
-                    training_state, is_best=is_best, keep=self.s.keep_checkpoints,
+                    training_state, is_best=is_best, keep=self.s.keep_checkpoints, weights=weights,
                 )
         self.group.barrier("saving a checkpoint")  # the others may read it next (best/ for the test split)
         self.last_saved_step = self.global_step
