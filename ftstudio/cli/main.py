@@ -165,9 +165,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     control = TrainingControl()
     # Under torchrun or srun every process runs this command; rank 0 alone prints.
     reporter = ConsoleReporter(quiet=args.quiet) if _speaks_for_the_group() else Reporter()
+    processes = None
     if args.resume:
-        if args.config or args.output or args.overrides or flag_values(args):
-            raise SettingsError("--resume continues a run with the settings saved in it; give only --resume RUN_DIR.")
+        flags = flag_values(args)
+        processes = flags.pop("processes", None)  # where it trains, not what: may change on resume
+        if processes is not None and processes < 1:
+            raise SettingsError(f"--processes must be 1 or more, got {processes}.", "processes")
+        if args.config or args.output or args.overrides or flags:
+            raise SettingsError("--resume continues a run with the settings saved in it; give only --resume RUN_DIR "
+                                "(and --processes N to continue on another number of processes).")
         settings = None
     else:
         settings = settings_from_args(args)
@@ -175,7 +181,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     quiet = {} if _speaks_for_the_group() else {"say": lambda text: None}
     with ShutdownHandlers(control, interrupt=INTERRUPT_STOPS_THEN_QUITS, **quiet) as handlers:
         result = train(settings, run_dir=args.resume or args.output, reporter=reporter, control=control,
-                       resume=bool(args.resume))
+                       resume=bool(args.resume), processes=processes)
     if isinstance(reporter, ConsoleReporter):
         reporter.close()
     if not _speaks_for_the_group():

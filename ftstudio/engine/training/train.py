@@ -38,12 +38,14 @@ def train(
     reporter: Reporter | None = None,
     control: TrainingControl | None = None,
     resume: bool = False,
+    processes: int | None = None,
 ) -> TrainResult:
-    """Run (or with `resume=True`, continue) a fine-tune; see the module docstring."""
+    """Run (or with `resume=True`, continue) a fine-tune; see the module docstring. `processes`
+    overrides the settings' number of local processes (a resume on more or fewer GPUs)."""
     reporter = reporter or Reporter()
     control = control or TrainingControl()
     environment = _launched_group()
-    processes = _processes_asked(settings, run_dir, resume)
+    processes = processes or _processes_asked(settings, run_dir, resume)
     if environment is None and processes > 1:  # start the group; its rank 0 reports back here
         from ftstudio.engine.distributed.launch import train_in_group
 

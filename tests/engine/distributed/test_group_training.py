@@ -188,3 +188,64 @@ def test_ftstudio_train_started_by_torchrun_joins_its_group(tiny_model_dir, tmp_
     info = _records(run, "info")[0]
     assert info["processes"] == 2 and info["global_batch"] == 8
     assert done.stdout.count("Finished. Run folder") == 1  # rank 0 alone prints
+
+
+class _StopAtStep:
+    """A reporter that asks the run to stop at a step: the window's Stop, as the launcher
+    forwards it to rank 0 and rank 0 to the group."""
+
+    def __init__(self, control, step: int) -> None:
+        self.control, self.step = control, step
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+    def on_step(self, event) -> None:
+        if event.step >= self.step:
+            self.control.request_stop()
+
+
+def test_sharded_training_equals_one_process_and_stops_and_resumes_exactly(quiet_model, tmp_path):
+    from transformers import pipeline
+
+    from ftstudio.engine.events import TrainingControl
+
+    data = write_csv(tmp_path / "d.csv", make_texts(90))
+    sharded = dict(batch_size=4, processes=2, sharding="fsdp", grad_accum=2, log_steps=1)
+    whole = train(_settings(quiet_model, data, **sharded), run_dir=tmp_path / "whole")
+    one = train(_settings(quiet_model, data, batch_size=8, grad_accum=2, log_steps=1), run_dir=tmp_path / "one")
+    assert whole.status == one.status == "finished", whole.message
+    assert _largest_difference(_weights(tmp_path / "whole"), _weights(tmp_path / "one")) < 1e-5
+
+    control = TrainingControl()
+    cut = train(_settings(quiet_model, data, **sharded), run_dir=tmp_path / "cut", control=control,
+                reporter=_StopAtStep(control, 3))
+    assert cut.status == "stopped", cut.message
+    stopped_at = read_status(tmp_path / "cut")["step"]
+    assert 3 <= stopped_at < 10
+    resumed = train(run_dir=tmp_path / "cut", resume=True)
+    assert resumed.status == "finished", resumed.message
+    assert _largest_difference(_weights(tmp_path / "cut"), _weights(tmp_path / "whole")) < 1e-6
+
+    # The gathered checkpoint is a standard transformers folder with the dataset's labels.
+    classify = pipeline("text-classification", model=str(tmp_path / "whole" / "best"))
+    assert classify("great flight")[0]["label"] in {"negative", "neutral", "positive"}
+
+
+def test_resuming_on_another_number_of_processes_continues_and_says_the_order_changed(quiet_model, tmp_path):
+    from ftstudio.engine.events import TrainingControl
+
+    data = write_csv(tmp_path / "d.csv", make_texts(90))
+    control = TrainingControl()
+    cut = train(_settings(quiet_model, data, batch_size=4, processes=2, log_steps=1), run_dir=tmp_path / "run",
+                control=control, reporter=_StopAtStep(control, 3))
+    assert cut.status == "stopped", cut.message
+
+    logs = []
+    reporter = _StopAtStep(TrainingControl(), 10**6)
+    reporter.on_log = logs.append
+    resumed = train(run_dir=tmp_path / "run", resume=True, processes=1, reporter=reporter)
+    assert resumed.status == "finished", resumed.message
+    assert any("continues on 1" in line and "data order" in line for line in logs), logs
+    info = _records(tmp_path / "run", "info")
+    assert [record["processes"] for record in info] == [2, 1]
