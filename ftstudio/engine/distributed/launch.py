@@ -44,13 +44,14 @@ COMMAND_POLL_SECONDS = 0.1
 
 
 def train_in_group(settings: Any, run_dir: str | Path | None, *, runs_dir: str | Path | None, reporter: Reporter,
-                   control: TrainingControl, resume: bool, processes: int) -> Any:
+                   control: TrainingControl, resume: bool, processes: int, checked: Any) -> Any:
     """Train on `processes` local processes; the TrainResult rank 0 reached (or the failure
-    that ended the group)."""
+    that ended the group). `checked` are the settings the run trains with (a resume's own),
+    checked against this machine before anything starts."""
     from ftstudio.engine.training.outcome import TrainResult
 
     try:
-        _check_machine(settings, processes)
+        _check_machine(checked, processes)
     except FtStudioError as exc:
         message = user_message(exc)
         reporter.on_status(FAILED, message)
@@ -100,9 +101,8 @@ def _check_machine(settings: Any, processes: int) -> None:
     """Refuse, before starting anything, a group this machine cannot hold."""
     from ftstudio.engine.models.devices import resolve_device
 
-    if settings is not None:
-        settings.validate()
-    device = resolve_device(settings.device if settings is not None else "auto")
+    settings.validate()
+    device = resolve_device(settings.device)
     if device.type == "cuda":
         import torch
 

@@ -48,7 +48,7 @@ def worker_main() -> int:
     if group.is_main:
         reporter = _report_to_launcher(os.environ.get(CHANNEL_ENV, ""), control)
     quiet_training_libraries()
-    result = run_request(request, reporter, control)
+    result = run_request({**request, "in_group": True}, reporter, control)
     if isinstance(reporter, StreamReporter):
         reporter.send({"result": result})
         reporter.close()

@@ -310,7 +310,10 @@ def run_request(request: dict[str, Any], reporter: StreamReporter, control: Trai
     reporter.run_dir = resume_dir or ""
     try:
         reporter.on_status(PREPARING, "")
-        if control.stop_requested:  # stopped before anything started: nothing to load or save
+        # Stopped before anything started: nothing to load or save. (A group's worker goes on to
+        # join its group, where every rank learns of the stop: one leaving alone would keep the
+        # others waiting for it.)
+        if control.stop_requested and not request.get("in_group"):
             reporter.on_status(STOPPED, "")
             return {"run_dir": reporter.run_dir, "status": STOPPED, "message": "", "best": None}
         reporter.on_log("Loading the training libraries ...")

@@ -69,7 +69,8 @@ def failed(trainer: Trainer | None, recorder: RunRecorder, message: str, input_e
     traceback in the run folder's error.log for bug reports."""
     message = one_line(message)
     run_dir = trainer.run_dir if trainer is not None else recorder.run_dir  # (an out-of-memory retry's)
-    if exc is not None and run_dir is not None:
+    writes = trainer is None or trainer.group.is_main  # in a group rank 0 owns the folder
+    if exc is not None and run_dir is not None and writes:
         try:
             (run_dir / "error.log").write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
         except OSError:

@@ -45,12 +45,13 @@ def train(
     reporter = reporter or Reporter()
     control = control or TrainingControl()
     environment = _launched_group()
-    processes = processes or _processes_asked(settings, run_dir, resume)
+    asked = _settings_asked(settings, run_dir, resume)
+    processes = processes or (asked.processes if asked is not None else 1)
     if environment is None and processes > 1:  # start the group; its rank 0 reports back here
         from ftstudio.engine.distributed.launch import train_in_group
 
         return train_in_group(settings, run_dir, runs_dir=runs_dir, reporter=reporter, control=control,
-                              resume=resume, processes=processes)
+                              resume=resume, processes=processes, checked=asked)
     if environment is not None and not environment.is_main:
         reporter = Reporter()  # rank 0 speaks for the group
     recorder = RunRecorder(reporter)
@@ -105,15 +106,15 @@ def _launched_group():
         return None
 
 
-def _processes_asked(settings: TrainSettings | None, run_dir: str | Path | None, resume: bool) -> int:
-    """How many processes the run wants: its settings', or for a resume its settings.json's
-    (1 when unreadable: the single-process path then reports why)."""
+def _settings_asked(settings: TrainSettings | None, run_dir: str | Path | None, resume: bool) -> TrainSettings | None:
+    """The settings the run will train with: the given ones, or for a resume its settings.json's
+    (None when unreadable: the single-process path then reports why)."""
     try:
         if resume:
-            return _settings_of_run(Path(run_dir)).processes if run_dir is not None else 1
-        return settings.processes if settings is not None else 1
+            return _settings_of_run(Path(run_dir)) if run_dir is not None else None
+        return settings if settings is not None else TrainSettings()
     except FtStudioError:
-        return 1
+        return None
 
 
 def _plan_of_call(settings: TrainSettings | None, run_dir: str | Path | None, runs_dir: str | Path | None,

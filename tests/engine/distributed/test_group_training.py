@@ -249,3 +249,19 @@ def test_resuming_on_another_number_of_processes_continues_and_says_the_order_ch
     assert any("continues on 1" in line and "data order" in line for line in logs), logs
     info = _records(tmp_path / "run", "info")
     assert [record["processes"] for record in info] == [2, 1]
+
+
+def test_a_stop_before_the_group_has_started_stops_every_process_at_once(quiet_model, tmp_path):
+    """The window's Stop pressed right after Start reaches rank 0 before it joins the group: it
+    must still join, so the others learn of the stop instead of waiting for it."""
+    from ftstudio.engine.events import TrainingControl
+
+    data = write_csv(tmp_path / "d.csv", make_texts(60))
+    control = TrainingControl()
+    control.request_stop()
+    started = time.monotonic()
+    result = train(_settings(quiet_model, data, batch_size=4, processes=2, collective_timeout=1),
+                   run_dir=tmp_path / "run", control=control)
+    assert result.status == "stopped", result.message
+    assert time.monotonic() - started < 45
+    assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
