@@ -109,7 +109,6 @@ def run_hf_trainer(cfg: dict[str, Any]) -> dict[str, Any]:
         AutoTokenizer,
         DataCollatorWithPadding,
         Trainer,
-        TrainingArguments,
         set_seed,
     )
 
@@ -122,21 +121,7 @@ def run_hf_trainer(cfg: dict[str, Any]) -> dict[str, Any]:
     model = AutoModelForSequenceClassification.from_pretrained(cfg["model_dir"], **head)
     if model.config.pad_token_id is None:  # decoders (Llama, ...): what their users add for padded batches
         model.config.pad_token_id = tokenizer.pad_token_id
-    args = TrainingArguments(
-        output_dir=str(Path(cfg["scratch"]) / "hf"),
-        learning_rate=cfg["learning_rate"],
-        per_device_train_batch_size=cfg["batch_size"],
-        per_device_eval_batch_size=cfg["batch_size"],
-        num_train_epochs=cfg["epochs"],
-        weight_decay=0.01,
-        warmup_steps=0.1,
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        seed=cfg["seed"],
-        bf16=cfg["precision"] == "bf16",
-        use_cpu=cfg["device"] == "cpu",
-        report_to="none",
-    )
+    args = peers.stock_training_arguments(cfg, bf16=cfg["precision"] == "bf16", use_cpu=cfg["device"] == "cpu")
     trainer = Trainer(model=model, args=args, train_dataset=data["train"], eval_dataset=data["validation"],
                       processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
                       compute_metrics=compute_metrics)

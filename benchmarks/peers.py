@@ -137,6 +137,28 @@ def stock_recipe(cfg: dict[str, Any], tokenizer: Any) -> tuple[Any, dict[str, An
     return preprocess, head, compute_metrics
 
 
+def stock_training_arguments(cfg: dict[str, Any], **extra: Any) -> Any:
+    """The stock recipe's TrainingArguments: the defaults apart from the settings every peer
+    shares (learning rate, batch, epochs, weight decay, warmup, seed), evaluating and saving at
+    each epoch's end. `extra` adds a peer's own (bf16, use_cpu)."""
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(Path(cfg["scratch"]) / "hf"),
+        learning_rate=cfg["learning_rate"],
+        per_device_train_batch_size=cfg["batch_size"],
+        per_device_eval_batch_size=cfg["batch_size"],
+        num_train_epochs=cfg["epochs"],
+        weight_decay=0.01,
+        warmup_steps=0.1,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        seed=cfg["seed"],
+        report_to="none",
+        **extra,
+    )
+
+
 def run_hf_trainer(cfg: dict[str, Any]) -> dict[str, Any]:
     from datasets import load_dataset
     from transformers import (
@@ -146,7 +168,6 @@ def run_hf_trainer(cfg: dict[str, Any]) -> dict[str, Any]:
         DataCollatorForTokenClassification,
         DataCollatorWithPadding,
         Trainer,
-        TrainingArguments,
         set_seed,
     )
 
@@ -164,19 +185,7 @@ def run_hf_trainer(cfg: dict[str, Any]) -> dict[str, Any]:
     if cfg["workload"] == "head":
         _freeze_encoder_but_pooler(model)
 
-    args = TrainingArguments(
-        output_dir=str(Path(cfg["scratch"]) / "hf"),
-        learning_rate=cfg["learning_rate"],
-        per_device_train_batch_size=cfg["batch_size"],
-        per_device_eval_batch_size=cfg["batch_size"],
-        num_train_epochs=cfg["epochs"],
-        weight_decay=0.01,
-        warmup_steps=0.1,
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        seed=cfg["seed"],
-        report_to="none",
-    )
+    args = stock_training_arguments(cfg)
     trainer = Trainer(model=model, args=args, train_dataset=data["train"], eval_dataset=data["validation"],
                       processing_class=tokenizer, data_collator=collator,
                       compute_metrics=compute_metrics)
