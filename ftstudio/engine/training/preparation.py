@@ -321,7 +321,8 @@ def _device_name(device: Any) -> str:
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
         return "Apple GPU (MPS)"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"CPU ({threads} thread{'s' if threads != 1 else ''})"
 
 
 def _data_summary(prepared: Any, trainer: Trainer, max_length: int) -> dict[str, Any]:
