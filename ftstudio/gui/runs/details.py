@@ -50,6 +50,9 @@ class RunDetails(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.summary: Any = None
+        # The shown run's metrics.jsonl lines already in its curves, and the last of them: a
+        # resume cuts the log back, after which the same line count holds other records.
+        self._records_shown: tuple[int, list[dict[str, Any]]] = (0, [])
         self.chain: list[Any] = []  # the shown run's lineage (engine.runs.lineage.Ancestor)
         self.overlay_ids: list[str] = []
         self.skipped: list[Any] = []  # runs asked to be overlaid but of another task
@@ -107,9 +110,12 @@ class RunDetails(QWidget):
     # ------------------------------------------------------------------ public
     def show_run(self, summary: Any, listed: Iterable[Path] = ()) -> None:
         """Show a run (an `engine.runs.listing.RunSummary`), reading its metrics and settings from
-        disk; runs of its lineage that are in `listed` (run folders) become links."""
+        disk; runs of its lineage that are in `listed` (run folders) become links. The run shown
+        already (a live run re-read) has only its new records added to its curves, so a zoomed
+        view stays."""
         from ftstudio.engine.runs import folder as runs
 
+        same_run = self.summary is not None and self.summary.run_dir == summary.run_dir
         self.summary = summary
         self.tabs.setEnabled(True)
         self.title.setText(summary.run_id)
@@ -126,7 +132,12 @@ class RunDetails(QWidget):
         self._show_message(summary)
         records = runs.read_metrics(summary.run_dir)
         self.best_metrics.setText(best_evaluation_text(summary, records))
-        self.plots.load_records(records)
+        shown, last = self._records_shown
+        if same_run and len(records) >= shown and records[:shown][-1:] == last:
+            self.plots.append_records(records[shown:])
+        else:  # another run, or this one resumed (its log cut back to the checkpoint)
+            self.plots.load_records(records)
+        self._records_shown = (len(records), records[-1:])
         self._fill_settings(summary)
         info = next((r for r in records if r.get("event") == "info"), {})
         self.checkpoints.set_task(summary.task, info.get("metrics") or ())
@@ -148,6 +159,7 @@ class RunDetails(QWidget):
 
     def clear(self) -> None:
         self.summary = None
+        self._records_shown = (0, [])
         self.overlay_ids = []
         self.skipped = []
         self.title.setText("Select a run to see its curves, settings and checkpoints.")

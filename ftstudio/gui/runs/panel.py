@@ -2,7 +2,8 @@
 
 The table lists `engine.runs.listing.list_runs()`; a file-system watcher on the runs folder (and each run
 folder, where status.json is atomically replaced) refreshes it when runs appear, change state or
-go away. Selecting a run shows it; Ctrl/Shift-selecting more overlays their curves on the first,
+go away, and while a listed run is live (this window's, another process's, or another machine's
+on a shared folder) the panel re-reads it every few seconds as long as it is shown. Selecting a run shows it; Ctrl/Shift-selecting more overlays their curves on the first,
 those of the first one's task only (a regression's RMSE and a classifier's F1 do not compare):
 the hint under the table names the runs left out and why.
 """
@@ -71,6 +72,7 @@ class RunsPanel(QWidget):
         self._picked: list[Path] = []  # selected run folders, in the order they were selected
         self._shown: tuple = ()
         self._sized = False
+        self._shown_once = False  # the first show needs no catch-up: __init__ has just listed
         self._watcher = RunsFolderWatcher(self)
         self._watcher.sig_changed.connect(self.refresh)
         self._build()
@@ -184,12 +186,20 @@ class RunsPanel(QWidget):
         self._watcher.stop()
         self.details.shutdown()
 
+    def hideEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        self._watcher.set_polling(False)  # folder events still refresh; showEvent catches up
+        super().hideEvent(event)
+
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         self.shutdown()
         super().closeEvent(event)
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().showEvent(event)
+        if self._shown_once:
+            self.refresh()  # catch up with what live runs wrote while the tab was hidden
+        self._shown_once = True
+        self._watcher.set_polling(True)
         if not self._sized:
             # Stretch factors only share space beyond the size hints, and the plots' hint is
             # large; give the table a usable share (about 6 rows) the first time we are shown.

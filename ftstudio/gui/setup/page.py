@@ -112,7 +112,7 @@ class SetupPage(QWidget):
             problem, field = self.layers_view.problem(), "freeze"
         elif self.settings_panel.hardware_problem():
             problem = self.settings_panel.hardware_problem()
-            field = "precision" if problem.startswith("precision") else "device"  # "<setting>: why"
+            field = problem.split(":", 1)[0]  # "<setting>: why" (device, precision, processes, sharding)
         else:
             try:
                 settings.validate()

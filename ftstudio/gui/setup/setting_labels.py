@@ -67,7 +67,7 @@ def _metric_choice(name: str) -> str:
 CHOICE_LABELS: dict[str, dict[str, str]] = {
     "scheduler": {"linear": "Linear decay", "cosine": "Cosine", "constant": "Constant"},
     "optimizer": {"adamw": "AdamW", "sgd": "SGD with momentum"},
-    "sharding": {"none": "None (each holds the model)", "fsdp": "FSDP (model sharded)"},
+    "sharding": {"none": "None (data parallel)", "fsdp": "FSDP (model sharded)"},
     "metric_for_best": {name: _metric_choice(name) for name in setting_spec("metric_for_best").choices},
 }
 

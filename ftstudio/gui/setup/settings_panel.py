@@ -74,6 +74,15 @@ class _WheelGuard(QObject):
         return False
 
 
+def _hint_label(name: str) -> QLabel:
+    """A wrapped, quiet line that explains the settings above it."""
+    label = QLabel()
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    label.setProperty("role", "hint")
+    return label
+
+
 class SettingsPanel(QWidget):
     """The settings form (scrollable), with Reset to defaults.
 
@@ -122,15 +131,16 @@ class SettingsPanel(QWidget):
                     form.addRow(FORM_LABELS[spec.name], widget)
                 if spec.name == "freeze":
                     form.addRow("Frozen layers", self._bottom_n)
+                if spec.name == "processes":  # what several processes make of the batch
+                    self._processes_note = _hint_label("processesNote")
+                    form.addRow(self._processes_note)
             names = {spec.name for spec in specs}
             # Rows that explain the settings above them, wherever those settings are grouped.
             if "batch_size" in names:
-                self._effective = QLabel()
-                self._effective.setWordWrap(True)
-                self._effective.setProperty("role", "hint")
-                form.addRow("", self._effective)
+                self._effective = _hint_label("effectiveBatch")
+                form.addRow(self._effective)
             if "device" in names:
-                form.addRow("", self._hardware.summary)
+                form.addRow(self._hardware.summary)
             if "freeze" in names:
                 self.strategy_box = box
             column.addWidget(box)
@@ -166,11 +176,14 @@ class SettingsPanel(QWidget):
             if not hasattr(self, "_hardware"):
                 self._hardware = HardwareChoice(self._runner, self)
                 self._hardware.sig_changed.connect(self._emit)
+                self._hardware.sig_detected.connect(self._refresh_processes)
             widget = self._hardware.device if name == "device" else self._hardware.precision
             widget.setToolTip(setting_tooltip(spec))
         else:
             widget = make_editor(spec, FORM_LABELS[name], CHOICE_LABELS.get(name), name in UNIT_SUFFIXED)
             connect_edited(widget, lambda n=name: self._emit(n))
+            if name in ("processes", "sharding"):  # judged against this machine with the device
+                self._hardware.adopt(**{name: widget})
         if isinstance(widget, (QAbstractSpinBox, QComboBox)):
             widget.installEventFilter(self._guard)
         if isinstance(widget, QComboBox):  # long detected-device names must not widen the column
@@ -315,7 +328,8 @@ class SettingsPanel(QWidget):
             set_invalid(widget, False)
 
     def hardware_problem(self) -> str:
-        """Why the chosen device or precision is unusable here ("" when fine or not yet known)."""
+        """Why the chosen device, precision, processes or sharding is unusable here ("" when fine
+        or not yet known), as "<setting>: why"."""
         return self._hardware.problem()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override; used alone (tests), not in the window
@@ -372,5 +386,24 @@ class SettingsPanel(QWidget):
         # A group whose every row is hidden (Pre-training, for a classifier) goes as a whole.
         for box, form in set(self._rows.values()):
             box.setVisible(any(form.isRowVisible(row) for row in range(form.rowCount())))
-        batch, accum = w["batch_size"].value(), w["grad_accum"].value()
-        self._effective.setText(f"Effective batch: {batch * accum} texts per step")
+        self._refresh_processes()
+
+    def _refresh_processes(self) -> None:
+        """The global batch (batch size x processes x accumulation), and the settings of several
+        processes shown only when there are several (sharding also while it asks for FSDP, so
+        that the problem it makes stays in sight)."""
+        w = self._widgets
+        batch, processes, accum = w["batch_size"].value(), w["processes"].value(), w["grad_accum"].value()
+        total = TrainSettings(batch_size=batch, processes=processes, grad_accum=accum).effective_batch_size()
+        several = processes > 1
+        if several:
+            self._effective.setText(f"Global batch: {total:,} texts per step ({batch:,} on each of {processes} "
+                                    f"processes x {accum} accumulation)")
+            self._processes_note.setText(f"Global batch {total:,} = batch {batch:,} on each of {processes} processes "
+                                         f"x {accum} accumulation. {self._hardware.remark()}".rstrip())
+        else:
+            self._effective.setText(f"Effective batch: {total:,} texts per step")
+        box, form = self._rows["processes"]
+        form.setRowVisible(self._processes_note, several)
+        form.setRowVisible(w["collective_timeout"], several)
+        form.setRowVisible(w["sharding"], several or w["sharding"].currentData() != "none")

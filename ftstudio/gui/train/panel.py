@@ -30,7 +30,7 @@ from ftstudio.engine.events import FAILED, FINAL_STATES, FINISHED, PAUSED, PREPA
 from ftstudio.gui.train.checkpoints_table import CheckpointsTable
 from ftstudio.gui.train.log_view import LogView
 from ftstudio.gui.train.plots import TrainingPlots
-from ftstudio.gui.train.progress import RunProgress, run_note
+from ftstudio.gui.train.progress import RunProgress, group_facts, run_note
 from ftstudio.gui.train.task_metrics import (
     DEFAULT_TASK,
     best_text,
@@ -105,11 +105,19 @@ class TrainingPanel(QWidget):
         self.finetune_button.hide()
         self.run_label = QLabel("No run yet")
         self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # How the run is spread: "2 processes · global batch 32" (empty for one process).
+        self.group_label = QLabel()
+        self.group_label.setObjectName("runGroup")
+        self.group_label.setToolTip("Training processes (one per GPU, or gloo processes on a CPU) and the texts "
+                                    "per optimizer step: batch size x processes x accumulation")
+        self.group_label.setVisible(False)
         buttons = QHBoxLayout()
         for button in (self.start_button, self.pause_button, self.resume_button, self.stop_button):
             buttons.addWidget(button)
         buttons.addSpacing(16)
-        buttons.addWidget(self.run_label, 1)
+        buttons.addWidget(self.run_label)
+        buttons.addWidget(self.group_label)
+        buttons.addStretch(1)
         buttons.addWidget(self.finetune_button)
         buttons.addWidget(self.open_run_button)
 
@@ -211,6 +219,7 @@ class TrainingPanel(QWidget):
         self.run_progress.reset()
         self.run_dir = None
         self.run_label.setText("Preparing a run ...")
+        self._show_group({})
         self._stop_requested = self._pause_requested = False
         self._engine_state = PREPARING
         if not self.session.start(settings, self.runs_dir, resume_dir):
@@ -219,6 +228,11 @@ class TrainingPanel(QWidget):
         self.log.append_line(first_line)
         self._set_state(PREPARING)
         return True
+
+    def _show_group(self, info: dict) -> None:
+        text = group_facts(info)
+        self.group_label.setText(f"· {text}" if text else "")
+        self.group_label.setVisible(bool(text))
 
     def _set_run_dir(self, run_dir: str) -> None:
         self.run_dir = run_dir
@@ -288,6 +302,7 @@ class TrainingPanel(QWidget):
         resumed = int(resumed) if resumed is not None and run_dir else None
         self.run_progress.set_plan(int(info.get("total_steps") or 0), int(info.get("epochs") or 0), resumed)
         self.run_progress.set_note(run_note(info))
+        self._show_group(info)
         self._task = task_name(info.get("task"))
         self._task_metrics = [str(m) for m in info.get("metrics") or []]
         if resumed is not None:

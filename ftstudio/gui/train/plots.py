@@ -200,6 +200,14 @@ class TrainingPlots(QWidget):
         self._show_task(self._run.task, self._run.metrics)  # no task in the records: single-label
         self._start_following()
 
+    def append_records(self, records: list[dict]) -> None:
+        """More records of the run `load_records` showed (lines a live run has appended since):
+        added to its curves, keeping the view the user may have zoomed to."""
+        self._run.load(records, self.smoothing())
+        if self._run.task_known:
+            self._show_task(self._run.task, self._run.metrics)
+        self._mark_dirty()
+
     def add_overlay(self, records: list[dict], name: str) -> None:
         """Draw another run's curves dashed, in their own colour, to compare with this one (a run
         of the same task: another task's metrics have no curves here)."""

@@ -163,3 +163,16 @@ def run_note(info: dict) -> str:
     if lines and info.get("best_metric"):
         lines.append(f"Best checkpoint by {best_text(str(info['best_metric']))}.")
     return "\n".join(lines)
+
+
+def group_facts(info: dict) -> str:
+    """How a run on several processes is spread, from its info event's world size and global
+    batch: "2 processes · global batch 32"; "" for a run on one process."""
+    try:
+        processes = int(info.get("processes") or 1)
+    except (TypeError, ValueError):
+        return ""
+    if processes < 2:
+        return ""
+    batch = info.get("global_batch")
+    return f"{processes} processes · global batch {int(batch):,}" if batch else f"{processes} processes"
