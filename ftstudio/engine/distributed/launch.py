@@ -99,23 +99,19 @@ def worker_command() -> list[str]:
 
 def _check_machine(settings: Any, processes: int) -> None:
     """Refuse, before starting anything, a group this machine cannot hold."""
+    from ftstudio.engine.distributed.capacity import processes_problem
     from ftstudio.engine.models.devices import resolve_device
 
     settings.validate()
     device = resolve_device(settings.device)
+    gpus = 0
     if device.type == "cuda":
         import torch
 
-        count = torch.cuda.device_count()
-        if processes > count:
-            raise SettingsError(f"processes: {processes} processes need {processes} GPUs (one each); this machine has "
-                                f"{count}. Set processes to {count} or less.", "processes")
-    elif device.type == "mps":
-        raise SettingsError("processes: Apple GPUs (MPS) train in one process; set processes to 1 or device to cpu.",
-                            "processes")
-    elif processes > (os.cpu_count() or 1):
-        raise SettingsError(f"processes: {processes} processes on a CPU with {os.cpu_count()} cores would only wait "
-                            f"on each other; use at most {os.cpu_count()}.", "processes")
+        gpus = torch.cuda.device_count()
+    problem = processes_problem(device.type, processes, gpus, os.cpu_count() or 1)
+    if problem:
+        raise SettingsError(problem, "processes")
 
 
 @contextlib.contextmanager

@@ -119,15 +119,14 @@ def _load_inputs(plan: RunPlan, recorder: RunRecorder, control: TrainingControl,
 
 def _check_sharding(settings: Any, task: Any, model: Any, group: ProcessGroup) -> None:
     """sharding fsdp needs a group and a run it can shard: refused before anything is written."""
+    from ftstudio.engine.distributed.capacity import sharding_needs_processes
     from ftstudio.engine.distributed.sharded import sharding_problem
     from ftstudio.engine.errors import SettingsError
 
     if settings.sharding != "fsdp":
         return
-    if not group.active:
-        raise SettingsError("sharding: fsdp shards the model across processes; set processes to 2 or more, or "
-                            "sharding to none.", "sharding")
-    problem = sharding_problem(task, model, settings.freeze_kind)
+    problem = sharding_needs_processes(settings.sharding, group.world_size) or sharding_problem(
+        task, model, settings.freeze_kind)
     if problem:
         raise SettingsError(problem, "sharding")
 

@@ -103,21 +103,15 @@ class HardwareChoice(QObject):
                 or self._processes_problem(kind))
 
     def _processes_problem(self, kind: str) -> str:
-        """The engine's refusals of a process count (engine.distributed.launch), said before Start."""
+        """The engine's refusals of a process count (engine/distributed/capacity.py), said before Start."""
+        from ftstudio.engine.distributed.capacity import processes_problem, sharding_needs_processes
+
         processes = self._processes.value() if self._processes is not None else 1
-        if self._sharding is not None and self._sharding.currentData() == "fsdp" and processes < 2:
-            return "sharding: FSDP shards across processes: set processes to 2 or more, or sharding to None."
-        if processes < 2 or not self._kinds:
-            return ""
-        if kind == "mps":
-            return "processes: Apple GPUs (MPS) train in one process; set processes to 1 or device to CPU."
-        if kind == "cuda" and processes > self._gpus:
-            return (f"processes: {processes} processes need {processes} GPUs (one each); this machine has "
-                    f"{self._gpus}. Set processes to {self._gpus} or less.")
-        if kind == "cpu" and processes > self._cores:
-            return (f"processes: {processes} processes on a CPU with {self._cores} cores would only wait on "
-                    f"each other; use at most {self._cores}.")
-        return ""
+        sharding = self._sharding.currentData() if self._sharding is not None else "none"
+        problem = sharding_needs_processes(sharding, processes)
+        if problem or not self._kinds:
+            return problem
+        return processes_problem(kind, processes, self._gpus, self._cores)
 
     def capacity(self) -> str:
         """What this machine offers several processes, for the processes tooltip ("" before

@@ -169,3 +169,14 @@ def test_the_run_folder_gets_the_failure_unless_the_run_had_ended_well(tmp_path)
     write_status(tmp_path, "finished", "", 40)
     _mark_failed(tmp_path, "late")
     assert read_status(tmp_path)["status"] == "finished"
+
+
+def test_the_machine_rule_for_a_group_is_one_function_for_launcher_and_window():
+    from ftstudio.engine.distributed.capacity import processes_problem, sharding_needs_processes
+
+    assert processes_problem("cuda", 4, gpus=4, cores=2) == ""
+    assert processes_problem("cuda", 8, gpus=4, cores=64).startswith("processes: 8 processes need 8 GPUs")
+    assert processes_problem("cpu", 3, gpus=0, cores=2).startswith("processes: 3 processes on a CPU with 2 cores")
+    assert processes_problem("mps", 2, gpus=0, cores=8).startswith("processes: Apple GPUs (MPS)")
+    assert processes_problem("mps", 1, gpus=0, cores=8) == ""
+    assert sharding_needs_processes("fsdp", 1).startswith("sharding:") and not sharding_needs_processes("fsdp", 2)

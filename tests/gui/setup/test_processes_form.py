@@ -92,8 +92,8 @@ def test_on_this_cpu_the_count_is_judged_against_its_cores(form):
 
 def test_fsdp_on_one_process_is_refused_inline(form):
     _show(form, processes=1, sharding="fsdp", device="cpu")
-    assert form.hardware_problem() == ("sharding: FSDP shards across processes: set processes to 2 or more, "
-                                       "or sharding to None.")
+    assert form.hardware_problem() == ("sharding: FSDP shards the model across processes; set processes to 2 or more, "
+                                       "or sharding to none.")
     form.widget_for("processes").setValue(2)
     assert form.hardware_problem() == ""
 
@@ -125,7 +125,7 @@ def test_setup_names_and_outlines_the_setting_at_fault(qtbot, page):
     qtbot.waitUntil(lambda: page.settings_panel._hardware.summary.text().startswith("Detected:"), timeout=WAIT_MS)
     page.settings_panel.set_settings(TrainSettings(processes=1, sharding="fsdp"))
     assert page.current_settings() is None
-    assert page.problem.text().startswith("sharding: FSDP shards across processes")
+    assert page.problem.text().startswith("sharding: FSDP shards the model across processes")
     assert page.settings_panel.widget_for("sharding").property("invalid") is True
     page.settings_panel.set_settings(TrainSettings(processes=(os.cpu_count() or 1) + 1, device="cpu"))
     assert page.current_settings() is None
