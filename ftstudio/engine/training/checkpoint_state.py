@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ftstudio.engine.distributed.parallel import data_parallel
 from ftstudio.engine.distributed.sharded import (
     full_optimizer_state,
     full_weights,
@@ -92,6 +93,8 @@ class CheckpointState:
         self.last_metrics = state.get("metrics") or {}
         self.last_saved_step = self.global_step
         apply_freeze(self.model, self.s.freeze_kind, self.s.frozen_layers, self.epoch)
+        if self.parallel is not None and not self.sharded:  # DDP fixes what trains (gradual: this epoch's)
+            self.parallel = data_parallel(self.task, self.model, self.group)
         if self.sharded:
             load_optimizer_state(self.parallel, self.optimizer, training["optimizer"], self.group)
         else:

@@ -265,3 +265,19 @@ def test_a_stop_before_the_group_has_started_stops_every_process_at_once(quiet_m
     assert result.status == "stopped", result.message
     assert time.monotonic() - started < 45
     assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
+
+
+def test_gradual_unfreezing_resumed_mid_epoch_keeps_every_rank_in_step(quiet_model, tmp_path):
+    """DDP fixes which parameters it exchanges when it is built: a resume in the middle of an
+    epoch that trains more layers must rebuild it, or the ranks' weights drift apart silently."""
+    from ftstudio.engine.events import TrainingControl
+
+    data = write_csv(tmp_path / "d.csv", make_texts(90))
+    gradual = dict(batch_size=4, processes=2, freeze="gradual", epochs=3, log_steps=1)
+    whole = train(_settings(quiet_model, data, **gradual), run_dir=tmp_path / "whole")
+    control = TrainingControl()
+    cut = train(_settings(quiet_model, data, **gradual), run_dir=tmp_path / "cut", control=control,
+                reporter=_StopAtStep(control, 13))  # 11 steps an epoch: inside the second epoch
+    assert whole.status == "finished" and cut.status == "stopped", (whole.message, cut.message)
+    assert train(run_dir=tmp_path / "cut", resume=True).status == "finished"
+    assert _largest_difference(_weights(tmp_path / "cut"), _weights(tmp_path / "whole")) < 1e-6
