@@ -282,7 +282,8 @@ if [[ ! -f "$JOB_DIR/{SETTINGS_NAME}" ]]; then
   echo "{SLURM_NAME}: no {SETTINGS_NAME} in $JOB_DIR; submit from the job folder or set JOB_DIR." >&2
   exit 2
 fi
-{_run_dir_lines(run)}{_common_lines(port, cpus, nproc)}MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"
+{_run_dir_lines(run)}{_common_lines(port, cpus, nproc)}# (sed reads the whole list: `head -n 1` would close the pipe early and, with pipefail, fail the job)
+MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | sed -n 1p)"
 echo "ftstudio job $SLURM_JOB_ID: $SLURM_JOB_NUM_NODES node(s), rendezvous $MASTER_ADDR:$MASTER_PORT, run folder $RUN_DIR"
 
 {_torchrun_lines("srun --kill-on-bad-exit=1 ", '"$SLURM_JOB_NUM_NODES"', nproc, '"$SLURM_JOB_ID"')}"""

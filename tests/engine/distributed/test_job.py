@@ -60,7 +60,7 @@ def test_writes_settings_scripts_and_readme(tmp_path, data_file):
     slurm = files.slurm.read_text()
     for line in ("#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=1", "#SBATCH --gpus-per-node=4",
                  "#SBATCH --cpus-per-task=16", f"#SBATCH --job-name={job_name(folder)}",
-                 'scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1'):
+                 'scontrol show hostnames "$SLURM_JOB_NODELIST" | sed -n 1p'):
         assert line in slurm
     assert "--nnodes \"$SLURM_JOB_NUM_NODES\" --nproc-per-node 4" in slurm
     assert '--nnodes "$NNODES" --nproc-per-node 4' in files.launch.read_text()
