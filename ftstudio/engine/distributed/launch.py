@@ -70,6 +70,10 @@ def train_in_group(settings: Any, run_dir: str | Path | None, *, runs_dir: str |
             failures = dict(exc.failures)
         except _signal_exception():  # type: ignore[misc]
             stopped_by_signal = True  # forwarded to the workers, which stopped and saved
+        except Exception as exc:  # noqa: BLE001 - the launcher itself failed (rendezvous, spawning)
+            message = user_message(exc, "The training processes could not be started")
+            reporter.on_status(FAILED, message)
+            return TrainResult(None, FAILED, message)
         finally:
             channel.finish()
     return _result(channel, failures, stopped_by_signal, processes, run_dir)

@@ -47,7 +47,7 @@ def train(
     environment = _launched_group()
     asked = _settings_asked(settings, run_dir, resume)
     processes = processes or (asked.processes if asked is not None else 1)
-    if environment is None and processes > 1:  # start the group; its rank 0 reports back here
+    if environment is None and processes > 1 and asked is not None:  # start the group; rank 0 reports back
         from ftstudio.engine.distributed.launch import train_in_group
 
         return train_in_group(settings, run_dir, runs_dir=runs_dir, reporter=reporter, control=control,

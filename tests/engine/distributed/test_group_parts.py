@@ -180,3 +180,22 @@ def test_the_machine_rule_for_a_group_is_one_function_for_launcher_and_window():
     assert processes_problem("mps", 2, gpus=0, cores=8).startswith("processes: Apple GPUs (MPS)")
     assert processes_problem("mps", 1, gpus=0, cores=8) == ""
     assert sharding_needs_processes("fsdp", 1).startswith("sharding:") and not sharding_needs_processes("fsdp", 2)
+
+
+def test_a_launcher_that_cannot_start_the_group_fails_the_run_in_words(monkeypatch, tmp_path):
+    from ftstudio.engine.distributed import launch
+    from ftstudio.engine.settings import TrainSettings
+    from ftstudio.engine.training.train import train
+
+    def refuse(processes):
+        raise RuntimeError("The server socket has failed to listen on any local network address.")
+
+    monkeypatch.setattr(launch, "_launch", refuse)
+    statuses = []
+    reporter = SimpleNamespace(on_status=lambda status, message="": statuses.append((status, message)),
+                               on_log=lambda text: None)
+    result = train(TrainSettings(processes=2, device="cpu"), run_dir=tmp_path / "run", reporter=reporter)
+    assert result.status == "failed"
+    assert result.message.startswith("The training processes could not be started")
+    assert "failed to listen" in result.message
+    assert statuses[-1][0] == "failed"
