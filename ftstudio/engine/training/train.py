@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ftstudio.engine.distributed.control import GroupControl
+from ftstudio.engine.distributed.environment import GroupEnvironment, launched_group
 from ftstudio.engine.distributed.group import GroupError, ProcessGroup
 from ftstudio.engine.errors import CheckpointError, FtStudioError, StopRequested, user_message
 from ftstudio.engine.events import PREPARING, Reporter, TrainingControl
@@ -44,7 +45,7 @@ def train(
     overrides the settings' number of local processes (a resume on more or fewer GPUs)."""
     reporter = reporter or Reporter()
     control = control or TrainingControl()
-    environment = _launched_group()
+    environment, environment_problem = _launched_group()
     asked = _settings_asked(settings, run_dir, resume)
     processes = processes or (asked.processes if asked is not None else 1)
     if environment is None and processes > 1 and asked is not None:  # start the group; rank 0 reports back
@@ -60,6 +61,8 @@ def train(
     group = ProcessGroup.solo()
     try:
         recorder.on_status(PREPARING)
+        if environment_problem is not None:
+            raise environment_problem
         plan = _plan_of_call(settings, run_dir, runs_dir, resume)
         plan.settings.validate()
         if environment is not None:
@@ -95,15 +98,13 @@ def train(
         group.close()
 
 
-def _launched_group():
-    """The group a launcher started this process in (None: alone); a broken launcher
-    environment is reported like any bad input, by the single-process path."""
-    from ftstudio.engine.distributed.environment import launched_group
-
+def _launched_group() -> tuple[GroupEnvironment | None, FtStudioError | None]:
+    """The group a launcher started this process in (None: alone), or why the launcher's
+    environment names a group this process cannot join (reported as a bad input)."""
     try:
-        return launched_group()
-    except FtStudioError:
-        return None
+        return launched_group(), None
+    except FtStudioError as exc:
+        return None, exc
 
 
 def _settings_asked(settings: TrainSettings | None, run_dir: str | Path | None, resume: bool) -> TrainSettings | None:

@@ -199,3 +199,17 @@ def test_a_launcher_that_cannot_start_the_group_fails_the_run_in_words(monkeypat
     assert result.message.startswith("The training processes could not be started")
     assert "failed to listen" in result.message
     assert statuses[-1][0] == "failed"
+
+
+def test_an_srun_task_that_cannot_join_fails_in_words_instead_of_training_alone(monkeypatch, tmp_path):
+    from ftstudio.engine.settings import TrainSettings
+    from ftstudio.engine.training.train import train
+
+    for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SLURM_PROCID", "0")
+    monkeypatch.setenv("SLURM_STEP_NUM_TASKS", "2")
+    result = train(TrainSettings(device="cpu"), run_dir=tmp_path / "run")
+    assert result.status == "failed" and result.input_error
+    assert "MASTER_ADDR and MASTER_PORT" in result.message
+    assert not (tmp_path / "run").exists()
