@@ -100,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return child_main()
     if argv[:1] == [WORKER_ARGUMENT]:  # one process of a local group (engine/distributed/launch.py)
-        from ftstudio.engine.distributed.worker import worker_main
+        from ftstudio.engine.distributed.worker import exit_worker, worker_main
 
-        return worker_main()
+        exit_worker(worker_main())
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed in one line

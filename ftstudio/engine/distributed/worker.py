@@ -10,12 +10,14 @@ the training child. The other ranks report nothing: rank 0 speaks for the group.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import sys
 import threading
 import time
+from typing import NoReturn
 
 from ftstudio.engine.events import FAILED, Reporter, TrainingControl
 from ftstudio.engine.training.child_process import StreamReporter, read_commands, run_request
@@ -58,6 +60,20 @@ def worker_main() -> int:
     # An input error is every rank's alike and rank 0 reports it: another rank ending first
     # with an error status would make the launcher end rank 0 before it did.
     return 0 if result.get("input_error") and not group.is_main else 1
+
+
+def exit_worker(code: int) -> NoReturn:
+    """End the worker without the interpreter's teardown. Tearing down torch.distributed's C++
+    objects at interpreter exit can abort ("terminate called without an active exception", seen
+    on a rank after a stopped FSDP run), and the launcher then reports a run that stopped cleanly
+    as killed. Everything the run writes is closed by the time `worker_main` returns."""
+    import logging
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def _silent(text: str) -> None:
