@@ -280,7 +280,7 @@ def ftstudio_settings(cfg: dict[str, Any]) -> Any:
     settings = TrainSettings(
         model=cfg["model_dir"], data=cfg["data_dir"], max_length=cfg["max_length"], epochs=cfg["epochs"],
         batch_size=cfg["batch_size"], learning_rate=cfg["learning_rate"], weight_decay=0.01, warmup_ratio=0.1,
-        max_grad_norm=1.0, seed=cfg["seed"], freeze="full" if cfg["workload"] == "full" else "head",
+        max_grad_norm=1.0, seed=cfg["seed"], strategy="full" if cfg["workload"] == "full" else "head",
         **task_settings, **overrides,
     )
     if "eval_steps" in overrides:

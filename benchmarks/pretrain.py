@@ -117,7 +117,7 @@ def quality(data: dict[str, Any], scratch: Path, opts: dict[str, Any], model: st
     # The head first: a fresh head learns with the encoder frozen (1 epoch), then every layer trains
     # (1 epoch, from that run), so a random head's gradients never reach the pretrained encoder.
     warm, warmed = scratch / "pretrain-head", scratch / "pretrain-head-then-all"
-    cli_train(["--task", "pretrain", "--model", model, "--data", data["corpus"], "--epochs", "1", "--freeze", "head",
+    cli_train(["--task", "pretrain", "--model", model, "--data", data["corpus"], "--epochs", "1", "--strategy", "head",
                "--max-length", "128", "--batch-size", "32", "--learning-rate", "1e-3", "--output", str(warm)],
               scratch / "pretrain-head.log")
     cli_train(["--task", "pretrain", "--model", str(warm / "best"), "--data", data["corpus"], "--epochs", "1",

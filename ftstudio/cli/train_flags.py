@@ -19,6 +19,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "learning_rate": ("--lr",),
     "classifier_dropout": ("--dropout",),
     "early_stopping_patience": ("--patience",),
+    "strategy": ("--freeze",),  # the strategy's name before LoRA joined the freezing strategies
 }
 # Short placeholders in --help ("--epochs N"); text settings keep argparse's (--model MODEL).
 _METAVARS: dict[type, str] = {int: "N", float: "X"}

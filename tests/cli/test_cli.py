@@ -82,7 +82,7 @@ def _bad_inputs(tmp_path: Path, model: Path, data: Path) -> dict[str, tuple[list
         "empty model folder": (["--model", str(empty_model), "--data", str(data)], "empty-model"),
         "hub id offline": (["--model", "someone/no-such-model", "--data", str(data)], "hub"),
         "bad learning rate": ([*base, "--data", str(data), "--lr", "-1"], "learning_rate"),
-        "bad freeze": ([*base, "--data", str(data), "--freeze", "middle"], "freeze"),
+        "bad freeze": ([*base, "--data", str(data), "--freeze", "middle"], "strategy"),
         "bad type": ([*base, "--data", str(data), "--epochs", "three"], "epochs"),
         "bad config": ([*base, "--data", str(data), "--config", str(bad_config)], "toml"),
         # A file where a folder must go: unwritable even for root.

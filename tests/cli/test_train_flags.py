@@ -18,7 +18,7 @@ OLD_SPELLINGS = {
     "--model": ("model", "org/model"), "--data": ("data", "reviews.csv"), "--text-column": ("text_column", "body"),
     "--label-column": ("label_column", "stars"), "--epochs": ("epochs", 4), "--max-steps": ("max_steps", 50),
     "--batch-size": ("batch_size", 8), "--grad-accum": ("grad_accum", 2), "--lr": ("learning_rate", 3e-5),
-    "--max-length": ("max_length", 64), "--freeze": ("freeze", "bottom-2"),
+    "--max-length": ("max_length", 64), "--freeze": ("strategy", "bottom-2"),
     "--reinit-top-layers": ("reinit_top_layers", 1), "--layerwise-lr-decay": ("layerwise_lr_decay", 0.9),
     "--scheduler": ("scheduler", "cosine"), "--warmup-ratio": ("warmup_ratio", 0.2),
     "--weight-decay": ("weight_decay", 0.05), "--optimizer": ("optimizer", "sgd"),

@@ -50,10 +50,10 @@ def test_tiny_model_shows_layers_and_strategy_updates_counts(qtbot, window, tiny
     plan = window.layers_view.plan()
     assert [row["name"] for row in plan.rows] == ["Embeddings", "Layer 1", "Layer 2", "Head"]
     full = plan.trainable
-    combo = window.settings_panel.widget_for("freeze")
+    combo = window.settings_panel.widget_for("strategy")
     combo.setCurrentIndex(combo.findData("head"))
     assert window.layers_view.plan().trainable < full
-    assert window.gathered_settings().freeze == "head"
+    assert window.gathered_settings().strategy == "head"
     # bottom-N is capped at the model's depth
     assert window.settings_panel._bottom_n.maximum() == 2
 
@@ -80,7 +80,7 @@ def test_invalid_setting_is_named_and_highlighted(qtbot, window):
 
 def test_save_load_reset_round_trip(qtbot, window, tiny_model_dir, small_csv, tmp_path):
     _choose(qtbot, window, tiny_model_dir, small_csv)
-    custom = window.gathered_settings().replace(epochs=7, learning_rate=1e-4, freeze="bottom-1", batch_size=8)
+    custom = window.gathered_settings().replace(epochs=7, learning_rate=1e-4, strategy="bottom-1", batch_size=8)
     window.settings_panel.set_settings(custom)
     path = tmp_path / "my-run.json"
     assert window.save_settings_file(path)
@@ -91,7 +91,7 @@ def test_save_load_reset_round_trip(qtbot, window, tiny_model_dir, small_csv, tm
 
     assert window.load_settings_file(path)
     loaded = window.gathered_settings()
-    assert (loaded.epochs, loaded.learning_rate, loaded.freeze, loaded.batch_size) == (7, 1e-4, "bottom-1", 8)
+    assert (loaded.epochs, loaded.learning_rate, loaded.strategy, loaded.batch_size) == (7, 1e-4, "bottom-1", 8)
     assert loaded.model == str(tiny_model_dir) and loaded.data == str(small_csv)
 
     broken = tmp_path / "broken.json"
@@ -106,7 +106,7 @@ def test_last_choices_are_remembered(qtbot, runs_dir, tiny_model_dir, small_csv)
     first = MainWindow(runs_dir=runs_dir)
     qtbot.addWidget(first)
     _choose(qtbot, first, tiny_model_dir, small_csv)
-    first.settings_panel.set_settings(first.settings_panel.settings().replace(epochs=5, freeze="head"))
+    first.settings_panel.set_settings(first.settings_panel.settings().replace(epochs=5, strategy="head"))
     first.resize(760, 640)  # within the offscreen screen (800x800), so restoring does not clip it
     first.close()
 
@@ -115,7 +115,7 @@ def test_last_choices_are_remembered(qtbot, runs_dir, tiny_model_dir, small_csv)
     assert second.model_panel.model_spec() == str(tiny_model_dir)
     assert second.data_panel.data_spec() == str(small_csv)
     assert second.settings_panel.settings().epochs == 5
-    assert second.settings_panel.freeze() == "head"
+    assert second.settings_panel.strategy() == "head"
     assert (second.size().width(), second.size().height()) == (760, 640)
 
 

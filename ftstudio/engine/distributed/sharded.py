@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 ROOT_PREFIX = "model."  # the task's loss module holds the model as `model`
 
 
-def sharding_problem(task: Any, model: Any, freeze_kind: str) -> str:
+def sharding_problem(task: Any, model: Any, strategy_kind: str) -> str:
     """Why this run cannot be sharded ('' when it can), said before any training."""
     from ftstudio.engine.models.freezing import layer_groups
     from ftstudio.engine.tasks.base import Task
@@ -28,7 +28,7 @@ def sharding_problem(task: Any, model: Any, freeze_kind: str) -> str:
     if type(task).saved_weights is not Task.saved_weights:
         return (f"sharding: fsdp is not available for {task.title.lower()} yet (its head is rescaled into your units "
                 "when a checkpoint is written); use sharding none.")
-    if freeze_kind == "gradual":
+    if strategy_kind == "gradual":
         return "sharding: fsdp fixes what trains when it shards the model; gradual unfreezing needs sharding none."
     if not layer_groups(model).layers:
         return "sharding: fsdp needs a model with transformer layers to shard; use sharding none."

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ftstudio.engine.errors import SettingsError
-from ftstudio.engine.settings import FREEZE_KINDS, parse_freeze
+from ftstudio.engine.settings import STRATEGY_KINDS, parse_strategy
 
 if TYPE_CHECKING:
     from torch import nn
@@ -119,11 +119,11 @@ def _embedding_modules(base: nn.Module, layer_list: nn.Module | None, pooler: nn
 # ------------------------------------------------------------------ strategies
 def _kind_and_n(kind: str, n: int) -> tuple[str, int]:
     """Accept a kind plus n, or a whole strategy string such as "bottom-4"."""
-    if kind in FREEZE_KINDS and kind != "bottom":
+    if kind in STRATEGY_KINDS and kind != "bottom":
         return kind, 0
     if kind == "bottom":
         return kind, int(n)
-    return parse_freeze(kind)
+    return parse_strategy(kind)
 
 
 def trainable_flags(kind: str, n: int, epoch: int, num_layers: int) -> tuple[bool, list[bool], bool]:
@@ -136,16 +136,16 @@ def trainable_flags(kind: str, n: int, epoch: int, num_layers: int) -> tuple[boo
     layers_count = int(num_layers)
     if kind == "full":
         return True, [True] * layers_count, True
-    if kind == "head":
+    if kind in ("head", "lora"):  # (lora: the model's own weights; its adapters are adapters.py's)
         return False, [False] * layers_count, True
     if kind == "embeddings":
         return False, [True] * layers_count, True
     if kind == "bottom":
         if n > layers_count:
             raise SettingsError(
-                f"freeze: bottom-{n} freezes more layers than the model has ({layers_count}). "
+                f"strategy: bottom-{n} freezes more layers than the model has ({layers_count}). "
                 f"Use bottom-0 to bottom-{layers_count}.",
-                "freeze",
+                "strategy",
             )
         return False, [i >= n for i in range(layers_count)], True
     epoch = max(0, int(epoch))  # gradual
@@ -155,6 +155,8 @@ def trainable_flags(kind: str, n: int, epoch: int, num_layers: int) -> tuple[boo
 def apply_freeze(model: nn.Module, kind: str, n: int = 0, epoch: int = 0) -> tuple[int, int]:
     """Set requires_grad for a strategy (kind full/head/embeddings/bottom/gradual, or a whole
     string like "bottom-4"); call again each epoch for gradual. Returns (trainable, total)."""
+    if _kind_and_n(kind, n)[0] == "lora":  # peft decided what trains when it attached the adapters
+        return parameter_counts(model)
     groups = layer_groups(model)
     emb, layer_flags, head = trainable_flags(kind, n, epoch, len(groups.layers))
     for param in groups.embedding_params:
@@ -192,7 +194,7 @@ def layer_plan(info: ModelInfo, freeze: str, epoch: int = 0, num_labels: int = 2
     which is what BERT, RoBERTa, DistilBERT, ELECTRA, DeBERTa and ALBERT all build; with
     `num_labels` 0 (pre-training) it is the language-model head (its output weights are tied to
     the embeddings in BERT-style models, so they count there)."""
-    kind, n = parse_freeze(freeze)
+    kind, n = parse_strategy(freeze)
     hidden = info.hidden_size
     embeddings, layers = info.embedding_params, list(info.layer_params)
     if not layers and info.num_layers > 0:  # no safetensors header to read: estimate BERT-style

@@ -40,13 +40,7 @@ def _fsync_tree(folder: Path) -> None:
 def _link_copy(src: Path, dst: Path) -> None:
     """Copy a folder using hard links where the filesystem allows (instant, no extra space)."""
 
-    def link_or_copy(s: str, d: str) -> None:
-        try:
-            os.link(s, d)
-        except OSError:
-            shutil.copy2(s, d)
-
-    shutil.copytree(src, dst, copy_function=link_or_copy)
+    shutil.copytree(src, dst, copy_function=lambda s, d: _link_or_copy_file(Path(s), Path(d)))
 
 
 def save_checkpoint(
@@ -59,9 +53,13 @@ def save_checkpoint(
     is_best: bool,
     keep: int,
     weights: dict[str, Any] | None = None,
+    adapters: Any = None,
 ) -> Path:
     """Write checkpoints/step-<step> atomically, refresh last/ (and best/), prune old steps.
     `weights` are the model's full weights when the model holds only a shard of them (FSDP).
+    `adapters` (peft's model, strategy lora): the step folder is the adapter's PEFT folder
+    instead of the full weights (small, fast), and best/ gets the merged weights plus the
+    adapter; last/ is published merged when the run ends (`publish_merged`).
 
     Refuses (TrainingError, nothing written) when a weight is NaN or infinite: the loss is only
     read at log steps, so weights can diverge between two reads, and a poisoned last/ would
@@ -78,7 +76,10 @@ def save_checkpoint(
         shutil.rmtree(tmp)
     tmp.mkdir()
     try:
-        model.save_pretrained(tmp, safe_serialization=True, **({} if weights is None else {"state_dict": weights}))
+        if adapters is not None:
+            adapters.save_pretrained(str(tmp), safe_serialization=True)
+        else:
+            model.save_pretrained(tmp, safe_serialization=True, **({} if weights is None else {"state_dict": weights}))
         tokenizer.save_pretrained(tmp)
         torch.save(training_state, tmp / TRAINING_STATE)
         _write_model_card(tmp, run_dir, trainer_state)
@@ -93,11 +94,49 @@ def save_checkpoint(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _publish(run_dir, final, "last")
-    if is_best:
-        _publish(run_dir, final, "best")
+    if adapters is not None:
+        if is_best:
+            publish_merged(run_dir, final, model, "best")
+    else:
+        _publish(run_dir, final, "last")
+        if is_best:
+            _publish(run_dir, final, "best")
     prune_checkpoints(run_dir, keep)
     return final
+
+
+def publish_merged(run_dir: Path, checkpoint: Path, model: Any, name: str) -> None:
+    """best/ or last/ of a LoRA run from its adapter step folder: the model with the adapter
+    folded in (a standard folder for stock `pipeline()`), the step's own files (tokenizer,
+    states, card), and the adapter's PEFT folder in adapter/. `model` must hold the step's
+    weights. Swapped in whole, like every published folder."""
+    from ftstudio.engine.models.adapters import ADAPTER_CONFIG, ADAPTER_DIR, ADAPTER_WEIGHTS, save_merged
+
+    staging = run_dir / f".{name}.new"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir()
+    try:
+        save_merged(model, staging)
+        (staging / ADAPTER_DIR).mkdir()
+        for item in checkpoint.iterdir():
+            target = staging / ADAPTER_DIR / item.name if item.name in (ADAPTER_CONFIG, ADAPTER_WEIGHTS) \
+                else staging / item.name
+            if item.is_file() and item.name != TRAINER_STATE:
+                _link_or_copy_file(item, target)
+        _link_or_copy_file(checkpoint / TRAINER_STATE, staging / TRAINER_STATE)  # last: it marks completeness
+        _fsync_tree(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    replace_dir(staging, run_dir / name)
+
+
+def _link_or_copy_file(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def _write_model_card(folder: Path, run_dir: Path, trainer_state: dict[str, Any]) -> None:
@@ -177,7 +216,9 @@ def recover_run(run_dir: Path, owned: bool = False) -> None:
 
 
 def is_complete(checkpoint: Path) -> bool:
-    return (checkpoint / TRAINER_STATE).is_file() and (checkpoint / "config.json").is_file()
+    """A finished checkpoint: full weights (config.json) or a LoRA step's adapter, plus its state."""
+    weights = (checkpoint / "config.json").is_file() or (checkpoint / "adapter_config.json").is_file()
+    return (checkpoint / TRAINER_STATE).is_file() and weights
 
 
 def find_resume_checkpoint(run_dir: Path, owned: bool = True) -> Path:
@@ -226,12 +267,16 @@ def load_training_state(checkpoint: Path) -> dict[str, Any]:
         raise CheckpointError(f"Cannot read resume state {path}: {exc}".splitlines()[0]) from None
 
 
-def disk_bytes_needed(model: Any, optimizer: str, keep: int) -> int:
+def disk_bytes_needed(model: Any, optimizer: str, keep: int, adapters: bool = False) -> int:
     """Disk a run needs for its checkpoints: weights plus optimizer state per checkpoint, for the
     kept step folders, the one being written and a best/ that outlived its step folder (best/
-    and last/ are otherwise hard links and cost nothing)."""
-    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    and last/ are otherwise hard links and cost nothing). A LoRA run's (`adapters`) step folders
+    hold only what trains; its best/ and last/ hold the merged weights."""
     moments = 2 if optimizer == "adamw" else 1
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    if adapters:
+        trained = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+        return int((trained * (1 + moments) + 4_000_000) * (keep + 1) + 2 * (weights + 4_000_000))
     per_checkpoint = weights * (1 + moments) + 4_000_000  # + tokenizer and config files
     return int(per_checkpoint * (keep + 2))
 
@@ -248,6 +293,10 @@ def check_fits(checkpoint: Path, model: Any, label_names: list[str]) -> None:
             f"Checkpoint {checkpoint.name} was trained for labels {', '.join(map(str, saved))}, but the run's data "
             f"now gives {', '.join(label_names)}. Resume needs the data the run started with; or start a new run."
         )
+    from ftstudio.engine.models.adapters import adapter_folder
+
+    if adapter_folder(checkpoint) is not None:  # a LoRA run's: its weights are checked as they load
+        return
     try:
         header = read_safetensors_header(checkpoint / "model.safetensors")
     except FtStudioError as exc:

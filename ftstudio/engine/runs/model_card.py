@@ -24,7 +24,7 @@ PIPELINES = {"single-label": "text-classification", "multi-label": "text-classif
              "regression": "text-classification", "token-classification": "token-classification"}
 # The settings a reader needs to reproduce or judge the model, in this order (others are plumbing).
 KEY_SETTINGS = ("learning_rate", "epochs", "max_steps", "batch_size", "grad_accum", "max_length", "scheduler",
-                "warmup_ratio", "optimizer", "weight_decay", "freeze", "layerwise_lr_decay", "mlm_probability",
+                "warmup_ratio", "optimizer", "weight_decay", "strategy", "layerwise_lr_decay", "mlm_probability",
                 "whole_word_masking", "pack_texts", "seed")
 _SKIP_DEFAULTS = {"max_steps": 0, "grad_accum": 1, "layerwise_lr_decay": 1.0}
 _PLAIN_YAML = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")

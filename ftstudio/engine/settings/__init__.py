@@ -5,13 +5,13 @@
 - `validation.py`: the generated per-setting checks plus the few cross-field rules.
 - `coercion.py`: values from files and the command line converted to each setting's type.
 - `files.py`: JSON and TOML settings files (and how TOML keeps None and `extra`).
-- `freeze.py`: the `freeze` strategy syntax, `parse_freeze`.
+- `strategy.py`: the `strategy` setting's syntax, `parse_strategy`.
 """
 
 from __future__ import annotations
 
 from ftstudio.engine.settings.declaration import SettingSpec, format_number, setting
-from ftstudio.engine.settings.freeze import FREEZE_KINDS, FROZEN_LAYERS_RANGE, MAX_LAYERS, parse_freeze
+from ftstudio.engine.settings.strategy import FROZEN_LAYERS_RANGE, MAX_LAYERS, STRATEGY_KINDS, parse_strategy
 from ftstudio.engine.settings.train_settings import (
     BEST_METRICS,
     DEVICES,
@@ -27,7 +27,7 @@ from ftstudio.engine.settings.train_settings import (
 from ftstudio.engine.settings.validation import HELD_OUT_LIMIT
 
 __all__ = [
-    "BEST_METRICS", "DEVICES", "FREEZE_KINDS", "FROZEN_LAYERS_RANGE", "HELD_OUT_LIMIT", "MAX_LAYERS", "MAX_STEPS",
-    "OPTIMIZERS", "PRECISIONS", "SCHEDULERS", "SettingSpec", "TrainSettings", "format_number", "parse_freeze",
+    "BEST_METRICS", "DEVICES", "STRATEGY_KINDS", "FROZEN_LAYERS_RANGE", "HELD_OUT_LIMIT", "MAX_LAYERS", "MAX_STEPS",
+    "OPTIMIZERS", "PRECISIONS", "SCHEDULERS", "SettingSpec", "TrainSettings", "format_number", "parse_strategy",
     "setting", "setting_help", "setting_spec", "setting_specs",
 ]

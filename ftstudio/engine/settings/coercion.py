@@ -16,20 +16,29 @@ _TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
 _NOT_CONVERTED = object()
 
 
-def settings_from_mapping(cls: type, data: Any, source: str) -> dict[str, Any]:
+def settings_from_mapping(cls: type, data: Any, source: str, renamed: dict[str, str] | None = None) -> dict[str, Any]:
     """The values of `data` converted to their settings' types, ready for `cls(**values)`.
 
-    `source` names where the data came from (a file, "command line") in messages. Unknown keys
-    and values that cannot be converted raise SettingsError.
+    `source` names where the data came from (a file, "command line") in messages; `renamed` maps
+    a setting's old name to its new one, so older settings files and run folders still load.
+    Unknown keys and values that cannot be converted raise SettingsError.
     """
     if not isinstance(data, dict):
         raise SettingsError(f"{source}: expected a table of settings, got {type(data).__name__}.")
+    data = _with_new_names(data, renamed or {}, source)
     specs = {spec.name: spec for spec in specs_of(cls)}
     unknown = sorted(set(data) - set(specs), key=str)
     if unknown:
         raise SettingsError(
             f"{source}: unknown setting '{unknown[0]}'. Known settings: {', '.join(sorted(specs))}.", str(unknown[0]))
     return {name: coerce_value(specs[name], value, source) for name, value in data.items()}
+
+
+def _with_new_names(data: dict[Any, Any], renamed: dict[str, str], source: str) -> dict[Any, Any]:
+    both = [old for old, new in renamed.items() if old in data and new in data]
+    if both:
+        raise SettingsError(f"{source}: give '{renamed[both[0]]}' only ('{both[0]}' is its old name).", renamed[both[0]])
+    return {renamed.get(key, key) if isinstance(key, str) else key: value for key, value in data.items()}
 
 
 def coerce_value(spec: SettingSpec, value: Any, source: str = "settings") -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 from ftstudio.engine.settings.coercion import settings_from_mapping
 from ftstudio.engine.settings.declaration import SettingSpec, setting, specs_of
 from ftstudio.engine.settings.files import load_settings, save_settings
-from ftstudio.engine.settings.freeze import MAX_LAYERS, parse_freeze
+from ftstudio.engine.settings.strategy import MAX_LAYERS, parse_strategy
 from ftstudio.engine.settings.validation import validate_settings
 
 SCHEDULERS = ("linear", "cosine", "constant")
@@ -35,6 +35,8 @@ BEST_METRICS = ("auto", "loss", "accuracy", "f1", "precision", "recall", "micro_
                 "micro_recall", "macro_precision", "macro_recall", "subset_accuracy", "rmse", "mae", "mse",
                 "pearson", "spearman", "r2", "entity_f1", "entity_precision", "entity_recall", "token_accuracy",
                 "perplexity")
+# Settings that were renamed, by their old names: older settings files and run folders still load.
+RENAMED_SETTINGS = {"freeze": "strategy"}
 MAX_STEPS = 10_000_000  # bounds every optimizer-step count (max_steps, eval_steps, save_steps)
 
 # Group headings, in the order the window and `ftstudio train --help` show them.
@@ -43,6 +45,7 @@ TRAINING_LENGTH = "Training length"
 SPLITS_AND_LENGTH = "Data splits and length"
 OPTIMISATION = "Optimisation"
 STRATEGY = "Fine-tuning strategy"
+LORA = "LoRA adapters"
 PRETRAINING = "Pre-training"
 HARDWARE = "Hardware"
 EVALUATION = "Evaluation and checkpoints"
@@ -128,8 +131,9 @@ class TrainSettings:
                         help="data order, split, head initialisation and dropout")
 
     # --- fine-tuning strategy
-    freeze: str = setting("full", group=STRATEGY,
-                          help="what trains: full | head | embeddings | bottom-N | gradual")
+    strategy: str = setting("full", group=STRATEGY,
+                            help="what trains: full | head | embeddings | bottom-N | gradual | lora (low-rank "
+                                 "adapters beside the frozen model; see the lora_* settings)")
     reinit_top_layers: int = setting(0, group=STRATEGY, unit="layers", minimum=0, maximum=MAX_LAYERS,
                                      at_minimum="none", help="re-initialise the top K encoder layers before training")
     layerwise_lr_decay: float = setting(1.0, group=STRATEGY, above=0.0, maximum=1.0, decimals=3, step=0.05,
@@ -138,6 +142,25 @@ class TrainSettings:
     label_all_subtokens: bool = setting(False, group=STRATEGY,
                                         help="token classification: train on every sub-token of a word (its tag "
                                              "repeated, B- as I-), not only the first; metrics stay per word")
+
+    # --- LoRA (strategy lora; engine/models/adapters.py)
+    lora_rank: int = setting(8, group=LORA, minimum=1, maximum=1024,
+                             help="LoRA: the rank r of each adapter; its trainable parameters grow with r "
+                                  "(8-16 suits most tasks)")
+    lora_alpha: float = setting(16.0, group=LORA, above=0.0, maximum=4096.0, decimals=1, step=1.0,
+                                help="LoRA: the adapters' update is scaled by alpha / rank")
+    lora_dropout: float = setting(0.1, group=LORA, minimum=0.0, below=1.0, decimals=3, step=0.05,
+                                  at_minimum="none", help="LoRA: dropout on each adapter's input")
+    lora_targets: str = setting("auto", group=LORA, required=True,
+                                help="LoRA: the modules that get adapters: auto (the attention and feed-forward "
+                                     "projections of the architecture), module names (query,value), or a regular "
+                                     "expression matched against full module names",
+                                hint="give auto, names like query,value, or a regular expression")
+    lora_embeddings: bool = setting(False, group=LORA,
+                                    help="LoRA: the embeddings train too (fully; saved with the adapter)")
+    lora_4bit: bool = setting(False, group=LORA,
+                              help="QLoRA: hold the frozen base weights in 4 bits (NF4 through bitsandbytes; "
+                                   "CUDA GPUs only)")
 
     # --- continued pre-training (task pretrain)
     mlm_probability: float = setting(0.15, group=PRETRAINING, above=0.0, below=1.0, decimals=3, step=0.05,
@@ -168,6 +191,11 @@ class TrainSettings:
     collective_timeout: int = setting(10, group=HARDWARE, unit="minutes", minimum=1, maximum=1440,
                                       help="several processes: how long one waits for the others at a "
                                            "synchronisation point before the run fails with a message")
+
+    gradient_checkpointing: bool = setting(False, group=HARDWARE,
+                                           help="recompute each layer's activations during the backward pass "
+                                                "instead of keeping them: far less memory for long texts and big "
+                                                "models, about a third slower")
 
     # --- evaluation and checkpoints
     eval_steps: int = setting(0, group=EVALUATION, unit="steps", minimum=0, maximum=MAX_STEPS,
@@ -207,14 +235,14 @@ class TrainSettings:
 
     # ---------------------------------------------------------------- helpers
     @property
-    def freeze_kind(self) -> str:
-        """The strategy without its parameter: full, head, embeddings, bottom or gradual."""
-        return parse_freeze(self.freeze)[0]
+    def strategy_kind(self) -> str:
+        """The strategy without its parameter: full, head, embeddings, bottom, gradual or lora."""
+        return parse_strategy(self.strategy)[0]
 
     @property
     def frozen_layers(self) -> int:
         """N of bottom-N (0 for the other strategies)."""
-        return parse_freeze(self.freeze)[1]
+        return parse_strategy(self.strategy)[1]
 
     def effective_batch_size(self, processes: int | None = None) -> int:
         """Texts per optimizer step: batch_size x processes x grad_accum (the global batch);
@@ -237,7 +265,7 @@ class TrainSettings:
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "settings") -> TrainSettings:
         """Build settings from a mapping, coercing types; unknown keys and bad types are refused."""
-        return cls(**settings_from_mapping(cls, data, source))
+        return cls(**settings_from_mapping(cls, data, source, RENAMED_SETTINGS))
 
     @classmethod
     def load(cls, path: str | Path) -> TrainSettings:

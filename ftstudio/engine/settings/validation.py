@@ -12,7 +12,7 @@ from typing import Any
 
 from ftstudio.engine.errors import SettingsError
 from ftstudio.engine.settings.declaration import has_type, specs_of
-from ftstudio.engine.settings.freeze import freeze_problem
+from ftstudio.engine.settings.strategy import strategy_problem
 
 # validation_split + test_split must stay below this, so most of the data is left to train on.
 HELD_OUT_LIMIT = 0.8
@@ -28,9 +28,9 @@ def validate_settings(settings: Any) -> None:
 
 
 def _check_cross_field_rules(settings: Any) -> None:
-    problem = freeze_problem(settings.freeze)
+    problem = strategy_problem(settings.strategy)
     if problem:
-        raise SettingsError(problem, "freeze")
+        raise SettingsError(problem, "strategy")
     held_out = settings.validation_split + settings.test_split
     if not held_out < HELD_OUT_LIMIT:
         raise SettingsError(

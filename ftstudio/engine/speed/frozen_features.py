@@ -1,6 +1,6 @@
 """Head-only training on cached encoder outputs: the frozen encoder runs once, not every epoch.
 
-With `freeze = "head"` nothing below the head changes during training, so running the encoder
+With `strategy = "head"` nothing below the head changes during training, so running the encoder
 again each epoch only repeats work. `FeatureCache.build` runs it once over the train and
 validation texts (eval mode, length-sorted batches) and keeps the one vector per text that the
 head reads: the first token's last hidden state. Training then feeds those vectors through the
@@ -48,7 +48,7 @@ def cache_unavailable_reason(model: Any, settings: Any, rows: int) -> str | None
         return f"turned off by {ENV_SWITCH}=0"
     if not type(model).__name__.endswith("ForSequenceClassification"):
         return "the model's head reads every token, not only the first"
-    if settings.freeze_kind != "head":
+    if settings.strategy_kind != "head":
         return "the encoder trains"
     model_type = getattr(model.config, "model_type", "")
     if model_type not in HEAD_READS_FIRST_TOKEN:

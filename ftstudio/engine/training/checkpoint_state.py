@@ -92,7 +92,7 @@ class CheckpointState:
         self.last_eval_step = int(state.get("last_eval_step", -1))
         self.last_metrics = state.get("metrics") or {}
         self.last_saved_step = self.global_step
-        apply_freeze(self.model, self.s.freeze_kind, self.s.frozen_layers, self.epoch)
+        apply_freeze(self.model, self.s.strategy_kind, self.s.frozen_layers, self.epoch)
         if self.parallel is not None and not self.sharded:  # DDP fixes what trains (gradual: this epoch's)
             self.parallel = data_parallel(self.task, self.model, self.group)
         if self.sharded:
@@ -129,6 +129,13 @@ class CheckpointState:
         the task trains (the exact ones from the resume state when given)."""
         from safetensors.torch import load_file
 
+        from ftstudio.engine.models.adapters import adapter_folder, load_adapter_weights
+
+        folder = adapter_folder(checkpoint) if self.adapters is not None else None
+        if folder is not None:  # a LoRA run: the base stays as loaded, the adapter and head are the checkpoint's
+            load_adapter_weights(self.adapters, folder)
+            self.task.training_weights(self.model, self.task_state, exact)
+            return
         weights = load_file(str(checkpoint / "model.safetensors"), device="cpu")
         if self.sharded:  # every rank reads the file and keeps its slice
             unexpected = sorted(set(weights) - set(self.model.state_dict()))
@@ -155,6 +162,7 @@ class CheckpointState:
                 path = checkpoints.save_checkpoint(
                     self.run_dir, self.global_step, self.model, self.tokenizer, self.trainer_state(window_loss),
                     training_state, is_best=is_best, keep=self.s.keep_checkpoints, weights=weights,
+                    adapters=self.adapters,
                 )
         self.group.barrier("saving a checkpoint")  # the others may read it next (best/ for the test split)
         self.last_saved_step = self.global_step
@@ -163,6 +171,20 @@ class CheckpointState:
         self.rep.on_checkpoint(CheckpointEvent(self.global_step, str(path), is_best, metrics))
         self.rep.on_status(TRAINING)
         return path
+
+
+    def publish_last(self) -> None:
+        """A LoRA run's last/ when the run ends: its last step folder holds only the adapter, so
+        last/ gets the merged weights here, once, rather than at every checkpoint. The model must
+        still hold that step's weights (call before anything loads best/)."""
+        if self.adapters is None or not self.group.is_main or self.run_dir is None:
+            return
+        if self.last_saved_step != self.global_step:
+            return
+        step = self.run_dir / "checkpoints" / f"step-{self.global_step}"
+        if checkpoints.is_complete(step):
+            with self.task.saved_weights(self.model, self.task_state):
+                checkpoints.publish_merged(self.run_dir, step, self.model, "last")
 
 
 def _rng_of_this_rank(device: Any) -> dict[str, Any]:

@@ -34,6 +34,7 @@ class TrainResult:
 def finished(trainer: Trainer, recorder: RunRecorder, message: str) -> TrainResult:
     """The run trained to its end (or stopped early on purpose, `message` says why)."""
     _write_summary(trainer, recorder)
+    trainer.publish_last()  # (LoRA: merged, before the test split loads best/ into the model)
     _evaluate_test_split_on_best(trainer)
     recorder.on_status(FINISHED, message)
     return TrainResult(trainer.run_dir, FINISHED, message, best_of(trainer))
@@ -55,6 +56,7 @@ def stopped(trainer: Trainer | None, recorder: RunRecorder, reason: str = "") ->
             message += f" Checkpoint saved in {path.name}; resume to continue."
         elif trainer.global_step > 0:
             message += " The checkpoint at this step is kept; resume to continue."
+        trainer.publish_last()
     except Exception as exc:  # noqa: BLE001 - a failed save on stop must still end the run cleanly
         message += f" Saving the final checkpoint failed ({first_line(exc)}); the previous one is kept."
     if reason and trainer.global_step > 0:

@@ -42,6 +42,7 @@ class RunInputs:
     device: Any
     precision: str
     checkpoint: Path | None  # the checkpoint a plan from a checkpoint continues from
+    adapters: Any = None  # peft's model around `model` when the strategy is lora (models/adapters.py)
 
 
 def prepare(plan: RunPlan, recorder: RunRecorder, control: TrainingControl, held: HeldLock,
@@ -111,10 +112,38 @@ def _load_inputs(plan: RunPlan, recorder: RunRecorder, control: TrainingControl,
     if settings.reinit_top_layers and not plan.from_checkpoint:  # a checkpoint has its layers already
         reinit_top_layers(loaded.model, settings.reinit_top_layers)
     # The strategy against the model's depth (bottom-N), now: a refusal must leave no run folder.
-    trainable_flags(settings.freeze_kind, settings.frozen_layers, 0, len(layer_groups(loaded.model).layers))
+    trainable_flags(settings.strategy_kind, settings.frozen_layers, 0, len(layer_groups(loaded.model).layers))
     _check_sharding(settings, prepared.task, loaded.model, group)
+    adapters = _attach_adapters(settings, prepared.task, loaded, source, recorder)
     control.check(recorder, resume_status=PREPARING)
-    return RunInputs(prepared, source, loaded.model, loaded.tokenizer, device, precision, checkpoint)
+    return RunInputs(prepared, source, loaded.model, loaded.tokenizer, device, precision, checkpoint, adapters)
+
+
+def _attach_adapters(settings: Any, task: Any, loaded: Any, source: Any, recorder: RunRecorder) -> Any:
+    """strategy lora: the adapters, injected into the model (after the head got its starting
+    bias, which its trainable copy keeps); None for the other strategies."""
+    if settings.strategy_kind != "lora":
+        return None
+    from ftstudio.engine.models.adapters import attach_lora, resolve_targets
+
+    _, targets = resolve_targets(loaded.model, settings.lora_targets)
+    adapters = attach_lora(loaded.model, settings, task, str(source.ref), bool(loaded.new_head))
+    trained = [*(["the head"] if not task.language_model else []), *(["the embeddings"] if settings.lora_embeddings
+                                                                       else [])]
+    recorder.on_log(f"LoRA: rank {settings.lora_rank}, alpha {settings.lora_alpha:g}, adapters on {len(targets)} "
+                    f"modules ({_leaf_names(targets)})" + (f"; {' and '.join(trained)} train in full." if trained
+                                                           else "; everything else stays frozen."))
+    return adapters
+
+
+def _leaf_names(names: list[str]) -> str:
+    leaves = []
+    for name in names:
+        leaf = name.rsplit(".", 1)[-1] if "." in name else name
+        short = ".".join(name.split(".")[-2:]) if leaf in ("dense", "proj") else leaf
+        if short not in leaves:
+            leaves.append(short)
+    return ", ".join(leaves)
 
 
 def _check_sharding(settings: Any, task: Any, model: Any, group: ProcessGroup) -> None:
@@ -126,7 +155,7 @@ def _check_sharding(settings: Any, task: Any, model: Any, group: ProcessGroup) -
     if settings.sharding != "fsdp":
         return
     problem = sharding_needs_processes(settings.sharding, group.world_size) or sharding_problem(
-        task, model, settings.freeze_kind)
+        task, model, settings.strategy_kind)
     if problem:
         raise SettingsError(problem, "sharding")
 
@@ -174,7 +203,8 @@ def _claim_run_folder(plan: RunPlan, inputs: RunInputs) -> Path:
     from ftstudio.engine.runs import folder as runs
 
     settings = plan.settings
-    need = checkpoints.disk_bytes_needed(inputs.model, settings.optimizer, settings.keep_checkpoints)
+    need = checkpoints.disk_bytes_needed(inputs.model, settings.optimizer, settings.keep_checkpoints,
+                                         adapters=inputs.adapters is not None)
     if plan.mode is RunMode.NEW:
         return runs.create_run_dir(plan.runs_dir or runs.default_runs_dir(), settings.model, settings.data, need)
     if plan.mode is RunMode.EXPLICIT_FOLDER:
@@ -202,7 +232,7 @@ def _start_trainer(plan: RunPlan, inputs: RunInputs, run_dir: Path, recorder: Ru
             if plan.mode is RunMode.OOM_RESTART:  # what the attempt that ran out of memory logged goes
                 runs.truncate_metrics_after(run_dir, 0)
     recorder.on_status(PREPARING)
-    trainer.setup(inputs.prepared, inputs.model, inputs.tokenizer, inputs.device, inputs.precision)
+    trainer.setup(inputs.prepared, inputs.model, inputs.tokenizer, inputs.device, inputs.precision, inputs.adapters)
     if plan.from_checkpoint:
         _restore(plan, inputs.checkpoint, trainer, recorder)
     return trainer

@@ -75,18 +75,22 @@ class Trainer(CheckpointState):
         self.last_eval_step = -1
         self.last_metrics: dict[str, float] = {}
         self.features = None  # FeatureCache when the frozen encoder's outputs are cached (head-only)
+        self.adapters: Any = None  # peft's model when the strategy is lora: checkpoints hold the adapter
         self.clock = monotonic
         self._last_save_time = 0.0  # self.clock() at the last checkpoint (or when fit() began)
 
     # ---------------------------------------------------------------- setup
-    def setup(self, prepared: Any, model: Any, tokenizer: Any, device: Any, precision: str) -> None:
-        """Tokenize once, place the model, build optimizer, schedule and mixed precision."""
+    def setup(self, prepared: Any, model: Any, tokenizer: Any, device: Any, precision: str,
+              adapters: Any = None) -> None:
+        """Tokenize once, place the model, build optimizer, schedule and mixed precision.
+        `adapters`: peft's model around `model` when the strategy is lora."""
         import torch
 
         from ftstudio.engine.models.freezing import apply_freeze, optimizer_param_groups
 
         s = self.s
         self.prepared, self.model, self.tokenizer = prepared, model, tokenizer
+        self.adapters = adapters
         self.device, self.precision = device, precision
         self.label_names = list(prepared.label_names)
         self.task, self.task_state = prepared.task, dict(prepared.task_state)
@@ -104,7 +108,7 @@ class Trainer(CheckpointState):
         if not self.sharded:  # (sharding places each slice on the device itself)
             self.model.to(device)
         self.model.train()
-        apply_freeze(self.model, s.freeze_kind, s.frozen_layers, 0)
+        apply_freeze(self.model, s.strategy_kind, s.frozen_layers, 0)
         if self.sharded:  # before the optimizer: it must hold the sharded parameters
             self.parallel = shard_model(self.task, self.model, self.group)
         groups = optimizer_param_groups(self.model, s.learning_rate, s.weight_decay, s.layerwise_lr_decay)
@@ -141,7 +145,7 @@ class Trainer(CheckpointState):
             # Global batches: one process with batch_size x processes would cut the epoch the same way.
             batches = train_batches(self.train_split, s.batch_size * self.group.world_size, s.seed, self.epoch,
                                     s.group_by_length)
-            if s.freeze_kind == "gradual" and self.micro == 0:
+            if s.strategy_kind == "gradual" and self.micro == 0:
                 from ftstudio.engine.models.freezing import apply_freeze
 
                 trainable, total = apply_freeze(self.model, "gradual", 0, self.epoch)

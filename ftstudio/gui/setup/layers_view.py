@@ -1,6 +1,6 @@
 """Which parts of the model train under the chosen strategy, row by row, with parameter counts.
 
-The table comes from the engine's `layer_plan(info, freeze, epoch, num_labels)`, which works from
+The table comes from the engine's `layer_plan(info, strategy, epoch, num_labels)`, which works from
 `inspect_model`'s counts (no torch), so it follows every edit of the strategy instantly. For
 gradual unfreezing an epoch slider shows the plan at each epoch of the run.
 """
@@ -40,7 +40,7 @@ class LayersView(QGroupBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Layers", parent)
         self._info: Any = None
-        self._freeze = "full"
+        self._strategy = "full"
         self._reinit = 0
         self._epochs = 3
         self._num_labels = 2
@@ -90,9 +90,9 @@ class LayersView(QGroupBox):
         self._info = info
         self._refresh()
 
-    def set_strategy(self, freeze: str, reinit_top_layers: int = 0, epochs: int | None = None) -> None:
-        """Follow the settings: the freeze string, how many top layers are re-initialised, epochs."""
-        self._freeze, self._reinit = freeze, max(0, int(reinit_top_layers))
+    def set_strategy(self, strategy: str, reinit_top_layers: int = 0, epochs: int | None = None) -> None:
+        """Follow the settings: the strategy string, how many top layers are re-initialised, epochs."""
+        self._strategy, self._reinit = strategy, max(0, int(reinit_top_layers))
         if epochs is not None:
             self._epochs = max(1, int(epochs))
         self._refresh()
@@ -117,7 +117,7 @@ class LayersView(QGroupBox):
         self._refresh()
 
     def _refresh(self) -> None:
-        gradual = self._freeze.strip().lower() == "gradual"
+        gradual = self._strategy.strip().lower() == "gradual"
         self._epoch_box.setVisible(gradual and self._info is not None)
         self._epoch.blockSignals(True)
         self._epoch.setRange(1, self._epochs)
@@ -133,7 +133,7 @@ class LayersView(QGroupBox):
         from ftstudio.engine.models.freezing import layer_plan
 
         try:
-            plan = layer_plan(self._info, self._freeze, epoch=epoch - 1, num_labels=self._num_labels)
+            plan = layer_plan(self._info, self._strategy, epoch=epoch - 1, num_labels=self._num_labels)
         except SettingsError as exc:
             self._problem = str(exc)
             self._table.setRowCount(0)

@@ -109,7 +109,7 @@ class SetupPage(QWidget):
         elif self._metric_problem(settings):
             problem, field = self._metric_problem(settings), "metric_for_best"
         elif self.layers_view.problem():
-            problem, field = self.layers_view.problem(), "freeze"
+            problem, field = self.layers_view.problem(), "strategy"
         elif self.settings_panel.hardware_problem():
             problem = self.settings_panel.hardware_problem()
             field = problem.split(":", 1)[0]  # "<setting>: why" (device, precision, processes, sharding)
@@ -201,7 +201,7 @@ class SetupPage(QWidget):
     def _on_settings_changed(self, _name: str) -> None:
         settings = self.settings_panel.settings()
         self.data_panel.set_settings(settings)
-        self.layers_view.set_strategy(settings.freeze, settings.reinit_top_layers, settings.epochs)
+        self.layers_view.set_strategy(settings.strategy, settings.reinit_top_layers, settings.epochs)
         self._refresh_objective()
         self._refresh_advice()
 

@@ -64,6 +64,9 @@ def make_editor(spec: SettingSpec, label: str, choice_labels: dict[str, str] | N
         validator.setLocale(QLocale.c())  # "5e-5" and "0.0001" whatever the system locale
         widget.setValidator(validator)
         widget.setPlaceholderText(f"e.g. {spec.default!r}")
+    elif spec.value_type is str:
+        widget = TextSettingEdit()
+        widget.setPlaceholderText(str(spec.default or ""))
     else:  # pragma: no cover - a new kind of setting needs an editor here
         raise TypeError(f"no editor for setting {spec.name} ({spec.value_type.__name__})")
     widget.setToolTip(setting_tooltip(spec))
@@ -80,6 +83,10 @@ def _configure_spin_box(widget: QSpinBox | QDoubleSpinBox, spec: SettingSpec, un
     if unit_suffix and spec.unit:
         widget.setSuffix(f" {spec.unit}")
     widget.setKeyboardTracking(False)  # typing "128" is one change, not three
+
+
+class TextSettingEdit(QLineEdit):
+    """The editor of a free-text setting (LoRA's target modules): its text as typed, trimmed."""
 
 
 def connect_edited(widget: QWidget, slot: Callable[[], None]) -> None:
@@ -108,6 +115,8 @@ def editor_value(widget: QWidget) -> Any:
         return widget.whole_value()
     if isinstance(widget, QSpinBox | QDoubleSpinBox):
         return widget.value()
+    if isinstance(widget, TextSettingEdit):
+        return widget.text().strip()
     if isinstance(widget, QLineEdit):
         return parse_number(widget.text())
     raise TypeError(f"not a setting editor: {widget!r}")
@@ -121,6 +130,8 @@ def show_value(widget: QWidget, value: Any) -> None:
         select_data(widget, value)
     elif isinstance(widget, QSpinBox | QDoubleSpinBox):
         widget.setValue(value)
+    elif isinstance(widget, TextSettingEdit):
+        widget.setText(str(value))
     elif isinstance(widget, QLineEdit):
         # repr: the shortest text that reads back as the same float (5e-05, 1.2345678e-05).
         widget.setText(repr(float(value)))

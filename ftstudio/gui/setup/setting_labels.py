@@ -28,12 +28,19 @@ FORM_LABELS: dict[str, str] = {
     "max_grad_norm": "Gradient clipping",
     "classifier_dropout": "Head dropout",
     "seed": "Random seed",
-    "freeze": "Strategy",
+    "strategy": "Strategy",
     "reinit_top_layers": "Re-init top layers",
     "layerwise_lr_decay": "Layer lr decay",
+    "lora_rank": "Rank",
+    "lora_alpha": "Alpha",
+    "lora_dropout": "Adapter dropout",
+    "lora_targets": "Target modules",
+    "lora_embeddings": "Train the embeddings too",
+    "lora_4bit": "4-bit base weights (QLoRA)",
     "device": "Device",
     "precision": "Precision",
     "oom_retry": "Halve the batch on out-of-memory",
+    "gradient_checkpointing": "Gradient checkpointing (less memory)",
     "processes": "Processes",
     "sharding": "Sharding",
     "collective_timeout": "Wait for other processes",
@@ -126,12 +133,14 @@ def task_setting_shown(name: str, task: str | None) -> bool:
 # Where the label reads as "every ... steps", the unit finishes the sentence inside the field.
 UNIT_SUFFIXED = ("eval_steps", "save_steps", "save_minutes", "early_stopping_patience", "log_steps")
 
-FREEZE_CHOICES = {
+STRATEGY_CHOICES = {
     "full": ("Full fine-tuning", "Every parameter trains: usually the most accurate, the most memory."),
     "head": ("Head only", "Only the new classification head trains; the encoder is frozen. Fast, least accurate."),
     "embeddings": ("Embeddings frozen", "The word embeddings stay as pretrained; all layers and the head train."),
     "bottom": ("Bottom N layers frozen", "The embeddings and the lowest N layers stay frozen; the rest trains."),
     "gradual": ("Gradual unfreezing", "Epoch 1 trains the head, then one more layer joins from the top each epoch."),
+    "lora": ("LoRA adapters", "The model stays frozen; small low-rank adapters beside its projections and the new "
+                              "head train (a few % of the parameters). Settings under LoRA adapters."),
 }
 
 

@@ -31,11 +31,11 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.engine.settings import (
-    FREEZE_KINDS,
     FROZEN_LAYERS_RANGE,
+    STRATEGY_KINDS,
     SettingSpec,
     TrainSettings,
-    parse_freeze,
+    parse_strategy,
     setting_spec,
 )
 from ftstudio.gui.background import BackgroundRunner
@@ -52,8 +52,8 @@ from ftstudio.gui.setup.setting_labels import (
     CHOICE_LABELS,
     FINE_TUNING_ONLY,
     FORM_LABELS,
-    FREEZE_CHOICES,
     MASKING_SETTINGS,
+    STRATEGY_CHOICES,
     TASK_ONLY,
     UNIT_SUFFIXED,
     form_groups,
@@ -91,11 +91,11 @@ class SettingsPanel(QWidget):
 
     Signals:
       sig_changed(str name): a setting was edited by the user or set programmatically.
-      sig_freeze_changed(str freeze): the strategy string (full, head, bottom-4, ...) changed.
+      sig_strategy_changed(str strategy): the strategy string (full, head, bottom-4, ...) changed.
     """
 
     sig_changed = Signal(str)
-    sig_freeze_changed = Signal(str)
+    sig_strategy_changed = Signal(str)
 
     def __init__(self, runner: BackgroundRunner | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -129,7 +129,7 @@ class SettingsPanel(QWidget):
                     form.addRow(widget)  # a check box carries its own label
                 else:
                     form.addRow(FORM_LABELS[spec.name], widget)
-                if spec.name == "freeze":
+                if spec.name == "strategy":
                     form.addRow("Frozen layers", self._bottom_n)
                 if spec.name == "processes":  # what several processes make of the batch
                     self._processes_note = _hint_label("processesNote")
@@ -141,7 +141,7 @@ class SettingsPanel(QWidget):
                 form.addRow(self._effective)
             if "device" in names:
                 form.addRow(self._hardware.summary)
-            if "freeze" in names:
+            if "strategy" in names:
                 self.strategy_box = box
             column.addWidget(box)
         column.addStretch(1)
@@ -170,7 +170,7 @@ class SettingsPanel(QWidget):
         """The editor of one setting: from its declaration, except the two that need more than
         one widget (the strategy and its N; device and precision, labelled with the hardware)."""
         name = spec.name
-        if name == "freeze":
+        if name == "strategy":
             widget = self._make_strategy(spec)
         elif name in ("device", "precision"):
             if not hasattr(self, "_hardware"):
@@ -194,8 +194,8 @@ class SettingsPanel(QWidget):
     def _make_strategy(self, spec: SettingSpec) -> QComboBox:
         """The strategy combo (with a tip per strategy) and the N of bottom-N beside it."""
         combo = QComboBox()
-        for kind in FREEZE_KINDS:
-            text, tip = FREEZE_CHOICES[kind]
+        for kind in STRATEGY_KINDS:
+            text, tip = STRATEGY_CHOICES[kind]
             combo.addItem(text, kind)
             combo.setItemData(combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         combo.setToolTip(setting_tooltip(spec))
@@ -208,8 +208,8 @@ class SettingsPanel(QWidget):
         self._bottom_n.setToolTip(f"How many encoder layers, counted from the bottom, stay frozen "
                                   f"(bottom-N: {low} to {high}).")
         self._bottom_n.installEventFilter(self._guard)
-        combo.currentIndexChanged.connect(lambda _i: self._on_freeze_edited())
-        self._bottom_n.valueChanged.connect(lambda _v: self._on_freeze_edited())
+        combo.currentIndexChanged.connect(lambda _i: self._on_strategy_edited())
+        self._bottom_n.valueChanged.connect(lambda _v: self._on_strategy_edited())
         return combo
 
     # ------------------------------------------------------------------ public
@@ -222,8 +222,8 @@ class SettingsPanel(QWidget):
         for name, widget in self._widgets.items():
             if name in ("device", "precision"):
                 values[name] = self._hardware.value(name)
-            elif name == "freeze":
-                values[name] = self.freeze()
+            elif name == "strategy":
+                values[name] = self.strategy()
             else:
                 values[name] = editor_value(widget)
         return (base or TrainSettings()).replace(**values)
@@ -236,8 +236,8 @@ class SettingsPanel(QWidget):
                 value = getattr(settings, name)
                 if name in ("device", "precision"):
                     self._hardware.set_value(name, value)
-                elif name == "freeze":
-                    kind, n = parse_freeze(value)
+                elif name == "strategy":
+                    kind, n = parse_strategy(value)
                     select_data(widget, kind)
                     if kind == "bottom":
                         self._bottom_n.setValue(n)
@@ -250,7 +250,7 @@ class SettingsPanel(QWidget):
             self._loading = False
         self.clear_invalid()
         self._refresh_dependent()
-        self.sig_freeze_changed.emit(self.freeze())
+        self.sig_strategy_changed.emit(self.strategy())
         self.sig_changed.emit("*")
 
     def set_task(self, task: str | None) -> None:
@@ -294,8 +294,8 @@ class SettingsPanel(QWidget):
             text = CHOICE_LABELS["metric_for_best"].get(metric, metric)
             combo.addItem(f"{text} (not reported by this task)", metric)
 
-    def freeze(self) -> str:
-        kind = self._widgets["freeze"].currentData()
+    def strategy(self) -> str:
+        kind = self._widgets["strategy"].currentData()
         return f"bottom-{self._bottom_n.value()}" if kind == "bottom" else kind
 
     def set_layer_count(self, layers: int) -> None:
@@ -306,8 +306,8 @@ class SettingsPanel(QWidget):
 
     def widget_for(self, name: str) -> QWidget | None:
         """The editor of a setting, for highlighting a validation error (None if not here)."""
-        if name == "freeze":
-            return self._widgets["freeze"]
+        if name == "strategy":
+            return self._widgets["strategy"]
         return self._widgets.get(name)
 
     def mark_invalid(self, name: str | None) -> bool:
@@ -351,12 +351,12 @@ class SettingsPanel(QWidget):
         self._refresh_dependent()
         self.sig_changed.emit(name)
 
-    def _on_freeze_edited(self) -> None:
-        self._bottom_n.setEnabled(self._widgets["freeze"].currentData() == "bottom")
+    def _on_strategy_edited(self) -> None:
+        self._bottom_n.setEnabled(self._widgets["strategy"].currentData() == "bottom")
         if self._loading:
             return
-        self._emit("freeze")
-        self.sig_freeze_changed.emit(self.freeze())
+        self._emit("strategy")
+        self.sig_strategy_changed.emit(self.strategy())
 
     @Slot()
     def _on_reset(self) -> None:
@@ -367,7 +367,7 @@ class SettingsPanel(QWidget):
         w = self._widgets
         w["momentum"].setEnabled(w["optimizer"].currentData() == "sgd")
         w["epochs"].setEnabled(w["max_steps"].value() == 0)
-        self._bottom_n.setEnabled(w["freeze"].currentData() == "bottom")
+        self._bottom_n.setEnabled(w["strategy"].currentData() == "bottom")
         for name, (task, words) in TASK_ONLY.items():
             switch = w[name]
             switch.setEnabled(self._task in (None, task))

@@ -273,7 +273,7 @@ def test_gradual_unfreezing_resumed_mid_epoch_keeps_every_rank_in_step(quiet_mod
     from ftstudio.engine.events import TrainingControl
 
     data = write_csv(tmp_path / "d.csv", make_texts(90))
-    gradual = dict(batch_size=4, processes=2, freeze="gradual", epochs=3, log_steps=1)
+    gradual = dict(batch_size=4, processes=2, strategy="gradual", epochs=3, log_steps=1)
     whole = train(_settings(quiet_model, data, **gradual), run_dir=tmp_path / "whole")
     control = TrainingControl()
     cut = train(_settings(quiet_model, data, **gradual), run_dir=tmp_path / "cut", control=control,

@@ -92,7 +92,7 @@ def test_gradual_unfreezing_by_epoch(model, epoch, expected):
 def test_bottom_beyond_layer_count_names_setting(model):
     with pytest.raises(SettingsError, match=r"bottom-5.*\(4\)") as info:
         apply_freeze(model, "bottom", 5)
-    assert info.value.setting == "freeze"
+    assert info.value.setting == "strategy"
 
 
 def test_param_groups_cover_everything_once(model):
@@ -146,22 +146,22 @@ def test_reinit_changes_exactly_top_layers(tiny_model_4l_dir):
     assert info.value.setting == "reinit_top_layers"
 
 
-@pytest.mark.parametrize("freeze", ["full", "head", "embeddings", "bottom-0", "bottom-3", "gradual"])
+@pytest.mark.parametrize("strategy", ["full", "head", "embeddings", "bottom-0", "bottom-3", "gradual"])
 @pytest.mark.parametrize("epoch", [0, 2, 5])
-def test_layer_plan_agrees_with_loaded_model(model, tiny_model_4l_dir, freeze, epoch):
+def test_layer_plan_agrees_with_loaded_model(model, tiny_model_4l_dir, strategy, epoch):
     info = inspect_model(str(tiny_model_4l_dir))
-    plan = layer_plan(info, freeze, epoch=epoch, num_labels=len(LABELS))
-    trainable, total = apply_freeze(model, freeze, epoch=epoch)
+    plan = layer_plan(info, strategy, epoch=epoch, num_labels=len(LABELS))
+    trainable, total = apply_freeze(model, strategy, epoch=epoch)
     assert (plan.trainable, plan.total) == (trainable, total)
-    assert plan.rows == layer_table(model, freeze, epoch=epoch)
+    assert plan.rows == layer_table(model, strategy, epoch=epoch)
     assert [row["name"] for row in plan.rows] == ["Embeddings", "Layer 1", "Layer 2", "Layer 3", "Layer 4", "Head"]
 
 
 def test_layer_plan_refuses_bad_strategies(tiny_model_4l_dir):
     info = inspect_model(str(tiny_model_4l_dir))
-    with pytest.raises(SettingsError, match="freeze"):
+    with pytest.raises(SettingsError, match="strategy"):
         layer_plan(info, "bottom-9")
-    with pytest.raises(SettingsError, match="freeze"):
+    with pytest.raises(SettingsError, match="strategy"):
         layer_plan(info, "top-2")
 
 

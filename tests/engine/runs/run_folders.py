@@ -24,7 +24,7 @@ def make_run(runs_dir: Path, name: str, *, task: str = "single-label", model: st
     pretrain = task == "pretrain"
     metric = "perplexity" if pretrain else "f1"
     settings = {"model": model, "data": data, "task": task, "metric_for_best": "auto", "learning_rate": 5e-5,
-                "epochs": 3, "batch_size": 16, "max_length": 128, "seed": 42, "freeze": "full"}
+                "epochs": 3, "batch_size": 16, "max_length": 128, "seed": 42, "strategy": "full"}
     if pretrain:
         settings.update(mlm_probability=0.15, whole_word_masking=False, pack_texts=True)
     runs.write_settings(run_dir, settings, {"model": {"spec": model}, "created": created})

@@ -27,7 +27,7 @@ def extreme_settings(end: str) -> TrainSettings:
             values[spec.name] = spec.choices[0 if end == "min" else -1]
         elif spec.value_type is bool:
             values[spec.name] = end == "max"
-    values["freeze"] = f"bottom-{FROZEN_LAYERS_RANGE[0 if end == 'min' else 1]}"
+    values["strategy"] = f"bottom-{FROZEN_LAYERS_RANGE[0 if end == 'min' else 1]}"
     if end == "max":
         # The one cross-field rule: both held-out shares at their maximum would leave no training
         # data, so the validation share takes the largest value the rule leaves.

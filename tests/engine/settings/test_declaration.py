@@ -109,12 +109,12 @@ def test_cross_field_rules_stay_explicit():
     assert message.startswith("test_split: validation and test together must leave data to train on")
     assert f"below {HELD_OUT_LIMIT}" in message and "0.4 + 0.4" in message
     TrainSettings(validation_split=0.4, test_split=0.399).validate()
-    assert "bottom-N (e.g. bottom-4)" in refusal(freeze="middle")
+    assert "bottom-N (e.g. bottom-4)" in refusal(strategy="middle")
     low, high = FROZEN_LAYERS_RANGE
     for strategy in ("full", "head", "embeddings", "gradual", f"bottom-{low}", f"bottom-{high}"):
-        TrainSettings(freeze=strategy).validate()
-    assert refusal(freeze=f"bottom-{high + 1}") == (
-        f"freeze: bottom-N needs N between {low} and {high} layers (got 'bottom-{high + 1}').")
+        TrainSettings(strategy=strategy).validate()
+    assert refusal(strategy=f"bottom-{high + 1}") == (
+        f"strategy: bottom-N needs N between {low} and {high} layers (got 'bottom-{high + 1}').")
 
 
 def test_the_declaration_needs_no_source_code(monkeypatch):

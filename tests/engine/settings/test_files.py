@@ -35,8 +35,8 @@ def every_field_changed() -> TrainSettings:
         elif spec.value_type is bool:
             values[spec.name] = not spec.default
     changed = TrainSettings(**values).replace(
-        model="org/some-model", data="reviews.csv", text_column="body", label_column="stars", freeze="bottom-3",
-        text_pair_column="answer", label_separator=";", tag_names="O,B-PER,I-PER",
+        model="org/some-model", data="reviews.csv", text_column="body", label_column="stars", strategy="bottom-3",
+        text_pair_column="answer", lora_targets="query,value", label_separator=";", tag_names="O,B-PER,I-PER",
         learning_rate=3.25e-5, extra=EXTRA)
     defaults = TrainSettings()
     assert [n for n in changed.to_dict() if getattr(changed, n) == getattr(defaults, n)] == []
@@ -116,3 +116,12 @@ def test_any_json_extra_round_trips_through_toml_as_through_json(tmp_path_factor
         path = folder / f"extra{suffix}"
         original.save(path)
         assert TrainSettings.load(path) == original, suffix
+
+
+def test_the_strategy_old_name_still_loads_and_is_not_given_twice(tmp_path):
+    """Run folders and settings files from before LoRA call the strategy `freeze`."""
+    old = tmp_path / "old.json"
+    old.write_text('{"freeze": "bottom-2", "epochs": 2}', encoding="utf-8")
+    assert TrainSettings.load(old).strategy == "bottom-2"
+    with pytest.raises(SettingsError, match=r"give 'strategy' only \('freeze' is its old name\)"):
+        TrainSettings.from_dict({"freeze": "head", "strategy": "lora"})

@@ -128,7 +128,7 @@ def test_a_full_run_uses_it_and_saves_a_stock_checkpoint(tiny_model_dir, small_c
 
     logs = Logs()
     settings = TrainSettings(model=str(tiny_model_dir), data=str(small_csv), epochs=1, batch_size=8,
-                             max_length=32, learning_rate=1e-3, seed=3, freeze="full")
+                             max_length=32, learning_rate=1e-3, seed=3, strategy="full")
     result = train(settings, runs_dir=runs_dir, reporter=logs)
     assert result.status == "finished", result.message
     assert any("first-token top layer on" in line for line in logs.lines), logs.lines

@@ -116,7 +116,7 @@ def _speed_lines(logs: Logs) -> list[str]:
 
 def test_a_run_logs_every_levers_status_once(tiny_model_dir, small_csv, tmp_path, monkeypatch):
     logs = Logs()
-    result = train(_settings(tiny_model_dir, small_csv, freeze="head"), tmp_path / "head", reporter=logs)
+    result = train(_settings(tiny_model_dir, small_csv, strategy="head"), tmp_path / "head", reporter=logs)
     assert result.status == "finished", result.message
     assert _speed_lines(logs) == ["Speed: fast dropout on; first-token top layer on; head-only feature cache on"]
     records = [r for r in runs.read_metrics(result.run_dir) if r["event"] == "speed"]
@@ -141,11 +141,11 @@ def test_a_new_lever_is_a_module_and_a_registration(tiny_model_dir, small_csv, t
     monkeypatch.setitem(sys.modules, module.__name__, module)
     monkeypatch.setattr(levers, "REGISTERED", (*levers.REGISTERED, module.__name__))
     logs = Logs()
-    result = train(_settings(tiny_model_dir, small_csv, freeze="head"), tmp_path / "run", reporter=logs)
+    result = train(_settings(tiny_model_dir, small_csv, strategy="head"), tmp_path / "run", reporter=logs)
     assert result.status == "finished", result.message
     assert len(lever.applied_to) == 1
     run = lever.applied_to[0]
-    assert type(run.model).__name__ == "BertForSequenceClassification" and run.settings.freeze == "head"
+    assert type(run.model).__name__ == "BertForSequenceClassification" and run.settings.strategy == "head"
     assert run.features is not None  # the levers before it had run: the feature cache was built
     assert _speed_lines(logs)[0].endswith("; head-only feature cache on; test lever on")
     record = [r for r in runs.read_metrics(result.run_dir) if r["event"] == "speed"][0]

@@ -29,7 +29,7 @@ class Logs(Reporter):
 
 def _settings(model: Path, data: Path, **changes) -> TrainSettings:
     base = dict(model=str(model), data=str(data), epochs=2, batch_size=8, max_length=32, learning_rate=2e-3,
-                log_steps=1, seed=7, freeze="head")
+                log_steps=1, seed=7, strategy="head")
     base.update(changes)
     return TrainSettings(**base)
 
@@ -76,9 +76,9 @@ def test_cache_is_refused_where_it_would_not_be_exact(tiny_model_dir, monkeypatc
     from ftstudio.engine.speed.frozen_features import cache_unavailable_reason
 
     loaded, _split = _tiny_model_and_split(tiny_model_dir)
-    model, settings = loaded.model, TrainSettings(freeze="head")
+    model, settings = loaded.model, TrainSettings(strategy="head")
     assert cache_unavailable_reason(model, settings, 100) is None
-    assert "encoder trains" in cache_unavailable_reason(model, TrainSettings(freeze="bottom-1"), 100)
+    assert "encoder trains" in cache_unavailable_reason(model, TrainSettings(strategy="bottom-1"), 100)
     monkeypatch.setattr(model.config, "model_type", "modernbert")
     assert "first token" in cache_unavailable_reason(model, settings, 100)
     monkeypatch.setattr(model.config, "model_type", "bert")

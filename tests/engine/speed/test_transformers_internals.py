@@ -263,7 +263,7 @@ def test_each_head_still_trains_on_cached_first_token_states(model_type):
     assert prefix and getattr(model, prefix, None) is model.base_model, changed(
         lever, f"{model_type}: model.base_model_prefix naming the base model's attribute ({prefix!r})")
     apply_freeze(model, "head")
-    reason = frozen_features.cache_unavailable_reason(model, TrainSettings(freeze="head"), 100)
+    reason = frozen_features.cache_unavailable_reason(model, TrainSettings(strategy="head"), 100)
     assert reason is None, changed(lever, f"{model_type}: {reason}")
     batch = _padded_batch(_pad_id(model))
     lengths = batch["attention_mask"].sum(dim=1).numpy()

@@ -247,9 +247,9 @@ def test_full_disk_for_every_write_still_ends_the_run_cleanly(monkeypatch, tiny_
 @pytest.mark.parametrize(
     "changes,stop_at",
     [
-        (dict(freeze="embeddings", reinit_top_layers=1, layerwise_lr_decay=0.7, epochs=1), 9),
-        (dict(freeze="gradual", epochs=2), 14),  # stopped exactly at an epoch (unfreezing) boundary
-        (dict(freeze="full", group_by_length=True, test_split=0.2, metric_for_best="loss", save_steps=3,
+        (dict(strategy="embeddings", reinit_top_layers=1, layerwise_lr_decay=0.7, epochs=1), 9),
+        (dict(strategy="gradual", epochs=2), 14),  # stopped exactly at an epoch (unfreezing) boundary
+        (dict(strategy="full", group_by_length=True, test_split=0.2, metric_for_best="loss", save_steps=3,
               warmup_ratio=0.3, epochs=1), 7),
     ],
     ids=["embeddings-reinit-lld", "gradual-epoch-boundary", "grouped-test-split"],

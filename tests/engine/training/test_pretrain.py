@@ -87,9 +87,9 @@ def test_decoder_pretrains_with_next_token_prediction(decoder_dir, corpus, tmp_p
     assert generator("the flight", max_new_tokens=3, do_sample=False)[0]["generated_text"].startswith("the flight")
 
 
-@pytest.mark.parametrize("freeze", ["head", "embeddings", "bottom-1", "gradual"])
+@pytest.mark.parametrize("strategy", ["head", "embeddings", "bottom-1", "gradual"])
 def test_every_freezing_strategy_pretrains(tiny_model_dir, corpus, tmp_path, freeze):
-    result, recorder = _pretrain(tiny_model_dir, corpus, tmp_path / freeze, epochs=2, freeze=freeze)
+    result, recorder = _pretrain(tiny_model_dir, corpus, tmp_path / freeze, epochs=2, strategy=freeze)
     assert result.status == "finished", result.message
     info = recorder.infos[0]
     assert 0 < info["trainable_params"] < info["total_params"] or freeze == "gradual"

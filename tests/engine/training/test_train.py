@@ -113,10 +113,10 @@ def _evals(run_dir: Path) -> list[dict]:
 @pytest.mark.parametrize(
     "changes",
     [
-        dict(freeze="full"),
-        dict(freeze="gradual", epochs=3),
-        dict(freeze="bottom-1", grad_accum=2, scheduler="cosine", classifier_dropout=0.3),
-        dict(freeze="head", optimizer="sgd", layerwise_lr_decay=0.8),
+        dict(strategy="full"),
+        dict(strategy="gradual", epochs=3),
+        dict(strategy="bottom-1", grad_accum=2, scheduler="cosine", classifier_dropout=0.3),
+        dict(strategy="head", optimizer="sgd", layerwise_lr_decay=0.8),
     ],
     ids=["full", "gradual", "bottom-accum", "head-sgd"],
 )

@@ -93,7 +93,7 @@ def test_fit_redoes_the_cut_short_evaluation_first_with_the_runs_levers(tiny_mod
     """The redone evaluation comes before any new step and equals the uninterrupted run's, here
     with head-only training (the levers, feature cache included, are in place before it);
     test_faults.py has the same for full fine-tuning."""
-    settings = tiny_settings(tiny_model_dir, small_csv, freeze="head", early_stopping_patience=3)
+    settings = tiny_settings(tiny_model_dir, small_csv, strategy="head", early_stopping_patience=3)
     whole = train(settings, tmp_path / "whole")
     assert_stop_in_second_evaluation_resumes_exactly(settings, whole, tmp_path / "split", evaluated_step=10)
 

@@ -7,8 +7,8 @@ import pytest
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QGroupBox, QLineEdit, QSpinBox
 
 from ftstudio.engine.settings import (
-    FREEZE_KINDS,
     FROZEN_LAYERS_RANGE,
+    STRATEGY_KINDS,
     TrainSettings,
     setting_spec,
     setting_specs,
@@ -43,8 +43,8 @@ def test_each_editor_takes_its_range_step_choices_and_tooltip_from_the_declarati
     widget = panel.widget_for(spec.name)
     assert widget.toolTip() == setting_tooltip(spec)
     assert spec.help[1:] in widget.toolTip() and spec.allowed_text()[1:] in widget.toolTip()
-    if spec.name == "freeze":
-        assert [widget.itemData(i) for i in range(widget.count())] == list(FREEZE_KINDS)
+    if spec.name == "strategy":
+        assert [widget.itemData(i) for i in range(widget.count())] == list(STRATEGY_KINDS)
         assert (panel._bottom_n.minimum(), panel._bottom_n.maximum()) == FROZEN_LAYERS_RANGE
     elif spec.choices:
         assert isinstance(widget, QComboBox)
@@ -58,6 +58,8 @@ def test_each_editor_takes_its_range_step_choices_and_tooltip_from_the_declarati
         else:  # whole numbers past QSpinBox's C int get a spin box that holds them, with no decimals
             assert isinstance(widget, WholeNumberSpinBox) == (spec.highest > 2**31 - 1)
             assert isinstance(widget, QSpinBox) or widget.decimals() == 0
+    elif spec.value_type is str:  # free text (LoRA's targets): the default is the placeholder
+        assert isinstance(widget, QLineEdit) and widget.placeholderText() == spec.default
     elif isinstance(widget, QLineEdit):
         validator = widget.validator()
         assert (validator.bottom(), validator.top()) == (spec.lowest, spec.highest)
@@ -82,8 +84,8 @@ def test_a_settings_file_at_the_extremes_shows_unchanged(panel, tmp_path, end, s
     loaded = TrainSettings.load(path)
     panel.set_settings(loaded)
     for spec in FORM_SPECS:
-        if spec.name == "freeze":
-            shown = panel.freeze()
+        if spec.name == "strategy":
+            shown = panel.strategy()
         elif spec.name in ("device", "precision"):
             shown = panel.widget_for(spec.name).currentData()
         else:

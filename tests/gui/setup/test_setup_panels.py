@@ -130,15 +130,15 @@ def test_settings_panel_defaults_and_round_trip(qtbot):
     for name in edited_fields:  # every editor explains itself (tooltips from setting_help)
         assert panel.widget_for(name).toolTip(), name
 
-    custom = TrainSettings(epochs=7, learning_rate=2e-5, freeze="bottom-3", scheduler="cosine", optimizer="sgd",
+    custom = TrainSettings(epochs=7, learning_rate=2e-5, strategy="bottom-3", scheduler="cosine", optimizer="sgd",
                            validation_split=0.2, max_length=256, device="cpu", precision="fp32",
                            early_stopping_patience=2, metric_for_best="accuracy", trust_remote_code=True,
                            reinit_top_layers=1, layerwise_lr_decay=0.9)
     panel.set_settings(custom)
     assert panel.settings() == custom
-    assert panel.freeze() == "bottom-3"
+    assert panel.strategy() == "bottom-3"
 
-    with qtbot.waitSignal(panel.sig_freeze_changed):
+    with qtbot.waitSignal(panel.sig_strategy_changed):
         panel._reset_button.click()
     assert panel.settings() == TrainSettings()
 
