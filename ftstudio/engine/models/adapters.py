@@ -132,7 +132,7 @@ def attach_lora(model: Any, settings: Any, task: Any, base_model: str, new_head:
     problem = lora_problem(settings, task, model, new_head)
     if problem:
         raise SettingsError(problem, problem.split(":", 1)[0])
-    target_modules, _ = resolve_targets(model, settings.lora_targets)
+    target_modules, hit = resolve_targets(model, settings.lora_targets)
     groups = layer_groups(model)
     names = {id(module): name for name, module in model.named_modules()}
     trained = [] if task.language_model else list(groups.head)  # (a language model's head stays frozen)
@@ -142,7 +142,7 @@ def attach_lora(model: Any, settings: Any, task: Any, base_model: str, new_head:
     config = LoraConfig(
         r=settings.lora_rank, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
         target_modules=target_modules, modules_to_save=saved or None,
-        task_type=_PEFT_TASK_TYPES.get(task.model_kind), bias="none",
+        task_type=_PEFT_TASK_TYPES.get(task.model_kind), bias="none", fan_in_fan_out=_stores_transposed(model, hit),
     )
     try:
         peft_model = get_peft_model(model, config, adapter_name=ADAPTER_NAME)
@@ -150,6 +150,15 @@ def attach_lora(model: Any, settings: Any, task: Any, base_model: str, new_head:
         raise SettingsError(f"lora_targets: {str(exc).splitlines()[0]}", "lora_targets") from None
     peft_model.peft_config[ADAPTER_NAME].base_model_name_or_path = base_model
     return peft_model
+
+
+def _stores_transposed(model: Any, names: list[str]) -> bool:
+    """Whether the adapted modules keep their weight as (in, out): GPT-2's Conv1D does, which
+    peft must be told (fan_in_fan_out) or it guesses it with a warning per run."""
+    from transformers.pytorch_utils import Conv1D
+
+    modules = dict(model.named_modules())
+    return bool(names) and all(isinstance(modules.get(name), Conv1D) for name in names)
 
 
 def adapter_modules(model: Any) -> list[str]:

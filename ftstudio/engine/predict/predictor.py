@@ -127,7 +127,12 @@ class Predictor:
         import torch
         from transformers import AutoConfig, AutoTokenizer
 
-        from ftstudio.engine.models.loading import auto_model_class, quiet_transformers
+        from ftstudio.engine.models.loading import (
+            auto_model_class,
+            ensure_pad_token,
+            match_padding,
+            quiet_transformers,
+        )
         from ftstudio.engine.tasks.registry import task_of_config
 
         self.path = resolve_checkpoint(path)
@@ -144,6 +149,10 @@ class Predictor:
                 self.tokenizer = AutoTokenizer.from_pretrained(self.path)
         except (OSError, ValueError, KeyError) as exc:
             raise CheckpointError(f"Cannot load checkpoint {self.path}: {first_line(exc)}") from None
+        # A decoder classifier reads its last real token: pad as training did (on the right, with
+        # the pad id the model knows), also a checkpoint made elsewhere (no pad token, left padding).
+        ensure_pad_token(self.tokenizer, str(self.path))
+        match_padding(self.model, self.tokenizer, classifier=True)
         self.model.to(self.device).eval()
         self.task_state: dict[str, Any] = dict(saved_task.get("state") or {})
         id2label = self.model.config.id2label
