@@ -114,6 +114,7 @@ def _load_inputs(plan: RunPlan, recorder: RunRecorder, control: TrainingControl,
     # The strategy against the model's depth (bottom-N), now: a refusal must leave no run folder.
     trainable_flags(settings.strategy_kind, settings.frozen_layers, 0, len(layer_groups(loaded.model).layers))
     _check_sharding(settings, prepared.task, loaded.model, group)
+    _check_checkpointing(settings, loaded.model, recorder)
     adapters = _attach_adapters(settings, prepared.task, loaded, source, recorder)
     control.check(recorder, resume_status=PREPARING)
     return RunInputs(prepared, source, loaded.model, loaded.tokenizer, device, precision, checkpoint, adapters)
@@ -158,6 +159,21 @@ def _check_sharding(settings: Any, task: Any, model: Any, group: ProcessGroup) -
         task, model, settings.strategy_kind)
     if problem:
         raise SettingsError(problem, "sharding")
+
+
+def _check_checkpointing(settings: Any, model: Any, recorder: RunRecorder) -> None:
+    """gradient_checkpointing on a model that cannot do it: refused before anything is written
+    (the trainer turns it on, models/checkpointing.py)."""
+    from ftstudio.engine.errors import SettingsError
+    from ftstudio.engine.models.checkpointing import SETTING, checkpointing_problem
+
+    if not settings.gradient_checkpointing:
+        return
+    problem = checkpointing_problem(model)
+    if problem:
+        raise SettingsError(problem, SETTING)
+    recorder.on_log("Gradient checkpointing: each layer's activations are recomputed in the backward pass "
+                    "(less memory, about a third more time per step).")
 
 
 def _plan_pretraining(prepared: Any, loaded: Any, source: Any, settings: Any, recorder: RunRecorder) -> None:
