@@ -140,9 +140,12 @@ def load_model_and_tokenizer(
     trust_remote_code: bool = False,
     allow_pickle: bool = False,
     task: Any = None,
+    quantization: dict[str, Any] | None = None,
 ) -> LoadedModel:
     """Like load_for_classification, returning the notes instead of logging them. `task` (a
-    tasks.base.Task; single-label when None) sets the head's width and the loss (problem_type)."""
+    tasks.base.Task; single-label when None) sets the head's width and the loss (problem_type).
+    `quantization`: from_pretrained arguments that quantize the frozen weights as they load
+    (QLoRA: adapters.four_bit_loading)."""
     from ftstudio.engine.tasks.registry import TASKS
 
     task = task or TASKS["single-label"]
@@ -163,7 +166,8 @@ def load_model_and_tokenizer(
         config = _classification_config(folder, source, labels, classifier_dropout, trust_remote_code, notes,
                                         task.num_outputs(labels), task.problem_type, task.model_kind)
     saved_as = list(getattr(config, "architectures", None) or [])  # what the checkpoint was trained as
-    model, info = _load_weights(folder, source, config, trust_remote_code, allow_pickle, task.model_kind)
+    model, info = _load_weights(folder, source, config, trust_remote_code, allow_pickle, task.model_kind,
+                                quantization)
     if task.language_model:  # a masked-LM class drops the encoder's pooler: keep it for fine-tuning later
         from ftstudio.engine.models.pooler import restore_pooler
 
@@ -298,7 +302,14 @@ def _check_has_head(config: Any, source: ModelSource, trust: bool, kind: str) ->
 
 
 def _load_weights(folder: Path, source: ModelSource, config: Any, trust: bool, allow_pickle: bool,
-                  kind: str = "sequence-classification") -> tuple[Any, Any]:
+                  kind: str = "sequence-classification", quantization: dict[str, Any] | None = None,
+                  ) -> tuple[Any, Any]:
+    """The weights in float32 whatever dtype the checkpoint was saved in: transformers 5 would
+    keep a bf16 checkpoint (most decoders are published so) in bf16, and the optimizer would then
+    update bf16 weights directly, losing every update smaller than bf16's resolution. The
+    trainer's mixed precision is autocast over float32 weights (training/optimization.py)."""
+    import torch
+
     try:
         with quiet_transformers():
             return auto_model_class(kind).from_pretrained(
@@ -309,6 +320,8 @@ def _load_weights(folder: Path, source: ModelSource, config: Any, trust: bool, a
                 use_safetensors=None if allow_pickle else True,
                 trust_remote_code=trust,
                 output_loading_info=True,
+                dtype=torch.float32,
+                **(quantization or {}),
             )
     except FtStudioError:
         raise

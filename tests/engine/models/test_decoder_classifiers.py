@@ -61,6 +61,18 @@ def test_pad_token_is_set_where_the_family_has_none_and_the_model_knows_it(decod
     assert tokenizer.padding_side == "right"  # also the Llama tokenizer, saved padding left
 
 
+def test_a_bf16_checkpoint_loads_in_float32_for_training(tmp_path):
+    """Decoders are mostly published in bf16; transformers 5 would keep them so, and AdamW would
+    then update bf16 weights (losing small updates) whatever the precision setting says."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    folder = build_decoder(tmp_path / "llama", "llama")
+    AutoModelForCausalLM.from_pretrained(folder).to(torch.bfloat16).save_pretrained(folder)
+    model = _load(folder).model
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+
+
 @pytest.mark.parametrize("decoder", FAMILIES, indirect=True)
 def test_padded_rows_are_pooled_at_their_last_real_token(decoder):
     """transformers' own pooling on our right-padded batches gives each row what it gives the
