@@ -286,3 +286,52 @@ def _precision(setting: str, device_kind: str) -> str:
     if text == "auto":
         return "bf16" if device_kind == "cuda" else "fp32"
     return text
+
+
+# ------------------------------------------------------------------ the device's memory
+@dataclass(frozen=True)
+class DeviceMemory:
+    """The memory a run on a device can use: `kind` cuda/mps/cpu, `name` for people, `bytes`
+    (0: unknown) and `what` those bytes are."""
+
+    kind: str
+    name: str
+    bytes: int
+    what: str
+
+
+def device_memory(setting: str = "auto") -> DeviceMemory:
+    """The memory of the device the `device` setting picks (imports torch: call it off the UI thread).
+
+    CUDA: the GPU's total memory from its properties. torch.cuda.mem_get_info would say what is
+    free now, but it needs a CUDA context in the asking process, and the window's would hold
+    hundreds of MB of the very GPU its training child then needs. MPS: Metal's recommended
+    maximum working set (Apple GPUs share the system's memory). CPU: the RAM available now
+    (psutil; 0 without it), since a CPU run shares it with everything else.
+    """
+    from ftstudio.engine.models.devices import resolve_device
+
+    device = resolve_device(setting)
+    if device.type == "cuda":
+        import torch
+
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        properties = torch.cuda.get_device_properties(index)
+        return DeviceMemory("cuda", str(properties.name), int(properties.total_memory), "GPU memory")
+    if device.type == "mps":
+        import torch
+
+        recommended = getattr(torch.mps, "recommended_max_memory", None)
+        found = int(recommended()) if recommended is not None else _ram()[0]
+        return DeviceMemory("mps", "Apple GPU (MPS)", found, "recommended for the GPU")
+    return DeviceMemory("cpu", "CPU", _ram()[1], "RAM available")
+
+
+def _ram() -> tuple[int, int]:
+    """(total, available) RAM in bytes; zeros where psutil is missing."""
+    try:
+        import psutil
+    except ImportError:
+        return 0, 0
+    memory = psutil.virtual_memory()
+    return int(memory.total), int(memory.available)

@@ -1,6 +1,8 @@
 """The Setup tab: model and data on the left, the settings in the middle, the fine-tuning strategy
 over the layers it freezes on the right, one red line saying why a run cannot start, and a line of
-advice (with its button) when the planned run has too few steps for its learning rate. For
+advice (with its button) when the planned run has too few steps for its learning rate. The
+Hardware group also says the memory the run needs against the device's (memory_note.py), with a
+warning above the panels when it will not fit (advice: Start still runs it). For
 continued pre-training the Model panel says the objective and what happens to the head, and a
 model that cannot pre-train stops Start with the engine's reason.
 
@@ -26,6 +28,7 @@ from ftstudio.gui.setup.advice_bar import AdviceBar
 from ftstudio.gui.setup.data_choices import CHOICE_FIELDS, PRETRAIN_TASK, settings_choices
 from ftstudio.gui.setup.data_panel import DataPanel
 from ftstudio.gui.setup.layers_view import LayersView
+from ftstudio.gui.setup.memory_note import MemoryNote, place_in_group
 from ftstudio.gui.setup.model_panel import ModelPanel
 from ftstudio.gui.setup.settings_panel import SettingsPanel
 from ftstudio.gui.style import set_role
@@ -60,6 +63,7 @@ class SetupPage(QWidget):
         self.problem.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         set_role(self.problem, "error")
         self.advice = AdviceBar()
+        self.memory_note = MemoryNote(runner)  # in the Hardware group; its warning in the advice area
         self._build()
         self.advice.sig_learning_rate.connect(self._on_use_learning_rate)
         self.model_panel.sig_model_changed.connect(self._on_model_changed)
@@ -92,7 +96,9 @@ class SetupPage(QWidget):
         column.setContentsMargins(6, 6, 6, 6)
         column.addWidget(self.problem)
         column.addWidget(self.advice)
+        column.addWidget(self.memory_note.warning)
         column.addWidget(self.splitter, 1)
+        place_in_group(self.settings_panel.widget_for("device"), self.memory_note)
 
     # ------------------------------------------------------------------ settings
     def current_settings(self) -> TrainSettings | None:
@@ -183,6 +189,7 @@ class SetupPage(QWidget):
             data=str(store.value("choices/data", "sample") or "sample"), **choices))
 
     def shutdown(self) -> None:
+        self.memory_note.shutdown()
         for panel in (self.model_panel, self.data_panel, self.settings_panel):
             panel.shutdown()
 
@@ -190,6 +197,7 @@ class SetupPage(QWidget):
     @Slot(object)
     def _on_model_changed(self, info: Any) -> None:
         self.layers_view.set_model(info)
+        self.memory_note.set_model(info)
         self.settings_panel.set_layer_count(info.num_layers if info is not None else 0)
         if info is not None:
             local = info.source is None or info.source.is_local  # never download just to count tokens
@@ -202,6 +210,7 @@ class SetupPage(QWidget):
         settings = self.settings_panel.settings()
         self.data_panel.set_settings(settings)
         self.layers_view.set_strategy(settings.strategy, settings.reinit_top_layers, settings.epochs)
+        self.memory_note.set_settings(settings)
         self._refresh_objective()
         self._refresh_advice()
 
@@ -209,6 +218,7 @@ class SetupPage(QWidget):
     def _on_data_changed(self, prepared: Any) -> None:
         if prepared is not None:
             self.layers_view.set_num_labels(prepared.task.num_outputs(prepared.label_names))
+            self.memory_note.set_num_labels(prepared.task.num_outputs(prepared.label_names))
             self.settings_panel.set_task(prepared.task.name)
             if self.problem.text().startswith("Data:"):
                 self.show_problem("")
