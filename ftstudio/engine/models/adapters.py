@@ -64,7 +64,7 @@ def auto_targets(model: Any) -> tuple[str, list[str]]:
         raise SettingsError(f"lora_targets: the layers of {type(model).__name__} have no linear projections for "
                             "LoRA. Name the modules to adapt, or use another strategy.", "lora_targets")
     pattern = rf"{re.escape(prefix)}\.\d+\.({'|'.join(re.escape(s) for s in suffixes)})"
-    return pattern, sorted(name for name in adaptable if re.fullmatch(pattern, name))
+    return pattern, [name for name in adaptable if re.fullmatch(pattern, name)]  # (in the model's order)
 
 
 def resolve_targets(model: Any, text: str) -> tuple[str | list[str], list[str]]:
@@ -80,21 +80,29 @@ def resolve_targets(model: Any, text: str) -> tuple[str | list[str], list[str]]:
         except re.error as exc:
             raise SettingsError(f"lora_targets: '{text}' is not a valid regular expression ({exc}).",
                                 "lora_targets") from None
-        hit = sorted(name for name in adaptable if pattern.fullmatch(name))
+        hit = [name for name in adaptable if pattern.fullmatch(name)]
         if not hit:
             raise SettingsError(f"lora_targets: the expression '{text}' matches no linear or embedding module of "
                                 f"{type(model).__name__} (it must match whole names such as "
                                 f"'{_example(adaptable)}').", "lora_targets")
         return text, hit
     wanted = [part.strip() for part in text.split(",") if part.strip()]
-    hit = sorted(name for name in adaptable if any(name == w or name.endswith("." + w) for w in wanted))
+    hit = [name for name in adaptable if any(name == w or name.endswith("." + w) for w in wanted)]
     missing = [w for w in wanted if not any(n == w or n.endswith("." + w) for n in hit)]
     if missing or not wanted:
-        leaves = sorted({name.rsplit(".", 1)[-1] for name in adaptable})
+        leaves = list(dict.fromkeys(name.rsplit(".", 1)[-1] for name in _layer_modules(model, adaptable)))
         raise SettingsError(f"lora_targets: {type(model).__name__} has no linear or embedding module named "
-                            f"'{missing[0] if missing else text}'. Its modules are named {', '.join(leaves[:12])}"
-                            f"{', ...' if len(leaves) > 12 else ''}.", "lora_targets")
+                            f"'{missing[0] if missing else text}'. Its layers' modules are named "
+                            f"{', '.join(leaves[:12])}{', ...' if len(leaves) > 12 else ''}.", "lora_targets")
     return wanted, hit
+
+
+def _layer_modules(model: Any, adaptable: dict[str, Any]) -> list[str]:
+    """The adaptable modules inside the transformer layers (all of them when none are found)."""
+    try:
+        return auto_targets(model)[1]
+    except SettingsError:
+        return list(adaptable)
 
 
 def _example(adaptable: dict[str, Any]) -> str:

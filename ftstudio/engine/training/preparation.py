@@ -131,7 +131,7 @@ def _attach_adapters(settings: Any, task: Any, loaded: Any, source: Any, recorde
     trained = [*(["the head"] if not task.language_model else []), *(["the embeddings"] if settings.lora_embeddings
                                                                        else [])]
     recorder.on_log(f"LoRA: rank {settings.lora_rank}, alpha {settings.lora_alpha:g}, adapters on {len(targets)} "
-                    f"modules ({_leaf_names(targets)})" + (f"; {' and '.join(trained)} train in full." if trained
+                    f"modules ({_leaf_names(targets)})" + (f"; {' and '.join(trained)} train{'s' if len(trained) == 1 else ''} in full." if trained
                                                            else "; everything else stays frozen."))
     return adapters
 
