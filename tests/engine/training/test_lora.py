@@ -24,7 +24,7 @@ def lora_run(tiny_model_dir, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lora")
     data = write_csv(tmp / "d.csv", make_texts(120))
     recorder = Recorder()
-    result = train(tiny_settings(tiny_model_dir, data, **LORA), tmp / "run", reporter=recorder)
+    result = train(tiny_settings(tiny_model_dir, data, test_split=0.2, **LORA), tmp / "run", reporter=recorder)
     assert result.status == "finished", result.message
     return result.run_dir, recorder
 
@@ -60,6 +60,15 @@ def test_step_folders_hold_the_adapter_and_best_last_the_merged_model(lora_run):
     assert config["r"] == 4 and config["peft_type"] == "LORA" and config["base_model_name_or_path"]
     last_step = json.loads((run_dir / "last" / "trainer_state.json").read_text())["global_step"]
     assert last_step == max(int(p.name.split("-")[1]) for p in steps)
+    card = (run_dir / "best" / "README.md").read_text()
+    assert "| strategy | lora |" in card and "| lora_rank | 4 |" in card
+
+
+def test_the_test_split_is_measured_with_the_best_adapter(lora_run):
+    """The test split is evaluated once, at the end, after best/'s adapter is loaded into the model."""
+    run_dir, recorder = lora_run
+    tests = [event for event in recorder.evals if event.split == "test"]
+    assert len(tests) == 1 and 0 <= tests[0].metrics["accuracy"] <= 1
 
 
 def test_merged_best_equals_base_plus_adapter_and_loads_without_peft(lora_run, tiny_model_dir):
