@@ -277,12 +277,13 @@ def ftstudio_settings(cfg: dict[str, Any]) -> Any:
     overrides = cfg.get("ftstudio_overrides", {})
     # A task case names its task and columns (`common.write_task_data`'s "settings").
     task_settings = {k: v for k, v in cfg.get("task_settings", {}).items() if k not in overrides}
-    settings = TrainSettings(
+    shared = dict(
         model=cfg["model_dir"], data=cfg["data_dir"], max_length=cfg["max_length"], epochs=cfg["epochs"],
         batch_size=cfg["batch_size"], learning_rate=cfg["learning_rate"], weight_decay=0.01, warmup_ratio=0.1,
         max_grad_norm=1.0, seed=cfg["seed"], strategy="full" if cfg["workload"] == "full" else "head",
-        **task_settings, **overrides,
     )
+    # Overrides win over the shared settings (the LoRA case sets strategy and the lora_* settings).
+    settings = TrainSettings(**{**shared, **task_settings, **overrides})
     if "eval_steps" in overrides:
         return settings
     # The stock recipe evaluates once per epoch (eval_strategy="epoch"); ftstudio's default schedule
