@@ -233,10 +233,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scratch", help="working folder (default: a fresh temporary one; removed at the end "
                                           "unless it existed before or --keep-scratch)")
     parser.add_argument("--out", help="JSON path (default results/gpu_last_run.json; --smoke: in the scratch folder)")
-    parser.add_argument("--max-steal", type=float, default=0.05,
-                        help="run a child again when the hypervisor took more than this share of the CPU")
-    parser.add_argument("--retries", type=int, default=1, help="how many times such a run is repeated")
-    run.add_keep_scratch(parser)
+    run.add_shared_options(parser, retries=1)
     parser.add_argument("--write-carried", metavar="DIR",
                         help="write the model copies a GPU machine needs to DIR and stop (gpu_carry.sh)")
     return parser.parse_args(argv)

@@ -1,7 +1,7 @@
 """ftstudio's LoRA against the stock peft recipe, and LoRA against full fine-tuning, in one run.
 
-    .venv/bin/python benchmarks/lora.py            # 3 arms x 3 seeds, 3,000 rows, 3 epochs (~45-60 min on 2 CPU cores)
-    .venv/bin/python benchmarks/lora.py --smoke    # the same end to end on a tiny random BERT and 64 rows (~40 s;
+    .venv/bin/python benchmarks/lora.py            # 3 arms x 3 seeds, 3,000 rows, 3 epochs (~35-50 min on 2 CPU cores)
+    .venv/bin/python benchmarks/lora.py --smoke    # the same end to end on a tiny random BERT and 64 rows (~45 s;
                                                    # its figures mean nothing)
 
 Arms, each (arm, seed) in a fresh child process on the same data files (`common.write_task_data`:
@@ -16,7 +16,7 @@ seeds:
 - `ftstudio_full`: ftstudio's engine fine-tuning every weight at its default learning rate, for
   the held-out accuracy LoRA gives up (or not) against full fine-tuning.
 
-Then one child (`lora_peers.py save_timing`) times ftstudio's `save_checkpoint` on the same
+Then one child (`lora_peers.py ftstudio_save_timing`) times ftstudio's `save_checkpoint` on the same
 model for a full fine-tuning checkpoint and a LoRA step folder, in turns, and measures both
 folders. Prints tables, writes JSON (results/lora_last_run.json), with --readme rewrites the
 LoRA table in benchmarks/README.md, and deletes its scratch folder unless --keep-scratch.
@@ -79,10 +79,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=int, default=7200, help="seconds allowed to one child run")
     parser.add_argument("--out", help="JSON path (default results/lora_last_run.json; --smoke: the scratch folder)")
     parser.add_argument("--readme", action="store_true", help="rewrite the LoRA table in benchmarks/README.md")
-    parser.add_argument("--max-steal", type=float, default=0.05,
-                        help="run a child again when the hypervisor took more than this share of the CPU")
-    parser.add_argument("--retries", type=int, default=3, help="how many times a disturbed run is repeated")
-    run.add_keep_scratch(parser)
+    run.add_shared_options(parser)
     args = parser.parse_args(argv)
     for key, value in (SMOKE if args.smoke else DEFAULTS).items():
         if getattr(args, key) is None:
@@ -266,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     results = train_arms(args, base, scratch, started)
     print(f"[{time.time() - started:7.0f}s] checkpoint save timing ...", flush=True)
-    saves = run.run_child("lora_peers.py", "save_timing", dict(arm_config("ftstudio_lora", base), seed=run.SEED),
+    saves = run.run_child("lora_peers.py", "ftstudio_save_timing", dict(arm_config("ftstudio_lora", base), seed=run.SEED),
                           scratch / "save-timing", args.timeout)
     if "error" in saves:
         print(f"          FAILED: {saves['error']}\n{saves['log_tail']}", flush=True)

@@ -5,7 +5,7 @@
   `get_peft_model(LoraConfig(task_type=SEQ_CLS, r, lora_alpha, lora_dropout, target_modules))`
   (peft then trains the classifier as a full copy, `modules_to_save`), and `Trainer` with
   `peers.stock_training_arguments` (the shared settings, evaluating and saving every epoch).
-- `save_timing`: ftstudio's `checkpoints.save_checkpoint` timed on one model two ways, in turns:
+- `ftstudio_save_timing`: ftstudio's `checkpoints.save_checkpoint` timed on one model two ways, in turns:
   a full fine-tuning checkpoint (every weight and its AdamW moments) and a LoRA step folder
   (the adapter, the trained head and their moments), each with the optimizer state after one
   real step, as a run's save finds it; plus the LoRA save that publishes a new best/ (merged
@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers  # noqa: E402
-from common import Clock, load_config, quiet_libraries, read_split, run_peer  # noqa: E402
+from common import Clock, read_split  # noqa: E402
 
 
 def lora_config(cfg: dict[str, Any]) -> Any:
@@ -42,22 +42,11 @@ def run_stock_lora(cfg: dict[str, Any]) -> dict[str, Any]:
     import peft
     import torch
     import transformers
-    from datasets import load_dataset
     from peft import get_peft_model
-    from transformers import (
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
-        DataCollatorWithPadding,
-        Trainer,
-        set_seed,
-    )
+    from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer
 
     clock = Clock()
-    set_seed(cfg["seed"])  # before the model loads: the head's and the adapters' initial values
-    data = load_dataset("csv", data_files={s: str(Path(cfg["data_dir"]) / f"{s}.csv") for s in ("train", "validation")})
-    tokenizer = AutoTokenizer.from_pretrained(cfg["model_dir"])
-    preprocess, head, compute_metrics = peers.stock_recipe(cfg, tokenizer)
-    data = data.map(preprocess, batched=True, remove_columns=data["train"].column_names)
+    data, tokenizer, head, compute_metrics = peers.stock_data(cfg)  # (seeded first: the head's and adapters' init)
     model = get_peft_model(AutoModelForSequenceClassification.from_pretrained(cfg["model_dir"], **head),
                            lora_config(cfg))
     trainable, total = model.get_nb_trainable_parameters()
@@ -169,20 +158,11 @@ def run_save_timing(cfg: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-MODES = {"stock_lora": run_stock_lora, "save_timing": run_save_timing}
-
-
 def main(argv: list[str]) -> int:
-    mode, config_path, out_path = argv
-    cfg = load_config(config_path)
-    quiet_libraries()
-    if mode == "save_timing":
-        # As ftstudio's entry points do before torch loads (ftstudio/engine/speed/cpu_runtime.py).
-        from ftstudio.engine.speed.cpu_runtime import configure_cpu_runtime
-
-        configure_cpu_runtime()
-    run_peer(MODES[mode], mode, cfg, out_path)
-    return 0
+    """`peers.main` with this module's modes: the save timing's name starts with "ftstudio", so it
+    runs with ftstudio's CPU runtime settings like ftstudio's training peers."""
+    peers.PEERS.update({"stock_lora": run_stock_lora, "ftstudio_save_timing": run_save_timing})
+    return peers.main(argv)
 
 
 if __name__ == "__main__":

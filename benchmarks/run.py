@@ -138,8 +138,13 @@ def steal_share(before: list[int] | None, after: list[int] | None) -> float | No
     return round((after[7] - before[7]) / total, 4) if total > 0 else None
 
 
-def add_keep_scratch(parser: argparse.ArgumentParser) -> None:
-    """--keep-scratch, for every benchmark script: see `clean_scratch`."""
+def add_shared_options(parser: argparse.ArgumentParser, retries: int = 3) -> None:
+    """The options every benchmark script shares: --max-steal and --retries (`run_undisturbed`),
+    --keep-scratch (`clean_scratch`)."""
+    parser.add_argument("--max-steal", type=float, default=0.05,
+                        help="run a child again when the hypervisor took more than this share of the CPU (default 0.05)")
+    parser.add_argument("--retries", type=int, default=retries,
+                        help=f"how many times a disturbed run is repeated (default {retries})")
     parser.add_argument("--keep-scratch", action="store_true",
                         help="keep the scratch folder (data, run folders with their checkpoints, child logs) instead "
                              "of deleting it at the end")
@@ -191,10 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(HERE / "results" / "last_run.json"), help="where the JSON goes")
     parser.add_argument("--readme", action="store_true", help="rewrite the last-run table in benchmarks/README.md")
     parser.add_argument("--no-app", action="store_true", help="skip the window-launch and tester timings")
-    parser.add_argument("--max-steal", type=float, default=0.05,
-                        help="run a child again when the hypervisor took more than this share of the CPU (default 0.05)")
-    parser.add_argument("--retries", type=int, default=3, help="how many times a disturbed run is repeated (default 3)")
-    add_keep_scratch(parser)
+    add_shared_options(parser)
     args = parser.parse_args(argv)
 
     from ftstudio.engine.models.sources import default_model_path

@@ -65,7 +65,9 @@ def test_lora_benchmark_smoke_runs_end_to_end(tmp_path):
     assert not scratch.exists()  # --out was elsewhere, so nothing of it is left
 
 
-def test_summary_compares_lora_with_stock_and_with_full(bench):
+def test_summary_compares_lora_with_stock_and_with_full(bench, tmp_path):
+    """Medians, both comparisons, per-seed figures, the issue's targets and the checkpoint ratios;
+    then the tables and the README section they rewrite."""
     lora, _ = bench
 
     def result(peer, seed, speed, accuracy, f1=0.5):
@@ -86,6 +88,26 @@ def test_summary_compares_lora_with_stock_and_with_full(bench):
     assert summary["per_seed"]["43"]["ftstudio_lora"]["accuracy"] == 0.78 and "44" not in summary["per_seed"]
     assert summary["checkpoints"]["full_over_lora_save_time"] == 20.0
     assert summary["checkpoints"]["full_over_lora_folder_size"] == 90.0
+
+    size = {"total_bytes": 3_000_000, "weights_bytes": 900_000, "weights_file": "adapter_model.safetensors",
+            "training_state_bytes": 1_800_000}
+    saves = dict(saves, save_seconds={k: [v] for k, v in saves["save_seconds_median"].items()},
+                 sizes={"full": size, "lora": size, "full_best": size, "lora_best": size})
+    report = {"date": "now", "machine": "test", "versions": {"peft": "0.21"}, "data_rows": {"train": 6, "validation": 4},
+              "duration_seconds": 60, "results": results, "save_timing": saves, "summary": summary, "command": "lora.py",
+              "settings": {"epochs": 1, "max_length": 32, "batch_size": 16, "lora_rank": 8, "lora_alpha": 16.0,
+                           "lora_dropout": 0.1, "lora_targets": "query,value", "lora_learning_rate": 5e-4,
+                           "full_learning_rate": 5e-5, "seeds": [42, 43, 44]}}
+    table = lora.format_report(report)
+    assert "| ftstudio_lora | 13.0 |" in table and "| ftstudio_full (seed 44) | failed: exit 1 |" in table
+    assert "| ftstudio lora vs stock lora | 1.30x | -2.25 points |" in table
+    assert "| LoRA step folder (the adapter) | adapter_model.safetensors 0.90 MB | 1.80 MB | 3.00 MB | 0.050 |" in table
+    assert "| held-out accuracy >= stock LoRA - 1 point | -2.25 | NO |" in table
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n{lora.README_START}\nstale table\n{lora.README_END}\nafter\n", encoding="utf-8")
+    lora.update_readme(readme, report, table, lora.README_START, lora.README_END)
+    text = readme.read_text(encoding="utf-8")
+    assert table in text and "stale table" not in text and text.endswith("after\n")
 
 
 def test_scratch_is_removed_but_a_spared_file_unless_kept(bench, tmp_path):
