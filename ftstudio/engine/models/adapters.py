@@ -52,8 +52,7 @@ def auto_targets(model: Any) -> tuple[str, list[str]]:
 
     layers = layer_groups(model).layers
     if not layers:
-        raise SettingsError(f"lora_targets: auto found no transformer layers in {type(model).__name__}. Name the "
-                            "modules to adapt (e.g. query,value) or give a regular expression.", "lora_targets")
+        raise SettingsError(no_layers_message(type(model).__name__), "lora_targets")
     names = {id(module): name for name, module in model.named_modules()}
     layer_names = [names[id(layer)] for layer in layers]
     prefix = layer_names[0].rsplit(".", 1)[0]  # e.g. bert.encoder.layer
@@ -61,8 +60,7 @@ def auto_targets(model: Any) -> tuple[str, list[str]]:
     suffixes = sorted({name[len(layer) + 1:] for layer in layer_names for name in adaptable
                        if name.startswith(layer + ".")})
     if not suffixes:
-        raise SettingsError(f"lora_targets: the layers of {type(model).__name__} have no linear projections for "
-                            "LoRA. Name the modules to adapt, or use another strategy.", "lora_targets")
+        raise SettingsError(no_projections_message(type(model).__name__), "lora_targets")
     pattern = rf"{re.escape(prefix)}\.\d+\.({'|'.join(re.escape(s) for s in suffixes)})"
     return pattern, sorted(name for name in adaptable if re.fullmatch(pattern, name))
 
@@ -73,7 +71,16 @@ def resolve_targets(model: Any, text: str) -> tuple[str | list[str], list[str]]:
     text = text.strip()
     if text.lower() == "auto":
         return auto_targets(model)
-    adaptable = adaptable_modules(model)
+    return match_targets(text, list(adaptable_modules(model)), type(model).__name__)
+
+
+def match_targets(text: str, adaptable: list[str], model_name: str) -> tuple[str | list[str], list[str]]:
+    """The lora_targets setting other than auto against the full names of a model's adaptable
+    modules, as peft matches them: a regular expression is fullmatched against whole names, a
+    list of names matches a name or its dotted suffix. Returns (peft's target_modules, the names
+    hit); SettingsError when it names nothing. Names only (no torch): the window's layer plan
+    (adapter_plan.py) checks the setting with the same words from the safetensors header."""
+    text = text.strip()
     if _REGEX_CHARACTERS & set(text):
         try:
             pattern = re.compile(text)
@@ -83,7 +90,7 @@ def resolve_targets(model: Any, text: str) -> tuple[str | list[str], list[str]]:
         hit = sorted(name for name in adaptable if pattern.fullmatch(name))
         if not hit:
             raise SettingsError(f"lora_targets: the expression '{text}' matches no linear or embedding module of "
-                                f"{type(model).__name__} (it must match whole names such as "
+                                f"{model_name} (it must match whole names such as "
                                 f"'{_example(adaptable)}').", "lora_targets")
         return text, hit
     wanted = [part.strip() for part in text.split(",") if part.strip()]
@@ -91,14 +98,24 @@ def resolve_targets(model: Any, text: str) -> tuple[str | list[str], list[str]]:
     missing = [w for w in wanted if not any(n == w or n.endswith("." + w) for n in hit)]
     if missing or not wanted:
         leaves = sorted({name.rsplit(".", 1)[-1] for name in adaptable})
-        raise SettingsError(f"lora_targets: {type(model).__name__} has no linear or embedding module named "
+        raise SettingsError(f"lora_targets: {model_name} has no linear or embedding module named "
                             f"'{missing[0] if missing else text}'. Its modules are named {', '.join(leaves[:12])}"
                             f"{', ...' if len(leaves) > 12 else ''}.", "lora_targets")
     return wanted, hit
 
 
-def _example(adaptable: dict[str, Any]) -> str:
-    return next(iter(adaptable), "encoder.layer.0.attention.self.query")
+def no_layers_message(model_name: str) -> str:
+    return (f"lora_targets: auto found no transformer layers in {model_name}. Name the modules to adapt "
+            "(e.g. query,value) or give a regular expression.")
+
+
+def no_projections_message(model_name: str) -> str:
+    return (f"lora_targets: the layers of {model_name} have no linear projections for LoRA. Name the modules "
+            "to adapt, or use another strategy.")
+
+
+def _example(adaptable: list[str]) -> str:
+    return adaptable[0] if adaptable else "encoder.layer.0.attention.self.query"
 
 
 # ------------------------------------------------------------------ attaching
