@@ -30,6 +30,7 @@ from ftstudio.engine.errors import ModelError, SettingsError
 from ftstudio.engine.models.adapters import match_targets, no_layers_message, no_projections_message
 from ftstudio.engine.models.files import SAFETENSORS_FILES, local_tensor_shapes
 from ftstudio.engine.models.freezing import LayerPlan, layer_plan
+from ftstudio.engine.settings import setting_spec
 
 if TYPE_CHECKING:
     from ftstudio.engine.models.files import ModelInfo
@@ -249,6 +250,9 @@ def _adapted_modules(modules: ModelModules, targets: str, embeddings: bool, mode
     """The full names that get adapters, as the engine would choose them; SettingsError when
     none would (peft refuses a run that adapts nothing)."""
     text = str(targets or "").strip()
+    spec = setting_spec("lora_targets")
+    if not spec.allows(text):  # empty: the declaration's own words, as validation says them
+        raise SettingsError(spec.refusal(text), "lora_targets")
     groups = _group_of(modules)
     if text.lower() == "auto":
         if not modules.layer_params:
