@@ -4,9 +4,9 @@ The window shows trainable/total for every strategy while the user edits it (fre
 for strategy lora the count depends on the projections' shapes, which the safetensors header
 holds: each 2-D `weight` is a module LoRA can adapt (a Linear, GPT-2's Conv1D, an Embedding),
 and an adapter of rank r on it adds r x (in + out) parameters (its A and B matrices; a Conv1D
-stores its weight transposed, which the sum does not mind). The header's names are turned into
-the names the loaded task model gives its modules (the base model under its `base_model_prefix`)
-so that lora_targets is matched as the engine matches it: auto = every adaptable module inside
+stores its weight transposed, which the sum does not mind). module_shapes.py turns the header's
+names into those the loaded task model gives its modules, so that lora_targets is matched as the
+engine matches it: auto = every adaptable module inside
 the transformer layers (adapters.auto_targets), a list of names or a regular expression as peft
 matches them (adapters.match_targets, whose messages these are).
 
@@ -19,40 +19,27 @@ the plan says so.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ftstudio.engine.errors import ModelError, SettingsError
-from ftstudio.engine.models.adapters import match_targets, no_layers_message, no_projections_message
-from ftstudio.engine.models.files import SAFETENSORS_FILES, local_tensor_shapes
+from ftstudio.engine.errors import SettingsError
+from ftstudio.engine.models.adapters import (
+    is_expression,
+    match_targets,
+    no_layers_message,
+    no_projections_message,
+)
 from ftstudio.engine.models.freezing import LayerPlan, layer_plan
+from ftstudio.engine.models.module_shapes import DECODER_TYPES, ModelModules, model_modules
 from ftstudio.engine.settings import setting_spec
 
 if TYPE_CHECKING:
     from ftstudio.engine.models.files import ModelInfo
 
-# Layer lists a known path away from the base model (freezing._LAYER_PATHS); other models' list
-# is the dotted path before the first layer index that most tensors share (GPT-2's "h").
-_KNOWN_LAYER_PATHS = ("encoder.layer", "transformer.layer", "encoder.albert_layer_groups", "encoder.layers", "layers")
-_INDEX_RE = re.compile(r"(?:^|\.)(\d+)\.")
-# The base model's attribute in the task model where it differs from the model type
-# (`base_model_prefix`), for checkpoints saved without one (a bare BertModel such as MiniLM).
-_BASE_PREFIXES = {
-    "xlm-roberta": "roberta", "camembert": "roberta", "deberta-v2": "deberta", "modernbert": "model",
-    "gpt2": "transformer", "gpt_neo": "transformer", "gptj": "transformer", "bloom": "transformer",
-    "falcon": "transformer", "openai-gpt": "transformer", "megatron-bert": "bert",
-}
-_DECODER_BASE_PREFIX = "model"  # Llama, Mistral, Qwen, Gemma, Phi, OPT, ...
 # Decoders classify with one bias-free linear layer on the last token (`score`); encoders with a
 # pooler or dense layer, then the classifier (freezing.layer_plan's estimate).
 _CAUSAL_HEADS = ("ForCausalLM", "LMHeadModel")
-_DECODER_TYPES = {"gpt2", "gpt_neo", "gpt_neox", "gptj", "llama", "mistral", "mixtral", "qwen2", "qwen3", "gemma",
-                  "gemma2", "gemma3_text", "phi", "phi3", "opt", "bloom", "falcon", "olmo", "olmo2", "smollm3",
-                  "stablelm", "starcoder2", "granite"}
 # BERT's names for what `auto` adapts in each layer (estimates without a header).
 _ESTIMATED_MODULES = (("attention.self.query", "h", "h"), ("attention.self.key", "h", "h"),
                       ("attention.self.value", "h", "h"), ("attention.output.dense", "h", "h"),
@@ -62,20 +49,6 @@ _ROLES = {"q": 0, "query": 0, "qkv": 0, "c_attn": 0, "wqkv": 0, "k": 1, "key": 1
           "o": 3, "out": 3, "gate": 4, "gate_up": 4, "up": 5, "intermediate": 5, "fc1": 5, "c_fc": 5, "lin1": 5,
           "fc_in": 5, "wi": 5, "down": 6, "output": 6, "fc2": 6, "lin2": 6, "c_proj": 6, "fc_out": 6, "wo": 6}
 _GENERIC_LEAVES = ("dense", "linear", "proj")
-
-
-@dataclass
-class ModelModules:
-    """The model's modules as the loaded task model names them, from the safetensors header."""
-
-    base: str  # the base model's prefix in the task model ("bert.", "model.")
-    layer_list: str  # the layer list's full name ("bert.encoder.layer")
-    matrices: dict[str, list[int]]  # adaptable module -> its weight's shape, in the header's order
-    containers: set[str]  # every other module that owns or holds parameters
-    embedding_params: int  # the base model outside its layers (and its pooler)
-    layer_params: list[int]  # per layer, bottom first
-    other_params: int  # outside the base model (a pretraining head), dropped for classification
-    transposed: bool = False  # GPT-2's Conv1D: weights stored (in, out)
 
 
 @dataclass
@@ -117,134 +90,6 @@ def adapter_plan(info: ModelInfo, rank: int = 8, targets: str = "auto", embeddin
     return _finish(rows, rank, adapted, modules.layer_list, estimate=False, note="")
 
 
-# ------------------------------------------------------------------ reading the header
-def model_modules(info: ModelInfo) -> ModelModules | None:
-    """The adaptable modules of a local model with safetensors weights (None: no header here)."""
-    source = info.source
-    if source is None or not source.is_local or info.weights != "safetensors":
-        return None
-    folder = Path(source.ref)
-    stamp = tuple(_mtime(folder / name) for name in SAFETENSORS_FILES)
-    try:
-        return _read_modules(str(folder), stamp, info.model_type)
-    except ModelError:
-        return None
-
-
-def _mtime(path: Path) -> int:
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return 0
-
-
-@lru_cache(maxsize=8)
-def _read_modules(folder: str, _stamp: tuple[int, ...], model_type: str) -> ModelModules | None:
-    """Read once per weights file (the stamp changes when the file does): the window asks again
-    at every edit of the rank or the targets."""
-    shapes = {name: shape for name, (dtype, shape) in local_tensor_shapes(Path(folder)).items()
-              if not _is_buffer(name, dtype, shape)}
-    return modules_from_shapes(shapes, model_type) if shapes else None
-
-
-def modules_from_shapes(shapes: dict[str, list[int]], model_type: str) -> ModelModules | None:
-    """Group a checkpoint's parameters (name -> shape) into embeddings / layers / other, under the
-    names the loaded task model uses. None when no layer list is found."""
-    layer_list = _layer_list(list(shapes))
-    if layer_list is None:
-        return None
-    base = _base_of(layer_list)
-    prefix = base or _base_prefix(model_type) + "."
-    layer_re = re.compile(re.escape(layer_list) + r"\.(\d+)\.")
-    matrices: dict[str, list[int]] = {}
-    containers: set[str] = set()
-    embedding_params = other_params = 0
-    layers: dict[int, int] = {}
-    for name, shape in shapes.items():
-        numel = _numel(shape)
-        inside_base = name.startswith(base) if base else name.split(".", 1)[0] not in _HEAD_NAMES
-        if not inside_base:
-            other_params += numel
-            continue
-        local = name[len(base):]
-        if local.startswith("pooler."):  # the task model replaces or rebuilds it with the head
-            continue
-        full = prefix + local
-        match = layer_re.match(name)
-        if match:
-            index = int(match.group(1))
-            layers[index] = layers.get(index, 0) + numel
-        else:
-            embedding_params += numel
-        module, _, leaf = full.rpartition(".")
-        if leaf == "weight" and len(shape) == 2:
-            matrices[module] = list(shape)
-        parts = module.split(".")
-        containers.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-    containers -= set(matrices)
-    count = max(layers) + 1 if layers else 0
-    return ModelModules(base=prefix, layer_list=prefix + layer_list[len(base):], matrices=matrices,
-                        containers=containers, embedding_params=embedding_params,
-                        layer_params=[layers.get(i, 0) for i in range(count)], other_params=other_params,
-                        transposed=model_type in ("gpt2", "openai-gpt"))
-
-
-def _layer_list(names: list[str]) -> str | None:
-    """The full name of the layer list: the path before the first layer index that most tensors
-    share, a known path preferred (ALBERT's one shared group is a list of one)."""
-    counts: dict[str, set[int]] = {}
-    for name in names:
-        match = _INDEX_RE.search(name)
-        if match:
-            counts.setdefault(name[:max(match.start(), 0)], set()).add(int(match.group(1)))
-    if not counts:
-        return None
-    known = [path for path in counts if any(path == known or path.endswith("." + known)
-                                            for known in _KNOWN_LAYER_PATHS)]
-    return max(known or counts, key=lambda path: (len(counts[path]), -len(path)))
-
-
-def _base_of(layer_list: str) -> str:
-    """The base model's prefix in the checkpoint ("bert.", "model.", "" for a bare encoder)."""
-    for path in _KNOWN_LAYER_PATHS:
-        if layer_list == path:
-            return ""
-        if layer_list.endswith("." + path):
-            return layer_list[: -len(path)]
-    head, _, _ = layer_list.rpartition(".")
-    return head + "." if head else ""
-
-
-def _base_prefix(model_type: str) -> str:
-    if model_type in _BASE_PREFIXES:
-        return _BASE_PREFIXES[model_type]
-    return _DECODER_BASE_PREFIX if model_type in _DECODER_TYPES else model_type.replace("-", "_")
-
-
-# Top-level names of pretraining / task heads when a checkpoint's base model has no prefix.
-_HEAD_NAMES = {
-    "cls", "lm_head", "classifier", "pre_classifier", "qa_outputs", "vocab_transform", "vocab_layer_norm",
-    "vocab_projector", "generator_predictions", "generator_lm_head", "discriminator_predictions",
-    "predictions", "score", "head", "sop_classifier", "mask_predictions", "lm_predictions",
-}
-
-
-def _is_buffer(name: str, dtype: str, shape: list[int]) -> bool:
-    """Integer tensors, rotary frequencies and GPT-2's saved attention masks are buffers."""
-    if dtype.upper() in {"I64", "I32", "I16", "I8", "U8", "BOOL"}:
-        return True
-    if name.endswith(("position_ids", "token_type_ids", "inv_freq", "masked_bias")):
-        return True
-    return name.endswith(".bias") and len(shape) > 1
-
-
-def _numel(shape: list[int]) -> int:
-    total = 1
-    for dim in shape:
-        total *= int(dim)
-    return total
-
-
 # ------------------------------------------------------------------ targets
 def _adapted_modules(modules: ModelModules, targets: str, embeddings: bool, model_name: str) -> list[str]:
     """The full names that get adapters, as the engine would choose them; SettingsError when
@@ -277,7 +122,7 @@ def _adapted_modules(modules: ModelModules, targets: str, embeddings: bool, mode
 
 def _stray_module(text: str, modules: ModelModules) -> str:
     """A module that is not adaptable but that the targets match as peft matches names."""
-    if set("^$*+?[](){}|\\") & set(text):
+    if is_expression(text):
         pattern = re.compile(text)
         found = [name for name in modules.containers if pattern.fullmatch(name)]
     else:
@@ -315,7 +160,7 @@ def _head_params(info: ModelInfo, modules: ModelModules, num_labels: int) -> int
 
 
 def _is_decoder(info: ModelInfo) -> bool:
-    return info.model_type in _DECODER_TYPES or (
+    return info.model_type in DECODER_TYPES or (
         info.architecture.endswith(_CAUSAL_HEADS) and info.pooler_params == 0)
 
 
@@ -420,7 +265,7 @@ def _estimated_plan(info: ModelInfo, rank: int, targets: str, embeddings: bool, 
 
 
 def _estimated_match(text: str, name: str) -> bool:
-    if set("^$*+?[](){}|\\") & set(text):
+    if is_expression(text):
         try:
             return bool(re.fullmatch(text, name) or re.fullmatch(text, "bert." + name))
         except re.error:

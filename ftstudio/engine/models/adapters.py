@@ -33,6 +33,8 @@ ADAPTER_NAME = "default"
 _PEFT_TASK_TYPES = {"sequence-classification": "SEQ_CLS", "token-classification": "TOKEN_CLS",
                     "causal-lm": "CAUSAL_LM"}
 _REGEX_CHARACTERS = set("^$*+?[](){}|\\")
+REINIT_PROBLEM = ("reinit_top_layers: with strategy lora the model's own weights stay frozen, so re-initialised "
+                  "layers would stay random. Set it to 0, or pick another strategy.")
 
 
 # ------------------------------------------------------------------ targets
@@ -81,7 +83,7 @@ def match_targets(text: str, adaptable: list[str], model_name: str) -> tuple[str
     hit); SettingsError when it names nothing. Names only (no torch): the window's layer plan
     (adapter_plan.py) checks the setting with the same words from the safetensors header."""
     text = text.strip()
-    if _REGEX_CHARACTERS & set(text):
+    if is_expression(text):
         try:
             pattern = re.compile(text)
         except re.error as exc:
@@ -104,6 +106,11 @@ def match_targets(text: str, adaptable: list[str], model_name: str) -> tuple[str
     return wanted, hit
 
 
+def is_expression(text: str) -> bool:
+    """Whether lora_targets reads as a regular expression (else a list of names)."""
+    return bool(_REGEX_CHARACTERS & set(text))
+
+
 def no_layers_message(model_name: str) -> str:
     return (f"lora_targets: auto found no transformer layers in {model_name}. Name the modules to adapt "
             "(e.g. query,value) or give a regular expression.")
@@ -122,8 +129,7 @@ def _example(adaptable: list[str]) -> str:
 def lora_problem(settings: Any, task: Any, model: Any, new_head: bool) -> str | None:
     """Why this run cannot use LoRA as configured, in words (None: it can)."""
     if settings.reinit_top_layers:
-        return ("reinit_top_layers: with strategy lora the model's own weights stay frozen, so re-initialised "
-                "layers would stay random. Set it to 0, or pick another strategy.")
+        return REINIT_PROBLEM
     if settings.sharding == "fsdp":
         return ("sharding: fsdp with strategy lora is not supported; use none (each process holds the frozen "
                 "model, and only the small adapters' gradients are exchanged).")

@@ -156,10 +156,13 @@ class LayersView(QGroupBox):
             return
         from ftstudio.engine.errors import SettingsError
         from ftstudio.engine.models.adapter_plan import adapter_plan
+        from ftstudio.engine.models.adapters import REINIT_PROBLEM
         from ftstudio.engine.models.freezing import layer_plan
 
         try:
             if self._is_lora():
+                if self._reinit:  # the engine refuses it: re-initialised layers would stay random
+                    raise SettingsError(REINIT_PROBLEM, "reinit_top_layers")
                 plan = adapter_plan(self._info, *self._lora, num_labels=self._num_labels)
             else:
                 plan = layer_plan(self._info, self._strategy, epoch=epoch - 1, num_labels=self._num_labels)
@@ -216,15 +219,15 @@ class LayersView(QGroupBox):
         self._fit_statuses()
 
     @Slot(int, int, int)
-    def _on_section_resized(self, column: int, _old: int, _new: int) -> None:
+    def _on_section_resized(self, column: int, _old: int, new: int) -> None:
         if column == 2:
-            self._fit_statuses()
+            self._fit_statuses(new)  # (the header reports the old width until the signal returns)
 
-    def _fit_statuses(self) -> None:
+    def _fit_statuses(self, width: int | None = None) -> None:
         """LoRA's status names a layer's modules where the column is wide enough, else says how
         many (the detail line above and the tooltip name them)."""
         margin = self._table.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, self._table) + 1
-        room = self._table.columnWidth(2) - 2 * margin  # what the item delegate leaves for text
+        room = (self._table.columnWidth(2) if width is None else width) - 2 * margin  # the delegate's text room
         metrics = self._table.fontMetrics()
         for r, row in enumerate(self._rows_shown):
             item = self._table.item(r, 2)
