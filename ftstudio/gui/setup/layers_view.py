@@ -256,8 +256,11 @@ def _adapter_detail(plan: Any) -> str:
     """What LoRA's counts rest on, under the summary: which modules carry adapters where (once,
     however many layers share them), their size, and the parts that train in full."""
     count = len(plan.adapted)
-    text = (f"Adapters of rank {plan.rank} ({plan.rank} x (in + out) parameters each) on {count} module"
-            f"{'' if count == 1 else 's'}: {_where(plan.rows)}.")
+    if count:
+        text = (f"Adapters of rank {plan.rank} ({plan.rank} x (in + out) parameters each) on {count} module"
+                f"{'' if count == 1 else 's'}: {_where(plan.rows)}.")
+    else:  # (an estimate only: read from the files, targets that adapt nothing are refused)
+        text = "No adapters counted: the targets match none of the modules this estimate knows."
     copies = [row["name"].lower() for row in plan.rows if row["trainable"]]
     if copies:
         text += (f" The {' and the '.join(copies)} train{'s' if len(copies) == 1 else ''} in full, as a copy beside "
