@@ -295,7 +295,8 @@ def _report_info(plan: RunPlan, inputs: RunInputs, trainer: Trainer, recorder: R
         recorder.on_log(_describe_group(plan.settings, trainer.group))
     recorder.on_log(describe_schedule(trainer.total_steps, trainer.steps_per_epoch, plan.settings.eval_steps))
     advice = learning_rate_advice(trainer.total_steps, plan.settings.learning_rate, plan.settings.optimizer,
-                                  language_model=inputs.prepared.task.language_model)
+                                  language_model=inputs.prepared.task.language_model,
+                                  strategy=plan.settings.strategy_kind)
     if advice is not None and not plan.from_checkpoint:
         recorder.on_log(f"Hint: {advice.message}")
 
