@@ -125,6 +125,8 @@ class SharedBase:
         self.lock = threading.RLock()
         self.active: str | None = None
         self._names = itertools.count(1)
+        self._depth = 0  # uses in progress on the thread holding `lock` (nested calls)
+        self._retired: list[str] = []  # adapters whose predictors are gone, removed at the next safe point
 
     def attach(self, folder: Path) -> str:
         """Load the adapter in `folder` beside the others; its new adapter name."""
@@ -133,6 +135,8 @@ class SharedBase:
         from ftstudio.engine.models.loading import quiet_transformers
 
         with self.lock:
+            if self._depth == 0:
+                self._drop_retired()
             name = f"adapter-{next(self._names)}"
             try:
                 with quiet_transformers():
@@ -147,17 +151,33 @@ class SharedBase:
             self.active = None  # (loading may change which adapter peft has active)
             return name
 
-    def use(self, name: str) -> None:
-        """Make adapter `name` the active one (hold `lock`)."""
-        if self.active != name:
-            self.peft.set_adapter(name, inference_mode=True)
-            self.active = name
+    @contextlib.contextmanager
+    def using(self, name: str) -> Iterator[None]:
+        """Hold the base with adapter `name` active. Adapters retired meanwhile are removed here,
+        before the outermost use: never while a forward pass runs (a garbage collection on the
+        running thread may drop a predictor at any moment)."""
+        with self.lock:
+            if self._depth == 0:
+                self._drop_retired()
+            if self.active != name:
+                self.peft.set_adapter(name, inference_mode=True)
+                self.active = name
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
 
     def release(self, name: str) -> None:
-        """Remove an adapter whose predictor is gone (the last one goes with the base)."""
-        with self.lock:
-            if self.peft is None or name not in self.peft.peft_config or len(self.peft.peft_config) < 2:
-                return
+        """An adapter whose predictor is gone: removed at the next use (the last one goes with the
+        base). Called by the predictor's finalizer, on any thread, so it only takes note."""
+        self._retired.append(name)  # (a list append is atomic)
+
+    def _drop_retired(self) -> None:
+        while self._retired and self.peft is not None and len(self.peft.peft_config) > 1:
+            name = self._retired.pop()
+            if name not in self.peft.peft_config:
+                continue
             with contextlib.suppress(ValueError, KeyError, AttributeError), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # ("adapter X was active...": it is made active again when used)
                 self.peft.delete_adapter(name)
@@ -178,11 +198,8 @@ class AttachedAdapter:
         self.model, self.task = base.model, base.task
         weakref.finalize(self, base.release, name).atexit = False  # (at exit everything goes anyway)
 
-    @contextlib.contextmanager
-    def active(self) -> Iterator[None]:
-        with self.base.lock:
-            self.base.use(self.name)
-            yield
+    def active(self) -> contextlib.AbstractContextManager[None]:
+        return self.base.using(self.name)
 
     @property
     def note(self) -> str:

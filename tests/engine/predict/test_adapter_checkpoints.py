@@ -85,8 +85,8 @@ def test_adapters_of_one_base_share_it_and_other_labels_get_their_own(runs, base
     assert len(attached) == 3
     del b
     gc.collect()
-    assert len(attached) == 2
     np.testing.assert_allclose(a.logits(TEXTS), alone[first], atol=1e-6)
+    assert len(attached) == 2  # (removed at the next use, never during one)
     del a, a_last
     gc.collect()
     assert adapter_checkpoints.shared_bases() == 1  # (the two-label run's, still held by `two`)
