@@ -14,6 +14,11 @@ by the user goes to peft as it is, after checking that it matches modules LoRA c
 
 `merged_weights` folds each adapter into its base weight (W + B A x alpha/r) without touching
 the model, so best/ and last/ are plain transformers folders that stock `pipeline()` loads.
+
+QLoRA (lora_4bit): the frozen base loads in 4 bits (NF4, double-quantized, computing in bf16)
+through transformers' BitsAndBytesConfig on a CUDA GPU (`four_bit_loading`), peft's
+`prepare_model_for_kbit_training` readies it (`prepare_four_bit`), then the adapters attach
+as usual. `qlora_problem` refuses it, before anything is loaded or written, where it cannot run.
 """
 
 from __future__ import annotations
@@ -35,6 +40,11 @@ _PEFT_TASK_TYPES = {"sequence-classification": "SEQ_CLS", "token-classification"
 _REGEX_CHARACTERS = set("^$*+?[](){}|\\")
 REINIT_PROBLEM = ("reinit_top_layers: with strategy lora the model's own weights stay frozen, so re-initialised "
                   "layers would stay random. Set it to 0, or pick another strategy.")
+QLORA_INSTALL = "pip install 'ftstudio[qlora]'"
+# Modules kept out of 4 bits: the head and pooler train as full copies (modules_to_save), and a
+# language model's output layer stays as precise as its embeddings. (transformers' patterns:
+# a prefix or suffix of the module's name, or a regular expression from its start.)
+_NOT_QUANTIZED = ["score", "classifier", ".*classifier", ".*pooler", "lm_head", "cls", "qa_outputs"]
 
 
 # ------------------------------------------------------------------ targets
@@ -127,6 +137,52 @@ def _example(adaptable: list[str]) -> str:
     return adaptable[0] if adaptable else "encoder.layer.0.attention.self.query"
 
 
+# ------------------------------------------------------------------ QLoRA
+def qlora_problem(settings: Any, device: Any) -> str | None:
+    """Why lora_4bit cannot run here, in words (None: it can, or it is off). Asked before the
+    model loads: 4 bits need strategy lora, a CUDA GPU and bitsandbytes (the extra `qlora`)."""
+    import importlib.util
+
+    if not settings.lora_4bit:
+        return None
+    if settings.strategy_kind != "lora":
+        return (f"lora_4bit: 4-bit base weights (QLoRA) are for LoRA adapters, and the strategy is "
+                f"{settings.strategy}. Set strategy to lora, or turn lora_4bit off.")
+    kind = getattr(device, "type", str(device))
+    if kind != "cuda":
+        where = "the CPU" if kind == "cpu" else "an Apple GPU (MPS)" if kind == "mps" else kind
+        return (f"lora_4bit: 4-bit base weights (QLoRA, bitsandbytes) need a CUDA GPU, and this run is on {where}. "
+                f"Turn lora_4bit off (LoRA alone works here), or train on an NVIDIA GPU with {QLORA_INSTALL}.")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        return (f"lora_4bit: 4-bit base weights (QLoRA) need bitsandbytes, which is not installed: {QLORA_INSTALL}. "
+                "Or turn lora_4bit off.")
+    return None
+
+
+def four_bit_loading(device: Any, precision: str) -> dict[str, Any]:
+    """from_pretrained arguments that load the frozen base in 4 bits on CUDA `device`: NF4 with
+    double quantization (the QLoRA recipe), computing in bf16 (fp16 on a GPU without bf16,
+    where precision resolved to fp16). The head and pooler stay unquantized (_NOT_QUANTIZED)."""
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    compute = torch.float16 if precision == "fp16" else torch.bfloat16
+    config = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=compute,
+                                bnb_4bit_use_double_quant=True, llm_int8_skip_modules=list(_NOT_QUANTIZED))
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    return {"quantization_config": config, "device_map": {"": index}}
+
+
+def prepare_four_bit(model: Any) -> None:
+    """peft's preparation of a 4-bit model for training, before the adapters attach: every weight
+    frozen, the unquantized ones (norms, embeddings, head) in float32, input gradients enabled.
+    Its own gradient checkpointing is left off: the trainer turns on the non-reentrant kind
+    when gradient_checkpointing asks (models/checkpointing.py)."""
+    from peft import prepare_model_for_kbit_training
+
+    prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+
+
 # ------------------------------------------------------------------ attaching
 def lora_problem(settings: Any, task: Any, model: Any, new_head: bool) -> str | None:
     """Why this run cannot use LoRA as configured, in words (None: it can)."""
@@ -157,7 +213,7 @@ def attach_lora(model: Any, settings: Any, task: Any, base_model: str, new_head:
     problem = lora_problem(settings, task, model, new_head)
     if problem:
         raise SettingsError(problem, problem.split(":", 1)[0])
-    target_modules, _ = resolve_targets(model, settings.lora_targets)
+    target_modules, hit = resolve_targets(model, settings.lora_targets)
     groups = layer_groups(model)
     names = {id(module): name for name, module in model.named_modules()}
     trained = [] if task.language_model else list(groups.head)  # (a language model's head stays frozen)
@@ -167,7 +223,7 @@ def attach_lora(model: Any, settings: Any, task: Any, base_model: str, new_head:
     config = LoraConfig(
         r=settings.lora_rank, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
         target_modules=target_modules, modules_to_save=saved or None,
-        task_type=_PEFT_TASK_TYPES.get(task.model_kind), bias="none",
+        task_type=_PEFT_TASK_TYPES.get(task.model_kind), bias="none", fan_in_fan_out=_stores_transposed(model, hit),
     )
     try:
         peft_model = get_peft_model(model, config, adapter_name=ADAPTER_NAME)
@@ -175,6 +231,15 @@ def attach_lora(model: Any, settings: Any, task: Any, base_model: str, new_head:
         raise SettingsError(f"lora_targets: {str(exc).splitlines()[0]}", "lora_targets") from None
     peft_model.peft_config[ADAPTER_NAME].base_model_name_or_path = base_model
     return peft_model
+
+
+def _stores_transposed(model: Any, names: list[str]) -> bool:
+    """Whether the adapted modules keep their weight as (in, out): GPT-2's Conv1D does, which
+    peft must be told (fan_in_fan_out) or it guesses it with a warning per run."""
+    from transformers.pytorch_utils import Conv1D
+
+    modules = dict(model.named_modules())
+    return bool(names) and all(isinstance(modules.get(name), Conv1D) for name in names)
 
 
 def adapter_modules(model: Any) -> list[str]:

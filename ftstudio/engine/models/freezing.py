@@ -3,7 +3,8 @@
 A classification model is seen as three groups, bottom to top: embeddings, the encoder layers,
 and the head. The groups are found generically through `model.base_model`, so the same code
 serves BERT, RoBERTa/XLM-R, DistilBERT, ELECTRA, DeBERTa(-v2) and ALBERT (whose one shared
-layer group counts as a single layer). `layer_plan` gives the same table from `inspect_model`
+layer group counts as a single layer), and the decoders GPT-2, Llama, Qwen2, Mistral and Gemma
+(whose final norm, outside the layers, counts with the embeddings). `layer_plan` gives the same table from `inspect_model`
 counts without torch, so the window can show trainable/total while the user picks a strategy.
 """
 
@@ -26,7 +27,8 @@ _LAYER_PATHS = (
     "transformer.layer",  # DistilBERT
     "encoder.albert_layer_groups",  # ALBERT: one shared group, trained as one layer
     "encoder.layers",
-    "layers",  # ModernBERT
+    "layers",  # ModernBERT; decoders: Llama, Qwen2, Mistral, Gemma (model.layers)
+    "h",  # GPT-2 (transformer.h)
 )
 
 

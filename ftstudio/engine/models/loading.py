@@ -95,11 +95,11 @@ def _tokenizer_from(folder: Path, source: ModelSource, trust_remote_code: bool, 
             f"Cannot load the tokenizer of {source.display}: {first_line(exc)}. "
             "Check that the folder holds the tokenizer files saved with the model."
         ) from None
-    _ensure_pad_token(tokenizer, source)
+    ensure_pad_token(tokenizer, source.display)
     return tokenizer
 
 
-def _ensure_pad_token(tokenizer: Any, source: ModelSource) -> None:
+def ensure_pad_token(tokenizer: Any, name: str) -> None:
     """Borrow eos/unk as the pad token when the tokenizer has none (GPT-style vocabularies)."""
     if tokenizer.pad_token is not None:
         return
@@ -108,7 +108,7 @@ def _ensure_pad_token(tokenizer: Any, source: ModelSource) -> None:
             tokenizer.pad_token = candidate
             return
     raise ModelError(
-        f"The tokenizer of {source.display} has no pad, eos or unk token to pad batches with. Pick another model."
+        f"The tokenizer of {name} has no pad, eos or unk token to pad batches with. Pick another model."
     )
 
 
@@ -140,9 +140,12 @@ def load_model_and_tokenizer(
     trust_remote_code: bool = False,
     allow_pickle: bool = False,
     task: Any = None,
+    quantization: dict[str, Any] | None = None,
 ) -> LoadedModel:
     """Like load_for_classification, returning the notes instead of logging them. `task` (a
-    tasks.base.Task; single-label when None) sets the head's width and the loss (problem_type)."""
+    tasks.base.Task; single-label when None) sets the head's width and the loss (problem_type).
+    `quantization`: from_pretrained arguments that quantize the frozen weights as they load
+    (QLoRA: adapters.four_bit_loading)."""
     from ftstudio.engine.tasks.registry import TASKS
 
     task = task or TASKS["single-label"]
@@ -163,7 +166,8 @@ def load_model_and_tokenizer(
         config = _classification_config(folder, source, labels, classifier_dropout, trust_remote_code, notes,
                                         task.num_outputs(labels), task.problem_type, task.model_kind)
     saved_as = list(getattr(config, "architectures", None) or [])  # what the checkpoint was trained as
-    model, info = _load_weights(folder, source, config, trust_remote_code, allow_pickle, task.model_kind)
+    model, info = _load_weights(folder, source, config, trust_remote_code, allow_pickle, task.model_kind,
+                                quantization)
     if task.language_model:  # a masked-LM class drops the encoder's pooler: keep it for fine-tuning later
         from ftstudio.engine.models.pooler import restore_pooler
 
@@ -172,12 +176,35 @@ def load_model_and_tokenizer(
     else:
         notes.extend(_load_notes(info, config.num_labels))
     tokenizer = _tokenizer_from(folder, source, trust_remote_code, words=task.token_level)  # the folder is local by now
-    if getattr(model.config, "pad_token_id", None) is None:
-        model.config.pad_token_id = tokenizer.pad_token_id
+    notes.extend(match_padding(model, tokenizer, classifier=not task.language_model))
     # A head of another kind (a token classifier loaded for texts) matches in shape yet is untrained
     # here; a language model's head is judged by its weights alone (BertForPreTraining holds the MLM head).
     new_head = head_is_new(model, info) or (not task.language_model and type(model).__name__ not in saved_as)
     return LoadedModel(model, tokenizer, notes, new_head=new_head, task=task)
+
+
+def match_padding(model: Any, tokenizer: Any, classifier: bool = True) -> list[str]:
+    """Make the model's pad id the one batches are padded with; returns notes for the log.
+
+    Decoder classifiers (GPT-2, Llama, Qwen2, Mistral, Gemma) read the row's label at its last
+    token that is not `config.pad_token_id` (transformers' own pooling, which finds the rightmost
+    non-pad token whichever side was padded). Batches are padded with the tokenizer's pad token
+    (borrowed from eos where the vocabulary has none), so the two must agree: a config without a
+    pad id, or one naming another token, gets the tokenizer's. Classifiers pad on the right, also
+    in the saved tokenizer (a Llama tokenizer pads left): position embeddings such as GPT-2's
+    would otherwise shift with the padding, and predictions of a batch would differ from one text's.
+    """
+    config = model.config
+    wanted, had = tokenizer.pad_token_id, getattr(config, "pad_token_id", None)
+    notes = []
+    if had != wanted and wanted is not None:
+        config.pad_token_id = wanted
+        if had is not None:
+            notes.append(f"The model's pad token id ({had}) differs from its tokenizer's ({tokenizer.pad_token!r}, "
+                         f"id {wanted}); the tokenizer's is used, as batches are padded with it.")
+    if classifier and getattr(tokenizer, "padding_side", "right") != "right":
+        tokenizer.padding_side = "right"
+    return notes
 
 
 def _warn_remote_code(source: ModelSource) -> str:
@@ -275,7 +302,14 @@ def _check_has_head(config: Any, source: ModelSource, trust: bool, kind: str) ->
 
 
 def _load_weights(folder: Path, source: ModelSource, config: Any, trust: bool, allow_pickle: bool,
-                  kind: str = "sequence-classification") -> tuple[Any, Any]:
+                  kind: str = "sequence-classification", quantization: dict[str, Any] | None = None,
+                  ) -> tuple[Any, Any]:
+    """The weights in float32 whatever dtype the checkpoint was saved in: transformers 5 would
+    keep a bf16 checkpoint (most decoders are published so) in bf16, and the optimizer would then
+    update bf16 weights directly, losing every update smaller than bf16's resolution. The
+    trainer's mixed precision is autocast over float32 weights (training/optimization.py)."""
+    import torch
+
     try:
         with quiet_transformers():
             return auto_model_class(kind).from_pretrained(
@@ -286,6 +320,8 @@ def _load_weights(folder: Path, source: ModelSource, config: Any, trust: bool, a
                 use_safetensors=None if allow_pickle else True,
                 trust_remote_code=trust,
                 output_loading_info=True,
+                dtype=torch.float32,
+                **(quantization or {}),
             )
     except FtStudioError:
         raise

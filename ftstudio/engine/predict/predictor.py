@@ -176,7 +176,12 @@ class Predictor(AdapterUse):
         import torch
         from transformers import AutoConfig, AutoTokenizer
 
-        from ftstudio.engine.models.loading import auto_model_class, quiet_transformers
+        from ftstudio.engine.models.loading import (
+            auto_model_class,
+            ensure_pad_token,
+            match_padding,
+            quiet_transformers,
+        )
         from ftstudio.engine.predict.adapter_checkpoints import adapter_to_load
         from ftstudio.engine.tasks.registry import task_of_config
 
@@ -204,6 +209,10 @@ class Predictor(AdapterUse):
                 self.tokenizer = AutoTokenizer.from_pretrained(self.path)
         except (OSError, ValueError, KeyError) as exc:
             raise CheckpointError(f"Cannot load checkpoint {self.path}: {first_line(exc)}") from None
+        # A decoder classifier reads its last real token: pad as training did (on the right, with
+        # the pad id the model knows), also a checkpoint made elsewhere (no pad token, left padding).
+        ensure_pad_token(self.tokenizer, str(self.path))
+        match_padding(self.model, self.tokenizer, classifier=True)
         self.model.to(self.device).eval()
         self.task_state: dict[str, Any] = dict(saved_task.get("state") or {})
         id2label = self.model.config.id2label
@@ -218,8 +227,12 @@ class Predictor(AdapterUse):
         checkpoint = attached.checkpoint
         saved = checkpoint.state or {}
         saved_task = saved.get("task") if isinstance(saved.get("task"), dict) else {}
+        from ftstudio.engine.models.loading import ensure_pad_token, match_padding
+
         self.tokenizer = _adapter_tokenizer(checkpoint.files, attached.base.tokenizer)
         self.adapter, self.model, self.task = attached, attached.model, attached.task
+        ensure_pad_token(self.tokenizer, str(folder))  # (a decoder classifier: as training padded)
+        match_padding(self.model, self.tokenizer, classifier=not self.task.language_model)
         self.task_state = dict(saved_task.get("state") or {})
         id2label = self.model.config.id2label  # (the base was given the run's labels)
         self.label_names = [str(id2label[i]) for i in range(len(id2label))]

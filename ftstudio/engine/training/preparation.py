@@ -80,6 +80,7 @@ def _load_inputs(plan: RunPlan, recorder: RunRecorder, control: TrainingControl,
     transformers.utils.logging.disable_progress_bar()
     device = group.device if group.active else resolve_device(settings.device)
     precision = resolve_precision(settings.precision, device)
+    quantization = _four_bit_loading(settings, device, precision)  # (QLoRA refused here where it cannot run)
     # Found first: a run without a usable checkpoint is refused before minutes of loading. (Rank 0
     # may repair the folder on the way, so it alone looks.)
     checkpoint = group.on_main(lambda: checkpoints.find_resume_checkpoint(plan.run_dir, owned=True),
@@ -94,6 +95,7 @@ def _load_inputs(plan: RunPlan, recorder: RunRecorder, control: TrainingControl,
     loaded = load_model_and_tokenizer(
         source, prepared.label_names, classifier_dropout=settings.classifier_dropout,
         trust_remote_code=settings.trust_remote_code, allow_pickle=settings.allow_pickle, task=prepared.task,
+        quantization=quantization,
     )
     if loaded.task is not None:  # pre-training's objective, now that the model is known
         prepared.task = loaded.task
@@ -114,6 +116,7 @@ def _load_inputs(plan: RunPlan, recorder: RunRecorder, control: TrainingControl,
     # The strategy against the model's depth (bottom-N), now: a refusal must leave no run folder.
     trainable_flags(settings.strategy_kind, settings.frozen_layers, 0, len(layer_groups(loaded.model).layers))
     _check_sharding(settings, prepared.task, loaded.model, group)
+    _check_checkpointing(settings, loaded.model, recorder)
     adapters = _attach_adapters(settings, prepared.task, loaded, source, recorder)
     control.check(recorder, resume_status=PREPARING)
     return RunInputs(prepared, source, loaded.model, loaded.tokenizer, device, precision, checkpoint, adapters)
@@ -124,9 +127,12 @@ def _attach_adapters(settings: Any, task: Any, loaded: Any, source: Any, recorde
     bias, which its trainable copy keeps); None for the other strategies."""
     if settings.strategy_kind != "lora":
         return None
-    from ftstudio.engine.models.adapters import attach_lora, resolve_targets
+    from ftstudio.engine.models.adapters import attach_lora, prepare_four_bit, resolve_targets
 
     _, targets = resolve_targets(loaded.model, settings.lora_targets)
+    if settings.lora_4bit:
+        prepare_four_bit(loaded.model)
+        recorder.on_log("QLoRA: the frozen base weights are held in 4 bits (NF4, double-quantized).")
     adapters = attach_lora(loaded.model, settings, task, str(source.ref), bool(loaded.new_head))
     trained = [*(["the head"] if not task.language_model else []), *(["the embeddings"] if settings.lora_embeddings
                                                                        else [])]
@@ -134,6 +140,18 @@ def _attach_adapters(settings: Any, task: Any, loaded: Any, source: Any, recorde
                     f"modules ({_leaf_names(targets)})" + (f"; {' and '.join(trained)} train{'s' if len(trained) == 1 else ''} in full." if trained
                                                            else "; everything else stays frozen."))
     return adapters
+
+
+def _four_bit_loading(settings: Any, device: Any, precision: str) -> dict[str, Any] | None:
+    """lora_4bit: how the base loads in 4 bits; refused in words (strategy, device, bitsandbytes)
+    before anything is loaded or written. None when lora_4bit is off."""
+    from ftstudio.engine.errors import SettingsError
+    from ftstudio.engine.models.adapters import four_bit_loading, qlora_problem
+
+    problem = qlora_problem(settings, device)
+    if problem:
+        raise SettingsError(problem, "lora_4bit")
+    return four_bit_loading(device, precision) if settings.lora_4bit else None
 
 
 def _leaf_names(names: list[str]) -> str:
@@ -158,6 +176,21 @@ def _check_sharding(settings: Any, task: Any, model: Any, group: ProcessGroup) -
         task, model, settings.strategy_kind)
     if problem:
         raise SettingsError(problem, "sharding")
+
+
+def _check_checkpointing(settings: Any, model: Any, recorder: RunRecorder) -> None:
+    """gradient_checkpointing on a model that cannot do it: refused before anything is written
+    (the trainer turns it on, models/checkpointing.py)."""
+    from ftstudio.engine.errors import SettingsError
+    from ftstudio.engine.models.checkpointing import SETTING, checkpointing_problem
+
+    if not settings.gradient_checkpointing:
+        return
+    problem = checkpointing_problem(model)
+    if problem:
+        raise SettingsError(problem, SETTING)
+    recorder.on_log("Gradient checkpointing: each layer's activations are recomputed in the backward pass "
+                    "(less memory, about a third more time per step).")
 
 
 def _plan_pretraining(prepared: Any, loaded: Any, source: Any, settings: Any, recorder: RunRecorder) -> None:

@@ -109,6 +109,10 @@ class Trainer(CheckpointState):
             self.model.to(device)
         self.model.train()
         apply_freeze(self.model, s.strategy_kind, s.frozen_layers, 0)
+        if s.gradient_checkpointing:  # layers recompute their activations in the backward pass
+            from ftstudio.engine.models.checkpointing import enable_checkpointing
+
+            enable_checkpointing(self.model)
         if self.sharded:  # before the optimizer: it must hold the sharded parameters
             self.parallel = shard_model(self.task, self.model, self.group)
         groups = optimizer_param_groups(self.model, s.learning_rate, s.weight_decay, s.layerwise_lr_decay)

