@@ -127,13 +127,19 @@ def _attach_adapters(settings: Any, task: Any, loaded: Any, source: Any, recorde
     bias, which its trainable copy keeps); None for the other strategies."""
     if settings.strategy_kind != "lora":
         return None
-    from ftstudio.engine.models.adapters import attach_lora, prepare_four_bit, resolve_targets
+    from ftstudio.engine.models.adapters import (
+        adapter_modules,
+        attach_lora,
+        prepare_four_bit,
+        resolve_targets,
+    )
 
-    _, targets = resolve_targets(loaded.model, settings.lora_targets)
+    resolve_targets(loaded.model, settings.lora_targets)  # (a bad setting is refused before any 4-bit preparation)
     if settings.lora_4bit:
         prepare_four_bit(loaded.model)
         recorder.on_log("QLoRA: the frozen base weights are held in 4 bits (NF4, double-quantized).")
     adapters = attach_lora(loaded.model, settings, task, str(source.ref), bool(loaded.new_head))
+    targets = adapter_modules(loaded.model)  # (what peft adapted: never a module that trains in full)
     trained = [*(["the head"] if not task.language_model else []), *(["the embeddings"] if settings.lora_embeddings
                                                                        else [])]
     recorder.on_log(f"LoRA: rank {settings.lora_rank}, alpha {settings.lora_alpha:g}, adapters on {len(targets)} "
