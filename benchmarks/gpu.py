@@ -230,11 +230,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-processes", action="store_true", help="skip the two-process run")
     parser.add_argument("--timeout", type=int, default=300,
                         help="seconds allowed to one child run (a device call ends at 600 s)")
-    parser.add_argument("--scratch", help="working folder (default: a fresh temporary one)")
+    parser.add_argument("--scratch", help="working folder (default: a fresh temporary one; removed at the end "
+                                          "unless it existed before or --keep-scratch)")
     parser.add_argument("--out", help="JSON path (default results/gpu_last_run.json; --smoke: in the scratch folder)")
-    parser.add_argument("--max-steal", type=float, default=0.05,
-                        help="run a child again when the hypervisor took more than this share of the CPU")
-    parser.add_argument("--retries", type=int, default=1, help="how many times such a run is repeated")
+    run.add_shared_options(parser, retries=1)
     parser.add_argument("--write-carried", metavar="DIR",
                         help="write the model copies a GPU machine needs to DIR and stop (gpu_carry.sh)")
     return parser.parse_args(argv)
@@ -296,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     opts = options(args)
     scratch = Path(args.scratch or tempfile.mkdtemp(prefix="ftstudio-gpu-bench-"))
+    # A folder named by the user that already exists may hold what it reuses (the widened model): kept.
+    keep_scratch = args.keep_scratch or (args.scratch is not None and scratch.exists())
     scratch.mkdir(parents=True, exist_ok=True)
     out = Path(args.out) if args.out else (scratch / "gpu_smoke.json" if args.smoke else
                                            HERE / "results" / "gpu_last_run.json")
@@ -347,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
                 write_report(report, out, started)
     print(format_report(report))
     print(f"JSON: {out}")
+    run.clean_scratch(scratch, keep_scratch, spare=out)
     return 1 if any("error" in r for r in report["results"]) else 0
 
 

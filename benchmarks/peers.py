@@ -159,26 +159,33 @@ def stock_training_arguments(cfg: dict[str, Any], **extra: Any) -> Any:
     )
 
 
-def run_hf_trainer(cfg: dict[str, Any]) -> dict[str, Any]:
+def stock_data(cfg: dict[str, Any]) -> tuple[Any, Any, dict[str, Any], Any]:
+    """The stock recipe up to the model: the seed, the files read with `datasets`, the tokenizer,
+    `stock_recipe`'s map applied. Returns (data, tokenizer, head arguments, compute_metrics)."""
     from datasets import load_dataset
-    from transformers import (
-        AutoModelForSequenceClassification,
-        AutoModelForTokenClassification,
-        AutoTokenizer,
-        DataCollatorForTokenClassification,
-        DataCollatorWithPadding,
-        Trainer,
-        set_seed,
-    )
+    from transformers import AutoTokenizer, set_seed
 
-    clock = Clock()
     set_seed(cfg["seed"])  # before the model loads, as Hugging Face's examples do: the new head's init
-    tokens = cfg.get("task") == "token-classification"
-    kind, suffix = ("json", "jsonl") if tokens else ("csv", "csv")
+    kind, suffix = ("json", "jsonl") if cfg.get("task") == "token-classification" else ("csv", "csv")
     data = load_dataset(kind, data_files={s: str(Path(cfg["data_dir"]) / f"{s}.{suffix}") for s in ("train", "validation")})
     tokenizer = AutoTokenizer.from_pretrained(cfg["model_dir"])
     preprocess, head, compute_metrics = stock_recipe(cfg, tokenizer)
     data = data.map(preprocess, batched=True, remove_columns=data["train"].column_names)
+    return data, tokenizer, head, compute_metrics
+
+
+def run_hf_trainer(cfg: dict[str, Any]) -> dict[str, Any]:
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoModelForTokenClassification,
+        DataCollatorForTokenClassification,
+        DataCollatorWithPadding,
+        Trainer,
+    )
+
+    clock = Clock()
+    tokens = cfg.get("task") == "token-classification"
+    data, tokenizer, head, compute_metrics = stock_data(cfg)
     auto = AutoModelForTokenClassification if tokens else AutoModelForSequenceClassification
     model = auto.from_pretrained(cfg["model_dir"], **head)
     collator = DataCollatorForTokenClassification(tokenizer) if tokens else DataCollatorWithPadding(tokenizer)
@@ -277,12 +284,13 @@ def ftstudio_settings(cfg: dict[str, Any]) -> Any:
     overrides = cfg.get("ftstudio_overrides", {})
     # A task case names its task and columns (`common.write_task_data`'s "settings").
     task_settings = {k: v for k, v in cfg.get("task_settings", {}).items() if k not in overrides}
-    settings = TrainSettings(
+    shared = dict(
         model=cfg["model_dir"], data=cfg["data_dir"], max_length=cfg["max_length"], epochs=cfg["epochs"],
         batch_size=cfg["batch_size"], learning_rate=cfg["learning_rate"], weight_decay=0.01, warmup_ratio=0.1,
         max_grad_norm=1.0, seed=cfg["seed"], strategy="full" if cfg["workload"] == "full" else "head",
-        **task_settings, **overrides,
     )
+    # Overrides win over the shared settings (the LoRA case sets strategy and the lora_* settings).
+    settings = TrainSettings(**{**shared, **task_settings, **overrides})
     if "eval_steps" in overrides:
         return settings
     # The stock recipe evaluates once per epoch (eval_strategy="epoch"); ftstudio's default schedule

@@ -202,8 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="JSON path (default results/pretrain_last_run.json)")
     parser.add_argument("--readme", action="store_true", help="rewrite the section in benchmarks/README.md")
     parser.add_argument("--timeout", type=int, default=3600)
-    parser.add_argument("--max-steal", type=float, default=0.05)
-    parser.add_argument("--retries", type=int, default=3)
+    run.add_shared_options(parser)
     args = parser.parse_args(argv)
     opts = dict(SMOKE if args.smoke else FULL)
     from ftstudio.engine.models.sources import default_model_path
@@ -233,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.readme:
             update_readme(HERE / "README.md", report, text, start=README_START, end=README_END)
     print(f"results: {out}")
+    run.clean_scratch(scratch, args.keep_scratch, spare=out)
     return 0
 
 

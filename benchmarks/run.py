@@ -18,6 +18,7 @@ import itertools
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -137,6 +138,39 @@ def steal_share(before: list[int] | None, after: list[int] | None) -> float | No
     return round((after[7] - before[7]) / total, 4) if total > 0 else None
 
 
+def add_shared_options(parser: argparse.ArgumentParser, retries: int = 3) -> None:
+    """The options every benchmark script shares: --max-steal and --retries (`run_undisturbed`),
+    --keep-scratch (`clean_scratch`)."""
+    parser.add_argument("--max-steal", type=float, default=0.05,
+                        help="run a child again when the hypervisor took more than this share of the CPU (default 0.05)")
+    parser.add_argument("--retries", type=int, default=retries,
+                        help=f"how many times a disturbed run is repeated (default {retries})")
+    parser.add_argument("--keep-scratch", action="store_true",
+                        help="keep the scratch folder (data, run folders with their checkpoints, child logs) instead "
+                             "of deleting it at the end")
+
+
+def clean_scratch(scratch: Path, keep: bool, spare: Path | None = None) -> None:
+    """Delete a benchmark's scratch folder when it is done: its run folders and checkpoints take
+    GBs of the temporary disk, and nothing reads them after the report is written. `keep`
+    (--keep-scratch) leaves it to look into; `spare`, a file directly inside it (a smoke run's
+    JSON), stays."""
+    if keep or not scratch.is_dir():
+        print(f"Scratch folder kept: {scratch}", flush=True)
+        return
+    for child in scratch.iterdir():
+        if spare is not None and child == spare:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+    if not any(scratch.iterdir()):
+        scratch.rmdir()
+    print(f"Scratch folder removed: {scratch}" + (f" (but {spare.name})" if spare is not None and spare.exists() else ""),
+          flush=True)
+
+
 def measure_peak(scratch: Path) -> float:
     """The machine's fp32 matmul peak, measured in a child like the peers (same thread count)."""
     code = (f"import json,sys;sys.path.insert(0,{str(HERE)!r});from common import matmul_peak_flops;"
@@ -162,9 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(HERE / "results" / "last_run.json"), help="where the JSON goes")
     parser.add_argument("--readme", action="store_true", help="rewrite the last-run table in benchmarks/README.md")
     parser.add_argument("--no-app", action="store_true", help="skip the window-launch and tester timings")
-    parser.add_argument("--max-steal", type=float, default=0.05,
-                        help="run a child again when the hypervisor took more than this share of the CPU (default 0.05)")
-    parser.add_argument("--retries", type=int, default=3, help="how many times a disturbed run is repeated (default 3)")
+    add_shared_options(parser)
     args = parser.parse_args(argv)
 
     from ftstudio.engine.models.sources import default_model_path
@@ -236,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"JSON: {out}")
     if args.readme:
         update_readme(HERE / "README.md", report, table)
+    clean_scratch(scratch, args.keep_scratch)
     return 0
 
 

@@ -64,9 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None,
                         help="where the JSON goes (default results/tasks_last_run.json; --smoke: the scratch folder)")
     parser.add_argument("--readme", action="store_true", help="rewrite the task table in benchmarks/README.md")
-    parser.add_argument("--max-steal", type=float, default=0.05,
-                        help="run a child again when the hypervisor took more than this share of the CPU (default 0.05)")
-    parser.add_argument("--retries", type=int, default=3, help="how many times a disturbed run is repeated (default 3)")
+    run.add_shared_options(parser)
     args = parser.parse_args(argv)
     if args.smoke:
         for key, value in SMOKE.items():
@@ -132,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"JSON: {out}")
     if args.readme:
         update_readme(HERE / "README.md", report, table, TASKS_README_START, TASKS_README_END)
+    run.clean_scratch(scratch, args.keep_scratch, spare=out)
     return 0 if all("error" not in r for r in results) else 1
 
 

@@ -41,6 +41,23 @@ def test_train_predict_and_list_runs(capsys, tiny_model_dir, small_csv, runs_dir
     assert code == 0 and run_dir.name[:40] in out and "finished" in out
 
 
+def test_train_with_lora_then_predict_from_best_and_from_an_adapter_step(capsys, tiny_model_dir, small_csv, tmp_path):
+    out_dir = tmp_path / "lora"
+    code, out, err = run_cli(capsys, "train", *tiny_args(tiny_model_dir, small_csv), "--strategy", "lora",
+                             "--lora-rank", "4", "--lora-targets", "query,value", "--output", str(out_dir))
+    assert code == 0, err
+    assert "LoRA: rank 4, alpha 16, adapters on 4 modules (query, value)" in out
+    saved = runs.read_settings(out_dir)["settings"]
+    assert (saved["strategy"], saved["lora_rank"], saved["lora_targets"]) == ("lora", 4, "query,value")
+    code, out, err = run_cli(capsys, "predict", str(out_dir), "great flight", "--json")
+    assert code == 0, err
+    assert set(json.loads(out)["probabilities"]) == {"negative", "neutral", "positive"}
+    # --freeze is the strategy's old flag
+    code, _, err = run_cli(capsys, "train", *tiny_args(tiny_model_dir, small_csv), "--freeze", "lora",
+                           "--lora-targets", "nothing_here", "--output", str(tmp_path / "refused"))
+    assert code == 2 and err.strip().startswith("ftstudio: error: lora_targets:") and len(err.strip().splitlines()) == 1
+
+
 def test_config_file_and_flag_precedence(capsys, tiny_model_dir, small_csv, tmp_path):
     config = tmp_path / "settings.toml"
     config.write_text(f'model = "{tiny_model_dir}"\ndata = "{small_csv}"\nepochs = 1\nbatch_size = 8\n'

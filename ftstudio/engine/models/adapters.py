@@ -38,6 +38,8 @@ ADAPTER_NAME = "default"
 _PEFT_TASK_TYPES = {"sequence-classification": "SEQ_CLS", "token-classification": "TOKEN_CLS",
                     "causal-lm": "CAUSAL_LM"}
 _REGEX_CHARACTERS = set("^$*+?[](){}|\\")
+REINIT_PROBLEM = ("reinit_top_layers: with strategy lora the model's own weights stay frozen, so re-initialised "
+                  "layers would stay random. Set it to 0, or pick another strategy.")
 QLORA_INSTALL = "pip install 'ftstudio[qlora]'"
 # Modules kept out of 4 bits: the head and pooler train as full copies (modules_to_save), and a
 # language model's output layer stays as precise as its embeddings. (transformers' patterns:
@@ -62,8 +64,7 @@ def auto_targets(model: Any) -> tuple[str, list[str]]:
 
     layers = layer_groups(model).layers
     if not layers:
-        raise SettingsError(f"lora_targets: auto found no transformer layers in {type(model).__name__}. Name the "
-                            "modules to adapt (e.g. query,value) or give a regular expression.", "lora_targets")
+        raise SettingsError(no_layers_message(type(model).__name__), "lora_targets")
     names = {id(module): name for name, module in model.named_modules()}
     layer_names = [names[id(layer)] for layer in layers]
     prefix = layer_names[0].rsplit(".", 1)[0]  # e.g. bert.encoder.layer
@@ -71,10 +72,9 @@ def auto_targets(model: Any) -> tuple[str, list[str]]:
     suffixes = sorted({name[len(layer) + 1:] for layer in layer_names for name in adaptable
                        if name.startswith(layer + ".")})
     if not suffixes:
-        raise SettingsError(f"lora_targets: the layers of {type(model).__name__} have no linear projections for "
-                            "LoRA. Name the modules to adapt, or use another strategy.", "lora_targets")
+        raise SettingsError(no_projections_message(type(model).__name__), "lora_targets")
     pattern = rf"{re.escape(prefix)}\.\d+\.({'|'.join(re.escape(s) for s in suffixes)})"
-    return pattern, sorted(name for name in adaptable if re.fullmatch(pattern, name))
+    return pattern, [name for name in adaptable if re.fullmatch(pattern, name)]  # (in the model's order)
 
 
 def resolve_targets(model: Any, text: str) -> tuple[str | list[str], list[str]]:
@@ -83,32 +83,58 @@ def resolve_targets(model: Any, text: str) -> tuple[str | list[str], list[str]]:
     text = text.strip()
     if text.lower() == "auto":
         return auto_targets(model)
-    adaptable = adaptable_modules(model)
-    if _REGEX_CHARACTERS & set(text):
+    return match_targets(text, list(adaptable_modules(model)), type(model).__name__)
+
+
+def match_targets(text: str, adaptable: list[str], model_name: str) -> tuple[str | list[str], list[str]]:
+    """The lora_targets setting other than auto against the full names of a model's adaptable
+    modules, as peft matches them: a regular expression is fullmatched against whole names, a
+    list of names matches a name or its dotted suffix. Returns (peft's target_modules, the names
+    hit); SettingsError when it names nothing. Names only (no torch): the window's layer plan
+    (adapter_plan.py) checks the setting with the same words from the safetensors header."""
+    text = text.strip()
+    if is_expression(text):
         try:
             pattern = re.compile(text)
         except re.error as exc:
             raise SettingsError(f"lora_targets: '{text}' is not a valid regular expression ({exc}).",
                                 "lora_targets") from None
-        hit = sorted(name for name in adaptable if pattern.fullmatch(name))
+        hit = [name for name in adaptable if pattern.fullmatch(name)]
         if not hit:
             raise SettingsError(f"lora_targets: the expression '{text}' matches no linear or embedding module of "
-                                f"{type(model).__name__} (it must match whole names such as "
+                                f"{model_name} (it must match whole names such as "
                                 f"'{_example(adaptable)}').", "lora_targets")
         return text, hit
     wanted = [part.strip() for part in text.split(",") if part.strip()]
-    hit = sorted(name for name in adaptable if any(name == w or name.endswith("." + w) for w in wanted))
+    hit = [name for name in adaptable if any(name == w or name.endswith("." + w) for w in wanted)]
     missing = [w for w in wanted if not any(n == w or n.endswith("." + w) for n in hit)]
     if missing or not wanted:
-        leaves = sorted({name.rsplit(".", 1)[-1] for name in adaptable})
-        raise SettingsError(f"lora_targets: {type(model).__name__} has no linear or embedding module named "
-                            f"'{missing[0] if missing else text}'. Its modules are named {', '.join(leaves[:12])}"
-                            f"{', ...' if len(leaves) > 12 else ''}.", "lora_targets")
+        # (named from the modules inside numbered layers first: those are what LoRA is for)
+        inside = [name for name in adaptable if re.search(r"\.\d+\.", name)] or adaptable
+        leaves = sorted({name.rsplit(".", 1)[-1] for name in inside})
+        raise SettingsError(f"lora_targets: {model_name} has no linear or embedding module named "
+                            f"'{missing[0] if missing else text}'. Its layers' modules are named "
+                            f"{', '.join(leaves[:12])}{', ...' if len(leaves) > 12 else ''}.", "lora_targets")
     return wanted, hit
 
 
-def _example(adaptable: dict[str, Any]) -> str:
-    return next(iter(adaptable), "encoder.layer.0.attention.self.query")
+def is_expression(text: str) -> bool:
+    """Whether lora_targets reads as a regular expression (else a list of names)."""
+    return bool(_REGEX_CHARACTERS & set(text))
+
+
+def no_layers_message(model_name: str) -> str:
+    return (f"lora_targets: auto found no transformer layers in {model_name}. Name the modules to adapt "
+            "(e.g. query,value) or give a regular expression.")
+
+
+def no_projections_message(model_name: str) -> str:
+    return (f"lora_targets: the layers of {model_name} have no linear projections for LoRA. Name the modules "
+            "to adapt, or use another strategy.")
+
+
+def _example(adaptable: list[str]) -> str:
+    return adaptable[0] if adaptable else "encoder.layer.0.attention.self.query"
 
 
 # ------------------------------------------------------------------ QLoRA
@@ -161,8 +187,7 @@ def prepare_four_bit(model: Any) -> None:
 def lora_problem(settings: Any, task: Any, model: Any, new_head: bool) -> str | None:
     """Why this run cannot use LoRA as configured, in words (None: it can)."""
     if settings.reinit_top_layers:
-        return ("reinit_top_layers: with strategy lora the model's own weights stay frozen, so re-initialised "
-                "layers would stay random. Set it to 0, or pick another strategy.")
+        return REINIT_PROBLEM
     if settings.sharding == "fsdp":
         return ("sharding: fsdp with strategy lora is not supported; use none (each process holds the frozen "
                 "model, and only the small adapters' gradients are exchanged).")

@@ -125,8 +125,9 @@ def _evaluate_sentences(predictor: Predictor, splits: dict[str, Any], data_spec:
     if not words:
         raise DatasetError(f"{data_spec} has no sentences with words and tags.")
     targets = predictor.task.encode_with(tags, predictor.label_names, state, Path(str(data_spec)).name)
-    logits = word_logits(predictor.model, predictor.tokenizer, words, predictor.max_length, predictor.label_names,
-                         batch_size=batch_size, control=control, progress=progress)
+    with predictor.active():  # (an adapter's base runs with its adapter)
+        logits = word_logits(predictor.model, predictor.tokenizer, words, predictor.max_length,
+                             predictor.label_names, batch_size=batch_size, control=control, progress=progress)
     label_names = np.asarray(predictor.label_names, dtype=object)
     true = [label_names[row].tolist() for row in targets]
     predicted = [label_names[row.argmax(axis=-1)].tolist() if len(row) else [] for row in logits]

@@ -41,10 +41,15 @@ def saved_task(folder: str | Path) -> dict[str, Any]:
 
 
 def checkpoint_folder(path: str | Path) -> Path | None:
-    """The checkpoint a path stands for: itself, or a run folder's best/, else last/."""
+    """The checkpoint a path stands for: itself, or a run folder's best/, else last/. A LoRA
+    run's step folder (an adapter with its trainer_state.json) is one too."""
+    from ftstudio.engine.models.adapters import ADAPTER_CONFIG
+    from ftstudio.engine.runs.checkpoints import TRAINER_STATE
+
     path = Path(path)
     for candidate in (path, path / "best", path / "last"):
-        if (candidate / "config.json").is_file():
+        if (candidate / "config.json").is_file() or (
+                (candidate / ADAPTER_CONFIG).is_file() and (candidate / TRAINER_STATE).is_file()):
             return candidate
     return None
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ftstudio.engine.errors import CheckpointError, DatasetError, ModelError, first_line
+from ftstudio.engine.predict.adapter_checkpoints import AdapterUse
 from ftstudio.engine.predict.language_checkpoints import (
     CAUSAL,
     MASKED,
@@ -39,16 +40,18 @@ def _position_limit(config: Any) -> int | None:
     return None
 
 
-class LanguageModelPredictor:
+class LanguageModelPredictor(AdapterUse):
     """Loads once, predicts many (thread-confined, like Predictor).
 
     `objective` is "masked" (fill_mask) or "causal" (continue_text); `mask_token` the model's
     mask token (None for a decoder); `max_length` the tokens read at once; `head_is_new` True
     when the language-model head is untrained (a base model saved without one), so its
-    predictions are noise.
+    predictions are noise. A LoRA pre-training run's step folder (or with `prefer_adapter` its
+    best/ and last/) loads as its base model plus the adapter, the base shared (see Predictor).
     """
 
-    def __init__(self, path: str | Path, device: str = "cpu") -> None:
+    def __init__(self, path: str | Path, device: str = "cpu", prefer_adapter: bool = False) -> None:
+        from ftstudio.engine.predict.adapter_checkpoints import adapter_to_load
         from ftstudio.engine.predict.predictor import _saved_state, resolve_checkpoint
 
         self.path = resolve_checkpoint(path)
@@ -62,6 +65,15 @@ class LanguageModelPredictor:
         except (KeyError, TypeError, ValueError):
             max_length = None  # a checkpoint made elsewhere: the model's own limit
         self.head_is_new = False
+        adapter = adapter_to_load(self.path, prefer_adapter)
+        try:
+            if adapter is not None:
+                self._load_adapter(adapter, objective, device, max_length)
+                return
+        except CheckpointError:
+            if adapter == self.path:
+                raise
+            # (best/ or last/ holds the merged weights too: they load without the base)
         self._load(self.path, objective, device, max_length)
 
     @classmethod
@@ -103,6 +115,16 @@ class LanguageModelPredictor:
             raise CheckpointError(f"Cannot load checkpoint {folder} as a language model: {first_line(exc)}.") from None
         self._use(model, tokenizer, objective, device, max_length, str(folder))
 
+    def _load_adapter(self, folder: Path, objective: str, device: str, max_length: int | None) -> None:
+        """A LoRA run's adapter on its (shared) base model, with the checkpoint's tokenizer."""
+        from ftstudio.engine.predict.adapter_checkpoints import attach_adapter
+        from ftstudio.engine.predict.predictor import _adapter_tokenizer
+
+        attached = attach_adapter(folder, device)
+        tokenizer = _adapter_tokenizer(attached.checkpoint.files, attached.base.tokenizer)
+        self._use(attached.model, tokenizer, objective, device, max_length, str(folder))
+        self.adapter = attached
+
     def _use(self, model: Any, tokenizer: Any, objective: str, device: str, max_length: int | None,
              display: str) -> None:
         import torch
@@ -139,7 +161,7 @@ class LanguageModelPredictor:
         if len(positions) < len(spans):
             raise DatasetError(f"A mask lies beyond the first {self.max_length} tokens this model reads: "
                                "shorten the text or move the mask nearer the start.")
-        with torch.inference_mode():
+        with torch.inference_mode(), self.active():
             logits = self.model(**encoded.to(self.device)).logits[0, positions].float()
         probabilities = torch.softmax(logits, dim=-1).cpu()
         special = sorted(set(self.tokenizer.all_special_ids))
@@ -175,7 +197,7 @@ class LanguageModelPredictor:
         ids = self.tokenizer(str(text), return_tensors="pt")["input_ids"][:, -self.max_length:].to(self.device)
         room = self._position_limit - ids.shape[1] if self._position_limit else max_new_tokens
         new_tokens = max(0, min(int(max_new_tokens), room))
-        with torch.inference_mode():
+        with torch.inference_mode(), self.active():
             last = self.model(input_ids=ids).logits[0, -1].float()
             probabilities = torch.softmax(last, dim=-1).cpu()
             scores, top = probabilities.topk(max(1, min(int(top_k), probabilities.shape[-1])))

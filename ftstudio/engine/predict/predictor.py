@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ftstudio.engine.errors import CheckpointError, DatasetError, FtStudioError, first_line
+from ftstudio.engine.predict.adapter_checkpoints import AdapterUse
 from ftstudio.engine.predict.entities import entity_prediction_fields
 
 
@@ -43,7 +44,10 @@ class Prediction:
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
-    """A loadable checkpoint folder from a checkpoint or a run folder."""
+    """A loadable checkpoint folder from a checkpoint or a run folder (its best/, else last/,
+    else its newest step folder: a LoRA run stopped before its first best/ has only those). A
+    LoRA run's step folder, which holds only the adapter, is a checkpoint too."""
+    from ftstudio.engine.predict.adapter_checkpoints import is_adapter_only
     from ftstudio.engine.runs.checkpoints import recover_run
     from ftstudio.engine.runs.folder import is_run_dir
 
@@ -55,13 +59,27 @@ def resolve_checkpoint(path: str | Path) -> Path:
         for name in ("best", "last"):
             if (path / name / "config.json").is_file():
                 return path / name
+        newest = _newest_step(path)
+        if newest is not None:
+            return newest
         raise CheckpointError(f"Run {path.name} has no checkpoint yet (it stopped before the first save).")
     if (path / "config.json").is_file():
         if not (path / "model.safetensors").is_file() and not (path / "model.safetensors.index.json").is_file():
             raise CheckpointError(f"{path} has no model.safetensors: not a complete checkpoint.")
         _check_is_classifier(path)
         return path
-    raise CheckpointError(f"{path} is neither a checkpoint folder (config.json) nor an ftstudio run folder.")
+    if is_adapter_only(path):
+        return path
+    raise CheckpointError(f"{path} is neither a checkpoint folder (config.json, or a LoRA adapter) nor an ftstudio "
+                          "run folder.")
+
+
+def _newest_step(run: Path) -> Path | None:
+    from ftstudio.engine.runs.checkpoints import is_complete
+    from ftstudio.engine.runs.listing import list_checkpoints
+
+    complete = [c.path for c in list_checkpoints(run) if is_complete(c.path)]
+    return complete[-1] if complete else None
 
 
 def _check_is_classifier(path: Path) -> None:
@@ -110,6 +128,30 @@ def _refuse_language_model(path: Path) -> None:
         )
 
 
+def _max_length(saved: dict[str, Any], given: int | None) -> int:
+    """The window the model was trained on (trainer_state.json), unless the caller gives one."""
+    try:
+        return given or int(saved["max_length"])
+    except (KeyError, TypeError, ValueError):
+        return given or 512
+
+
+def _adapter_tokenizer(folder: Path, fallback: Any) -> Any:
+    """The tokenizer saved with an adapter checkpoint (the run's, with its padding side and
+    prefix-space setting), else the base model's."""
+    from transformers import AutoTokenizer
+
+    from ftstudio.engine.models.loading import quiet_transformers
+
+    if not (folder / "tokenizer_config.json").is_file():
+        return fallback
+    try:
+        with quiet_transformers():
+            return AutoTokenizer.from_pretrained(str(folder))
+    except (OSError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"Cannot load the tokenizer saved in {folder}: {first_line(exc)}") from None
+
+
 def _saved_state(path: Path) -> dict[str, Any]:
     from ftstudio.engine.runs.checkpoints import TRAINER_STATE
 
@@ -120,10 +162,17 @@ def _saved_state(path: Path) -> dict[str, Any]:
     return state if isinstance(state, dict) else {}
 
 
-class Predictor:
-    """Loads once, predicts many. Thread-confined: use one Predictor per thread."""
+class Predictor(AdapterUse):
+    """Loads once, predicts many. Thread-confined: use one Predictor per thread.
 
-    def __init__(self, path: str | Path, device: str = "cpu", max_length: int | None = None) -> None:
+    A LoRA run's step folder loads its base model and the adapter (adapter_checkpoints.py), the
+    base shared with the other adapters of that base in use; `prefer_adapter` loads best/ and
+    last/ of a LoRA run that way too (the tester does, to switch checkpoints without loading
+    models), instead of their merged weights. `load_note` says which way it loaded (None: a
+    full checkpoint)."""
+
+    def __init__(self, path: str | Path, device: str = "cpu", max_length: int | None = None,
+                 prefer_adapter: bool = False) -> None:
         import torch
         from transformers import AutoConfig, AutoTokenizer
 
@@ -133,11 +182,22 @@ class Predictor:
             match_padding,
             quiet_transformers,
         )
+        from ftstudio.engine.predict.adapter_checkpoints import adapter_to_load
         from ftstudio.engine.tasks.registry import task_of_config
 
         self.path = resolve_checkpoint(path)
         _refuse_language_model(self.path)
         self.device = torch.device(device)
+        self._entity_finder: Any = None
+        adapter = adapter_to_load(self.path, prefer_adapter)
+        if adapter is not None:
+            try:
+                self._load_adapter(adapter, device, max_length)
+                return
+            except CheckpointError:
+                if adapter == self.path:
+                    raise
+                # (best/ or last/ holds the merged weights too: they load without the base)
         saved = _saved_state(self.path)
         saved_task = saved.get("task") if isinstance(saved.get("task"), dict) else {}
         try:
@@ -157,11 +217,26 @@ class Predictor:
         self.task_state: dict[str, Any] = dict(saved_task.get("state") or {})
         id2label = self.model.config.id2label
         self.label_names = [str(id2label[i]) for i in range(len(id2label))]
-        try:
-            self.max_length = max_length or int(saved["max_length"])
-        except (KeyError, TypeError, ValueError):
-            self.max_length = max_length or 512
-        self._entity_finder: Any = None
+        self.max_length = _max_length(saved, max_length)
+
+    def _load_adapter(self, folder: Path, device: str, max_length: int | None) -> None:
+        """The adapter in `folder` on its (shared) base model, with the checkpoint's tokenizer."""
+        from ftstudio.engine.predict.adapter_checkpoints import attach_adapter
+
+        attached = attach_adapter(folder, device)
+        checkpoint = attached.checkpoint
+        saved = checkpoint.state or {}
+        saved_task = saved.get("task") if isinstance(saved.get("task"), dict) else {}
+        from ftstudio.engine.models.loading import ensure_pad_token, match_padding
+
+        self.tokenizer = _adapter_tokenizer(checkpoint.files, attached.base.tokenizer)
+        self.adapter, self.model, self.task = attached, attached.model, attached.task
+        ensure_pad_token(self.tokenizer, str(folder))  # (a decoder classifier: as training padded)
+        match_padding(self.model, self.tokenizer, classifier=not self.task.language_model)
+        self.task_state = dict(saved_task.get("state") or {})
+        id2label = self.model.config.id2label  # (the base was given the run's labels)
+        self.label_names = [str(id2label[i]) for i in range(len(id2label))]
+        self.max_length = _max_length(saved, max_length)
 
     @classmethod
     def base_model(cls, model_spec: str, label_names: list[str], device: str = "cpu", seed: int = 0,
@@ -190,6 +265,7 @@ class Predictor:
         self.label_names = list(label_names)
         self.max_length = 128
         self._entity_finder = None
+        self.adapter = None
         return self
 
     @property
@@ -201,15 +277,16 @@ class Predictor:
         """A token classifier's entities in `text` (any length), with character offsets."""
         from ftstudio.engine.predict.entities import EntityFinder
 
-        if self._entity_finder is None:
-            self._entity_finder = EntityFinder(self.model, self.tokenizer, self.max_length)
-        return self._entity_finder(text)
+        with self.active():
+            if self._entity_finder is None:
+                self._entity_finder = EntityFinder(self.model, self.tokenizer, self.max_length)
+            return self._entity_finder(text)
 
     def logits(self, texts: list[str], pairs: list[str] | None = None) -> Any:
         """The model's raw outputs for one batch, as a float numpy array [rows, outputs]."""
         import torch
 
-        with torch.inference_mode():
+        with torch.inference_mode(), self.active():
             encoded = self.tokenizer(texts, pairs, truncation=True, max_length=self.max_length, padding=True,
                                      return_tensors="pt").to(self.device)
             return self.model(**encoded).logits.float().cpu().numpy()

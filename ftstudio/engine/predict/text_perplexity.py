@@ -48,9 +48,11 @@ def text_perplexity(predictor: Any, path: str | Path, control: Any = None, progr
         training=False, seed=0, control=control)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
     reporter = _Progress(progress) if progress is not None else None
-    outputs, loss = evaluate(predictor.model, split, task=LANGUAGE_MODEL_TASKS[predictor.objective], task_state=state,
-                             device=predictor.device, autocast=contextlib.nullcontext, batch_size=BATCH_SIZE,
-                             pad_token_id=pad, label_names=[], control=control, reporter=reporter)
+    with getattr(predictor, "active", contextlib.nullcontext)():  # (an adapter's base runs with its adapter)
+        outputs, loss = evaluate(predictor.model, split, task=LANGUAGE_MODEL_TASKS[predictor.objective],
+                                 task_state=state, device=predictor.device, autocast=contextlib.nullcontext,
+                                 batch_size=BATCH_SIZE, pad_token_id=pad, label_names=[], control=control,
+                                 reporter=reporter)
     return {"task": "pretrain", "rows": len(texts), **outputs.metrics, "loss": loss, **outputs.details}
 
 

@@ -24,8 +24,10 @@ PIPELINES = {"single-label": "text-classification", "multi-label": "text-classif
              "regression": "text-classification", "token-classification": "token-classification"}
 # The settings a reader needs to reproduce or judge the model, in this order (others are plumbing).
 KEY_SETTINGS = ("learning_rate", "epochs", "max_steps", "batch_size", "grad_accum", "max_length", "scheduler",
-                "warmup_ratio", "optimizer", "weight_decay", "strategy", "layerwise_lr_decay", "mlm_probability",
+                "warmup_ratio", "optimizer", "weight_decay", "strategy", "lora_rank", "lora_alpha", "lora_dropout",
+                "lora_targets", "lora_embeddings", "lora_4bit", "layerwise_lr_decay", "mlm_probability",
                 "whole_word_masking", "pack_texts", "seed")
+LORA_SETTINGS = ("lora_rank", "lora_alpha", "lora_dropout", "lora_targets", "lora_embeddings", "lora_4bit")
 _SKIP_DEFAULTS = {"max_steps": 0, "grad_accum": 1, "layerwise_lr_decay": 1.0}
 _PLAIN_YAML = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 MAX_LABELS_SHOWN = 30
@@ -143,6 +145,8 @@ def settings_table(settings: dict[str, Any], trainer_state: dict[str, Any]) -> l
         if name not in settings or _SKIP_DEFAULTS.get(name, object()) == settings[name]:
             continue
         if name in ("mlm_probability", "whole_word_masking", "pack_texts") and task != "pretrain":
+            continue
+        if name in LORA_SETTINGS and settings.get("strategy") != "lora":
             continue
         rows.append(f"| {name} | {_fmt(settings[name])} |")
     step, total = trainer_state.get("global_step"), trainer_state.get("total_steps")

@@ -1,4 +1,5 @@
-"""Advice before a run starts: too few optimizer steps for the learning rate.
+"""Advice before a run starts: too few optimizer steps for the learning rate, or a LoRA run at
+a full fine-tuning rate.
 
 A short trial (a few hundred rows, an epoch or two) takes tens of steps; with warmup and a linear
 decay, a BERT-style encoder at the default 5e-5 barely moves in that many, and a lopsided data set
@@ -20,6 +21,11 @@ from ftstudio.engine.training.optimization import count_steps
 # steps, 1e-4 ~150, 2e-4 ~75 (the default run: 1,215 steps at 5e-5, well above).
 LEARNING_BUDGET = 0.015
 SHORT_RUN_RATES = (1e-4, 2e-4)  # what is suggested, the lowest that meets the budget first
+# LoRA's adapters start at zero (B = 0) and only they and the head move, so the rates that suit
+# them are about ten times full fine-tuning's (peft's examples use 1e-4..1e-3); below LORA_LOWEST
+# a run mostly trains its head.
+LORA_LOWEST = 1e-4
+LORA_RATE = 5e-4
 
 
 @dataclass(frozen=True)
@@ -36,12 +42,18 @@ class LearningRateAdvice:
 
 
 def learning_rate_advice(total_steps: int, learning_rate: float, optimizer: str = "adamw",
-                         language_model: bool = False) -> LearningRateAdvice | None:
-    """Advice when `total_steps` optimizer steps at `learning_rate` are too few to learn; None
-    when they suffice (or for SGD, whose rates are on another scale). `language_model`:
-    pre-training, which has no "most common answer" to get stuck on."""
+                         language_model: bool = False, strategy: str = "full") -> LearningRateAdvice | None:
+    """Advice when `total_steps` optimizer steps at `learning_rate` are too few to learn, or when
+    a LoRA run (`strategy` "lora") has a full fine-tuning rate; None when they suffice (or for
+    SGD, whose rates are on another scale). `language_model`: pre-training, which has no "most
+    common answer" to get stuck on."""
     if optimizer != "adamw" or total_steps <= 0 or not 0 < learning_rate < math.inf:
         return None  # no advice on a rate validation refuses (0, negative, NaN or infinite)
+    if strategy == "lora" and learning_rate < LORA_LOWEST:
+        return LearningRateAdvice(
+            f"LoRA adapters start from zero and usually want about ten times full fine-tuning's learning "
+            f"rate: {rate_text(learning_rate)} will move them slowly; {rate_text(LORA_LOWEST)} to 1e-3 suits LoRA.",
+            LORA_RATE)
     if learning_rate * total_steps >= LEARNING_BUDGET:
         return None
     suggested = next((rate for rate in SHORT_RUN_RATES if rate * total_steps >= LEARNING_BUDGET),
@@ -63,7 +75,7 @@ def run_advice(train_rows: int, settings: TrainSettings) -> LearningRateAdvice |
     """`learning_rate_advice` for `settings` on `train_rows` training rows."""
     total_steps = count_steps(max(train_rows, 1), settings)[1]
     return learning_rate_advice(total_steps, settings.learning_rate, settings.optimizer,
-                                language_model=settings.task == "pretrain")
+                                language_model=settings.task == "pretrain", strategy=settings.strategy_kind)
 
 
 

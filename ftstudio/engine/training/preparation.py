@@ -127,17 +127,23 @@ def _attach_adapters(settings: Any, task: Any, loaded: Any, source: Any, recorde
     bias, which its trainable copy keeps); None for the other strategies."""
     if settings.strategy_kind != "lora":
         return None
-    from ftstudio.engine.models.adapters import attach_lora, prepare_four_bit, resolve_targets
+    from ftstudio.engine.models.adapters import (
+        adapter_modules,
+        attach_lora,
+        prepare_four_bit,
+        resolve_targets,
+    )
 
-    _, targets = resolve_targets(loaded.model, settings.lora_targets)
+    resolve_targets(loaded.model, settings.lora_targets)  # (a bad setting is refused before any 4-bit preparation)
     if settings.lora_4bit:
         prepare_four_bit(loaded.model)
         recorder.on_log("QLoRA: the frozen base weights are held in 4 bits (NF4, double-quantized).")
     adapters = attach_lora(loaded.model, settings, task, str(source.ref), bool(loaded.new_head))
+    targets = adapter_modules(loaded.model)  # (what peft adapted: never a module that trains in full)
     trained = [*(["the head"] if not task.language_model else []), *(["the embeddings"] if settings.lora_embeddings
                                                                        else [])]
     recorder.on_log(f"LoRA: rank {settings.lora_rank}, alpha {settings.lora_alpha:g}, adapters on {len(targets)} "
-                    f"modules ({_leaf_names(targets)})" + (f"; {' and '.join(trained)} train in full." if trained
+                    f"modules ({_leaf_names(targets)})" + (f"; {' and '.join(trained)} train{'s' if len(trained) == 1 else ''} in full." if trained
                                                            else "; everything else stays frozen."))
     return adapters
 
@@ -328,7 +334,8 @@ def _report_info(plan: RunPlan, inputs: RunInputs, trainer: Trainer, recorder: R
         recorder.on_log(_describe_group(plan.settings, trainer.group))
     recorder.on_log(describe_schedule(trainer.total_steps, trainer.steps_per_epoch, plan.settings.eval_steps))
     advice = learning_rate_advice(trainer.total_steps, plan.settings.learning_rate, plan.settings.optimizer,
-                                  language_model=inputs.prepared.task.language_model)
+                                  language_model=inputs.prepared.task.language_model,
+                                  strategy=plan.settings.strategy_kind)
     if advice is not None and not plan.from_checkpoint:
         recorder.on_log(f"Hint: {advice.message}")
 

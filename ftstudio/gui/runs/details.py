@@ -122,10 +122,12 @@ class RunDetails(QWidget):
         created = datetime.fromtimestamp(summary.created).strftime("%Y-%m-%d %H:%M")
         steps = f"{summary.step} / {summary.total_steps}" if summary.total_steps else str(summary.step)
         esc = html.escape
+        strategy = strategy_text(summary)
         self.facts.setText(
             f"<b>{esc(summary.status)}</b> · {esc(task_title(summary.task).lower())} · model "
-            f"<b>{esc(model_text(summary))}</b> · data <b>{esc(short_source(summary.data))}</b> · "
-            f"best {esc(describe_best(summary))} · steps {steps} · started {created}"
+            f"<b>{esc(model_text(summary))}</b>{' · ' + esc(strategy) if strategy else ''} · data "
+            f"<b>{esc(short_source(summary.data))}</b> · best {esc(describe_best(summary))} · steps {steps} · "
+            f"started {created}"
         )
         self.facts.setToolTip(f"Model: {summary.model}\nData: {summary.data}\nFolder: {summary.run_dir}")
         self._show_lineage(summary, listed)
@@ -245,6 +247,44 @@ class RunDetails(QWidget):
                 item = QTableWidgetItem(text)
                 item.setToolTip(help_by_name.get(key, "") if c == 0 else text)
                 self.settings_table.setItem(r, c, item)
+
+
+def strategy_text(summary: Any) -> str:
+    """How the run trained, when not every weight: 'LoRA rank 8 · adapter 1.2 MB' (the size of
+    its adapter file, best/'s, else last/'s or the newest step folder's; without a size before
+    the first checkpoint), 'strategy head'; '' for full fine-tuning."""
+    settings = summary.settings or {}
+    strategy = str(settings.get("strategy") or settings.get("freeze") or "full")  # (freeze: older runs)
+    if strategy == "full":
+        return ""
+    if strategy != "lora":
+        return f"strategy {strategy}"
+    rank = settings.get("lora_rank")
+    size = adapter_bytes(Path(summary.run_dir))
+    return "LoRA" + (f" rank {rank}" if rank else "") + (f" · adapter {_size(size)}" if size is not None else "")
+
+
+def adapter_bytes(run_dir: Path) -> int | None:
+    """The size of a LoRA run's adapter file (best/'s, else last/'s, else the newest step
+    folder's); None when it has none yet."""
+    from ftstudio.engine.models.adapters import ADAPTER_DIR, ADAPTER_WEIGHTS
+    from ftstudio.engine.runs.listing import list_checkpoints
+
+    candidates = [run_dir / "best" / ADAPTER_DIR, run_dir / "last" / ADAPTER_DIR,
+                  *(c.path for c in reversed(list_checkpoints(run_dir)))]
+    for folder in candidates:
+        try:
+            return (folder / ADAPTER_WEIGHTS).stat().st_size
+        except OSError:
+            continue
+    return None
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
 
 
 def best_evaluation_text(summary: Any, records: list[dict[str, Any]]) -> str:

@@ -80,6 +80,12 @@ class HardwareChoice(QObject):
     def set_value(self, name: str, value: str) -> None:
         select_data(self.device if name == "device" else self.precision, value)
 
+    def device_kind(self) -> str:
+        """The kind of device a run would train on (cuda, mps, cpu): the one chosen, or what
+        Automatic picks here ("" until detection answers)."""
+        device = self.value("device")
+        return self._auto_device if device == "auto" else device
+
     def adopt(self, processes: QSpinBox | None = None, sharding: QComboBox | None = None) -> None:
         """Judge the form's processes spin box and sharding combo with the device: the summary
         follows their edits, and the spin box's tooltip says what this machine has."""

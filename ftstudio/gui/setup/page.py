@@ -70,6 +70,7 @@ class SetupPage(QWidget):
         self.settings_panel.sig_changed.connect(self._on_settings_changed)
         self.data_panel.sig_data_changed.connect(self._on_data_changed)
         self.data_panel.sig_lengths_measured.connect(self._refresh_advice)
+        self.layers_view.sig_plan_changed.connect(self._on_plan_changed)
         self.model_panel.objective.sig_objective.connect(self.settings_panel.set_objective)
         self._on_settings_changed("*")
 
@@ -114,8 +115,9 @@ class SetupPage(QWidget):
             problem, field = f"Data: {self.data_panel.error()}", "data"
         elif self._metric_problem(settings):
             problem, field = self._metric_problem(settings), "metric_for_best"
-        elif self.layers_view.problem():
-            problem, field = self.layers_view.problem(), "strategy"
+        elif self.layers_view.problem():  # "strategy: why" or "lora_targets: why"
+            problem = self.layers_view.problem()
+            field = problem.split(":", 1)[0]
         elif self.settings_panel.hardware_problem():
             problem = self.settings_panel.hardware_problem()
             field = problem.split(":", 1)[0]  # "<setting>: why" (device, precision, processes, sharding)
@@ -209,10 +211,17 @@ class SetupPage(QWidget):
     def _on_settings_changed(self, _name: str) -> None:
         settings = self.settings_panel.settings()
         self.data_panel.set_settings(settings)
+        self.layers_view.set_lora(settings.lora_rank, settings.lora_targets, settings.lora_embeddings)
         self.layers_view.set_strategy(settings.strategy, settings.reinit_top_layers, settings.epochs)
         self.memory_note.set_settings(settings)
         self._refresh_objective()
         self._refresh_advice()
+
+    @Slot(object)
+    def _on_plan_changed(self, _plan: Any) -> None:
+        """LoRA's targets that adapt nothing of this model are outlined as soon as they are typed."""
+        problem = self.layers_view.problem()
+        self.settings_panel.show_targets_problem(problem if problem.startswith("lora_targets:") else "")
 
     @Slot(object)
     def _on_data_changed(self, prepared: Any) -> None:

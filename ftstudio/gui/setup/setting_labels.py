@@ -130,6 +130,12 @@ def task_setting_shown(name: str, task: str | None) -> bool:
     own = TASK_ONLY[name][0]
     return task == own if own in SEPARATE_TASKS else task not in SEPARATE_TASKS
 
+# LoRA's settings: enabled only while the strategy is lora (the others ignore them). QLoRA's
+# 4-bit weights come from bitsandbytes' CUDA kernels: the switch needs a CUDA device too.
+LORA_SETTINGS = ("lora_rank", "lora_alpha", "lora_dropout", "lora_targets", "lora_embeddings", "lora_4bit")
+CUDA_ONLY = ("lora_4bit",)
+DEVICE_WORDS = {"cpu": "the CPU", "mps": "an Apple GPU (MPS)", "cuda": "a CUDA GPU"}
+
 # Where the label reads as "every ... steps", the unit finishes the sentence inside the field.
 UNIT_SUFFIXED = ("eval_steps", "save_steps", "save_minutes", "early_stopping_patience", "log_steps")
 

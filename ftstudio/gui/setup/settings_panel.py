@@ -8,7 +8,8 @@ data's task is known (`set_task`), the best-checkpoint metric offers only that t
 a setting only one task reads is enabled for that task only (threshold tuning for multi-label,
 labelling every sub-token for token classification). Continued pre-training's settings (the
 Pre-training group: masking and packing) are shown only for it, and it hides the others' task
-settings (setting_labels.SEPARATE_TASKS).
+settings (setting_labels.SEPARATE_TASKS). The LoRA adapters group is enabled only for strategy lora,
+and its 4-bit switch (QLoRA) only when the run's device is a CUDA GPU, the reason said beside it.
 """
 
 from __future__ import annotations
@@ -50,8 +51,11 @@ from ftstudio.gui.setup.setting_editors import (
 )
 from ftstudio.gui.setup.setting_labels import (
     CHOICE_LABELS,
+    CUDA_ONLY,
+    DEVICE_WORDS,
     FINE_TUNING_ONLY,
     FORM_LABELS,
+    LORA_SETTINGS,
     MASKING_SETTINGS,
     STRATEGY_CHOICES,
     TASK_ONLY,
@@ -60,7 +64,7 @@ from ftstudio.gui.setup.setting_labels import (
     metric_choices,
     task_setting_shown,
 )
-from ftstudio.gui.style import set_invalid
+from ftstudio.gui.style import set_invalid, set_role
 
 __all__ = ["CHOICE_LABELS", "FORM_LABELS", "SettingsPanel", "form_groups"]
 
@@ -107,6 +111,7 @@ class SettingsPanel(QWidget):
         self._loading = False  # set_settings in progress: one sig_changed per field is plenty
         self._task: str | None = None  # the data's task, once known: it decides the metrics offered
         self._objective: str | None = None  # pre-training's, once the model's is known ("masked", "causal")
+        self._targets_problem = ""  # LoRA's targets as the layer plan judged them ("" when fine)
         self._build()
         self._fill_metrics()
         self.set_settings(TrainSettings())
@@ -134,6 +139,9 @@ class SettingsPanel(QWidget):
                 if spec.name == "processes":  # what several processes make of the batch
                     self._processes_note = _hint_label("processesNote")
                     form.addRow(self._processes_note)
+                if spec.name in CUDA_ONLY:  # why QLoRA is off here
+                    self._cuda_note = _hint_label("cudaOnlyNote")
+                    form.addRow(self._cuda_note)
             names = {spec.name for spec in specs}
             # Rows that explain the settings above them, wherever those settings are grouped.
             if "batch_size" in names:
@@ -176,7 +184,7 @@ class SettingsPanel(QWidget):
             if not hasattr(self, "_hardware"):
                 self._hardware = HardwareChoice(self._runner, self)
                 self._hardware.sig_changed.connect(self._emit)
-                self._hardware.sig_detected.connect(self._refresh_processes)
+                self._hardware.sig_detected.connect(self._refresh_dependent)
             widget = self._hardware.device if name == "device" else self._hardware.precision
             widget.setToolTip(setting_tooltip(spec))
         else:
@@ -327,6 +335,15 @@ class SettingsPanel(QWidget):
         for widget in self._widgets.values():
             set_invalid(widget, False)
 
+    def show_targets_problem(self, problem: str) -> None:
+        """LoRA's targets as the layer plan judged them against the model: while they adapt
+        nothing ("lora_targets: why"), the field is outlined and its tooltip starts with why;
+        "" clears."""
+        if problem != self._targets_problem:
+            self._targets_problem = problem
+            set_invalid(self._widgets["lora_targets"], bool(problem))
+            self._refresh_lora()
+
     def hardware_problem(self) -> str:
         """Why the chosen device, precision, processes or sharding is unusable here ("" when fine
         or not yet known), as "<setting>: why"."""
@@ -386,7 +403,36 @@ class SettingsPanel(QWidget):
         # A group whose every row is hidden (Pre-training, for a classifier) goes as a whole.
         for box, form in set(self._rows.values()):
             box.setVisible(any(form.isRowVisible(row) for row in range(form.rowCount())))
+        self._refresh_lora()
         self._refresh_processes()
+
+    def _refresh_lora(self) -> None:
+        """LoRA's settings only for strategy lora (the others ignore them), and 4-bit weights only
+        on a CUDA device; a disabled editor's tooltip says why first. A 4-bit switch already on
+        stays clickable where it cannot train, so that it can be turned off."""
+        w = self._widgets
+        kind = w["strategy"].currentData()
+        lora = kind == "lora"
+        device = self._hardware.device_kind()
+        off_device = lora and device not in ("", "cuda")
+        for name in LORA_SETTINGS:
+            tip = setting_tooltip(setting_spec(name))
+            reason = ""
+            if not lora:
+                reason = (f"Only for the strategy {STRATEGY_CHOICES['lora'][0]}; the strategy now is "
+                          f"{STRATEGY_CHOICES.get(kind, (kind,))[0]}.")
+            elif name in CUDA_ONLY and off_device:
+                reason = _cuda_only_reason(device)
+            elif name == "lora_targets" and self._targets_problem:
+                reason = self._targets_problem
+            w[name].setEnabled(lora and not (name in CUDA_ONLY and off_device and not editor_value(w[name])))
+            w[name].setToolTip(f"{reason}\n\n{tip}" if reason else tip)
+        switched_on = any(editor_value(w[name]) for name in CUDA_ONLY)
+        self._cuda_note.setText(_cuda_only_reason(device) + (" Turn it off, or choose a CUDA device."
+                                                             if switched_on else ""))
+        set_role(self._cuda_note, "error" if switched_on else "hint")
+        box, form = self._rows[CUDA_ONLY[0]]
+        form.setRowVisible(self._cuda_note, off_device)
 
     def _refresh_processes(self) -> None:
         """The global batch (batch size x processes x accumulation), and the settings of several
@@ -407,3 +453,8 @@ class SettingsPanel(QWidget):
         form.setRowVisible(self._processes_note, several)
         form.setRowVisible(w["collective_timeout"], several)
         form.setRowVisible(w["sharding"], several or w["sharding"].currentData() != "none")
+
+
+def _cuda_only_reason(device: str) -> str:
+    return (f"4-bit base weights (QLoRA) need a CUDA GPU; this run trains on "
+            f"{DEVICE_WORDS.get(device, device)}.")

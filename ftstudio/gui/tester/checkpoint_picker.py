@@ -61,11 +61,12 @@ def checkpoint_task(folder: str | Path) -> dict:
     """{"name", "state"} of the task a checkpoint (or a run folder's best/last) was trained for,
     from its trainer_state.json; {} when it has none (a checkpoint made elsewhere)."""
     from ftstudio.engine.errors import CheckpointError
+    from ftstudio.engine.predict.adapter_checkpoints import is_adapter_only
     from ftstudio.engine.runs.checkpoints import read_trainer_state
 
     folder = Path(folder)
     for candidate in (folder, folder / "best", folder / "last"):
-        if (candidate / "config.json").is_file():
+        if (candidate / "config.json").is_file() or is_adapter_only(candidate):  # (a LoRA run's step folder)
             try:
                 task = read_trainer_state(candidate).get("task")
             except (CheckpointError, OSError, ValueError):
@@ -153,6 +154,7 @@ class CheckpointPicker(QComboBox):
     # ------------------------------------------------------------------ entries
     def _entries(self) -> list[tuple[str, object, str]]:
         """(text, data, tooltip) for every choice, this run's first."""
+        from ftstudio.engine.predict.adapter_checkpoints import is_adapter_only
         from ftstudio.engine.runs import listing
 
         entries: list[tuple[str, object, str]] = []
@@ -176,8 +178,11 @@ class CheckpointPicker(QComboBox):
                         (f"This run · {name}{detail}", {"path": str(folder), "task": task}, str(folder))
                     )
             for c in reversed(checkpoints):
-                entries.append((f"This run · step {c.step}{_fmt_metrics(c.metrics, task)}",
-                                {"path": str(c.path), "task": task}, str(c.path)))
+                adapter = is_adapter_only(c.path)  # a LoRA run's: its adapter, loaded onto the shared base model
+                entries.append((f"This run · step {c.step}{' (adapter)' if adapter else ''}"
+                                f"{_fmt_metrics(c.metrics, task)}", {"path": str(c.path), "task": task},
+                                f"{c.path}\nA LoRA adapter: the base model stays loaded when you switch between "
+                                "adapters." if adapter else str(c.path)))
             if not any(isinstance(d, dict) and "kind" not in d for _, d, _ in entries):
                 self._reason = (
                     "This run has no checkpoint yet: one is saved at each evaluation "
@@ -188,7 +193,7 @@ class CheckpointPicker(QComboBox):
             entries.append((f"{run_id} · {Path(folder).name}", {"path": folder, "task": task}, folder))
         for folder, task in self._folders.items():
             entries.append((f"Folder · {Path(folder).name}", {"path": folder, "task": task}, folder))
-        entries.append(("Browse folder…", BROWSE, "Use any checkpoint folder (config.json + weights)."))
+        entries.append(("Browse folder…", BROWSE, "Use any checkpoint folder (config.json + weights, or a LoRA adapter)."))
         return entries
 
     def _base_entry(self, run: Path, task: dict) -> tuple[str, object, str] | None:

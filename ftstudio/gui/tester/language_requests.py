@@ -17,7 +17,7 @@ def load_language_model(model: str, options: dict) -> Any:
 
     if options.get("base"):
         return LanguageModelPredictor.base_model(model, objective=options.get("objective") or None)
-    return LanguageModelPredictor(model)
+    return LanguageModelPredictor(model, prefer_adapter=True)  # (a LoRA run's: its adapter on a shared base)
 
 
 def language_facts(predictor: Any) -> dict:

@@ -333,6 +333,8 @@ class TesterPanel(QWidget):
             return
         prediction = info["predictions"][0]
         column.show_prediction(prediction, self.entry.current_order(), info.get("task"), info.get("task_state"))
+        if info.get("note"):  # a LoRA adapter just loaded: on a new base, or switched on the one in memory
+            column.show_note(info["note"])
         self._update_order_box()
         self.sig_predicted.emit(
             {"slot": info["slot"], "path": info["path"], "task": column.kind(), **prediction}

@@ -12,6 +12,7 @@ superseded by the time it gets to it.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -24,6 +25,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 from ftstudio.engine.errors import StopRequested, user_message
 from ftstudio.gui.heavy_imports import import_transformers
 
+log = logging.getLogger(__name__)
 # Models are a few hundred MB each; a handful covers "this run vs base vs another checkpoint".
 _CACHE_SIZE = 4
 # What running out of memory means here: the model (or the cache of them) did not fit.
@@ -110,7 +112,9 @@ class PredictWorker(QObject):
         `next_tokens`, or `evaluation` (text_perplexity's dict, for a file). Otherwise the model's facts, `label_names` and `predictions` (Prediction dicts:
         label, score, and the task's fields: probabilities; labels and thresholds; value; entities), or
         `evaluation` (the engine's evaluate_file result as a dict). A pair model asked without
-        second texts answers with no predictions and `takes_pairs` True.
+        second texts answers with no predictions and `takes_pairs` True. The answer of a request
+        that loaded its model has `note` when the model is a LoRA adapter: on a base model loaded
+        now, or "adapter switched, base model reused".
       sig_failed(object): `message`, written for the user.
     """
 
@@ -156,6 +160,7 @@ class PredictWorker(QObject):
             self._cache.move_to_end(key)
             return self._cache[key]
         self.sig_busy.emit({**_head(request), "stage": "loading", "path": model})
+        request["loaded"] = True  # (this request's answer says how: a note for an adapter)
         import_transformers()  # whole, before the Setup tab's data work can see it half-imported
         from ftstudio.engine.predict.predictor import Predictor  # torch import: seconds, so only here
 
@@ -174,7 +179,9 @@ class PredictWorker(QObject):
                 task_state=dict(options.get("task_state") or {}),
             )
         else:
-            predictor = Predictor(model)
+            # A LoRA run's checkpoints (best/ and last/ too) load as their adapter on a shared
+            # base model: switching between them attaches an adapter instead of loading a model.
+            predictor = Predictor(model, prefer_adapter=True)
         # Drop stale entries for the same folder (training replaced it) before the LRU cut.
         for old in [k for k in self._cache if k[0] == model and k[2] == key[2]]:
             del self._cache[old]
@@ -188,7 +195,7 @@ class PredictWorker(QObject):
         self.sig_busy.emit({**_head(request), "stage": "predicting", "path": request["model"], **facts})
         pairs = request.get("pairs")
         answer = {**_head(request), **facts, "path": request["model"], "texts": list(request["texts"]),
-                  "label_names": list(predictor.label_names)}
+                  "label_names": list(predictor.label_names), **_load_note(request, predictor)}
         if predictor.takes_pairs and pairs is None:
             # Not an error: the panel learns the model wants a second text and asks for it.
             self.sig_result.emit({**answer, "predictions": []})
@@ -231,6 +238,14 @@ class PredictWorker(QObject):
             self.sig_result.emit(
                 {**_head(request), **model_facts(predictor), "path": request["model"], "evaluation": evaluation}
             )
+
+
+def _load_note(request: dict, predictor: Any) -> dict:
+    """{"note": how an adapter was just loaded} for the request that loaded it, else {}."""
+    note = getattr(predictor, "load_note", None) if request.get("loaded") else None
+    if note:
+        log.info("%s: %s", request["model"], note)
+    return {"note": note} if note else {}
 
 
 def _head(request: dict) -> dict:

@@ -172,6 +172,11 @@ class PredictionColumn(QFrame):
         elif self._kind == SINGLE:
             self.bars.set_probabilities(probabilities, order)
 
+    def show_note(self, note: str) -> None:
+        """A quiet line about the shown answer's model (how a LoRA adapter was loaded), kept
+        until the next state."""
+        self._set_state(note, muted=True)
+
     def show_error(self, message: str) -> None:
         self.clear()
         self._set_state(message, muted=False)

@@ -281,3 +281,16 @@ def test_gradual_unfreezing_resumed_mid_epoch_keeps_every_rank_in_step(quiet_mod
     assert whole.status == "finished" and cut.status == "stopped", (whole.message, cut.message)
     assert train(run_dir=tmp_path / "cut", resume=True).status == "finished"
     assert _largest_difference(_weights(tmp_path / "cut"), _weights(tmp_path / "whole")) < 1e-6
+
+
+def test_lora_on_two_processes_trains_as_one_process_with_the_global_batch(quiet_model, tmp_path):
+    """DDP exchanges the adapters' and the head's gradients only; the frozen model is not in it."""
+    data = write_csv(tmp_path / "d.csv", make_texts(40))
+    lora = dict(strategy="lora", lora_rank=4, lora_dropout=0.0, learning_rate=5e-3, epochs=1)
+    two = train(_settings(quiet_model, data, batch_size=4, processes=2, **lora), run_dir=tmp_path / "two")
+    one = train(_settings(quiet_model, data, batch_size=8, **lora), run_dir=tmp_path / "one")
+    assert two.status == one.status == "finished", (two.message, one.message)
+    adapters = [load_file(str(tmp_path / run / "last" / "adapter" / "adapter_model.safetensors")) for run in ("two", "one")]
+    assert adapters[0].keys() == adapters[1].keys()
+    assert _largest_difference(*adapters) < 1e-5
+    assert _largest_difference(_weights(tmp_path / "two"), _weights(tmp_path / "one")) < 1e-5

@@ -69,3 +69,12 @@ def test_no_advice_on_a_rate_validation_refuses(rate):
     (and no exception), so the refusal stays the one message shown."""
     assert learning_rate_advice(50, rate) is None
     assert rate_text(rate)  # still printable
+
+
+def test_lora_at_a_full_fine_tuning_rate_is_advised_ten_times_higher():
+    advice = learning_rate_advice(5000, 5e-5, strategy="lora")
+    assert advice is not None and advice.learning_rate == 5e-4 and advice.action == "Use 5e-4"
+    assert "LoRA adapters start from zero" in advice.message and "1e-4 to 1e-3 suits LoRA" in advice.message
+    assert learning_rate_advice(5000, 5e-4, strategy="lora") is None
+    assert learning_rate_advice(5000, 5e-5, strategy="full") is None
+    assert run_advice(3000, TrainSettings(strategy="lora")).learning_rate == 5e-4

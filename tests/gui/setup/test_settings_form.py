@@ -14,6 +14,7 @@ from ftstudio.engine.settings import (
     setting_specs,
 )
 from ftstudio.gui.setup.setting_editors import WholeNumberSpinBox, editor_value, setting_tooltip
+from ftstudio.gui.setup.setting_labels import LORA_SETTINGS
 from ftstudio.gui.setup.settings_panel import CHOICE_LABELS, FORM_LABELS, SettingsPanel, form_groups
 from tests.engine.settings.extremes import extreme_settings
 
@@ -41,7 +42,11 @@ def test_the_form_shows_every_setting_in_the_declarations_groups_and_order(panel
 @pytest.mark.parametrize("spec", FORM_SPECS, ids=lambda spec: spec.name)
 def test_each_editor_takes_its_range_step_choices_and_tooltip_from_the_declaration(panel, spec):
     widget = panel.widget_for(spec.name)
-    assert widget.toolTip() == setting_tooltip(spec)
+    if spec.name in LORA_SETTINGS:  # disabled while the strategy is not lora: the reason comes first
+        assert widget.toolTip().startswith("Only for the strategy LoRA adapters")
+        assert widget.toolTip().endswith("\n\n" + setting_tooltip(spec))
+    else:
+        assert widget.toolTip() == setting_tooltip(spec)
     assert spec.help[1:] in widget.toolTip() and spec.allowed_text()[1:] in widget.toolTip()
     if spec.name == "strategy":
         assert [widget.itemData(i) for i in range(widget.count())] == list(STRATEGY_KINDS)
