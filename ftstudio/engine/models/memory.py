@@ -28,11 +28,12 @@ top, which is why `fits` leaves a margin.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ftstudio.engine.models.adapter_plan import adapter_plan
 from ftstudio.engine.models.freezing import trainable_flags
+from ftstudio.engine.models.module_shapes import DECODER_TYPES, model_modules
 from ftstudio.engine.models.objectives import CAUSAL, objective_of_architectures
 
 if TYPE_CHECKING:
@@ -45,20 +46,11 @@ USABLE_SHARE = 0.9
 FLOAT32 = 4
 HALF = 2
 NF4_BYTES = 0.5 + 0.127 / 8  # 4 bits, plus 8-bit block scales per 64 and their fp32 scales per 256 blocks
-# Decoder families (a fine-tuned classifier's config names no causal-LM head to tell them by).
-_DECODERS = {"gpt2", "gpt_neo", "gpt_neox", "gptj", "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3",
-             "gemma", "gemma2", "gemma3_text", "phi", "phi3", "falcon", "opt", "bloom", "olmo", "olmo2",
-             "stablelm", "starcoder2", "smollm3", "granite", "cohere", "mpt"}
 # Decoders whose layers keep dropout (GPT-2 style); the modern ones train without any.
 _DECODERS_WITH_DROPOUT = {"gpt2", "gpt_neo", "gptj", "opt", "bloom"}
 # Decoders whose GELU is transformers' Python tanh formula (gelu_new), which keeps three more
 # feed-forward-sized tensors than torch's one-kernel GELU.
 _PYTHON_GELU = {"gpt2", "gpt_neo", "gptj", "codegen"}
-# Feed-forward projections by name (the rest of the names LoRA may target are attention-sized).
-_FEED_FORWARD_NAMES = re.compile(r"(intermediate|output\.dense|up_proj|gate_proj|down_proj|fc1|fc2|c_fc|mlp\.c_proj|"
-                                 r"lin1|lin2|w1|w2|w3|dense_h_to_4h|dense_4h_to_h|wi|wo)$")
-
-
 @dataclass(frozen=True)
 class MemoryEstimate:
     """Bytes a training run needs on its device, in four parts (see the module docstring)."""
@@ -118,7 +110,7 @@ def estimate_training_memory(info: ModelInfo, settings: Any, num_labels: int, *,
     shapes = _shapes(info, num_labels)
     kind = device_kind or _device_kind(settings.device)
     mixed = (precision or _precision(settings.precision, kind)) in ("bf16", "fp16")
-    trained = _trained(shapes, settings)
+    trained = _trained(shapes, settings, info, num_labels)
     checkpointing = bool(settings.gradient_checkpointing) and trained.backward_layers > 0
     weights = _weight_bytes(shapes, trained, settings, mixed, checkpointing)
     moments = 2 if settings.optimizer == "adamw" else (1 if settings.momentum > 0 else 0)
@@ -139,14 +131,17 @@ class _Trained:
     extra: int = 0  # parameters LoRA adds beside the model's own (adapters and copies)
 
 
-def _trained(shapes: _Shapes, settings: Any) -> _Trained:
-    """The strategy's trainable parameters, at its widest epoch (gradual: the last one)."""
+def _trained(shapes: _Shapes, settings: Any, info: ModelInfo, num_labels: int) -> _Trained:
+    """The strategy's trainable parameters, at its widest epoch (gradual: the last one). LoRA's
+    are adapter_plan's (the adapters on the modules the targets reach, r x (in + out) each, from
+    the safetensors header; peft's trainable copies of the head and, with lora_embeddings, of
+    the embeddings)."""
     kind = settings.strategy_kind
-    emb, flags, head = trainable_flags(kind, settings.frozen_layers, max(settings.epochs - 1, 0), len(shapes.layers))
     if kind == "lora":
-        copies = shapes.head + (shapes.embeddings if settings.lora_embeddings else 0)  # peft's modules_to_save
-        added = _lora_parameters(shapes, settings) + copies
-        return _Trained(added, 0, len(shapes.layers), extra=added)
+        plan = adapter_plan(info, settings.lora_rank, settings.lora_targets, settings.lora_embeddings, num_labels)
+        added = plan.total - sum(row["params"] for row in plan.rows)  # adapters and copies, beside the model
+        return _Trained(plan.trainable, 0, len(shapes.layers), extra=added)
+    emb, flags, head = trainable_flags(kind, settings.frozen_layers, max(settings.epochs - 1, 0), len(shapes.layers))
     in_layers = sum(size for size, flag in zip(shapes.layers, flags, strict=True) if flag)
     backward = len(flags) - flags.index(True) if any(flags) else 0
     return _Trained(in_layers + (shapes.embeddings if emb else 0) + (shapes.head if head else 0), in_layers, backward)
@@ -172,12 +167,13 @@ def _weight_bytes(shapes: _Shapes, trained: _Trained, settings: Any, mixed: bool
 def _shapes(info: ModelInfo, num_labels: int) -> _Shapes:
     hidden = info.hidden_size or 768
     intermediate = info.intermediate_size or 4 * hidden
-    decoder = objective_of_architectures([info.architecture]) == CAUSAL or info.model_type in _DECODERS
+    decoder = objective_of_architectures([info.architecture]) == CAUSAL or info.model_type in DECODER_TYPES
     gated = decoder and info.model_type not in _DECODERS_WITH_DROPOUT and info.model_type not in ("phi",
                                                                                                      "falcon")
-    layers = list(info.layer_params)
-    embeddings = info.embedding_params
-    if not layers and info.num_layers > 0:  # no per-layer counts (no safetensors header, or unknown names)
+    modules = model_modules(info)  # the header's groups as the loaded model has them (GPT-2's h.N too)
+    layers = list(modules.layer_params if modules is not None else info.layer_params)
+    embeddings = modules.embedding_params if modules is not None else info.embedding_params
+    if not layers and info.num_layers > 0:  # no per-layer counts (no safetensors header to read)
         matrices = (3 if gated else 2) * hidden * intermediate + 4 * hidden * hidden
         layers = [matrices + intermediate + 9 * hidden] * info.num_layers
         positions = 0 if gated else info.max_position_embeddings
@@ -191,21 +187,6 @@ def _shapes(info: ModelInfo, num_labels: int) -> _Shapes:
     return _Shapes(hidden, intermediate, info.num_heads or max(hidden // 64, 1), info.vocab_size, embeddings,
                    layers, head, decoder, gated, dropout=not decoder or info.model_type in _DECODERS_WITH_DROPOUT,
                    python_gelu=info.model_type in _PYTHON_GELU)
-
-
-def _lora_parameters(shapes: _Shapes, settings: Any) -> int:
-    """Adapter parameters: r x (inputs + outputs) per adapted matrix, in every layer. `auto`
-    adapts the attention's four projections (h -> h) and the feed-forward's two or three
-    (h <-> intermediate); named targets are sized by their names; a regular expression is
-    counted as auto."""
-    r, h, i = settings.lora_rank, shapes.hidden, shapes.intermediate
-    text = str(settings.lora_targets).strip()
-    if text.lower() == "auto" or set(text) & set("^$*+?[](){}|\\"):
-        per_layer = 4 * r * 2 * h + (3 if shapes.gated else 2) * r * (h + i)
-    else:
-        names = [name.strip() for name in text.split(",") if name.strip()]
-        per_layer = sum(r * (h + i) if _FEED_FORWARD_NAMES.search(name) else r * 2 * h for name in names)
-    return per_layer * len(shapes.layers)
 
 
 # ------------------------------------------------------------------ activations
