@@ -140,7 +140,7 @@ def _example(adaptable: list[str]) -> str:
 # ------------------------------------------------------------------ QLoRA
 def qlora_problem(settings: Any, device: Any) -> str | None:
     """Why lora_4bit cannot run here, in words (None: it can, or it is off). Asked before the
-    model loads: 4 bits need strategy lora, a CUDA GPU and bitsandbytes (the extra `qlora`)."""
+    model loads: 4 bits need strategy lora, a CUDA GPU, bitsandbytes and accelerate (the extra `qlora`)."""
     import importlib.util
 
     if not settings.lora_4bit:
@@ -153,8 +153,11 @@ def qlora_problem(settings: Any, device: Any) -> str | None:
         where = "the CPU" if kind == "cpu" else "an Apple GPU (MPS)" if kind == "mps" else kind
         return (f"lora_4bit: 4-bit base weights (QLoRA, bitsandbytes) need a CUDA GPU, and this run is on {where}. "
                 f"Turn lora_4bit off (LoRA alone works here), or train on an NVIDIA GPU with {QLORA_INSTALL}.")
-    if importlib.util.find_spec("bitsandbytes") is None:
-        return (f"lora_4bit: 4-bit base weights (QLoRA) need bitsandbytes, which is not installed: {QLORA_INSTALL}. "
+    # (transformers quantizes through bitsandbytes and places the 4-bit weights with accelerate)
+    missing = [name for name in ("bitsandbytes", "accelerate") if importlib.util.find_spec(name) is None]
+    if missing:
+        which = " and ".join(missing) + (", which are" if len(missing) > 1 else ", which is")
+        return (f"lora_4bit: 4-bit base weights (QLoRA) need {which} not installed: {QLORA_INSTALL}. "
                 "Or turn lora_4bit off.")
     return None
 

@@ -60,6 +60,17 @@ def test_without_bitsandbytes_it_is_refused_naming_the_extra(tmp_path, tiny_mode
                        "pip install 'ftstudio[qlora]'. Or turn lora_4bit off.")
 
 
+def test_without_accelerate_too_both_are_named():
+    import torch
+
+    real_find_spec = importlib.util.find_spec
+    missing = {"bitsandbytes", "accelerate"}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in missing else real_find_spec(name, *a))
+        message = qlora_problem(TrainSettings(strategy="lora", lora_4bit=True), torch.device("cuda", 0))
+    assert "need bitsandbytes and accelerate, which are not installed: pip install 'ftstudio[qlora]'" in message
+
+
 def test_the_problem_in_words_per_device_and_none_when_off():
     import torch
 
