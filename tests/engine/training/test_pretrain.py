@@ -88,11 +88,11 @@ def test_decoder_pretrains_with_next_token_prediction(decoder_dir, corpus, tmp_p
 
 
 @pytest.mark.parametrize("strategy", ["head", "embeddings", "bottom-1", "gradual"])
-def test_every_freezing_strategy_pretrains(tiny_model_dir, corpus, tmp_path, freeze):
-    result, recorder = _pretrain(tiny_model_dir, corpus, tmp_path / freeze, epochs=2, strategy=freeze)
+def test_every_freezing_strategy_pretrains(tiny_model_dir, corpus, tmp_path, strategy):
+    result, recorder = _pretrain(tiny_model_dir, corpus, tmp_path / strategy, epochs=2, strategy=strategy)
     assert result.status == "finished", result.message
     info = recorder.infos[0]
-    assert 0 < info["trainable_params"] < info["total_params"] or freeze == "gradual"
+    assert 0 < info["trainable_params"] < info["total_params"] or strategy == "gradual"
 
 
 def test_unpacked_texts_are_one_row_each(tiny_model_dir, corpus, tmp_path):
