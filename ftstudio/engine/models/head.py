@@ -14,8 +14,10 @@ def output_layer(model: Any, outputs: int) -> Any:
 
     base = getattr(model, "base_model", None)
     inside_base = {id(m) for m in base.modules()} if base is not None and base is not model else set()
-    found = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and id(m) not in inside_base
-             and m.out_features == outputs and m.bias is not None]
+    # Under LoRA the head trains as a copy beside its frozen original (peft's modules_to_save):
+    # the copy is the head, the original is not used.
+    found = [m for name, m in model.named_modules() if isinstance(m, torch.nn.Linear) and id(m) not in inside_base
+             and m.out_features == outputs and m.bias is not None and ".original_module" not in f".{name}"]
     return found[0] if len(found) == 1 else None
 
 

@@ -106,6 +106,11 @@ def test_every_classification_task_trains_with_lora(tiny_model_dir, tmp_path, ta
     assert result.status == "finished", result.message
     assert (result.run_dir / "best" / "model.safetensors").is_file()
     assert (result.run_dir / "best" / "adapter" / "adapter_model.safetensors").is_file()
+    if task == "regression":  # best/ predicts in the data's units (1..5), not the standardised training ones
+        from ftstudio.engine.predict.predictor import Predictor
+
+        values = [p.value for p in Predictor(result.run_dir).predict(["great happy flight", "awful lost bag"])]
+        assert all(1.0 < value < 5.0 for value in values), values
 
 
 def test_a_decoder_continues_pre_training_with_lora_and_its_head_stays_frozen(tmp_path):
