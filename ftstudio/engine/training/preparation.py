@@ -161,13 +161,24 @@ def _four_bit_loading(settings: Any, device: Any, precision: str) -> dict[str, A
 
 
 def _leaf_names(names: list[str]) -> str:
-    leaves = []
-    for name in names:
-        leaf = name.rsplit(".", 1)[-1] if "." in name else name
-        short = ".".join(name.split(".")[-2:]) if leaf in ("dense", "proj") else leaf
-        if short not in leaves:
-            leaves.append(short)
-    return ", ".join(leaves)
+    """The adapted modules as a layer names them, each by its shortest unambiguous end: query,
+    key, value, attention.output.dense, intermediate.dense, output.dense (BERT); q_proj, ... (Llama)."""
+    inside = list(dict.fromkeys(".".join(_after_layer_number(name.split("."))) for name in names))
+
+    def short(name: str) -> str:
+        parts = name.split(".")
+        for depth in range(1, len(parts) + 1):
+            end = ".".join(parts[-depth:])
+            if not any(other != name and (other == end or other.endswith("." + end)) for other in inside):
+                return end
+        return name
+
+    return ", ".join(dict.fromkeys(short(name) for name in inside))
+
+
+def _after_layer_number(parts: list[str]) -> list[str]:
+    numbers = [i for i, part in enumerate(parts) if part.isdigit()]
+    return parts[numbers[-1] + 1:] if numbers else parts
 
 
 def _check_sharding(settings: Any, task: Any, model: Any, group: ProcessGroup) -> None:

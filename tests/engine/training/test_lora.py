@@ -40,8 +40,8 @@ def test_only_the_adapters_and_the_head_train(lora_run):
     info = recorder.infos[-1]
     assert 0 < info["trainable_params"] < info["total_params"]
     lines = [line for line in recorder.logs if line.startswith("LoRA:")]
-    assert lines == ["LoRA: rank 4, alpha 16, adapters on 12 modules (query, key, value, output.dense, "
-                     "intermediate.dense); the head trains in full."]
+    assert lines == ["LoRA: rank 4, alpha 16, adapters on 12 modules (query, key, value, attention.output.dense, "
+                     "intermediate.dense, output.dense); the head trains in full."]
 
 
 def test_step_folders_hold_the_adapter_and_best_last_the_merged_model(lora_run):
