@@ -102,3 +102,30 @@ def runs_dir(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "runs"
     monkeypatch.setenv("FTSTUDIO_RUNS_DIR", str(folder))
     return folder
+
+
+@pytest.fixture
+def one_thread():
+    """One thread: these matrices are tiny, and threads of a busy machine wait on each other."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def base_loads(monkeypatch):
+    """The base models loaded for adapters during the test (by spec), counted."""
+    from ftstudio.engine.predict import adapter_checkpoints
+
+    calls: list[str] = []
+    original = adapter_checkpoints.load_base_model
+
+    def counting(spec, *args, **kwargs):
+        calls.append(spec)  # (may be called on the prediction thread; a list append is safe)
+        return original(spec, *args, **kwargs)
+
+    monkeypatch.setattr(adapter_checkpoints, "load_base_model", counting)
+    return calls

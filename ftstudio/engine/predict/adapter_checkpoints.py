@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import logging
 import threading
 import warnings
@@ -33,6 +32,7 @@ from typing import Any
 
 from ftstudio.engine.errors import CheckpointError, FtStudioError, ModelError, first_line
 from ftstudio.engine.models.adapters import ADAPTER_CONFIG, ADAPTER_DIR, ADAPTER_WEIGHTS, read_adapter_config
+from ftstudio.engine.predict.language_checkpoints import read_json_object
 
 log = logging.getLogger(__name__)
 REUSED_NOTE = "adapter switched, base model reused"
@@ -72,14 +72,6 @@ class AdapterCheckpoint:
     state: dict[str, Any] | None = None  # trainer_state.json
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def read_adapter_checkpoint(folder: str | Path) -> AdapterCheckpoint:
     """The base model, task and labels of an adapter folder; CheckpointError when it is not a
     complete adapter or does not say what it classifies."""
@@ -93,9 +85,9 @@ def read_adapter_checkpoint(folder: str | Path) -> AdapterCheckpoint:
     if not base:
         raise CheckpointError(f"{adapter / ADAPTER_CONFIG} does not name its base model (base_model_name_or_path).")
     files = adapter.parent if adapter.name == ADAPTER_DIR and (adapter.parent / _TRAINER_STATE).is_file() else adapter
-    state = _read_json(files / _TRAINER_STATE)
+    state = read_json_object(files / _TRAINER_STATE)
     run = run_of_checkpoint(files)
-    run_settings = _read_json(run / "settings.json") if run is not None else {}
+    run_settings = read_json_object(run / "settings.json") if run is not None else {}
     saved_task = state.get("task") if isinstance(state.get("task"), dict) else {}
     task = saved_task.get("name") or (run_settings.get("data") or {}).get("task") \
         or (run_settings.get("settings") or {}).get("task")

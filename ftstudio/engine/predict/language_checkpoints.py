@@ -22,7 +22,8 @@ GENERIC_MASK = "[MASK]"
 _DEFAULT_NAME = "all-MiniLM-L6-v2"
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON file's object, or {} when it is missing, unreadable or not an object."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -34,7 +35,7 @@ def saved_task(folder: str | Path) -> dict[str, Any]:
     """{"name", "state"} of the task saved in a checkpoint's trainer_state.json ({} when none)."""
     from ftstudio.engine.runs.checkpoints import TRAINER_STATE
 
-    task = _read_json(Path(folder) / TRAINER_STATE).get("task")
+    task = read_json_object(Path(folder) / TRAINER_STATE).get("task")
     if not isinstance(task, dict):
         return {}
     return {"name": task.get("name"), "state": dict(task.get("state") or {})}
@@ -65,7 +66,7 @@ def checkpoint_objective(path: str | Path) -> str | None:
         return str(task["state"]["objective"])
     if task.get("name") and task.get("name") != PRETRAIN:
         return None  # a classifier fine-tuned by ftstudio, whatever it started from
-    return objective_of_architectures(_read_json(folder / "config.json").get("architectures"))
+    return objective_of_architectures(read_json_object(folder / "config.json").get("architectures"))
 
 
 def base_had_head(path: str | Path) -> bool | None:
@@ -96,7 +97,7 @@ def checkpoint_base_model(path: str | Path) -> str | None:
     run = run_of_checkpoint(path)
     if run is None:
         return None
-    model = (_read_json(run / SETTINGS_FILE).get("settings") or {}).get("model")
+    model = (read_json_object(run / SETTINGS_FILE).get("settings") or {}).get("model")
     return str(model) if isinstance(model, str) else None
 
 
@@ -121,7 +122,7 @@ def saved_mask_token(folder: str | Path) -> str | None:
     special_tokens_map.json), read without loading the tokenizer; None when they name none."""
     checkpoint = checkpoint_folder(folder)
     for name in ("tokenizer_config.json", "special_tokens_map.json") if checkpoint is not None else ():
-        token = _read_json(checkpoint / name).get("mask_token")
+        token = read_json_object(checkpoint / name).get("mask_token")
         if isinstance(token, dict):  # an AddedToken written out: {"content": "<mask>", ...}
             token = token.get("content")
         if isinstance(token, str) and token:

@@ -20,13 +20,8 @@ ENABLE = checkpointing.enable_checkpointing
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_thread):
     yield
-    torch.set_num_threads(threads)
 
 
 def _losses(model: Path, data: Path, folder: Path, monkeypatch, **changes) -> tuple[list[float], list]:

@@ -22,14 +22,8 @@ _BUILT: dict[str, Path] = {}
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """One thread: these matrices are tiny, and threads of a busy machine wait on each other."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_thread):
     yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -28,20 +28,6 @@ def runs(tiny_model_dir, tmp_path_factory):
     return lora_runs(tiny_model_dir, tmp_path_factory)
 
 
-@pytest.fixture
-def base_loads(monkeypatch):
-    """How many times a base model was loaded for adapters during the test."""
-    calls: list[str] = []
-    original = adapter_checkpoints.load_base_model
-
-    def counting(spec, *args, **kwargs):
-        calls.append(spec)
-        return original(spec, *args, **kwargs)
-
-    monkeypatch.setattr(adapter_checkpoints, "load_base_model", counting)
-    return calls
-
-
 def _step(run, step):
     return run / "checkpoints" / f"step-{step}"
 

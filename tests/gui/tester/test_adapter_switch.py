@@ -24,21 +24,6 @@ def runs(tiny_model_dir, tmp_path_factory):
 
 
 @pytest.fixture
-def base_loads(monkeypatch):
-    from ftstudio.engine.predict import adapter_checkpoints
-
-    calls: list[str] = []
-    original = adapter_checkpoints.load_base_model
-
-    def counting(spec, *args, **kwargs):
-        calls.append(spec)  # (called on the prediction thread; a list append is safe)
-        return original(spec, *args, **kwargs)
-
-    monkeypatch.setattr(adapter_checkpoints, "load_base_model", counting)
-    return calls
-
-
-@pytest.fixture
 def tester(qtbot, runs):
     from ftstudio.gui.tester.panel import TesterPanel
 
