@@ -134,8 +134,8 @@ def _attach_adapters(settings: Any, task: Any, loaded: Any, source: Any, recorde
         resolve_targets,
     )
 
-    resolve_targets(loaded.model, settings.lora_targets)  # (a bad setting is refused before any 4-bit preparation)
     if settings.lora_4bit:
+        resolve_targets(loaded.model, settings.lora_targets)  # (a bad setting is refused before the preparation)
         prepare_four_bit(loaded.model)
         recorder.on_log("QLoRA: the frozen base weights are held in 4 bits (NF4, double-quantized).")
     adapters = attach_lora(loaded.model, settings, task, str(source.ref), bool(loaded.new_head))
