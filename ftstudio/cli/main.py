@@ -14,6 +14,7 @@ from typing import Any
 
 from ftstudio.cli.job import add_job_parser, cmd_job
 from ftstudio.cli.runs import cmd_runs
+from ftstudio.cli.search import add_search_parser, cmd_search
 from ftstudio.cli.train_flags import add_setting_flags, flag_values
 from ftstudio.engine.distributed.launch import WORKER_ARGUMENT
 from ftstudio.engine.errors import FtStudioError, SettingsError, one_line, user_message
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--max-length", type=int, default=128)
     data.add_argument("--pack-texts", action=argparse.BooleanOptionalAction, default=True,
                       help="pretrain: texts joined into blocks of max-length tokens (default), or one per row")
+    add_search_parser(sub)
     add_job_parser(sub)
     return parser
 
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     try:
         return {"train": cmd_train, "predict": cmd_predict, "runs": cmd_runs, "models": cmd_models,
-                "data": cmd_data, "job": cmd_job}[args.command](args)
+                "data": cmd_data, "job": cmd_job, "search": cmd_search}[args.command](args)
     except FtStudioError as exc:
         print(f"ftstudio: error: {user_message(exc)}", file=sys.stderr)
         return EXIT_USAGE
