@@ -153,6 +153,8 @@ def _silence_optuna() -> None:
     import warnings
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    # Ask-and-tell with heartbeats is what study.optimize does inside; we send them (study.Heartbeat).
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
 
 
 def _check_study_dir(study_dir: Path, request: SearchRequest) -> None:

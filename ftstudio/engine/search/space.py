@@ -28,9 +28,17 @@ from ftstudio.engine.settings.declaration import TYPE_WORDS, SettingSpec
 from ftstudio.engine.settings.strategy import strategy_problem
 from ftstudio.engine.settings.train_settings import RENAMED_SETTINGS
 
-# Where a run goes or how it is launched, not how well it learns: searching them means nothing.
-NOT_SEARCHABLE = ("extra", "device", "processes", "sharding", "collective_timeout", "trust_remote_code",
-                  "allow_pickle")
+# Settings a study must not vary, and why: where or how a run is launched says nothing of how
+# well it learns; what is learnt and how it is judged must be the same for every trial, or
+# their values could not be compared.
+_LAUNCH = "says where or how a run is launched, not how it learns"
+_PROBLEM = "defines what is learnt or how trials are judged, and trials must share it"
+NOT_SEARCHABLE: dict[str, str] = {
+    **dict.fromkeys(("extra", "device", "processes", "sharding", "collective_timeout", "trust_remote_code",
+                     "allow_pickle"), _LAUNCH),
+    **dict.fromkeys(("data", "task", "text_column", "text_pair_column", "label_column", "label_separator",
+                     "tag_names", "metric_for_best", "validation_split", "test_split", "max_samples"), _PROBLEM),
+}
 RANGE_KEYS = ("low", "high", "log", "step")
 # A grid of more points than this is surely a mistake (a step far too small).
 MAX_GRID_POINTS = 10_000
@@ -225,8 +233,8 @@ def _searchable_spec(name: str, source: str) -> SettingSpec:
         raise SettingsError(f"{source}: unknown setting '{name}'. Settings that can be searched: {known}.",
                             name) from None
     if name in NOT_SEARCHABLE:
-        raise SettingsError(f"{source}: '{name}' says where or how a run is launched, not how it learns; "
-                            "set it as a fixed setting instead of searching it.", name)
+        raise SettingsError(f"{source}: '{name}' {NOT_SEARCHABLE[name]}; set it as a fixed setting instead of "
+                            "searching it.", name)
     return spec
 
 
@@ -263,10 +271,10 @@ def _range(spec: SettingSpec, entry: dict[str, Any], where: str) -> Dimension:
     if not low < high:
         raise SettingsError(f"{where}: the range is empty: low ({format_number(low)}) must be below high "
                             f"({format_number(high)}).", spec.name)
-    for value in (low, high):
-        _check_allowed(spec, value, where)
     if log and low <= 0:
         raise SettingsError(f"{where}: a log range needs low above 0, got {format_number(low)}.", spec.name)
+    for value in (low, high):
+        _check_allowed(spec, value, where)
     if step is not None:
         if log:
             raise SettingsError(f"{where}: give log or step, not both (a log range has no fixed step).", spec.name)

@@ -154,12 +154,14 @@ def read_pointer(study_dir: str | Path) -> tuple[str, str] | None:
 
 def make_sampler(options: StudyOptions, space_grid: dict[str, list[Any]] | None, seed_offset: int) -> Any:
     """The Optuna sampler the options name. `seed_offset` (trials already in the study when this
-    worker joined) keeps a joining worker from repeating the first one's random draws."""
+    worker joined) keeps a joining worker from repeating the first one's random draws. The grid
+    is the exception: every worker shuffles it with the same seed and takes the point of its
+    trial's number (unique in the database), so no two workers take the same point."""
     import optuna
 
-    seed = options.seed + seed_offset
     if options.sampler == "grid":
-        return optuna.samplers.GridSampler(space_grid, seed=seed)
+        return _grid_sampler(space_grid, options.seed)
+    seed = options.seed + seed_offset
     if options.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     # A quarter of the budget (3..10 trials) explores at random before TPE models the results;
@@ -167,6 +169,19 @@ def make_sampler(options: StudyOptions, space_grid: dict[str, list[Any]] | None,
     startup = max(3, min(10, options.trials // 4))
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True,
                                       constant_liar=True)
+
+
+def _grid_sampler(grid: dict[str, list[Any]] | None, seed: int) -> Any:
+    import optuna
+
+    class GridSampler(optuna.samplers.GridSampler):
+        """Optuna's grid sampler minus its end-of-grid `study.stop()`, which only works inside
+        `study.optimize`: here the trial budget (the grid's size) ends the study."""
+
+        def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+            return None
+
+    return GridSampler(grid, seed=seed)
 
 
 def make_pruner(options: StudyOptions) -> Any:
