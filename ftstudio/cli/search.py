@@ -129,6 +129,7 @@ class ConsoleSearchReporter(SearchReporter):
 
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
+        self.metric = ""
 
     def _say(self, text: str) -> None:
         try:
@@ -137,6 +138,7 @@ class ConsoleSearchReporter(SearchReporter):
             pass
 
     def on_study(self, info: dict[str, Any]) -> None:
+        self.metric = info["metric"]
         self._say(f"Study {info['study_name']} ({info['storage']}): {info['trials']} trials, {info['sampler']} "
                   f"sampler, {info['pruner']} pruner, {info['direction']} validation {info['metric']}; "
                   f"searching {', '.join(info['space'])}")
@@ -148,8 +150,8 @@ class ConsoleSearchReporter(SearchReporter):
     def on_eval(self, event: EvalEvent) -> None:
         if self.quiet or event.split != "validation":
             return
-        shown = "  ".join(f"{metric_label(name)} {value:.4f}" for name, value in event.metrics.items())
-        self._say(f"  epoch {event.epoch:4.2f}  step {event.step}: loss {event.loss:.4f}  {shown}")
+        shown = f"  {metric_label(self.metric)} {event.metrics[self.metric]:.4f}" if self.metric in event.metrics else ""
+        self._say(f"  epoch {event.epoch:4.2f}  step {event.step}: loss {event.loss:.4f}{shown}")
 
     def on_status(self, status: str, message: str = "") -> None:
         if status == "failed" and message:

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 # A study whose first trials all fail on their input stops after this many: the data or model,
 # not the parameters, is at fault, and every further trial would fail the same way.
 FAILURES_BEFORE_GIVING_UP = 3
+# Besides trial-NNNN and the database: what a study folder may hold (the window writes the
+# fixed settings and the space next to the study it launches, and the search's log).
+STUDY_FOLDER_FILES = ("search.json", "search.log", "settings.toml", "space.toml", "best_settings.toml")
 
 
 @dataclass
@@ -93,8 +96,10 @@ def run_search(request: SearchRequest, reporter: SearchReporter | None = None,
     study_dir = Path(request.study_dir).expanduser().resolve()
     _check_study_dir(study_dir, request)
     storage_url, study_name = _where(request, study_dir)
-    storage = studies.open_storage(storage_url)
-    study, record = _open_study(request, study_dir, storage, storage_url, study_name)
+    lock = _claim_lock(storage_url)
+    with lock:  # workers starting together would both create the database's tables, or the study
+        storage = studies.open_storage(storage_url)
+        study, record = _open_study(request, study_dir, storage, storage_url, study_name)
     options = StudyOptions(**record.options)
     space = parse_space({"space": record.space}, "study")
     from ftstudio.engine.settings import TrainSettings
@@ -104,7 +109,6 @@ def run_search(request: SearchRequest, reporter: SearchReporter | None = None,
     reporter.on_study({"storage": storage_url, "study_name": study_name, "study_dir": str(study_dir),
                        "metric": record.metric, "direction": record.direction, "trials": options.trials,
                        "space": record.space, "sampler": options.sampler, "pruner": options.pruner})
-    lock = _claim_lock(storage_url)
     failures_in_a_row = 0
     status, message, input_error = "finished", "", False
     while True:
@@ -164,13 +168,20 @@ def _check_study_dir(study_dir: Path, request: SearchRequest) -> None:
         raise SettingsError(f"--output {study_dir} is a file; give a folder for the study.")
     if request.resume:
         return
-    if study_dir.is_dir() and any(study_dir.iterdir()) and studies.read_pointer(study_dir) is None:
+    strangers = [path.name for path in study_dir.iterdir() if not _belongs_to_a_study(path.name)] \
+        if study_dir.is_dir() else []
+    if strangers:
         raise SettingsError(f"--output {study_dir} is a folder that holds other files; give a new or empty folder "
                             "for the study.")
     try:
         study_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SettingsError(f"Cannot create the study folder {study_dir}: {exc.strerror or exc}.") from None
+
+
+def _belongs_to_a_study(name: str) -> bool:
+    """Whether a file of STUDY_DIR is one a study writes (or the window writes for it)."""
+    return name.startswith(("trial-", studies.STUDY_FILE)) or name in STUDY_FOLDER_FILES
 
 
 def _where(request: SearchRequest, study_dir: Path) -> tuple[str, str]:
