@@ -13,7 +13,6 @@ from pathlib import Path
 import optuna
 import pytest
 
-from ftstudio.cli.main import main
 from ftstudio.engine.runs import folder as runs
 from ftstudio.engine.search.results import read_study
 from tests.cli.test_cli import run_cli

@@ -183,17 +183,35 @@ def list_runs(runs_dir: str | Path | None = None) -> list[RunSummary]:
     if not runs_dir.is_dir():
         return []
     runs = []
-    for child in runs_dir.iterdir():
-        if child.is_dir() and is_run_dir(child):
-            try:
-                runs.append(summarize_run(child))
-            except (CheckpointError, OSError):
-                continue
+    for folder, run_id in _run_folders(runs_dir):
+        try:
+            summary = summarize_run(folder)
+        except (CheckpointError, OSError):
+            continue
+        summary.run_id = run_id
+        runs.append(summary)
     listed = {run.run_dir for run in runs}
     # list(): a copy taken at once, as another thread may list runs meanwhile.
-    for gone in [d for d in list(_summaries) if d.parent == runs_dir and d not in listed]:
+    for gone in [d for d in list(_summaries) if runs_dir in (d.parent, d.parent.parent) and d not in listed]:
         _summaries.pop(gone, None)  # deleted or no longer readable: forget its summary
     return sorted(runs, key=lambda r: r.created, reverse=True)
+
+
+def _run_folders(runs_dir: Path) -> list[tuple[Path, str]]:
+    """(run folder, its id in the list): each run in `runs_dir`, and each trial of a
+    hyperparameter study there (STUDY/trial-NNNN, listed as "STUDY/trial-NNNN")."""
+    from ftstudio.engine.search.study import POINTER_FILE
+
+    found = []
+    for child in runs_dir.iterdir():
+        if not child.is_dir():
+            continue
+        if is_run_dir(child):
+            found.append((child, child.name))
+        elif (child / POINTER_FILE).is_file():
+            found += [(trial, f"{child.name}/{trial.name}") for trial in sorted(child.glob("trial-*"))
+                      if trial.is_dir() and is_run_dir(trial)]
+    return found
 
 
 def delete_run(run_dir: str | Path) -> None:

@@ -144,9 +144,10 @@ def format_duration(seconds: float | None) -> str:
 
 
 def format_param(value: Any) -> str:
+    """A parameter as a table shows it: floats to 3 significant digits (5.61e-5, 0.1)."""
     from ftstudio.engine.settings import format_number
 
-    return format_number(value) if isinstance(value, float) else str(value)
+    return format_number(float(f"{value:.3g}")) if isinstance(value, float) else str(value)
 
 
 def pruned_at_text(row: TrialRow) -> str:

@@ -37,6 +37,12 @@ def test_a_grid_covers_every_point_once_and_the_best_settings_file_holds_the_bes
     folder = result.study_dir / f"trial-{best.number:04d}"
     assert best.run_dir == str(folder) and read_status(folder)["status"] == "finished"
     assert (folder / "best" / "model.safetensors").is_file() and not (folder / "checkpoints").exists()
+    # The Runs tab lists the trials of a study in the runs folder.
+    from ftstudio.engine.runs.listing import list_runs
+
+    listed = {run.run_id: run for run in list_runs(tmp_path)}
+    assert sorted(listed) == [f"study/trial-{n:04d}" for n in range(4)]
+    assert listed[f"study/trial-{best.number:04d}"].best_value == pytest.approx(best.value)
     # Plain Optuna opens the study.
     study = optuna.load_study(study_name="study", storage=default_storage(result.study_dir))
     assert len(study.trials) == 4 and study.best_trial.number == best.number
