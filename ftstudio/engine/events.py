@@ -245,10 +245,15 @@ class TrainingControl:
         self._resume.set()
         self.paused_seconds = 0.0  # total time spent paused, excluded from throughput and ETA
         self.stop_reason = ""  # who asked for the stop, when not the user's Stop (e.g. "a shutdown signal (SIGTERM)")
+        self.save_on_stop = True  # False: the run is not to be continued (a pruned trial), so no checkpoint at the stop
 
     # requests, from any thread
-    def request_stop(self, reason: str = "") -> None:
-        """Stop at the next safe point; `reason` (the first one given) goes into the status message."""
+    def request_stop(self, reason: str = "", save: bool = True) -> None:
+        """Stop at the next safe point; `reason` (the first one given) goes into the status
+        message. `save=False` (when this is the first stop asked): end without the checkpoint a
+        stop normally writes, for a run nobody will continue."""
+        if not self._stop.is_set():
+            self.save_on_stop = save
         if reason and not self.stop_reason:
             self.stop_reason = reason
         self._stop.set()

@@ -34,8 +34,8 @@ class GroupControl:
         self.paused_seconds = 0.0
 
     # requests go to this process's own control
-    def request_stop(self, reason: str = "") -> None:
-        self.local.request_stop(reason)
+    def request_stop(self, reason: str = "", save: bool = True) -> None:
+        self.local.request_stop(reason, save)
 
     def request_pause(self) -> None:
         self.local.request_pause()
@@ -54,6 +54,10 @@ class GroupControl:
     @property
     def stop_reason(self) -> str:
         return self.local.stop_reason
+
+    @property
+    def save_on_stop(self) -> bool:
+        return self.local.save_on_stop
 
     def check(self, reporter: Reporter | None = None, resume_status: str = TRAINING) -> None:
         """Raise StopRequested when any rank was asked to stop; wait while any is paused."""

@@ -254,7 +254,17 @@ def _with_sampler(study: optuna.Study, record: StudyRecord) -> optuna.Study:
     grid = parse_space({"space": record.space}, "study").grid() if options.sampler == "grid" else None
     sampler = studies.make_sampler(options, grid, seed_offset=len(study.get_trials(deepcopy=False)))
     return optuna.load_study(study_name=study.study_name, storage=study._storage, sampler=sampler,
-                             pruner=studies.make_pruner(options))
+                             pruner=studies.make_pruner(options, _shortest_epochs(record)))
+
+
+def _shortest_epochs(record: StudyRecord) -> int:
+    """The fewest epochs a trial of the study trains: the fixed epochs, or the least searched."""
+    searched = record.space.get("epochs")
+    if isinstance(searched, list):
+        return int(min(searched))
+    if isinstance(searched, dict):
+        return int(searched["low"])
+    return int(record.settings.get("epochs", 1))
 
 
 def _shown_url(url: str) -> str:

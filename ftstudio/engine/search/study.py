@@ -184,18 +184,21 @@ def _grid_sampler(grid: dict[str, list[Any]] | None, seed: int) -> Any:
     return GridSampler(grid, seed=seed)
 
 
-def make_pruner(options: StudyOptions) -> Any:
-    """The pruner: steps are tenths of an epoch (PROGRESS_PER_EPOCH)."""
+def make_pruner(options: StudyOptions, epochs: int = 1) -> Any:
+    """The pruner. Steps are tenths of an epoch (PROGRESS_PER_EPOCH); `epochs` is the shortest
+    run a trial may train (the fixed epochs, or the least the space allows)."""
     import optuna
 
     if options.pruner == "none":
         return optuna.pruners.NopPruner()
     if options.pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=2, reduction_factor=3)
-    # The median pruner waits for a few finished trials to compare with, and for 0.3 epochs into
-    # each trial: the first evaluations of a fine-tune say little about where it ends.
+    # The median pruner waits for a few finished trials to compare with, and for a quarter of the
+    # run (0.3 epochs at least) into each trial: a fine-tune's first evaluations say little about
+    # where it ends (metrics like macro F1 sit at the majority class for a while, then take off).
     startup = max(2, min(5, options.trials // 5))
-    return optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=3)
+    warmup = max(3, round(epochs * PROGRESS_PER_EPOCH / 4))
+    return optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=warmup)
 
 
 def worker_identity() -> dict[str, Any]:

@@ -86,8 +86,9 @@ class PruningReporter(Reporter):
         self.trial.report(float(value), step)
         if self.trial.should_prune():
             self.pruned_at_epoch = round(event.epoch, 2)
-            self.control.request_stop(f"pruned at epoch {event.epoch:.1f}: {self.metric} {value:.4f} is behind "
-                                      "the other trials at this point")
+            # Nobody continues a pruned trial: no checkpoint at the stop (best/ has its best).
+            self.control.request_stop(f"the pruner: {self.metric} {value:.4f} at epoch {event.epoch:.1f} was "
+                                      "behind the other trials at that point", save=False)
 
     def on_status(self, status: str, message: str = "") -> None:
         self.inner.on_status(status, message)

@@ -40,9 +40,10 @@ def finished(trainer: Trainer, recorder: RunRecorder, message: str) -> TrainResu
     return TrainResult(trainer.run_dir, FINISHED, message, best_of(trainer))
 
 
-def stopped(trainer: Trainer | None, recorder: RunRecorder, reason: str = "") -> TrainResult:
+def stopped(trainer: Trainer | None, recorder: RunRecorder, reason: str = "", save: bool = True) -> TrainResult:
     """The run was stopped (the user's Stop, or `reason`, e.g. "a shutdown signal (SIGTERM)"):
-    keep the current step as a checkpoint so it can be resumed."""
+    keep the current step as a checkpoint so it can be resumed (unless `save` is False: a run
+    nobody continues, such as a pruned trial, keeps only what it had saved)."""
     by = f" by {reason}" if reason else ""
     if trainer is None or trainer.run_dir is None:
         message = f"Stopped{by} before training started; nothing was saved."
@@ -50,6 +51,9 @@ def stopped(trainer: Trainer | None, recorder: RunRecorder, reason: str = "") ->
         return TrainResult(None, STOPPED, message)
     recorder.on_status(STOPPING)
     message = f"Stopped at step {trainer.global_step}{by}."
+    if not save:
+        recorder.on_status(STOPPED, message)
+        return TrainResult(trainer.run_dir, STOPPED, message, best_of(trainer))
     try:
         if hasattr(trainer, "optimizer") and trainer.global_step > 0 and trainer.last_saved_step != trainer.global_step:
             path = trainer.save()

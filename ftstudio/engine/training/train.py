@@ -86,7 +86,7 @@ def train(
             trainer = None
         return outcome.finished(trainer, recorder, message)
     except StopRequested:
-        return outcome.stopped(trainer, recorder, control.stop_reason)
+        return outcome.stopped(trainer, recorder, control.stop_reason, save=control.save_on_stop)
     except GroupError as exc:  # not the input's fault, whenever it happens
         return outcome.failed(trainer, recorder, str(exc), input_error=False)
     except FtStudioError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import optuna
 import pytest
@@ -53,7 +54,7 @@ def test_hopeless_trials_are_pruned_and_say_where(tmp_path, study_settings, monk
     # 1.08 at 0.8 epochs is stopped (1e-2 is at 1.02 by then, 2e-2 at 0.66, 1e-7 stays at 1.0988).
     from ftstudio.engine.search import study as studies
 
-    monkeypatch.setattr(studies, "make_pruner", lambda options: optuna.pruners.ThresholdPruner(upper=1.08,
+    monkeypatch.setattr(studies, "make_pruner", lambda options, epochs=1: optuna.pruners.ThresholdPruner(upper=1.08,
                                                                                               n_warmup_steps=8))
     space = {"learning_rate": [1e-2, 2e-2, 1e-7, 2e-7]}
     result = run_search(request(tmp_path, study_settings, space, sampler="grid", pruner="median", trials=4))
@@ -65,16 +66,18 @@ def test_hopeless_trials_are_pruned_and_say_where(tmp_path, study_settings, monk
         assert row.value == pytest.approx(row.values[-1][1])  # the last value the pruner saw
         assert row.message.startswith("pruned at epoch")
         status = read_status(row.run_dir)
-        assert status["status"] == "stopped" and "pruned at epoch" in status["message"]
+        assert status["status"] == "stopped" and "by the pruner: loss 1.0988 at epoch 0.8" in status["message"]
+        assert not (Path(row.run_dir) / "last").exists()  # no checkpoint written at the pruner's stop
     assert result.best.params["learning_rate"] in (1e-2, 2e-2)
 
 
 def test_the_pruners_are_optunas_own_with_their_patience():
     from ftstudio.engine.search.study import make_pruner
 
-    median = make_pruner(StudyOptions(trials=20, pruner="median"))
+    median = make_pruner(StudyOptions(trials=20, pruner="median"), epochs=2)
     assert isinstance(median, optuna.pruners.MedianPruner)
-    assert (median._n_startup_trials, median._n_warmup_steps) == (4, 3)  # 4 trials, 0.3 epochs
+    assert (median._n_startup_trials, median._n_warmup_steps) == (4, 5)  # 4 trials, a quarter of 2 epochs
+    assert make_pruner(StudyOptions(pruner="median"), epochs=1)._n_warmup_steps == 3  # 0.3 epochs at least
     assert isinstance(make_pruner(StudyOptions(pruner="hyperband")), optuna.pruners.HyperbandPruner)
     assert isinstance(make_pruner(StudyOptions(pruner="none")), optuna.pruners.NopPruner)
 
