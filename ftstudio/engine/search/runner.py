@@ -105,13 +105,17 @@ def run_search(request: SearchRequest, reporter: SearchReporter | None = None,
     from ftstudio.engine.settings import TrainSettings
 
     fixed = TrainSettings.from_dict(record.settings, "study")
-    studies.write_pointer(study_dir, storage_url, study_name)
+    try:
+        study_dir.mkdir(parents=True, exist_ok=True)  # (a resume from --storage may name a new folder)
+        studies.write_pointer(study_dir, storage_url, study_name)
+    except OSError as exc:
+        raise SettingsError(f"Cannot write to the study folder {study_dir}: {exc.strerror or exc}.") from None
     reporter.on_study({"storage": storage_url, "study_name": study_name, "study_dir": str(study_dir),
                        "metric": record.metric, "direction": record.direction, "trials": options.trials,
                        "space": record.space, "sampler": options.sampler, "pruner": options.pruner})
     failures_in_a_row = 0
     status, message, input_error = "finished", "", False
-    while True:
+    while not control.stop_requested:
         with lock:
             _mend_interrupted(study)
             trial = _claim(study, options.trials)
@@ -140,6 +144,8 @@ def run_search(request: SearchRequest, reporter: SearchReporter | None = None,
         if outcome.input_error and failures_in_a_row >= FAILURES_BEFORE_GIVING_UP:
             status, message, input_error = "failed", outcome.message, True
             break
+    if control.stop_requested and status == "finished":  # asked between two trials
+        status, message = "stopped", f"stopped by {control.stop_reason or 'the user'} between trials"
     rows = trial_rows(study)
     best = best_row(rows, record.direction)
     best_path = write_best_settings(study_dir, record, best) if best is not None else None
@@ -351,6 +357,17 @@ def _suggest(trial: optuna.Trial, space: SearchSpace, name: str) -> Any:
 
 
 def _tell(study: optuna.Study, trial: optuna.Trial, outcome: TrialOutcome) -> None:
+    """Record the outcome; a trial another worker already failed as stale (and queued again)
+    keeps that verdict."""
+    import optuna
+
+    try:
+        _record(study, trial, outcome)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        pass
+
+
+def _record(study: optuna.Study, trial: optuna.Trial, outcome: TrialOutcome) -> None:
     from optuna.trial import TrialState
 
     if outcome.state != "complete":  # a failure without a message is one the heartbeat found

@@ -83,8 +83,17 @@ class PruningReporter(Reporter):
         if step in self._reported:  # evaluations denser than a tenth of an epoch: the first one counts
             return
         self._reported.add(step)
-        self.trial.report(float(value), step)
-        if self.trial.should_prune():
+        import optuna
+
+        try:
+            self.trial.report(float(value), step)
+            prune = self.trial.should_prune()
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # Another worker took this trial for dead (no heartbeat for minutes: a machine so
+            # overloaded the heartbeat thread starved) and queued it again: give way.
+            self.control.request_stop("another worker, which took this trial for dead and runs it again", save=False)
+            return
+        if prune:
             self.pruned_at_epoch = round(event.epoch, 2)
             # Nobody continues a pruned trial: no checkpoint at the stop (best/ has its best).
             self.control.request_stop(f"the pruner: {self.metric} {value:.4f} at epoch {event.epoch:.1f} was "
@@ -122,8 +131,10 @@ def run_trial(trial: optuna.Trial, settings: TrainSettings, run_dir: Path, metri
     elif result.status == "stopped" and watcher.pruned_at_epoch is not None:
         outcome = TrialOutcome("pruned", message=f"pruned at epoch {watcher.pruned_at_epoch:.1f}",
                                pruned_at_epoch=watcher.pruned_at_epoch)
-    elif result.status == "stopped":
+    elif result.status == "stopped" and control.stop_requested:  # the search was stopped
         outcome = TrialOutcome("stopped", message=result.message or "stopped")
+    elif result.status == "stopped":  # the trial gave way to another worker
+        outcome = TrialOutcome("failed", message=result.message)
     else:
         outcome = TrialOutcome("failed", message=result.message, input_error=result.input_error)
     if outcome.state in ("complete", "pruned") and keep == "best":
