@@ -182,6 +182,8 @@ class ParamScatterChart(_TrialChart):
             spots = [self._spot(row, _position(labels, row.params[name], row.number), row.value, metric, best) for row in valued]
             axis.setTicks([list(enumerate(labels))])
             plot.setLogMode(x=False, y=False)
+            # Every position in view with room for its label (one past the edge is not drawn).
+            plot.setXRange(-0.5, len(labels) - 0.5, padding=0)
         else:
             log = bool(isinstance(entry, dict) and entry.get("log"))
             plot.setLogMode(x=log, y=False)
@@ -191,6 +193,8 @@ class ParamScatterChart(_TrialChart):
                 plot.setXRange(low, high, padding=0.05)
                 if log:  # pyqtgraph labels every 2..9 of a decade: a few round values read better
                     axis.setTicks([_log_ticks(float(entry["low"]), float(entry["high"])), []])
+            else:
+                plot.enableAutoRange(axis="x")
             # In log mode pyqtgraph takes log10 of the data itself, but not of spots' positions.
             spots = [self._spot(row, _x(row.params[name], log), row.value, metric, best) for row in valued]
         self._points.setData(spots=spots)
@@ -199,8 +203,6 @@ class ParamScatterChart(_TrialChart):
         plot.setLabel("bottom", setting_label(name))
         plot.setLabel("left", metric_label(metric))
         _fit_y(plot, [row.value for row in valued])
-        if not isinstance(entry, dict):
-            plot.enableAutoRange(axis="x")
 
 
 class ImportanceChart(ChartBox):
@@ -226,15 +228,16 @@ class ImportanceChart(ChartBox):
         if self._bars is not None:
             plot.removeItem(self._bars)
         ys = list(range(len(ordered) - 1, -1, -1))  # the most important on top
-        self._bars = pg.BarGraphItem(x0=0, y=ys, height=0.6, width=[v for _n, v in ordered], pen=None,
+        self._bars = pg.BarGraphItem(x0=0, y=ys, height=0.6, width=[100 * v for _n, v in ordered], pen=None,
                                      brush=colors()["bar"])
         plot.addItem(self._bars)
         left = plot.getAxis("left")
         left.setTicks([[(y, setting_label(name)) for y, (name, _v) in zip(ys, ordered)]])
         left.setStyle(autoExpandTextSpace=True)
         plot.setYRange(-0.6, len(ordered) - 0.4, padding=0)
-        plot.setXRange(0, max(1e-9, ordered[0][1]) * 1.08, padding=0)
-        plot.setLabel("bottom", "share of the variation")
+        plot.setXRange(0, max(1e-9, ordered[0][1]) * 108, padding=0)
+        plot.getAxis("bottom").enableAutoSIPrefix(False)
+        plot.setLabel("bottom", "% of the value's variation")
         top = ordered[0]
         self.title.setText(f"<b>Importance</b>: {html.escape(setting_label(top[0]))} explains {top[1]:.0%}")
         self.setToolTip("\n".join(f"{setting_label(n)}: {v:.1%}" for n, v in ordered))

@@ -4,6 +4,8 @@ shutdown)."""
 
 from __future__ import annotations
 
+import sys
+
 import psutil
 import pytest
 from PySide6.QtCore import Qt
@@ -81,11 +83,19 @@ def test_closing_the_window_stops_a_running_search(qtbot, runs_dir, tmp_path):
     panel = window.search_panel
     # A stand-in child (no torch): the window's shutdown must end it however it runs.
     child = "import time\nprint('ready', flush=True)\ntime.sleep(60)\n"
-    import sys
-
     assert panel._launch([sys.executable, "-c", child], tmp_path)
     qtbot.waitUntil(lambda: "ready" in panel.log.text(), timeout=WAIT_MS)
     pid = panel.process.pid
     assert window.search_running()
     window.close()
     assert _no_child_left(pid)
+
+
+def test_a_failing_search_says_why(qtbot, panel, tmp_path):
+    # A stand-in for a search refused on its input: the CLI's one-line error is its log's last line.
+    child = "import sys\nprint('Study s: ...')\nprint('ftstudio: error: data: no file named nope.csv.', file=sys.stderr)\nsys.exit(2)\n"
+    with qtbot.waitSignal(panel.sig_running_changed, timeout=WAIT_MS, check_params_cb=lambda on: not on):
+        assert panel._launch([sys.executable, "-c", child], tmp_path)
+    assert panel.status.text() == "data: no file named nope.csv."
+    assert panel.status.property("role") == "error"
+    assert "ftstudio: error: data: no file named nope.csv." in panel.log.text()
