@@ -50,8 +50,9 @@ class MainWindow(QMainWindow):
     window first shows, their modules imported on the background runner meanwhile, so the
     window appears fast; reading `training_panel`, `tester_panel` or `runs_panel` builds them
     at once if they are not there yet. The Search panel is built when its tab is first shown
-    (or `search_panel` is read); optuna is imported only by the work it starts. `confirm_close` (a callable returning bool) asks whether to stop a running training when the
-    window closes; `open_folders` lets File > Open run folder launch the file manager. Tests
+    (or `search_panel` is read); optuna is imported only by the work it starts.
+    `confirm_close` (a callable returning bool) asks whether to stop a running training (or
+    search) when the window closes; `open_folders` lets File > Open run folder launch the file manager. Tests
     replace the first and turn the second off. No signals of its own: the panels carry them.
     """
 

@@ -30,9 +30,8 @@ from PySide6.QtWidgets import (
 
 from ftstudio.engine.errors import SettingsError, first_line
 from ftstudio.engine.search.space import SearchSpace
-from ftstudio.engine.search.study import default_storage, default_study_name, read_pointer, write_pointer
 from ftstudio.gui.background import BackgroundRunner, BackgroundTask
-from ftstudio.gui.search.options import SearchOptions, StudyOptionsBox
+from ftstudio.gui.search.options import StudyOptionsBox
 from ftstudio.gui.search.process import (
     LOG_FILE,
     SETTINGS_FILE,
@@ -45,18 +44,11 @@ from ftstudio.gui.search.process import (
 )
 from ftstudio.gui.search.results_view import StudyResults
 from ftstudio.gui.search.space_editor import SpaceEditor
+from ftstudio.gui.search.study_folder import folder_problem, log_tail, prepare_folder, read_study_view
 from ftstudio.gui.style import set_role
 from ftstudio.gui.train.log_view import LogView
 
 POLL_MS = 1500
-LOG_TAIL_LINES = 200  # of an opened study's search.log
-
-
-def read_study_view(study_dir: Path, importances: bool) -> tuple[Path, Any, bool]:
-    """The study in `study_dir` as the engine reads it (on the background runner: imports optuna)."""
-    from ftstudio.engine.search.results import read_study
-
-    return study_dir, read_study(study_dir, importances=importances), importances
 
 
 class SearchPanel(QWidget):
@@ -192,12 +184,12 @@ class SearchPanel(QWidget):
         self.options_box.name_new_folder()
         options = self.options_box.options()
         study_dir = options.study_dir.expanduser().resolve()
-        problem = _folder_problem(study_dir)
+        problem = folder_problem(study_dir)
         if problem:
             self._say(problem, "error")
             return False
         try:
-            _prepare_folder(study_dir, options)
+            prepare_folder(study_dir, options)
             settings.save(study_dir / SETTINGS_FILE)
             space.save(study_dir / SPACE_FILE)
         except (OSError, SettingsError) as exc:
@@ -236,7 +228,7 @@ class SearchPanel(QWidget):
         self._importances_at, self._importances = -1, {}
         self.results.clear(f"Reading the study in {self.study_dir}…")
         self.log.clear()
-        tail = _log_tail(self.study_dir / LOG_FILE)
+        tail = log_tail(self.study_dir / LOG_FILE)
         if tail:
             self.log.append_line(tail)
         self._say("", "hint")
@@ -299,7 +291,7 @@ class SearchPanel(QWidget):
         elif self.process.stop_requested:
             self._say("The search stopped. Resume continues it; the interrupted trial runs again.", "hint")
         else:
-            said = last_line(_log_tail(self.study_dir / LOG_FILE) if self.study_dir else "")
+            said = last_line(log_tail(self.study_dir / LOG_FILE) if self.study_dir else "")
             self._say(said or f"The search ended with exit status {code}; see its log.", "error")
         self.options_box.forget_folder()
         self._poll_study(final=True)
@@ -419,34 +411,3 @@ class SearchPanel(QWidget):
 
 def _complete(view: Any) -> int:
     return sum(row.state == "complete" for row in view.rows) if view is not None else 0
-
-
-def _folder_problem(study_dir: Path) -> str:
-    """Why the study cannot go in `study_dir` ("" when it can): a file, or a folder holding
-    other things than a study."""
-    if study_dir.exists() and not study_dir.is_dir():
-        return f"{study_dir} is a file; choose a folder for the study."
-    if study_dir.is_dir() and any(study_dir.iterdir()) and read_pointer(study_dir) is None:
-        return f"{study_dir} holds other files; choose a new or empty folder for the study."
-    return ""
-
-
-def _prepare_folder(study_dir: Path, options: SearchOptions) -> None:
-    """Create the folder and record where its study lives (search.json, as `ftstudio search`
-    itself records it): the inputs written beside it then do not make the folder look foreign."""
-    study_dir.mkdir(parents=True, exist_ok=True)
-    if read_pointer(study_dir) is None:
-        write_pointer(study_dir, options.storage or default_storage(study_dir),
-                      options.study_name or default_study_name(study_dir))
-
-
-def _log_tail(path: Path) -> str:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - 64_000))
-            text = handle.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-LOG_TAIL_LINES:])
