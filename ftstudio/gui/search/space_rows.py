@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QWidget
 
+from ftstudio.engine.search.results import format_param
 from ftstudio.engine.settings import SettingSpec
 from ftstudio.gui.setup.setting_editors import connect_edited, editor_value, make_editor, show_value
 from ftstudio.gui.setup.setting_labels import CHOICE_LABELS, STRATEGY_CHOICES
@@ -85,7 +86,8 @@ class SpaceRow(QWidget):
 
 
 class RangeRow(SpaceRow):
-    """low .. high in the setting's own editors, a log tick, an optional step."""
+    """low .. high in the setting's own editors, a log tick, an optional step; or, with "list",
+    the values to try typed out (batch sizes 16, 32, 64), read as the setting's type by the engine."""
 
     def __init__(self, spec: SettingSpec, parent: QWidget | None = None) -> None:
         super().__init__(spec, parent)
@@ -98,28 +100,41 @@ class RangeRow(SpaceRow):
         self.use_step.setToolTip("Only multiples of the step above low (the grid sampler needs one for a range).")
         self.step = make_editor(spec, "step")
         self.step.setObjectName(f"{spec.name}_step")
-        for widget in (self.low, self.high, self.step):
+        self.listed = QCheckBox("list")
+        self.listed.setToolTip("Give the values to try instead of a range.")
+        self.values = QLineEdit()
+        self.values.setObjectName(f"{spec.name}_values")
+        self.values.setPlaceholderText("values separated by commas, e.g. 16, 32, 64" if spec.value_type is int
+                                       else "values separated by commas, e.g. 0.1, 0.2")
+        for widget in (self.low, self.high, self.step, self.values):
             widget.setMinimumWidth(60)
             self._watch(widget)
         self.log.toggled.connect(lambda _on: self._emit())
         self.use_step.toggled.connect(self._on_step_toggled)
+        self.listed.toggled.connect(self._on_listed_toggled)
         # Two lines, so that the form fits a narrow column: low to high, then log and step.
+        self._to = QLabel("to")
         grid = QGridLayout()
         grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(6)
         grid.addWidget(self.low, 0, 0)
-        grid.addWidget(QLabel("to"), 0, 1)
+        grid.addWidget(self._to, 0, 1)
         grid.addWidget(self.high, 0, 2)
+        grid.addWidget(self.values, 0, 0, 1, 3)
         extras = QHBoxLayout()
-        extras.addWidget(self.log)
-        extras.addWidget(self.use_step)
+        for widget in (self.log, self.use_step):
+            extras.addWidget(widget)
         extras.addWidget(self.step, 1)
+        extras.addWidget(self.listed)
         grid.addLayout(extras, 1, 0, 1, 3)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(2, 1)
         self._layout.addLayout(grid, 1)
         self.set_entry(preset_range(spec))
 
-    def entry(self) -> dict[str, Any]:
+    def entry(self) -> Any:
+        if self.listed.isChecked():
+            return [part.strip() for part in self.values.text().split(",") if part.strip()]
         entry: dict[str, Any] = {"low": editor_value(self.low), "high": editor_value(self.high)}
         if self.log.isChecked():
             entry["log"] = True
@@ -128,26 +143,44 @@ class RangeRow(SpaceRow):
         return entry
 
     def set_entry(self, entry: Any) -> None:
-        blocked = [w.blockSignals(True) for w in (self.low, self.high, self.step, self.log, self.use_step)]
+        widgets = (self.low, self.high, self.step, self.log, self.use_step, self.listed, self.values)
+        for widget in widgets:
+            widget.blockSignals(True)
         try:
-            show_value(self.low, entry["low"])
-            show_value(self.high, entry["high"])
-            self.log.setChecked(bool(entry.get("log", False)))
-            self.use_step.setChecked(entry.get("step") is not None)
-            step = entry.get("step")
-            show_value(self.step, step if step is not None else _default_step(self.spec, entry))
+            if isinstance(entry, list | tuple):
+                self.listed.setChecked(True)
+                self.values.setText(", ".join(format_param(value) for value in entry))
+            else:
+                self.listed.setChecked(False)
+                show_value(self.low, entry["low"])
+                show_value(self.high, entry["high"])
+                self.log.setChecked(bool(entry.get("log", False)))
+                self.use_step.setChecked(entry.get("step") is not None)
+                step = entry.get("step")
+                show_value(self.step, step if step is not None else _default_step(self.spec, entry))
         finally:
-            for w, _was in zip((self.low, self.high, self.step, self.log, self.use_step), blocked):
-                w.blockSignals(False)
-        self.step.setEnabled(self.use_step.isChecked())
+            for widget in widgets:
+                widget.blockSignals(False)
+        self._show_mode()
         self._emit()
 
     def editors(self) -> list[QWidget]:
-        return [self.low, self.high, self.step]
+        return [self.values] if self.listed.isChecked() else [self.low, self.high, self.step]
 
     def _on_step_toggled(self, on: bool) -> None:
         self.step.setEnabled(on)
         self._emit()
+
+    def _on_listed_toggled(self, _on: bool) -> None:
+        self._show_mode()
+        self._emit()
+
+    def _show_mode(self) -> None:
+        listed = self.listed.isChecked()
+        for widget in (self.low, self._to, self.high, self.log, self.use_step, self.step):
+            widget.setVisible(not listed)
+        self.values.setVisible(listed)
+        self.step.setEnabled(self.use_step.isChecked())
 
 
 class ChoicesRow(SpaceRow):

@@ -120,3 +120,20 @@ def test_a_study_space_is_shown_again(editor):
     assert editor.row("strategy").text.text() == "full, lora"
     assert editor.space().to_mapping() == {"strategy": ["full", "lora"],
                                            "lora_rank": {"low": 4, "high": 16, "step": 4}}
+
+
+def test_number_values_can_be_listed(editor):
+    editor.set_searched("batch_size")
+    batch = editor.row("batch_size")
+    batch.listed.setChecked(True)
+    assert batch.values.isVisibleTo(editor) and not batch.low.isVisibleTo(editor)
+    batch.values.setText("16, 3x")
+    assert "batch_size" in editor.problem() and "'3x'" in editor.problem()
+    assert batch.values.property("invalid") is True
+    batch.values.setText("16, 32, 64")
+    assert editor.space().dimension("batch_size").choices == (16, 32, 64)
+    # A study written by the command line with listed numbers shows them listed.
+    editor.set_space({"learning_rate": [2e-5, 5e-5]})
+    rate = editor.row("learning_rate")
+    assert rate.listed.isChecked() and rate.values.text() == "2e-5, 5e-5"
+    assert editor.space().to_mapping() == {"learning_rate": [2e-5, 5e-5]}
