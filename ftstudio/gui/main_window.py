@@ -1,10 +1,10 @@
-"""The studio window: Setup (model, data, settings, layers), Train, Test and Runs tabs, a toolbar
-mirroring the training controls, and a state badge that is always visible in the status bar.
+"""The studio window: Setup (model, data, settings, layers), Train, Test, Runs and Search tabs, a
+toolbar mirroring the training controls, and a state badge that is always visible in the status bar.
 
 The window wires the panels together and owns the shared pieces (the background runner, the
 training session); every decision about data, models or settings is the engine's. Closing while a
-run trains asks first, then stops it through `TrainingSession.shutdown()` before anything is
-destroyed, so no thread is ever left running.
+run trains or a search runs asks first, then stops them (`TrainingSession.shutdown()`, the search's
+child process) before anything is destroyed, so no thread or process is ever left running.
 """
 
 from __future__ import annotations
@@ -35,10 +35,12 @@ from ftstudio.gui.train.session import TrainingSession
 
 if TYPE_CHECKING:
     from ftstudio.gui.runs.panel import RunsPanel
+    from ftstudio.gui.search.panel import SearchPanel
     from ftstudio.gui.tester.panel import TesterPanel
     from ftstudio.gui.train.panel import TrainingPanel
 
 SETTINGS_FILTER = "Settings (*.json *.toml);;All files (*)"
+SEARCH_TAB = 4  # Setup, Train, Test, Runs, Search
 
 
 class MainWindow(QMainWindow):
@@ -47,8 +49,10 @@ class MainWindow(QMainWindow):
     The Train, Test and Runs panels (and pyqtgraph, which they need) are built just after the
     window first shows, their modules imported on the background runner meanwhile, so the
     window appears fast; reading `training_panel`, `tester_panel` or `runs_panel` builds them
-    at once if they are not there yet. `confirm_close` (a callable returning bool) asks whether to stop a running training when the
-    window closes; `open_folders` lets File > Open run folder launch the file manager. Tests
+    at once if they are not there yet. The Search panel is built when its tab is first shown
+    (or `search_panel` is read); optuna is imported only by the work it starts.
+    `confirm_close` (a callable returning bool) asks whether to stop a running training (or
+    search) when the window closes; `open_folders` lets File > Open run folder launch the file manager. Tests
     replace the first and turn the second off. No signals of its own: the panels carry them.
     """
 
@@ -65,11 +69,12 @@ class MainWindow(QMainWindow):
         self.runner = BackgroundRunner(self, max_threads=4)
         self.session = TrainingSession(self)
         self._run_panels: tuple[TrainingPanel, TesterPanel, RunsPanel] | None = None
+        self._search_panel: SearchPanel | None = None
         self._build_panels()
         self._build_actions()
         self._wire()
         self._restore()
-        self.tabs.currentChanged.connect(lambda _i: self._ensure_run_panels())
+        self.tabs.currentChanged.connect(self._on_tab_changed)
         # After the first show: import the run panels' modules off the UI thread, then build them.
         QTimer.singleShot(0, self._prepare_run_panels)
 
@@ -93,8 +98,8 @@ class MainWindow(QMainWindow):
         self.tabs.setObjectName("mainTabs")
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.setup, "Setup")
-        self._tab_pages = []  # Train, Test, Runs: the run panels move in when built
-        for title in ("Train", "Test", "Runs"):
+        self._tab_pages = []  # Train, Test, Runs, Search: the panels move in when built
+        for title in ("Train", "Test", "Runs", "Search"):
             page = QWidget()
             QVBoxLayout(page).setContentsMargins(0, 0, 0, 0)
             self._tab_pages.append(page)
@@ -189,7 +194,7 @@ class MainWindow(QMainWindow):
             training = TrainingPanel(self.session, self.current_settings, self.runs_dir)
             tester, runs = TesterPanel(self.runs_dir), RunsPanel(self.runs_dir)
             self._run_panels = (training, tester, runs)
-            for page, panel in zip(self._tab_pages, self._run_panels, strict=True):
+            for page, panel in zip(self._tab_pages[:3], self._run_panels, strict=True):
                 page.layout().addWidget(panel)
             self.session.sig_checkpoint.connect(lambda _event: tester.refresh_checkpoints())
             training.sig_state_changed.connect(self._on_state_changed)
@@ -201,6 +206,27 @@ class MainWindow(QMainWindow):
             training.sig_finetune_from.connect(self.finetune_from)
             self._on_state_changed(training.state())
         return self._run_panels
+
+    @property
+    def search_panel(self) -> SearchPanel:
+        if self._search_panel is None:
+            from ftstudio.gui.search.panel import SearchPanel
+
+            panel = SearchPanel(self.runner, self.current_settings, self.runs_dir)
+            self._search_panel = panel
+            self._tab_pages[SEARCH_TAB - 1].layout().addWidget(panel)
+            panel.sig_train_with.connect(self._on_train_with)
+            panel.sig_open_in_tester.connect(self._on_open_in_tester)
+        return self._search_panel
+
+    @Slot(int)
+    def _on_tab_changed(self, index: int) -> None:
+        self._ensure_run_panels()
+        if index == SEARCH_TAB:
+            _ = self.search_panel
+
+    def search_running(self) -> bool:
+        return self._search_panel is not None and self._search_panel.is_running()
 
     # ------------------------------------------------------------------ settings
     def current_settings(self) -> TrainSettings | None:
@@ -288,6 +314,13 @@ class MainWindow(QMainWindow):
         self.tester_panel.set_run(run_dir)
         self.tabs.setCurrentIndex(2)
 
+    @Slot(object, str)
+    def _on_train_with(self, settings: TrainSettings, words: str) -> None:
+        """"Train with these settings" (Search tab): a trial's settings become Setup's."""
+        self.setup.apply_settings(settings)
+        self.tabs.setCurrentIndex(0)
+        self.statusBar().showMessage(f"Setup has the settings of {words}. Check them, then Start to train.", 20000)
+
     @Slot(str)
     def finetune_from(self, checkpoint: str) -> None:
         """"Fine-tune from this" (Runs or Train tab): a pre-training run's checkpoint becomes Setup's model."""
@@ -349,10 +382,14 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ closing
     def _ask_close(self) -> bool:
-        answer = QMessageBox.question(
-            self, "Training is running",
-            "A run is training. Stop it (a checkpoint is saved, so it can be resumed later) and quit?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        if self.session.is_running():
+            title, text = "Training is running", ("A run is training. Stop it (a checkpoint is saved, so it can be "
+                                                  "resumed later) and quit?")
+        else:
+            title, text = "A search is running", ("A hyperparameter search is running. Stop it (the current trial is "
+                                                  "saved and runs again when the study is resumed) and quit?")
+        answer = QMessageBox.question(self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
 
     @Slot(int)
@@ -361,29 +398,35 @@ class MainWindow(QMainWindow):
         stop the run through its session (the training child saves a checkpoint), ask nobody,
         and close."""
         self.confirm_close = lambda: True
-        if self.session.is_running():
+        if self.session.is_running() or self.search_running():
             self.statusBar().showMessage("Shutdown signal: stopping the run and saving a checkpoint...")
         self.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        if self.session.is_running() and not self.confirm_close():
+        if (self.session.is_running() or self.search_running()) and not self.confirm_close():
             event.ignore()
             return
         self.shutdown()
         super().closeEvent(event)
 
     def shutdown(self) -> None:
-        """Stop training (waiting for its thread), background work and timers; remember choices."""
+        """Stop training (waiting for its thread), a search (waiting for its process), background
+        work and timers; remember choices."""
         if self._shut_down:
             return
         self._shut_down = True
         self._remember()
-        if self.session.is_running():
+        searching = self.search_running()
+        if self.session.is_running() or searching:
             self.statusBar().showMessage("Stopping the run and saving a checkpoint...")
             QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
+            if searching:  # asked first, so that it saves while the training run stops too
+                self.search_panel.request_stop()
             # Returns at once without a run; otherwise waits for the worker to save and end.
             self.session.shutdown(60000)
+            if self._search_panel is not None:
+                self._search_panel.shutdown(60.0)  # waits for the search's process to end
         finally:
             if QApplication.overrideCursor() is not None:
                 QApplication.restoreOverrideCursor()
@@ -404,5 +447,6 @@ def _import_run_panels() -> None:
     then quick. Only modules are loaded here: no widget is created off the main thread."""
     import importlib
 
-    for name in ("ftstudio.gui.train.panel", "ftstudio.gui.tester.panel", "ftstudio.gui.runs.panel"):
+    for name in ("ftstudio.gui.train.panel", "ftstudio.gui.tester.panel", "ftstudio.gui.runs.panel",
+                 "ftstudio.gui.search.panel"):
         importlib.import_module(name)

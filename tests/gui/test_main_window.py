@@ -33,7 +33,7 @@ def _choose(qtbot, window, model_dir, data_file) -> None:
 
 
 def test_window_opens_with_defaults(qtbot, window):
-    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Setup", "Train", "Test", "Runs"]
+    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Setup", "Train", "Test", "Runs", "Search"]
     assert window.model_panel.model_spec() == "default"
     assert window.data_panel.data_spec() == "sample"
     assert window.settings_panel.settings() == TrainSettings()
