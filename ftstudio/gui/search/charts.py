@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from typing import Any
 
 import pyqtgraph as pg
@@ -278,9 +279,13 @@ def _log_ticks(low: float, high: float) -> list[tuple[float, str]]:
     from ftstudio.engine.settings import format_number
 
     first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
-    steps = (1,) if last - first > 4 else (1, 3) if last - first > 2 else (1, 2, 5)
+    steps = (1,) if last - first > 4 else (1, 3) if last - first >= 2 else (1, 2, 5)
     values = [m * 10.0 ** d for d in range(first, last + 1) for m in steps]
-    return [(math.log10(v), format_number(v)) for v in values if low * 0.999 <= v <= high * 1.001]
+
+    def label(value: float) -> str:  # 2e-4, not 0.0002: labels of a learning-rate axis stay short
+        return re.sub(r"e([+-])0*(\d)", r"e\1\2", f"{value:.0e}") if value < 1e-3 else format_number(value)
+
+    return [(math.log10(v), label(v)) for v in values if low * 0.999 <= v <= high * 1.001]
 
 
 def _fit_y(plot: Any, values: list[float]) -> None:
