@@ -118,3 +118,11 @@ def test_train_with_these_settings_puts_them_on_setup(qtbot, runs_dir, finished_
     assert window.tabs.currentIndex() == 0
     assert window.gathered_settings().learning_rate == pytest.approx(8e-5)
     assert "trial 4 of demo" in window.statusBar().currentMessage()
+
+
+def test_log_axis_ticks_are_round_short_and_few():
+    from ftstudio.gui.search.charts import _log_ticks
+
+    labels = [label for _, label in _log_ticks(1e-5, 1e-3)]
+    assert labels == ["1e-5", "3e-5", "1e-4", "3e-4", "0.001"]
+    assert [label for _, label in _log_ticks(2e-5, 8e-5)] == ["2e-5", "5e-5"]
