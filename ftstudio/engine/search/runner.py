@@ -170,19 +170,25 @@ def _silence_optuna() -> None:
 def _check_study_dir(study_dir: Path, request: SearchRequest) -> None:
     if request.keep not in KEEP_CHOICES:
         raise SettingsError(f"--keep must be one of {', '.join(KEEP_CHOICES)}, got '{request.keep}'.")
-    if study_dir.exists() and not study_dir.is_dir():
-        raise SettingsError(f"--output {study_dir} is a file; give a folder for the study.")
     if request.resume:
         return
-    strangers = [path.name for path in study_dir.iterdir() if not _belongs_to_a_study(path.name)] \
-        if study_dir.is_dir() else []
-    if strangers:
-        raise SettingsError(f"--output {study_dir} is a folder that holds other files; give a new or empty folder "
-                            "for the study.")
+    problem = study_folder_problem(study_dir)
+    if problem:
+        raise SettingsError(f"--output {problem}")
     try:
         study_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SettingsError(f"Cannot create the study folder {study_dir}: {exc.strerror or exc}.") from None
+
+
+def study_folder_problem(study_dir: Path) -> str:
+    """Why a new study (or a worker joining one) cannot use `study_dir` ("" when it can): a
+    file, or a folder holding other things than a study's."""
+    if study_dir.exists() and not study_dir.is_dir():
+        return f"{study_dir} is a file; give a folder for the study."
+    if study_dir.is_dir() and any(not _belongs_to_a_study(path.name) for path in study_dir.iterdir()):
+        return f"{study_dir} is a folder that holds other files; give a new or empty folder for the study."
+    return ""
 
 
 def _belongs_to_a_study(name: str) -> bool:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from ftstudio.engine.errors import SettingsError, first_line
+from ftstudio.engine.search.runner import study_folder_problem
 from ftstudio.engine.search.space import SearchSpace
 from ftstudio.gui.background import BackgroundRunner, BackgroundTask
 from ftstudio.gui.search.options import StudyOptionsBox
@@ -44,7 +45,7 @@ from ftstudio.gui.search.process import (
 )
 from ftstudio.gui.search.results_view import StudyResults
 from ftstudio.gui.search.space_editor import SpaceEditor
-from ftstudio.gui.search.study_folder import folder_problem, log_tail, prepare_folder, read_study_view
+from ftstudio.gui.search.study_folder import log_tail, prepare_folder, read_study_view
 from ftstudio.gui.style import set_role
 from ftstudio.gui.train.log_view import LogView
 
@@ -184,12 +185,12 @@ class SearchPanel(QWidget):
         self.options_box.name_new_folder()
         options = self.options_box.options()
         study_dir = options.study_dir.expanduser().resolve()
-        problem = folder_problem(study_dir)
+        problem = study_folder_problem(study_dir)
         if problem:
             self._say(problem, "error")
             return False
         try:
-            prepare_folder(study_dir, options)
+            prepare_folder(study_dir)
             settings.save(study_dir / SETTINGS_FILE)
             space.save(study_dir / SPACE_FILE)
         except (OSError, SettingsError) as exc:
