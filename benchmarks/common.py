@@ -122,6 +122,20 @@ def write_task_data(out_dir: Path, task: str, max_train: int, seed: int = 42, ma
             "columns": {"text": text, "text_pair": pair, "labels": labels}, "settings": settings}
 
 
+def model_folder(args: Any, scratch: Path) -> str:
+    """The model a benchmark trains: --model when given, with --smoke a tiny random BERT built in
+    the scratch folder, else the embedded all-MiniLM-L6-v2."""
+    from ftstudio.engine.models.sources import default_model_path
+
+    if args.model:
+        return args.model
+    if args.smoke:
+        from gpu_models import smoke_model
+
+        return smoke_model(scratch)
+    return str(default_model_path())
+
+
 def read_split(data_dir: str | Path, split: str) -> tuple[list[str], list[str]]:
     with open(Path(data_dir) / f"{split}.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))

@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run  # noqa: E402 - first: it keeps the user's environment for the children (run.CLEAN_ENV)
-from common import HERE, write_task_data  # noqa: E402
+from common import HERE, model_folder, write_task_data  # noqa: E402
 from lora_peers import folder_sizes  # noqa: E402
 from report import _median_rows, machine_description, update_readme  # noqa: E402
 
@@ -234,16 +234,7 @@ def _checkpoint_lines(report: dict[str, Any]) -> list[str]:
 # ------------------------------------------------------------------ main
 def prepare(args: argparse.Namespace, scratch: Path) -> tuple[str, dict[str, Any]]:
     """The model folder (with --smoke a tiny random BERT) and the data files every arm reads."""
-    from ftstudio.engine.models.sources import default_model_path
-
-    if args.model:
-        model_dir = args.model
-    elif args.smoke:
-        from gpu_models import smoke_model
-
-        model_dir = smoke_model(scratch)
-    else:
-        model_dir = str(default_model_path())
+    model_dir = model_folder(args, scratch)
     data = write_task_data(scratch / "data", "single-label", args.max_samples, run.SEED, args.validation_rows)
     print(f"data: {data['rows']} rows in {data['dir']}; model {model_dir}; scratch {scratch}", flush=True)
     return model_dir, data

@@ -47,7 +47,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run  # noqa: E402 - first: it keeps the user's environment for the children (run.CLEAN_ENV)
-from common import HERE, REPO, write_task_data  # noqa: E402
+from common import HERE, REPO, model_folder, write_task_data  # noqa: E402
 from report import machine_description, update_readme  # noqa: E402
 
 README_START, README_END = "<!-- search-run:start -->", "<!-- search-run:end -->"
@@ -322,17 +322,9 @@ def _space_text(entry: Any) -> str:
 # ------------------------------------------------------------------ main
 def prepare(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     """The model (with --smoke a tiny random BERT), the data files and the space file every study uses."""
-    from ftstudio.engine.models.sources import default_model_path
     from ftstudio.engine.search.space import load_space, parse_space
 
-    if args.model:
-        model_dir = args.model
-    elif args.smoke:
-        from gpu_models import smoke_model
-
-        model_dir = smoke_model(scratch)
-    else:
-        model_dir = str(default_model_path())
+    model_dir = model_folder(args, scratch)
     data = write_task_data(scratch / "data", "single-label", args.max_samples, run.SEED, args.validation_rows)
     space = load_space(args.space) if args.space else parse_space({"space": SPACE}, "benchmark")
     space_file = scratch / "space.toml"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from ftstudio.cli.train_flags import add_setting_flags
+from ftstudio.cli.train_flags import add_settings_sources
 from ftstudio.engine.distributed.job import DEFAULT_PORT, write_job
 
 
@@ -34,10 +34,7 @@ def add_job_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
     where.add_argument("--cpu", action="store_true",
                        help="CPU processes talking over gloo instead of GPUs (for testing a cluster setup)")
     where.add_argument("--force", action="store_true", help="overwrite the job files of a non-empty JOB_DIR")
-    job.add_argument("--config", help="settings file (.json or .toml); flags override it")
-    job.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
-                     help="a setting by its name, e.g. --set metric_for_best=accuracy (flags override it)")
-    add_setting_flags(job)
+    add_settings_sources(job)
     return job
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from ftstudio.cli.job import add_job_parser, cmd_job
 from ftstudio.cli.runs import cmd_runs
 from ftstudio.cli.search import add_search_parser, cmd_search
-from ftstudio.cli.train_flags import add_setting_flags, flag_values
+from ftstudio.cli.train_flags import add_settings_sources, flag_values
 from ftstudio.engine.distributed.launch import WORKER_ARGUMENT
 from ftstudio.engine.errors import FtStudioError, SettingsError, one_line, user_message
 from ftstudio.engine.training.child_process import CHILD_ARGUMENT
@@ -40,10 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="fine-tune a model headless",
                            description="Fine-tune a model (headless). Every setting has a flag; precedence: "
                                        "defaults < --config file < --set < flags.")
-    add_setting_flags(train)
-    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
-                       help="a setting by its name, e.g. --set metric_for_best=accuracy (flags override it)")
-    train.add_argument("--config", help="settings file (.json or .toml); flags override it")
+    add_settings_sources(train)
     train.add_argument("--output", help="new run folder (default: a fresh folder in the runs dir)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run from its last checkpoint")
     train.add_argument("--quiet", action="store_true", help="only print evaluations and the result")

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ftstudio.cli.train_flags import add_setting_flags
+from ftstudio.cli.train_flags import add_settings_sources
 from ftstudio.engine.events import EvalEvent
 from ftstudio.engine.search.results import TrialRow, format_duration, format_param, format_value
 from ftstudio.engine.search.runner import SearchReporter
@@ -53,10 +53,7 @@ def add_search_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
     study.add_argument("--keep", choices=("best", "all"), default="best",
                        help="what each finished trial folder keeps: best/ only (default) or every checkpoint")
     study.add_argument("--quiet", action="store_true", help="only print each trial's result and the summary")
-    search.add_argument("--config", help="settings file (.json or .toml) for the fixed settings; flags override it")
-    search.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
-                        help="a fixed setting by its name, e.g. --set metric_for_best=accuracy")
-    add_setting_flags(search)
+    add_settings_sources(search, "fixed ")
     return search
 
 

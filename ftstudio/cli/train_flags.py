@@ -59,6 +59,15 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
                                             help=help_text)
 
 
+def add_settings_sources(parser: argparse.ArgumentParser, which: str = "") -> None:
+    """--config, --set and every setting's flag: the settings of `train`, and the fixed settings of
+    `job` and `search` (`which` says so in the help: "fixed "), read by cli.main.settings_from_args."""
+    parser.add_argument("--config", help=f"{which}settings file (.json or .toml); flags override it")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                        help=f"a {which}setting by its name, e.g. --set metric_for_best=accuracy (flags override it)")
+    add_setting_flags(parser)
+
+
 def flag_values(args: argparse.Namespace) -> dict[str, Any]:
     """The settings given as flags on this command line, by setting name."""
     return {spec.name: getattr(args, spec.name) for spec in flag_specs()

@@ -67,3 +67,14 @@ def finished_study(tmp_path, tiny_model_dir) -> Path:
     data = write_csv(tmp_path / "data.csv", make_texts(60))
     settings = TrainSettings(model=str(tiny_model_dir), data=str(data), epochs=1, device="cpu")
     return make_study(tmp_path / "study", settings)
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path):
+    """A Search tab on its own, with default fixed settings and a runs folder of its own."""
+    from ftstudio.gui.search.panel import SearchPanel
+
+    widget = SearchPanel(None, lambda: TrainSettings(), tmp_path / "runs")
+    qtbot.addWidget(widget)
+    yield widget
+    widget.shutdown()

@@ -7,20 +7,11 @@ import pytest
 from PySide6.QtCore import Qt
 
 from ftstudio.engine.settings import TrainSettings
-from ftstudio.gui.search.panel import SearchPanel
 from tests.gui.conftest import quiet_main_window
 from tests.gui.search.conftest import TRIALS
 
 WAIT_MS = 30000
 pytestmark = pytest.mark.usefixtures("temp_qsettings")
-
-
-@pytest.fixture
-def panel(qtbot, tmp_path):
-    widget = SearchPanel(None, lambda: TrainSettings(), tmp_path / "runs")
-    qtbot.addWidget(widget)
-    yield widget
-    widget.shutdown()
 
 
 def _open(qtbot, panel, study_dir):

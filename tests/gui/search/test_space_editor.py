@@ -7,7 +7,6 @@ import pytest
 from PySide6.QtCore import Qt
 
 from ftstudio.engine.settings import TrainSettings
-from ftstudio.gui.search.panel import SearchPanel
 from ftstudio.gui.search.space_editor import SpaceEditor
 
 
@@ -16,14 +15,6 @@ def editor(qtbot):
     widget = SpaceEditor()
     qtbot.addWidget(widget)
     return widget
-
-
-@pytest.fixture
-def panel(qtbot, tmp_path):
-    widget = SearchPanel(None, lambda: TrainSettings(), tmp_path / "runs")
-    qtbot.addWidget(widget)
-    yield widget
-    widget.shutdown()
 
 
 def test_the_learning_rate_is_searched_at_first(editor):
