@@ -123,10 +123,11 @@ def test_summary_savings_noise_and_targets(search_bench, tmp_path):
 
 def test_study_command_is_the_cli_a_user_types(search_bench):
     cfg = {"space_file": "/s/space.toml", "trials": 12, "model_dir": "/m", "data_dir": "/d", "epochs": 2,
-           "max_length": 64, "batch_size": 16, "data_settings": {"task": "single-label", "label_column": "label"}}
+           "max_length": 64, "batch_size": 16, "metric": "loss",
+           "data_settings": {"task": "single-label", "label_column": "label"}}
     command = search_bench.study_command(cfg, Path("/s/median-43-0"), 43, "median")
     assert command[1:4] == ["-m", "ftstudio", "search"]
     text = " ".join(command[4:])
     assert ("--space /s/space.toml --trials 12 --sampler tpe --pruner median --output /s/median-43-0 --quiet "
             "--model /m --data /d --epochs 2 --max-length 64 --batch-size 16 --eval-steps 0 --seed 43 "
-            "--task single-label --label-column label") == text
+            "--metric-for-best loss --task single-label --label-column label") == text
