@@ -193,11 +193,11 @@ def make_pruner(options: StudyOptions, epochs: int = 1) -> Any:
         return optuna.pruners.NopPruner()
     if options.pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=2, reduction_factor=3)
-    # The median pruner waits for a few finished trials to compare with, and for a quarter of the
-    # run (0.3 epochs at least) into each trial: a fine-tune's first evaluations say little about
-    # where it ends (metrics like macro F1 sit at the majority class for a while, then take off).
+    # The median pruner waits for a few finished trials to compare with, and for a fifth of the
+    # run (0.3 epochs at least) into each trial: the very first evaluations of a fine-tune, still
+    # in its warm-up, say little about where it ends.
     startup = max(2, min(5, options.trials // 5))
-    warmup = max(3, round(epochs * PROGRESS_PER_EPOCH / 4))
+    warmup = max(3, round(epochs * PROGRESS_PER_EPOCH / 5))
     return optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=warmup)
 
 

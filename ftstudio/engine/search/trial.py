@@ -118,11 +118,23 @@ class PruningReporter(Reporter):
         self.inner.on_checkpoint(event)
 
 
+def trial_settings(settings: TrainSettings, keep: str) -> TrainSettings:
+    """What a trial trains with. Keeping best/ only, a trial writes a checkpoint only when its best
+    improves: the step folders (each with the optimizer's state, twice the model's size) would be
+    deleted when it ends, and an interrupted trial runs again from the start, never resumed."""
+    if keep != "best":
+        return settings
+    from ftstudio.engine.settings import MAX_STEPS
+
+    return settings.replace(save_steps=MAX_STEPS, save_minutes=0)
+
+
 def run_trial(trial: optuna.Trial, settings: TrainSettings, run_dir: Path, metric: str, control: TrainingControl,
               reporter: Reporter, keep: str = "best") -> TrialOutcome:
     """Train `settings` in `run_dir` for `trial`; the outcome says how the study records it."""
     from ftstudio.engine.training.train import train
 
+    settings = trial_settings(settings, keep)
     own_control = LinkedControl(control)
     watcher = PruningReporter(trial, metric, own_control, reporter)
     result = train(settings, run_dir=run_dir, reporter=watcher, control=own_control)

@@ -38,6 +38,11 @@ def test_a_grid_covers_every_point_once_and_the_best_settings_file_holds_the_bes
     folder = result.study_dir / f"trial-{best.number:04d}"
     assert best.run_dir == str(folder) and read_status(folder)["status"] == "finished"
     assert (folder / "best" / "model.safetensors").is_file() and not (folder / "checkpoints").exists()
+    # ... which wrote a checkpoint only when its best improved (the best settings keep the user's).
+    from ftstudio.engine.runs.folder import read_settings
+    from ftstudio.engine.settings import MAX_STEPS
+
+    assert read_settings(folder)["settings"]["save_steps"] == MAX_STEPS and saved.save_steps == 0
     # The Runs tab lists the trials of a study in the runs folder.
     from ftstudio.engine.runs.listing import list_runs
 
@@ -76,7 +81,7 @@ def test_the_pruners_are_optunas_own_with_their_patience():
 
     median = make_pruner(StudyOptions(trials=20, pruner="median"), epochs=2)
     assert isinstance(median, optuna.pruners.MedianPruner)
-    assert (median._n_startup_trials, median._n_warmup_steps) == (4, 5)  # 4 trials, a quarter of 2 epochs
+    assert (median._n_startup_trials, median._n_warmup_steps) == (4, 4)  # 4 trials, a fifth of 2 epochs
     assert make_pruner(StudyOptions(pruner="median"), epochs=1)._n_warmup_steps == 3  # 0.3 epochs at least
     assert isinstance(make_pruner(StudyOptions(pruner="hyperband")), optuna.pruners.HyperbandPruner)
     assert isinstance(make_pruner(StudyOptions(pruner="none")), optuna.pruners.NopPruner)
