@@ -58,6 +58,8 @@ def _row(trial: Any, now: datetime) -> TrialRow:
     message = str(attrs.get("message", ""))
     if not message and "retry_of" in attrs:
         message = f"retry of trial {attrs['retry_of']}"
+    elif not message and state == "failed":  # failed by another worker: no heartbeat for minutes
+        message = "its worker went silent (no heartbeat) and it was run again"
     pruned_at = attrs.get("pruned_at_epoch")
     return TrialRow(number=trial.number, state=state, value=trial.value if state in ("complete", "pruned") else None,
                     params=dict(trial.params), duration=duration, run_dir=str(attrs.get("run_dir", "")),

@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 
     from ftstudio.engine.settings import TrainSettings
 
-# A study whose first trials all fail on their input stops after this many: the data or model,
-# not the parameters, is at fault, and every further trial would fail the same way.
+# Trials failing on their input this many times in a row end the search: the data or the model,
+# not the parameters, is then at fault, and every further trial would fail the same way.
 FAILURES_BEFORE_GIVING_UP = 3
 # Besides trial-NNNN and the database: what a study folder may hold (the window writes the
 # fixed settings and the space next to the study it launches, and the search's log).
