@@ -206,6 +206,11 @@ def _median(values: list[Any]) -> float | None:
     return statistics.median(values) if values else None
 
 
+def _metric_words(metric: str) -> str:
+    """The objective as the table's heading says it."""
+    return {"loss": "validation loss", "f1": "macro F1"}.get(metric, metric)
+
+
 def _points(better: float | None, worse: float | None, direction: str) -> float | None:
     """How much better `better` is than `worse`, in points (x100), positive when better."""
     if better is None or worse is None:
@@ -283,8 +288,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"space: {space}; {report['data_rows']['train']} training rows, {report['data_rows']['validation']} held out; "
         f"{s['epochs']} epoch(s), max length {s['max_length']}, batch {s['batch_size']}, evaluation ~10 times a trial; "
         f"model {s['model_name']}; seeds {s['seeds']}; {report['duration_seconds'] / 60:.0f} min.", "",
-        "| seed | pruner | complete / pruned / failed | total trial s | study wall s | process s | best macro F1 | "
-        "best trial | steal |", "|---|---|---:|---:|---:|---:|---:|---|---:|"]
+        f"| seed | pruner | complete / pruned / failed | total trial s | study wall s | process s | best "
+        f"{_metric_words(s.get('metric', 'f1'))} | best trial | steal |", "|---|---|---:|---:|---:|---:|---:|---|---:|"]
     for r in report["results"]:
         if "error" in r:
             lines.append(f"| {r['seed']} | {r['pruner']} | failed: {r['error']} | | | | | | |")
@@ -360,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     model_name = ("tiny random BERT" if args.smoke and not args.model else
                   "all-MiniLM-L6-v2" if not args.model else Path(args.model).name)
     settings = {"trials": args.trials, "space": cfg["space"], "sampler": "tpe", "pruners": ["none", args.pruner],
+                "metric": args.metric,
                 "epochs": args.epochs, "max_length": args.max_length, "batch_size": args.batch_size,
                 "seeds": [run.SEED + r for r in range(args.repeats)], "model": cfg["model_dir"], "model_name": model_name}
     started = time.time()
