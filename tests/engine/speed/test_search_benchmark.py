@@ -36,16 +36,17 @@ def test_search_benchmark_smoke_runs_end_to_end(tmp_path):
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["data_rows"] == {"train": 60, "validation": 30}
     assert report["settings"]["trials"] == 4 and report["settings"]["seeds"] == [42]
+    assert report["settings"]["metric"] == "loss"
     assert report["settings"]["space"] == {"learning_rate": {"low": 1e-6, "high": 1e-3, "log": True}}
     studies = {r["pruner"]: r for r in report["results"]}
     assert set(studies) == {"none", "median"} and all(r["seed"] == 42 for r in report["results"])
     for study in studies.values():
         assert "error" not in study, study
-        assert study["metric"] == "f1" and study["direction"] == "maximize"
+        assert study["metric"] == "loss" and study["direction"] == "minimize"  # the benchmark's objective
         assert study["trials"] == 4 and study["complete"] + study["pruned"] == 4 and study["failed"] == 0, study
         assert [row["number"] for row in study["rows"]] == [0, 1, 2, 3]
         assert study["total_trial_seconds"] > 0 and study["study_seconds"] > 0 and study["process_seconds"] > 0
-        assert 0 <= study["best_value"] <= 1 and "learning_rate" in study["best_params"]
+        assert study["best_value"] > 0 and "learning_rate" in study["best_params"]
     assert studies["none"]["pruned"] == 0
     # The same seed, so the sampler's random start is the same in both arms.
     first = [[row["params"] for row in studies[p]["rows"][:3]] for p in ("none", "median")]
@@ -54,7 +55,7 @@ def test_search_benchmark_smoke_runs_end_to_end(tmp_path):
     assert set(summary["per_seed"]) == {"42"} and set(summary["arms"]) == {"none", "median"}
     assert summary["noise_points"] == 1.0  # one seed: no spread, so the 1-point floor
     assert len(summary["targets"]) == 2 and isinstance(summary["passed"], bool)
-    assert "| seed | pruner | complete / pruned / failed |" in done.stdout
+    assert "| seed | pruner | complete / pruned / failed |" in done.stdout and "best validation loss" in done.stdout
     assert re.search(r"^(PASS|FAIL): the median pruner saved ", done.stdout, re.M)
     scratch = Path(re.search(r"Scratch folder removed: (\S+)", done.stdout).group(1))
     assert not scratch.exists()  # --out was elsewhere, so nothing of it is left
