@@ -2,8 +2,9 @@
 
 The trial trains with `train()` like any run (so its folder opens in the Runs tab and the
 tester). Each validation result is reported to Optuna at the run's progress in tenths of an
-epoch; when the pruner says the trial is hopeless, the run is stopped like a user's Stop (saved,
-status "stopped" with the reason) and the trial is marked pruned.
+epoch; when the pruner says the trial is hopeless, the run is stopped as a user's Stop stops it
+(status "stopped", with the pruner's reason) but without the stop's checkpoint, since nobody
+continues a pruned trial (best/ keeps its best), and the trial is marked pruned.
 """
 
 from __future__ import annotations
