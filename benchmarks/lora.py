@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run  # noqa: E402 - first: it keeps the user's environment for the children (run.CLEAN_ENV)
 from common import HERE, model_folder, write_task_data  # noqa: E402
 from lora_peers import folder_sizes  # noqa: E402
-from report import _median_rows, machine_description, update_readme  # noqa: E402
+from report import _median_rows, machine_description, publish_report  # noqa: E402
 
 README_START, README_END = "<!-- lora-run:start -->", "<!-- lora-run:end -->"
 # arm -> (child script, its mode); the learning rate and settings of each arm are in `arm_config`.
@@ -268,13 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         "results": results, "save_timing": saves}
     report["summary"] = summarise(results, saves)
     out = Path(args.out or (scratch / "lora_smoke.json" if args.smoke else HERE / "results" / "lora_last_run.json"))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
-    table = format_report(report)
-    print(table)
-    print(f"JSON: {out}")
-    if args.readme:
-        update_readme(HERE / "README.md", report, table, README_START, README_END)
+    readme = HERE / "README.md" if args.readme else None
+    publish_report(report, out, format_report(report), readme, README_START, README_END)
     run.clean_scratch(scratch, args.keep_scratch, spare=out)
     return 0 if all("error" not in r for r in [*results, saves]) else 1
 

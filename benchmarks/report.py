@@ -279,6 +279,20 @@ def format_task_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def publish_report(report: dict[str, Any], out: Path, table: str, readme: Path | None, start: str,
+                   end: str) -> None:
+    """The run's JSON to `out`, its table printed, and (`readme` given) the table between the
+    markers of that README: how every benchmark script ends."""
+    import json
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    print(table)
+    print(f"JSON: {out}")
+    if readme is not None:
+        update_readme(readme, report, table, start, end)
+
+
 def update_readme(path: Path, report: dict[str, Any], table: str, start: str = README_START,
                   end: str = README_END) -> None:
     """Replace the text between the markers (the last run's, or with `start`/`end` another

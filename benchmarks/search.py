@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import shutil
@@ -48,7 +47,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run  # noqa: E402 - first: it keeps the user's environment for the children (run.CLEAN_ENV)
 from common import HERE, REPO, model_folder, write_task_data  # noqa: E402
-from report import machine_description, update_readme  # noqa: E402
+from report import machine_description, publish_report  # noqa: E402
 
 README_START, README_END = "<!-- search-run:start -->", "<!-- search-run:end -->"
 TARGETS = {"time_saving": 0.40, "noise_points": 1.0}
@@ -378,13 +377,8 @@ def main(argv: list[str] | None = None) -> int:
         "results": results}
     report["summary"] = summarise(results, args.pruner)
     out = Path(args.out or (scratch / "search_smoke.json" if args.smoke else HERE / "results" / "search_last_run.json"))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
-    table = format_report(report)
-    print(table)
-    print(f"JSON: {out}")
-    if args.readme:
-        update_readme(HERE / "README.md", report, table, README_START, README_END)
+    readme = HERE / "README.md" if args.readme else None
+    publish_report(report, out, format_report(report), readme, README_START, README_END)
     run.clean_scratch(scratch, args.keep_scratch, spare=out)
     return 0 if all("error" not in r for r in results) else 1
 

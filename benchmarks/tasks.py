@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import platform
 import sys
 import tempfile
@@ -33,9 +32,9 @@ from report import (  # noqa: E402
     TASKS_README_START,
     format_task_table,
     machine_description,
+    publish_report,
     quality_text,
     task_ratios,
-    update_readme,
 )
 
 DEFAULT_TASKS = ["multi-label", "regression", "pairs", "token-classification"]
@@ -123,13 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     report["ratios"] = task_ratios(report)
     # A smoke run's figures mean nothing: its JSON stays in the scratch folder.
     out = Path(args.out or (scratch / "tasks_smoke.json" if args.smoke else HERE / "results" / "tasks_last_run.json"))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2), encoding="utf-8")
-    table = format_task_table(report)
-    print(table)
-    print(f"JSON: {out}")
-    if args.readme:
-        update_readme(HERE / "README.md", report, table, TASKS_README_START, TASKS_README_END)
+    readme = HERE / "README.md" if args.readme else None
+    publish_report(report, out, format_task_table(report), readme, TASKS_README_START, TASKS_README_END)
     run.clean_scratch(scratch, args.keep_scratch, spare=out)
     return 0 if all("error" not in r for r in results) else 1
 

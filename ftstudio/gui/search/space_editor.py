@@ -20,9 +20,6 @@ from ftstudio.gui.setup.setting_editors import setting_tooltip
 from ftstudio.gui.setup.setting_labels import FORM_LABELS, form_groups
 from ftstudio.gui.style import set_role
 
-# Searchable for the engine, but not worth a row: the study judges every trial by the metric the
-# fixed settings name, so a trial picking its checkpoints by another metric could not be ranked.
-LEFT_OUT = ("metric_for_best",)
 # Ticked when the tab opens: the setting that matters most in a fine-tune.
 SEARCHED_AT_FIRST = ("learning_rate",)
 INDENT = 24  # a ticked setting's editors, under its name
@@ -32,7 +29,7 @@ def searchable_groups() -> list[tuple[str, list[Any]]]:
     """Setup's groups of settings, less those a study cannot vary."""
     groups = []
     for title, specs in form_groups():
-        kept = [spec for spec in specs if spec.name not in NOT_SEARCHABLE and spec.name not in LEFT_OUT]
+        kept = [spec for spec in specs if spec.name not in NOT_SEARCHABLE]
         if kept:
             groups.append((title, kept))
     return groups

@@ -105,7 +105,9 @@ def test_summary_compares_lora_with_stock_and_with_full(bench, tmp_path):
     assert "| held-out accuracy >= stock LoRA - 1 point | -2.25 | NO |" in table
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n{lora.README_START}\nstale table\n{lora.README_END}\nafter\n", encoding="utf-8")
-    lora.update_readme(readme, report, table, lora.README_START, lora.README_END)
+    import report as bench_report  # (benchmarks/ is on the path: the script imported it)
+
+    bench_report.update_readme(readme, report, table, lora.README_START, lora.README_END)
     text = readme.read_text(encoding="utf-8")
     assert table in text and "stale table" not in text and text.endswith("after\n")
 

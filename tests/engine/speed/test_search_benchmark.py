@@ -117,7 +117,9 @@ def test_summary_savings_noise_and_targets(search_bench, tmp_path):
                           "-1.00 points against no pruner (noise 3.00 points).")
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n{search.README_START}\nto be measured\n{search.README_END}\nafter\n", encoding="utf-8")
-    search.update_readme(readme, report, table, search.README_START, search.README_END)
+    import report as bench_report  # (benchmarks/ is on the path: the script imported it)
+
+    bench_report.update_readme(readme, report, table, search.README_START, search.README_END)
     text = readme.read_text(encoding="utf-8")
     assert table in text and "to be measured" not in text and text.endswith("after\n")
 
